@@ -1,0 +1,138 @@
+"""The Confide web application."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Settings, load_settings
+from app.crypto import KeyringError, load_keyring
+from app.extensions import babel, csrf, db, limiter, migrate
+from app.logs import configure_logging
+from app.security import init_security
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _running_keys_command() -> bool:
+    # `flask keys init` must work before a keyring exists, in every environment.
+    return Path(sys.argv[0]).name == "flask" and sys.argv[1:2] == ["keys"]
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the app from ``settings`` (default: config file and environment)."""
+    settings = settings or load_settings(overrides=overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    configure_logging(app, settings)
+
+    try:
+        keyring = load_keyring(keys_dir(settings))
+    except KeyringError as error:
+        if not (settings.development or _running_keys_command()):
+            raise KeyringError(f"refusing to start: {error}") from None
+        app.logger.warning("no usable keyring (%s); reports cannot be taken", error)
+        keyring = None
+    app.extensions["confide_keyring"] = keyring
+
+    secret = settings.secret_key or (keyring.derive("flask-session").hex() if keyring else "")
+    app.config.update(
+        CONFIDE=settings,
+        SECRET_KEY=secret or None,
+        SQLALCHEMY_DATABASE_URI=_database_uri(settings, app),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        SESSION_COOKIE_NAME="confide",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        # A form's token lives as long as its session; an expired one is handled kindly.
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "app" / "translations"),
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_KEY_PREFIX=f"{settings.queue_prefix}-limits",
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_HEADERS_ENABLED=False,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    )
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    _tune_sqlite(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    from app.i18n import init_i18n
+
+    init_i18n(app, babel)
+    init_security(app)
+
+    from app import errors, keys_cli
+    from app.intake import views as intake_views
+    from app.triage import cli as triage_cli
+
+    app.register_blueprint(intake_views.blueprint)
+    errors.init_errors(app)
+    keys_cli.init_cli(app)
+    triage_cli.init_cli(app)
+    if settings.bench_endpoints:
+        from app import bench_endpoints
+
+        app.register_blueprint(bench_endpoints.blueprint)
+    return app
+
+
+def keys_dir(settings: Settings) -> Path:
+    """The keyring folder; a relative path is relative to the project, not the caller."""
+    path = Path(settings.keys_dir)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _database_uri(settings: Settings, app: Flask) -> str:
+    uri = settings.database_url
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
+        # Relative SQLite paths are relative to the project, wherever the app is started.
+        path = ROOT / uri[len(prefix) :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        uri = prefix + str(path)
+    return uri
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets the worker write while the web app reads; foreign keys make deletes cascade.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _tune_sqlite(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    # Never echo bound parameters into exception text or logs.
+    options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    if settings.database_url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": 15}
+    return options

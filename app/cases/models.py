@@ -1,0 +1,80 @@
+"""A case and its messages. Only triage metadata is clear; everything else is sealed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models import UTCDateTime, utcnow
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    receipt_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # Keyed index of the form's one-time submission token, so a resent form files nothing twice.
+    submission_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    # Clear metadata: the minimum needed to triage and run the queue.
+    category: Mapped[str] = mapped_column(String(32))
+    level: Mapped[int] = mapped_column(Integer)
+    signals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    # intake: committed, not yet taken by a worker; awaiting_assignment: queued for routing.
+    routing_state: Mapped[str] = mapped_column(String(24), default="intake")
+    language: Mapped[str] = mapped_column(String(8))
+    county: Mapped[str | None] = mapped_column(String(24))
+    is_named: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    feedback_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # The case's data key, wrapped by a KEK; deleting the row shreds every sealed value.
+    dek_scheme: Mapped[str] = mapped_column(String(32))
+    dek_key_id: Mapped[str] = mapped_column(String(64))
+    dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+    # Sealed: the report itself, and contact details kept apart so they can be withheld.
+    report_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Message.created_at",
+    )
+
+    __table_args__ = (Index("ix_cases_routing_state_created", "routing_state", "created_at"),)
+
+    @property
+    def level_name(self) -> str:
+        return f"L{self.level}"
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    # reporter | staff
+    author: Mapped[str] = mapped_column(String(16))
+    # message | information (an addition to the report)
+    kind: Mapped[str] = mapped_column(String(16), default="message")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+    case: Mapped[Case] = relationship(back_populates="messages")

@@ -1,0 +1,80 @@
+"""The fixed vocabularies of a case, with labels marked for translation.
+
+Codes are stored; labels are shown. Categories follow GBVIMS, with context (who did it,
+where) kept separately.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+CATEGORIES = {
+    "rape": _l("Rape or attempted rape"),
+    "sexual_assault": _l("Other sexual assault or unwanted sexual contact"),
+    "sexual_harassment": _l("Sexual harassment without contact (comments, exposure, requests)"),
+    "physical_assault": _l("Physical assault"),
+    "threats": _l("Threats, stalking or psychological abuse"),
+    "exploitation": _l(
+        "Exploitation or coercion (wages, debt, documents, housing, forced services)"
+    ),
+    "practitioner_violation": _l("A practitioner crossed a boundary with a client"),
+    "other": _l("Something else"),
+}
+
+PERPETRATORS = {
+    "client": _l("A client"),
+    "employer": _l("An employer or manager"),
+    "coworker": _l("A coworker"),
+    "therapist": _l("Another therapist"),
+    "self": _l("I did (I want help with my own actions)"),
+    "other": _l("Someone else"),
+}
+
+SETTINGS = {
+    "clinic": _l("A clinic or spa"),
+    "franchise": _l("A franchise location"),
+    "outcall": _l("An outcall or home visit"),
+    "hotel": _l("A hotel"),
+    "own_practice": _l("My own practice"),
+    "other": _l("Somewhere else"),
+}
+
+WHEN = {
+    "72h": _l("In the last 3 days"),
+    "week": _l("In the last week"),
+    "month": _l("In the last month"),
+    "year": _l("In the last year"),
+    "older": _l("More than a year ago"),
+    "unsure": _l("I'm not sure"),
+}
+
+COUNTIES = {
+    "fairfield": "Fairfield",
+    "hartford": "Hartford",
+    "litchfield": "Litchfield",
+    "middlesex": "Middlesex",
+    "new_haven": "New Haven",
+    "new_london": "New London",
+    "tolland": "Tolland",
+    "windham": "Windham",
+    "outside": _l("Outside Connecticut"),
+}
+
+YES_NO_UNSURE = {"yes": _l("Yes"), "no": _l("No"), "unsure": _l("I'm not sure")}
+
+WANTS = {
+    "peer": _l("Talk with a trained peer"),
+    "legal": _l("A consultation with a lawyer"),
+    "licensing": _l("Help with a complaint to the licensing board"),
+    "record_only": _l("Just record it for now"),
+}
+
+STATUSES = {
+    "new": _l("Received. A trained peer will read it soon."),
+    "acknowledged": _l("A peer responder has read your report."),
+    "in_progress": _l("A peer responder is working on your report."),
+    "referred": _l("Your report was referred to legal counsel, as you agreed."),
+    "closed": _l("This case is closed. You can still write to us here."),
+}
+
+LEVELS = ("L0", "L1", "L2", "L3")

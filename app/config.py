@@ -1,0 +1,195 @@
+"""Typed, frozen settings from a TOML file plus ``CONFIDE_*`` environment overrides.
+
+``CONFIDE_CONFIG`` names the TOML file; without it the defaults below apply. Unknown keys
+are rejected so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CONFIDE_"
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    label: dict[str, str]
+    value: str
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    about: dict[str, str]
+    contacts: tuple[Contact, ...] = ()
+    warning: dict[str, str] = field(default_factory=dict)
+    emergency: bool = False
+
+
+@dataclass(frozen=True)
+class TriageSettings:
+    ack_hours: tuple[int, int, int, int]
+    feedback_days: int
+    signal_words: dict[str, dict[str, tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    report: str
+    status: str
+
+
+# Every field is documented, with its default, in config.example.toml, which is also the
+# base layer every configuration is read over; so the example can never fall behind.
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    secret_key: str
+    database_url: str
+    redis_url: str
+    queue_prefix: str
+    keys_dir: str
+    log_file: str
+    log_level: str
+    secure_cookies: bool
+    proxy_count: int
+    session_idle_minutes: int
+    max_request_bytes: int
+    narrative_max_chars: int
+    message_max_chars: int
+    quick_exit_url: str
+    languages: tuple[str, ...]
+    bench_endpoints: bool
+    rate_limits: RateLimits
+    triage: TriageSettings
+    resources: tuple[Resource, ...]
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table")
+        return _build(hint, value, where)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where} must have {len(args)} items")
+        return tuple(_coerce(item, arg, f"{where}[{i}]") for i, (item, arg) in enumerate(zip(value, args)))
+    if origin is dict:
+        key_type, value_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table")
+        return {str(k): _coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{where}: unions are not supported")
+    if hint is bool:
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
+    if hint is int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a whole number") from None
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be text")
+        return value
+    raise ConfigError(f"{where}: unsupported type {hint!r}")
+
+
+def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting {where + '.' if where else ''}{unknown[0]}")
+    required = {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    missing = sorted(required - set(data))
+    if missing:
+        raise ConfigError(f"missing setting {where + '.' if where else ''}{missing[0]}")
+    values = {
+        name: _coerce(value, hints[name], f"{where}.{name}" if where else name)
+        for name, value in data.items()
+    }
+    return cls(**values)
+
+
+EXAMPLE_PATH = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value in ``top`` replaces the base value."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Settings from the example defaults, ``path`` (or ``$CONFIDE_CONFIG``), the environment,
+    then ``overrides``, each layer over the one before."""
+    data = _read_toml(EXAMPLE_PATH)
+    path = path or os.environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        data = _merge(data, _read_toml(path))
+    hints = typing.get_type_hints(Settings)
+    for name, hint in hints.items():
+        env_value = os.environ.get(ENV_PREFIX + name.upper())
+        if env_value is not None and hint in (str, int, bool):
+            data[name] = env_value
+    data = _merge(data, overrides or {})
+    settings: Settings = _build(Settings, data, "")
+    if settings.env not in ENVIRONMENTS:
+        raise ConfigError(f"env must be one of {', '.join(ENVIRONMENTS)}")
+    if settings.session_idle_minutes < 1:
+        raise ConfigError("session_idle_minutes must be at least 1")
+    if "en" not in settings.languages:
+        raise ConfigError("languages must include en, the language every text falls back to")
+    return settings

@@ -1,0 +1,148 @@
+"""The keyring: versioned key-encryption keys and a root secret for derived keys.
+
+The keyring is one JSON file written with mode 0600. KEKs only ever wrap per-case data
+keys; every other secret (blind-index keys, the session signing key, the rate-limit
+salt) is derived from the root secret with HKDF, each under its own label, so no key
+serves two purposes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+KEYRING_FILE = "keyring.json"
+FORMAT = "confide-keyring/1"
+KEY_BYTES = 32
+
+
+class KeyringError(Exception):
+    """The keyring is missing, unreadable or unsafe."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    path: Path
+    active_kek_id: str
+    keks: dict[str, bytes]
+    root: bytes
+
+    def kek(self, key_id: str) -> bytes:
+        try:
+            return self.keks[key_id]
+        except KeyError:
+            raise KeyringError(f"key {key_id!r} is not in the keyring at {self.path}") from None
+
+    def derive(self, label: str, length: int = KEY_BYTES) -> bytes:
+        """A key for one purpose, derived from the root secret. Same label, same key."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=None, info=b"confide/" + label.encode()
+        ).derive(self.root)
+
+    def with_new_kek(self) -> Keyring:
+        key_id = _new_key_id()
+        return Keyring(
+            path=self.path,
+            active_kek_id=key_id,
+            keks={**self.keks, key_id: secrets.token_bytes(KEY_BYTES)},
+            root=self.root,
+        )
+
+
+def _new_key_id() -> str:
+    return f"kek-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        raise KeyringError(f"{what} is not valid base64") from None
+    if len(data) != KEY_BYTES:
+        raise KeyringError(f"{what} must be {KEY_BYTES} bytes")
+    return data
+
+
+def keyring_path(keys_dir: str | os.PathLike[str]) -> Path:
+    return Path(keys_dir) / KEYRING_FILE
+
+
+def create_keyring(keys_dir: str | os.PathLike[str]) -> Keyring:
+    """Write a new keyring. Refuses to overwrite one that exists."""
+    directory = Path(keys_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_id = _new_key_id()
+    ring = Keyring(
+        path=keyring_path(directory),
+        active_kek_id=key_id,
+        keks={key_id: secrets.token_bytes(KEY_BYTES)},
+        root=secrets.token_bytes(KEY_BYTES),
+    )
+    save_keyring(ring, exclusive=True)
+    return ring
+
+
+def save_keyring(ring: Keyring, *, exclusive: bool = False) -> None:
+    """Write the keyring atomically with mode 0600."""
+    document = {
+        "format": FORMAT,
+        "active_kek": ring.active_kek_id,
+        "keks": {key_id: _b64(key) for key_id, key in ring.keks.items()},
+        "root": _b64(ring.root),
+    }
+    data = json.dumps(document, indent=2).encode()
+    if exclusive:
+        try:
+            fd = os.open(ring.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise KeyringError(f"a keyring already exists at {ring.path}") from None
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return
+    temporary = ring.path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, ring.path)
+
+
+def load_keyring(keys_dir: str | os.PathLike[str]) -> Keyring:
+    """Read the keyring, refusing one that other users could read."""
+    path = keyring_path(keys_dir)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise KeyringError(
+            f"no keyring at {path}; create one with `flask keys init`"
+        ) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyringError(f"{path} is readable by other users; run `chmod 600 {path}`")
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise KeyringError(f"cannot read {path}: {error.__class__.__name__}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise KeyringError(f"{path} is not a {FORMAT} file")
+    keks_doc = document.get("keks")
+    active = document.get("active_kek")
+    if not isinstance(keks_doc, dict) or active not in keks_doc:
+        raise KeyringError(f"{path} has no active key-encryption key")
+    keks = {str(key_id): _unb64(value, f"key {key_id}") for key_id, value in keks_doc.items()}
+    return Keyring(
+        path=path, active_kek_id=active, keks=keks, root=_unb64(document.get("root", ""), "root")
+    )

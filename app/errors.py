@@ -1,0 +1,75 @@
+"""Kind error pages: say what happened and what to do, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("confide.errors")
+
+
+def _page(status: int, title: str, text: str) -> tuple[str, int]:
+    return render_template("errors/error.html", title=title, text=text), status
+
+
+def init_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def form_expired(error: CSRFError) -> tuple[str, int]:
+        # Views with a form re-render it with everything typed; see app/intake/views.py.
+        handler = app.extensions.get("csrf_recovery", {}).get(request.endpoint)
+        if handler is not None:
+            return handler()
+        return _page(
+            400,
+            _("This page expired"),
+            _("For your safety, pages expire after a while. Go back, reload the page and try again."),
+        )
+
+    @app.errorhandler(413)
+    def too_large(error: HTTPException) -> tuple[str, int]:
+        return _page(
+            413,
+            _("That was too long to send"),
+            _(
+                "Nothing was saved. Go back with your browser's back button: what you wrote is "
+                "usually still there. Shorten it, or send the rest later as a message with your receipt."
+            ),
+        )
+
+    @app.errorhandler(429)
+    def too_many(error: HTTPException) -> tuple[str, int]:
+        return _page(
+            429,
+            _("Please wait a little"),
+            _(
+                "There have been many attempts from this connection. Please wait a few minutes "
+                "and try again. If you are in danger now, call 911."
+            ),
+        )
+
+    @app.errorhandler(404)
+    def not_found(error: HTTPException) -> tuple[str, int]:
+        return _page(404, _("Page not found"), _("There is nothing at this address."))
+
+    @app.errorhandler(405)
+    def wrong_method(error: HTTPException) -> tuple[str, int]:
+        return _page(405, _("Page not found"), _("There is nothing at this address."))
+
+    @app.errorhandler(400)
+    def bad_request(error: HTTPException) -> tuple[str, int]:
+        return _page(400, _("Something was wrong with that request"), _("Go back and try again."))
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> tuple[str, int]:
+        return _page(
+            500,
+            _("Something went wrong on our side"),
+            _(
+                "Nothing you sent has been lost if you can go back: your browser usually keeps "
+                "what you wrote. Please try again in a few minutes. If you are in danger now, call 911."
+            ),
+        )

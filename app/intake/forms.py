@@ -1,0 +1,217 @@
+"""The report form and the reporter's receipt forms."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.cases import vocabulary as v
+from app.referrals.consent import PURPOSES
+
+PHONE_RE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
+EMAIL_RE = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,189}\.[^@\s<>.]{2,}$")
+
+
+def _choices(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
+    return list(mapping.items())
+
+
+class CheckboxList(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _narrative_limit(form: FlaskForm, field: TextAreaField) -> None:
+    limit = current_app.config["CONFIDE"].narrative_max_chars
+    if field.data and len(field.data) > limit:
+        raise ValidationError(
+            _l(
+                "This is %(count)d characters; the most we can take at once is %(limit)d. "
+                "Shorten it here, and send the rest as a message after you get your receipt.",
+                count=len(field.data),
+                limit=limit,
+            )
+        )
+
+
+def _yes_no() -> list[tuple[str, Any]]:
+    return _choices(v.YES_NO_UNSURE)
+
+
+class ReportForm(FlaskForm):
+    identity = RadioField(
+        _l("Do you want to give your name?"),
+        choices=[
+            ("anonymous", _l("No, keep me anonymous")),
+            ("named", _l("Yes, I will give my name and how to reach me")),
+        ],
+        default="anonymous",
+    )
+    category = RadioField(
+        _l("What happened?"),
+        choices=_choices(v.CATEGORIES),
+        validators=[DataRequired(_l("Please choose what comes closest. You can explain below."))],
+    )
+    perpetrator = RadioField(_l("Who did it?"), choices=_choices(v.PERPETRATORS), validators=[Optional()])
+    setting = RadioField(_l("Where did it happen?"), choices=_choices(v.SETTINGS), validators=[Optional()])
+    when = SelectField(
+        _l("When did it happen?"),
+        choices=[("", _l("Choose (optional)"))] + _choices(v.WHEN),
+        validators=[Optional()],
+    )
+    county = SelectField(
+        _l("In which county?"),
+        choices=[("", _l("Choose (optional)"))] + _choices(v.COUNTIES),
+        validators=[Optional()],
+    )
+    narrative = TextAreaField(
+        _l("What happened, in your own words"),
+        description=_l("Share only what you are comfortable sharing. You can add more later."),
+        validators=[Optional(), _narrative_limit],
+    )
+    danger_now = RadioField(_l("Are you in danger right now?"), choices=_yes_no(), validators=[Optional()])
+    injured = RadioField(_l("Were you hurt or injured?"), choices=_yes_no(), validators=[Optional()])
+    ongoing = RadioField(_l("Is it still happening?"), choices=_yes_no(), validators=[Optional()])
+    wants = CheckboxList(_l("What would help?"), choices=_choices(v.WANTS), validators=[Optional()])
+
+    name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    safe_times = StringField(
+        _l("When is it safe to contact you?"),
+        description=_l("For example: weekdays after 6 pm."),
+        validators=[Optional(), Length(max=300)],
+    )
+    voicemail_ok = RadioField(
+        _l("May we leave a voicemail?"),
+        choices=[("yes", _l("Yes")), ("no", _l("No"))],
+        validators=[Optional()],
+    )
+    code_word = StringField(
+        _l("A code word"),
+        description=_l("We will say it when we contact you, so you know it is really us."),
+        validators=[Optional(), Length(max=100)],
+    )
+    contact_phone = BooleanField(PURPOSES["contact_phone"])
+    contact_email = BooleanField(PURPOSES["contact_email"])
+    contact_text = BooleanField(PURPOSES["contact_text"])
+    peer_support = BooleanField(PURPOSES["peer_support"], default=True)
+    legal_referral = BooleanField(PURPOSES["legal_referral"])
+    identity_to_counsel = BooleanField(PURPOSES["identity_to_counsel"])
+
+    language = SelectField(_l("Which language should we use with you?"), choices=[])
+    submission = HiddenField()
+    # Left empty by people; bots that fill every field give themselves away.
+    website = StringField(_l("Leave this field empty"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from app.i18n import LANGUAGE_NAMES
+
+        self.language.choices = [
+            (code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["CONFIDE"].languages
+        ]
+        if not self.submission.data:
+            self.submission.data = secrets.token_urlsafe(24)
+
+    def validate_website(self, field: StringField) -> None:
+        if field.data:
+            raise ValidationError(_l("Please leave this field empty."))
+
+    def validate_email(self, field: StringField) -> None:
+        if field.data and not EMAIL_RE.match(field.data.strip()):
+            raise ValidationError(_l("This does not look like an email address."))
+
+    def validate_phone(self, field: StringField) -> None:
+        if field.data and not PHONE_RE.match(field.data.strip()):
+            raise ValidationError(_l("Please write the number with digits, e.g. 860-555-0100."))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        named = self.identity.data == "named"
+        contact_fields = (self.name, self.email, self.phone, self.safe_times, self.code_word)
+        if not named and any((f.data or "").strip() for f in contact_fields):
+            self.identity.errors = list(self.identity.errors) + [
+                _l(
+                    "You chose to stay anonymous but wrote contact details. Choose "
+                    "\u201cYes, I will give my name\u201d to keep them, or clear them."
+                )
+            ]
+            valid = False
+        if named and not (self.name.data or "").strip():
+            self.name.errors = list(self.name.errors) + [
+                _l("Please write a name, or choose to stay anonymous.")
+            ]
+            valid = False
+        for consent, detail in (
+            (self.contact_phone, self.phone),
+            (self.contact_text, self.phone),
+            (self.contact_email, self.email),
+        ):
+            if consent.data and named and not (detail.data or "").strip():
+                detail.errors = list(detail.errors) + [
+                    _l("You allowed us to use this; please fill it in, or untick the box.")
+                ]
+                valid = False
+        return valid
+
+
+class ReceiptForm(FlaskForm):
+    receipt = StringField(
+        _l("Your receipt"),
+        description=_l("The 20 digits you were given, e.g. 1234-5678-9012-3456-7890."),
+        validators=[DataRequired(_l("Please enter your receipt."))],
+    )
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Your message"), validators=[DataRequired(_l("Please write something first."))])
+    kind = RadioField(
+        _l("This is"),
+        choices=[
+            ("message", _l("A message to the peer responder")),
+            ("information", _l("More information for my report")),
+        ],
+        default="message",
+    )
+
+    def validate_body(self, field: TextAreaField) -> None:
+        limit = current_app.config["CONFIDE"].message_max_chars
+        if field.data and len(field.data) > limit:
+            raise ValidationError(
+                _l(
+                    "This is %(count)d characters; please keep each message under %(limit)d. "
+                    "You can send the rest in another message.",
+                    count=len(field.data),
+                    limit=limit,
+                )
+            )
+
+
+class ConsentForm(FlaskForm):
+    peer_support = BooleanField(PURPOSES["peer_support"])
+    legal_referral = BooleanField(PURPOSES["legal_referral"])
+    identity_to_counsel = BooleanField(PURPOSES["identity_to_counsel"])
+    contact_phone = BooleanField(PURPOSES["contact_phone"])
+    contact_email = BooleanField(PURPOSES["contact_email"])
+    contact_text = BooleanField(PURPOSES["contact_text"])
+
+
+class LogoutForm(FlaskForm):
+    pass

@@ -1,0 +1,232 @@
+"""Taking a report, and everything a reporter does later with their receipt.
+
+These functions do the work for the views and can be called from a command, a job or a
+test alike. Plaintext lives only in memory here: it is scored, then sealed, then stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.cases.models import Case, Message, new_id
+from app.cases.sealing import case_key, new_case_key, open_json, seal_json
+from app.crypto import Keyring, blind_index
+from app.extensions import db
+from app.intake.receipts import ReceiptCode
+from app.models import utcnow
+from app.referrals.consent import current_consent, record_consent
+from app.triage.queue import enqueue_route
+from app.triage.scoring import Answers, Triage, TriageRules, score
+
+log = logging.getLogger("confide.intake")
+
+SUBMISSION_PURPOSE = "submission"
+
+
+class DuplicateSubmission(Exception):
+    """This form was already filed (e.g. the browser resent it)."""
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """Everything in a report except contact details. Sealed as one value."""
+
+    narrative: str = ""
+    perpetrator: str = ""
+    setting: str = ""
+    when: str = ""
+    danger_now: str = ""
+    injured: str = ""
+    ongoing: str = ""
+    wants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    safe_times: str = ""
+    voicemail_ok: str = ""
+    code_word: str = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    category: str
+    language: str
+    content: ReportContent
+    submission_token: str
+    county: str = ""
+    contact: ContactDetails | None = None
+    consent: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Filed:
+    case_id: str
+    receipt: ReceiptCode
+    triage: Triage
+
+
+def _keyring() -> Keyring:
+    ring = current_app.extensions.get("confide_keyring")
+    if ring is None:
+        raise RuntimeError("no keyring: run `flask keys init`")
+    return ring
+
+
+def _rules() -> TriageRules:
+    rules = current_app.extensions.get("confide_triage_rules")
+    if rules is None:
+        rules = TriageRules.from_settings(current_app.config["CONFIDE"].triage)
+        current_app.extensions["confide_triage_rules"] = rules
+    return rules
+
+
+def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
+    """When a case at ``level`` must be acknowledged, and when the reporter must hear back."""
+    triage = current_app.config["CONFIDE"].triage
+    return (
+        received + timedelta(hours=triage.ack_hours[level]),
+        received + timedelta(days=triage.feedback_days),
+    )
+
+
+def submit_report(submission: Submission) -> Filed:
+    """Score, seal and store a report, then queue it for routing after the commit."""
+    ring = _keyring()
+    content = submission.content
+    triage = score(
+        Answers(
+            category=submission.category,
+            narrative=content.narrative,
+            when=content.when,
+            danger_now=content.danger_now,
+            injured=content.injured,
+            ongoing=content.ongoing,
+            wants=content.wants,
+        ),
+        _rules(),
+    )
+    received = utcnow()
+    ack_due, feedback_due = due_times(triage.level, received)
+    receipt = ReceiptCode.generate()
+    case = Case(
+        id=new_id(),
+        receipt_index=receipt.index(ring),
+        submission_index=blind_index(ring, SUBMISSION_PURPOSE, submission.submission_token),
+        created_at=received,
+        category=submission.category,
+        level=triage.level,
+        signals=list(triage.signals),
+        language=submission.language,
+        county=submission.county or None,
+        is_named=submission.contact is not None,
+        ack_due_at=ack_due,
+        feedback_due_at=feedback_due,
+    )
+    dek = new_case_key(ring, case)
+    case.report_sealed = seal_json(dek, asdict(content), record="case", record_id=case.id, field="report")
+    if submission.contact is not None:
+        case.contact_sealed = seal_json(
+            dek, asdict(submission.contact), record="case", record_id=case.id, field="contact"
+        )
+    db.session.add(case)
+    db.session.flush()
+    record_consent(case.id, submission.consent, source="intake")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if db.session.scalar(
+            select(Case.id).where(Case.submission_index == case.submission_index)
+        ):
+            raise DuplicateSubmission() from None
+        raise
+    log.info("case %s received at level L%d", case.id, triage.level)
+    enqueue_route(case.id, triage.level)
+    return Filed(case_id=case.id, receipt=receipt, triage=triage)
+
+
+def find_case_by_receipt(typed: str) -> str | None:
+    """The case id for a typed receipt, or None. Only the keyed index is compared."""
+    receipt = ReceiptCode.parse(typed)
+    if receipt is None:
+        return None
+    return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.index(_keyring())))
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    author: str
+    kind: str
+    created_at: datetime
+    body: str
+
+
+@dataclass(frozen=True)
+class ReporterView:
+    case: Case
+    content: ReportContent
+    contact: ContactDetails | None
+    messages: list[ThreadMessage]
+    consent: dict[str, bool]
+
+
+def reporter_view(case_id: str) -> ReporterView:
+    """A case as its reporter sees it: their report, the conversation, their choices."""
+    case = db.get_or_404(Case, case_id)
+    dek = case_key(_keyring(), case)
+    report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
+    report["wants"] = tuple(report.get("wants", ()))
+    contact = None
+    if case.contact_sealed is not None:
+        contact = ContactDetails(
+            **open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
+        )
+    messages = [
+        ThreadMessage(
+            author=m.author,
+            kind=m.kind,
+            created_at=m.created_at,
+            body=open_json(dek, m.body_sealed, record="message", record_id=m.id, field="body"),
+        )
+        for m in case.messages
+    ]
+    return ReporterView(
+        case=case,
+        content=ReportContent(**report),
+        contact=contact,
+        messages=messages,
+        consent=current_consent(case.id),
+    )
+
+
+def add_message(case_id: str, body: str, *, author: str, kind: str = "message") -> str:
+    """Seal and store a message in the case's conversation; returns the message id."""
+    case = db.get_or_404(Case, case_id)
+    dek = case_key(_keyring(), case)
+    message = Message(id=new_id(), case_id=case.id, author=author, kind=kind)
+    message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")
+    db.session.add(message)
+    case.updated_at = utcnow()
+    db.session.commit()
+    log.info("case %s: %s added by %s", case.id, kind, author)
+    return message.id
+
+
+def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
+    """Record the reporter's new choices; returns the purposes that changed."""
+    db.get_or_404(Case, case_id)
+    changed = record_consent(case_id, choices, source="status")
+    db.session.commit()
+    if changed:
+        log.info("case %s: consent changed for %s", case_id, ", ".join(changed))
+    return changed

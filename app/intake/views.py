@@ -1,0 +1,266 @@
+"""Reporter pages: home, the report form, help, and the receipt-based status pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_limiter import RequestLimit
+from werkzeug.wrappers import Response
+
+from app.extensions import limiter
+from app.intake import services
+from app.intake.forms import ConsentForm, LogoutForm, MessageForm, ReceiptForm, ReportForm
+from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
+from app.security import (
+    PUBLIC,
+    REPORTER,
+    allow,
+    end_reporter_session,
+    reporter_case_id,
+    start_reporter_session,
+)
+
+blueprint = Blueprint("intake", __name__)
+
+
+def _report_limit() -> str:
+    return current_app.config["CONFIDE"].rate_limits.report
+
+
+def _status_limit() -> str:
+    return current_app.config["CONFIDE"].rate_limits.status
+
+
+def _render_report(form: ReportForm, notice: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("intake/report.html", form=form, notice=notice), status
+
+
+def _report_again(notice: str, status: int) -> tuple[str, int]:
+    """The form as it was sent, with a notice; used when the request itself was refused."""
+    form = ReportForm(formdata=request.form, meta={"csrf": True})
+    return _render_report(form, notice, status)
+
+
+def _report_rate_limited(limit: RequestLimit) -> Response:
+    body, status = _report_again(
+        _(
+            "Too many reports have come from this connection in a short time. Nothing you "
+            "wrote is lost: it is all below. Please wait a few minutes and send again. If you "
+            "are in danger now, call 911."
+        ),
+        429,
+    )
+    return current_app.make_response((body, status))
+
+
+@blueprint.get("/")
+@allow(PUBLIC)
+def home() -> str:
+    return render_template("intake/home.html")
+
+
+@blueprint.route("/report", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit(_report_limit, methods=["POST"], on_breach=_report_rate_limited)
+def report() -> str | tuple[str, int]:
+    form = ReportForm()
+    if request.method == "GET":
+        form.language.data = _current_language()
+        return _render_report(form)
+    if not form.validate_on_submit():
+        return _render_report(
+            form, _("Some answers need another look. Everything you wrote is still here."), 400
+        )
+    try:
+        filed = services.submit_report(_submission_from(form))
+    except services.DuplicateSubmission:
+        return render_template("intake/duplicate.html"), 409
+    return render_template(
+        "intake/confirmation.html",
+        receipt=filed.receipt.display(),
+        urgent=filed.triage.level == 0,
+        resources=current_app.config["CONFIDE"].resources,
+    )
+
+
+def _current_language() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale())
+
+
+def _submission_from(form: ReportForm) -> services.Submission:
+    def text(field: object) -> str:
+        return (getattr(field, "data", None) or "").strip()
+
+    named = form.identity.data == "named"
+    contact = None
+    if named:
+        contact = services.ContactDetails(
+            name=text(form.name),
+            email=text(form.email),
+            phone=text(form.phone),
+            safe_times=text(form.safe_times),
+            voicemail_ok=text(form.voicemail_ok),
+            code_word=text(form.code_word),
+        )
+    consent = {purpose: bool(getattr(form, purpose).data) for purpose in PURPOSES}
+    if not named:
+        consent.update(dict.fromkeys(CONTACT_PURPOSES, False))
+        consent["identity_to_counsel"] = False
+    return services.Submission(
+        category=form.category.data,
+        language=form.language.data,
+        county=text(form.county),
+        submission_token=form.submission.data,
+        content=services.ReportContent(
+            narrative=form.narrative.data or "",
+            perpetrator=text(form.perpetrator),
+            setting=text(form.setting),
+            when=text(form.when),
+            danger_now=text(form.danger_now),
+            injured=text(form.injured),
+            ongoing=text(form.ongoing),
+            wants=tuple(form.wants.data or ()),
+        ),
+        contact=contact,
+        consent=consent,
+    )
+
+
+@blueprint.get("/resources")
+@allow(PUBLIC)
+def resources() -> str:
+    return render_template("intake/resources.html", resources=current_app.config["CONFIDE"].resources)
+
+
+@blueprint.get("/exit")
+@allow(PUBLIC)
+def quick_exit() -> Response:
+    """Leave at once: end any session and go to an ordinary site."""
+    end_reporter_session()
+    return redirect(current_app.config["CONFIDE"].quick_exit_url, 303)
+
+
+def _status_rate_limited(limit: RequestLimit) -> Response:
+    form = ReceiptForm()
+    notice = _("Too many tries from this connection. Please wait a few minutes and try again.")
+    return current_app.make_response((render_template("intake/status_login.html", form=form, notice=notice), 429))
+
+
+@blueprint.route("/status", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit(_status_limit, methods=["POST"], on_breach=_status_rate_limited)
+def status() -> Response | str | tuple[str, int]:
+    if reporter_case_id() is not None and request.method == "GET":
+        return redirect(url_for("intake.status_case"), 303)
+    form = ReceiptForm()
+    notice = _("For your safety you were signed out after a while without activity.") if g.get("session_expired") else None
+    if request.method == "GET":
+        return render_template("intake/status_login.html", form=form, notice=notice)
+    if form.validate_on_submit():
+        case_id = services.find_case_by_receipt(form.receipt.data)
+        if case_id is not None:
+            start_reporter_session(case_id)
+            return redirect(url_for("intake.status_case"), 303)
+        form.receipt.errors = [
+            _("We could not find a report with that receipt. Check the digits and try again.")
+        ]
+    return render_template("intake/status_login.html", form=form), 400
+
+
+def _render_case(message_form: MessageForm | None = None, status: int = 200) -> tuple[str, int]:
+    view = services.reporter_view(reporter_case_id() or "")
+    consent_form = ConsentForm(data=view.consent)
+    return (
+        render_template(
+            "intake/status_case.html",
+            view=view,
+            message_form=message_form or MessageForm(),
+            consent_form=consent_form,
+            logout_form=LogoutForm(),
+            contact_purposes=CONTACT_PURPOSES,
+        ),
+        status,
+    )
+
+
+@blueprint.get("/status/case")
+@allow(REPORTER)
+def status_case() -> tuple[str, int]:
+    return _render_case()
+
+
+@blueprint.post("/status/message")
+@allow(REPORTER)
+def status_message() -> Response | tuple[str, int]:
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _render_case(form, 400)
+    services.add_message(reporter_case_id() or "", form.body.data, author="reporter", kind=form.kind.data)
+    flash(_("Sent. A peer responder will see it."), "success")
+    return redirect(url_for("intake.status_case", _anchor="conversation"), 303)
+
+
+@blueprint.post("/status/consent")
+@allow(REPORTER)
+def status_consent() -> Response:
+    form = ConsentForm()
+    if form.validate_on_submit():
+        services.change_consent(
+            reporter_case_id() or "", {purpose: bool(getattr(form, purpose).data) for purpose in PURPOSES}
+        )
+        flash(_("Your choices are saved."), "success")
+    return redirect(url_for("intake.status_case", _anchor="choices"), 303)
+
+
+@blueprint.post("/status/logout")
+@allow(PUBLIC)
+def status_logout() -> Response:
+    form = LogoutForm()
+    if form.validate_on_submit():
+        end_reporter_session()
+        flash(_("You are signed out. Keep your receipt safe to come back."), "success")
+    return redirect(url_for("intake.status"), 303)
+
+
+def _message_again() -> tuple[str, int]:
+    form = MessageForm(formdata=request.form, meta={"csrf": False})
+    form.validate()
+    form.body.errors = list(form.body.errors) + [
+        _("For your safety this page expired. Your message is still below: please send it again.")
+    ]
+    return _render_case(form, 400)
+
+
+@blueprint.record_once
+def _register_csrf_recovery(state: object) -> None:
+    app = state.app  # type: ignore[attr-defined]
+    app.extensions.setdefault("csrf_recovery", {}).update(
+        {
+            "intake.report": lambda: _report_again(
+                _(
+                    "For your safety this page expired before it was sent. Everything you wrote "
+                    "is still below: please check it and send again."
+                ),
+                400,
+            ),
+            "intake.status_message": lambda: _message_again()
+            if reporter_case_id()
+            else redirect(url_for("intake.status"), 303),
+        }
+    )
+
+
+@blueprint.app_context_processor
+def _labels() -> dict[str, object]:
+    from flask_babel import format_date, format_datetime
+
+    from app.cases.vocabulary import CATEGORIES, STATUSES
+
+    return {
+        "status_label": lambda code: STATUSES.get(code, code),
+        "category_label": lambda code: CATEGORIES.get(code, code),
+        "format_date": format_date,
+        "format_datetime": format_datetime,
+    }

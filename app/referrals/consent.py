@@ -1,0 +1,47 @@
+"""Recording and reading the reporter's consent choices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.referrals.models import ConsentRecord
+
+PURPOSES = {
+    "peer_support": _l("A trained peer responder may read my report and reply to me."),
+    "legal_referral": _l("My report may be shared with legal counsel if I ask for a referral."),
+    "identity_to_counsel": _l("Counsel may see my name and contact details."),
+    "contact_phone": _l("You may call me."),
+    "contact_email": _l("You may email me."),
+    "contact_text": _l("You may text me."),
+}
+CONTACT_PURPOSES = ("contact_phone", "contact_email", "contact_text")
+
+
+def current_consent(case_id: str) -> dict[str, bool]:
+    """The choice in force for every purpose; a purpose never decided is not granted."""
+    rows = db.session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.case_id == case_id, ConsentRecord.recipient == "")
+        .order_by(ConsentRecord.id)
+    )
+    choices = dict.fromkeys(PURPOSES, False)
+    for row in rows:
+        choices[row.purpose] = row.granted
+    return choices
+
+
+def record_consent(case_id: str, choices: Mapping[str, bool], *, source: str) -> list[str]:
+    """Append a record for every purpose whose choice changed; returns those purposes."""
+    before = current_consent(case_id)
+    changed = [p for p in PURPOSES if p in choices and bool(choices[p]) != before[p]]
+    if source == "intake":
+        changed = [p for p in PURPOSES if p in choices]
+    for purpose in changed:
+        db.session.add(
+            ConsentRecord(case_id=case_id, purpose=purpose, granted=bool(choices[purpose]), source=source)
+        )
+    return changed

@@ -1,0 +1,149 @@
+"""Deny-by-default access, reporter sessions, security headers, hashed client keys.
+
+Every view states who may use it with :func:`allow`. A request for a view that states
+nothing is answered 404, so a route added without thought is closed, not open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+F = TypeVar("F", bound=Callable[..., object])
+
+PUBLIC = "public"
+REPORTER = "reporter"
+ACCESS_ATTRIBUTE = "_confide_access"
+
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+
+
+def allow(*roles: str) -> Callable[[F], F]:
+    """Open a view to ``roles``; without this decorator a view is closed to everyone."""
+
+    def decorate(view: F) -> F:
+        setattr(view, ACCESS_ATTRIBUTE, frozenset(roles))
+        return view
+
+    return decorate
+
+
+def view_roles(app: Flask, endpoint: str) -> frozenset[str]:
+    if endpoint == "static":
+        return frozenset({PUBLIC})
+    view = app.view_functions.get(endpoint)
+    return getattr(view, ACCESS_ATTRIBUTE, frozenset())
+
+
+def current_roles() -> set[str]:
+    roles = {PUBLIC}
+    if reporter_case_id() is not None:
+        roles.add(REPORTER)
+    return roles
+
+
+def reporter_case_id() -> str | None:
+    return session.get("case_id")
+
+
+def start_reporter_session(case_id: str) -> None:
+    session.clear()
+    session.permanent = True
+    session["case_id"] = case_id
+    session["seen"] = _now_ts()
+
+
+def end_reporter_session() -> None:
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
+def _now_ts() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+def _expire_idle_session() -> None:
+    seen = session.get("seen")
+    if seen is None:
+        return
+    idle_seconds = current_app.config["CONFIDE"].session_idle_minutes * 60
+    if _now_ts() - int(seen) > idle_seconds:
+        had_case = "case_id" in session
+        end_reporter_session()
+        g.session_expired = had_case
+    else:
+        session["seen"] = _now_ts()
+
+
+def _check_access() -> BaseResponse | None:
+    _expire_idle_session()
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # unmatched URL: Flask answers 404 itself
+    allowed = view_roles(current_app, endpoint)
+    if allowed & current_roles():
+        return None
+    if REPORTER in allowed:
+        # A reporter whose session ended is sent back to enter their receipt again.
+        return redirect(url_for("intake.status"), 303)
+    abort(404)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if request.endpoint != "static":
+        # Nothing a reporter or responder sees may linger in a shared browser's cache.
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    if current_app.config["CONFIDE"].secure_cookies:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+def hashed_client_key() -> str:
+    """A rate-limit key for this client that is not its address.
+
+    The address is HMAC'd under a key derived from the keyring for today only, so the
+    counters in Redis cannot be turned back into addresses, nor linked across days.
+    """
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    key = current_app.extensions["confide_keyring"].derive(f"rate-limit/{day}")
+    address = (request.remote_addr or "").encode()
+    return hmac.new(key, address, hashlib.sha256).hexdigest()[:32]
+
+
+def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
+    left = a.encode() if isinstance(a, str) else a
+    right = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(left, right)
+
+
+def init_security(app: Flask) -> None:
+    app.before_request(_check_access)
+    app.after_request(_security_headers)

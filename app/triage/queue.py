@@ -1,0 +1,77 @@
+"""Putting cases on the RQ queue. Only case ids ever go to Redis.
+
+The database is the source of truth: a case whose enqueue fails (Redis down) stays in the
+``intake`` routing state, and :func:`sweep` puts it on the queue again later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import select
+
+from app.cases.models import Case
+from app.extensions import db
+
+log = logging.getLogger("confide.triage")
+
+ROUTE_JOB = "workers.jobs.route_case"
+
+
+def redis_connection() -> Redis:
+    """The app's Redis client, created once per app with short time-outs."""
+    client = current_app.extensions.get("confide_redis")
+    if client is None:
+        client = Redis.from_url(
+            current_app.config["CONFIDE"].redis_url,
+            socket_connect_timeout=1,
+            socket_timeout=2,
+            health_check_interval=30,
+        )
+        current_app.extensions["confide_redis"] = client
+    return client
+
+
+def queue_names() -> tuple[str, str]:
+    """The urgent queue first: workers always drain it before the other."""
+    prefix = current_app.config["CONFIDE"].queue_prefix
+    return f"{prefix}-urgent", f"{prefix}-default"
+
+
+def _queue_for(level: int) -> Queue:
+    urgent, default = queue_names()
+    return Queue(urgent if level <= 1 else default, connection=redis_connection(), serializer="json")
+
+
+def enqueue_route(case_id: str, level: int) -> bool:
+    """Queue routing for a committed case. False (and logged) if Redis is unreachable."""
+    try:
+        _queue_for(level).enqueue(
+            ROUTE_JOB,
+            case_id,
+            job_id=f"route-{case_id}",
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description="route_case",
+        )
+    except RedisError as error:
+        log.warning(
+            "case %s not queued (%s); the sweep will queue it", case_id, error.__class__.__name__
+        )
+        return False
+    return True
+
+
+def sweep() -> int:
+    """Queue again every case that no worker has taken yet. Returns how many were queued."""
+    rows = db.session.execute(
+        select(Case.id, Case.level).where(Case.routing_state == "intake").order_by(Case.created_at)
+    ).all()
+    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level))
+    if rows:
+        log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
+    return queued

@@ -1,0 +1,29 @@
+"""Alembic environment: runs migrations on the app's own engine, online only."""
+
+from __future__ import annotations
+
+from alembic import context
+from flask import current_app
+
+import app.cases.models  # noqa: F401  (register every table on the metadata)
+import app.referrals.models  # noqa: F401
+from app.extensions import db
+
+
+def run_migrations() -> None:
+    with db.engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=db.metadata,
+            # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `flask db upgrade`")
+assert current_app, "migrations run inside the app: use `flask db upgrade`"
+run_migrations()
