@@ -18,6 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -28,8 +29,8 @@ PHONE_RE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
 EMAIL_RE = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,189}\.[^@\s<>.]{2,}$")
 
 
-def _choices(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
-    return list(mapping.items())
+def _choices(mapping: dict[str, Any]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in mapping.items()]
 
 
 class CheckboxList(SelectMultipleField):
@@ -50,7 +51,7 @@ def _narrative_limit(form: FlaskForm, field: TextAreaField) -> None:
         )
 
 
-def _yes_no() -> list[tuple[str, Any]]:
+def _yes_no() -> list[SelectChoice]:
     return _choices(v.YES_NO_UNSURE)
 
 
@@ -58,8 +59,8 @@ class ReportForm(FlaskForm):
     identity = RadioField(
         _l("Do you want to give your name?"),
         choices=[
-            ("anonymous", _l("No, keep me anonymous")),
-            ("named", _l("Yes, I will give my name and how to reach me")),
+            SelectChoice("anonymous", _l("No, keep me anonymous")),
+            SelectChoice("named", _l("Yes, I will give my name and how to reach me")),
         ],
         default="anonymous",
     )
@@ -72,12 +73,12 @@ class ReportForm(FlaskForm):
     setting = RadioField(_l("Where did it happen?"), choices=_choices(v.SETTINGS), validators=[Optional()])
     when = SelectField(
         _l("When did it happen?"),
-        choices=[("", _l("Choose (optional)"))] + _choices(v.WHEN),
+        choices=[SelectChoice("", _l("Choose (optional)"))] + _choices(v.WHEN),
         validators=[Optional()],
     )
     county = SelectField(
         _l("In which county?"),
-        choices=[("", _l("Choose (optional)"))] + _choices(v.COUNTIES),
+        choices=[SelectChoice("", _l("Choose (optional)"))] + _choices(v.COUNTIES),
         validators=[Optional()],
     )
     narrative = TextAreaField(
@@ -100,7 +101,7 @@ class ReportForm(FlaskForm):
     )
     voicemail_ok = RadioField(
         _l("May we leave a voicemail?"),
-        choices=[("yes", _l("Yes")), ("no", _l("No"))],
+        choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))],
         validators=[Optional()],
     )
     code_word = StringField(
@@ -125,7 +126,8 @@ class ReportForm(FlaskForm):
         from app.i18n import LANGUAGE_NAMES
 
         self.language.choices = [
-            (code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["CONFIDE"].languages
+            SelectChoice(code, LANGUAGE_NAMES.get(code, code))
+            for code in current_app.config["CONFIDE"].languages
         ]
         if not self.submission.data:
             self.submission.data = secrets.token_urlsafe(24)
@@ -185,8 +187,8 @@ class MessageForm(FlaskForm):
     kind = RadioField(
         _l("This is"),
         choices=[
-            ("message", _l("A message to the peer responder")),
-            ("information", _l("More information for my report")),
+            SelectChoice("message", _l("A message to the peer responder")),
+            SelectChoice("information", _l("More information for my report")),
         ],
         default="message",
     )

@@ -139,9 +139,9 @@ def submit_report(submission: Submission) -> Filed:
             dek, asdict(submission.contact), record="case", record_id=case.id, field="contact"
         )
     db.session.add(case)
-    db.session.flush()
-    record_consent(case.id, submission.consent, source="intake")
     try:
+        db.session.flush()
+        record_consent(case.id, submission.consent, source="intake")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -1,0 +1,39 @@
+# Confide: `make run` to try it on this machine, `make test` for the whole suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export FLASK_APP := app:create_app
+
+.PHONY: run test install keys migrate translations bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3 >/dev/null || { echo "Installing Python 3 (Debian package python3)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv; }
+	@python3 -m venv $(VENV) 2>/dev/null || { echo "Installing python3-venv (Debian package)…"; $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+translations: $(VENV)/.installed
+	@$(VENV)/bin/pybabel compile -q -d app/translations
+
+install: $(VENV)/.installed translations
+
+keys: install
+	@$(FLASK) keys init --if-missing
+
+migrate: keys
+	@$(FLASK) db upgrade
+
+run: migrate
+	@$(PY) -m app.devserver
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/intake.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

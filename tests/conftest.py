@@ -1,0 +1,139 @@
+"""Fixture chain: settings → app (per database) → clean db and Redis → client.
+
+Every test that takes ``app`` (or anything built on it) runs on SQLite and on PostgreSQL.
+Redis and the databases are real servers; set CONFIDE_REQUIRE_POSTGRES=1 (as .ci/run does)
+to fail instead of skipping when PostgreSQL cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import SimpleWorker
+
+from app import create_app
+from app.config import load_settings
+from app.crypto import create_keyring
+from app.extensions import db
+
+REDIS_URL = os.environ.get("CONFIDE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_ADMIN_URL = os.environ.get("CONFIDE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DATABASE = os.environ.get("CONFIDE_TEST_PG_DATABASE", "confide_test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _require_postgres() -> bool:
+    return os.environ.get("CONFIDE_REQUIRE_POSTGRES") == "1"
+
+
+def pg_url(database: str = PG_DATABASE) -> str:
+    return re.sub(r"/[^/]*$", f"/{database}", PG_ADMIN_URL).replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
+
+
+def recreate_pg_database(database: str) -> str:
+    """A fresh, empty PostgreSQL database; returns its SQLAlchemy URL."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database}"')
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}"
+        if _require_postgres():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return pg_url(database)
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Redis:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except RedisError as error:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {error}", pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    create_keyring(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "confide.log"
+
+
+def test_settings(database_url: str, keys_dir: Path, log_file: Path, **overrides: Any) -> Any:
+    base: dict[str, Any] = {
+        "env": "test",
+        "database_url": database_url,
+        "redis_url": REDIS_URL,
+        "keys_dir": str(keys_dir),
+        "log_file": str(log_file),
+        "queue_prefix": "confide-test",
+        "rate_limits": {"report": "1000 per minute", "status": "1000 per minute"},
+    }
+    base.update(overrides)
+    return load_settings(overrides=base)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'confide.db'}"
+    return recreate_pg_database(PG_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def base_app(database_url: str, keys_dir: Path, log_file: Path) -> Iterator[Flask]:
+    app = create_app(test_settings(database_url, keys_dir, log_file))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def clean_database() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(base_app: Flask, redis_client: Redis) -> Iterator[Flask]:
+    redis_client.flushdb()
+    with base_app.app_context():
+        clean_database()
+        yield base_app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def run_worker(app: Flask) -> int:
+    """Work every queued job in this process, as a real RQ worker does; returns jobs done."""
+    from app.triage.queue import queue_names, redis_connection
+
+    worker = SimpleWorker(list(queue_names()), connection=redis_connection(), serializer="json")
+    worker.work(burst=True)
+    return worker.successful_job_count

@@ -1,0 +1,137 @@
+"""The report form, as a reporter on a phone would use it."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.cases.models import Case
+from app.extensions import db
+from app.referrals.consent import current_consent
+from tests.helpers import hidden_fields, receipt_from, report_answers, submit_report
+
+
+def case_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def test_anonymous_report_is_filed_and_receipt_shown_once(client: FlaskClient) -> None:
+    response = submit_report(client)
+    assert response.status_code == 200
+    receipt = receipt_from(response)
+    assert len(receipt.replace("-", "")) == 20
+    assert "only time it is shown" in response.get_data(as_text=True)
+    case = db.session.scalars(select(Case)).one()
+    assert case.is_named is False and case.contact_sealed is None
+    assert case.category == "sexual_harassment" and case.level == 2
+    assert case.routing_state in ("intake", "awaiting_assignment")
+    assert case.ack_due_at > case.created_at
+    assert receipt.replace("-", "").encode() not in case.receipt_index
+
+
+def test_missing_category_keeps_everything_typed(client: FlaskClient) -> None:
+    narrative = "Er kam zurück & sagte <nichts>. Ñandú — 続きます"
+    response = submit_report(client, category=None, narrative=narrative, name="", county="hartford")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Please choose what comes closest" in body
+    assert "Er kam zurück &amp; sagte &lt;nichts&gt;. Ñandú — 続きます" in body
+    assert '<option selected value="hartford">' in body
+    assert case_count() == 0
+
+
+def test_anonymous_with_contact_details_is_explained_not_dropped(client: FlaskClient) -> None:
+    response = submit_report(client, email="me@example.org")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "You chose to stay anonymous but wrote contact details" in body
+    assert 'value="me@example.org"' in body
+    assert case_count() == 0
+
+
+def test_named_report_seals_contact_and_records_consent(client: FlaskClient) -> None:
+    response = submit_report(
+        client,
+        identity="named",
+        name="Dana Q",
+        phone="860-555-0100",
+        contact_text="y",
+        legal_referral="y",
+    )
+    assert response.status_code == 200
+    case = db.session.scalars(select(Case)).one()
+    assert case.is_named and case.contact_sealed is not None
+    assert b"Dana" not in case.contact_sealed
+    consent = current_consent(case.id)
+    assert consent["contact_text"] and consent["legal_referral"] and consent["peer_support"]
+    assert not consent["contact_phone"] and not consent["identity_to_counsel"]
+
+
+def test_contact_consent_without_the_detail_is_an_error(client: FlaskClient) -> None:
+    response = submit_report(client, identity="named", name="Dana", contact_email="y")
+    assert response.status_code == 400
+    assert "please fill it in, or untick the box" in response.get_data(as_text=True)
+
+
+def test_honeypot_filled_files_nothing(client: FlaskClient) -> None:
+    response = submit_report(client, website="http://spam.example")
+    assert response.status_code == 400
+    assert case_count() == 0
+
+
+def test_resent_form_files_one_case(client: FlaskClient) -> None:
+    page = client.get("/report").get_data(as_text=True)
+    data = {**hidden_fields(page), **report_answers()}
+    first = client.post("/report", data=data)
+    again = client.post("/report", data=data)
+    assert first.status_code == 200
+    assert again.status_code == 409
+    assert "already received" in again.get_data(as_text=True)
+    assert case_count() == 1
+
+
+def test_danger_now_shows_emergency_help_first(client: FlaskClient) -> None:
+    response = submit_report(client, danger_now="yes")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert body.index("tel:911") < body.index('id="receipt"')
+    assert "888-999-5545" in body
+    assert db.session.scalars(select(Case)).one().level == 0
+
+
+def test_too_long_narrative_is_refused_kindly(client: FlaskClient, app: Flask) -> None:
+    limit = app.config["CONFIDE"].narrative_max_chars
+    response = submit_report(client, narrative="a" * (limit + 1))
+    assert response.status_code == 400
+    assert f"the most we can take at once is {limit:,}" in response.get_data(as_text=True) or (
+        f"the most we can take at once is {limit}" in response.get_data(as_text=True)
+    )
+    assert case_count() == 0
+
+
+def test_oversized_request_is_413_with_a_kind_page(client: FlaskClient, app: Flask) -> None:
+    size = app.config["CONFIDE"].max_request_bytes
+    response = submit_report(client, narrative="b" * (size + 10))
+    assert response.status_code == 413
+    assert "too long to send" in response.get_data(as_text=True)
+    assert case_count() == 0
+
+
+def test_hostile_input_is_rejected_without_a_500(client: FlaskClient) -> None:
+    for answers in (
+        {"category": "drop table"},
+        {"when": "tomorrow"},
+        {"wants": ["peer", "bogus"]},
+        {"language": "xx"},
+        {"phone": "call me maybe"},
+    ):
+        response = submit_report(client, **answers)
+        assert response.status_code == 400, answers
+    assert case_count() == 0
+
+
+def test_control_characters_are_stored_and_shown_safely(client: FlaskClient) -> None:
+    response = submit_report(client, narrative="line one\x00\r\nline <two>\u202e")
+    assert response.status_code == 200
+    assert case_count() == 1
