@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -89,7 +90,8 @@ def _expire_idle_session() -> None:
     if _now_ts() - int(seen) > idle_seconds:
         had_case = "case_id" in session
         end_reporter_session()
-        g.session_expired = had_case
+        if had_case:
+            flash(_("For your safety you were signed out after a while without activity."), "info")
     else:
         session["seen"] = _now_ts()
 

@@ -125,8 +125,20 @@ def app(base_app: Flask, redis_client: Redis) -> Iterator[Flask]:
         db.session.remove()
 
 
+class BrowserLikeClient(FlaskClient):
+    """Each request in its own app context, as in a real server, so nothing cached in ``g``
+    leaks between requests; afterwards the test's own session sees what was committed."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.rollback()
+        return response
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = BrowserLikeClient
     return app.test_client()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
 from werkzeug.wrappers import Response
@@ -155,9 +155,8 @@ def status() -> Response | str | tuple[str, int]:
     if reporter_case_id() is not None and request.method == "GET":
         return redirect(url_for("intake.status_case"), 303)
     form = ReceiptForm()
-    notice = _("For your safety you were signed out after a while without activity.") if g.get("session_expired") else None
     if request.method == "GET":
-        return render_template("intake/status_login.html", form=form, notice=notice)
+        return render_template("intake/status_login.html", form=form)
     if form.validate_on_submit():
         case_id = services.find_case_by_receipt(form.receipt.data)
         if case_id is not None:

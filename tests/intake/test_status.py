@@ -1,0 +1,114 @@
+"""Coming back with a receipt: read the case, talk, change choices, leave safely."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.cases.models import Case, Message
+from app.extensions import db
+from app.intake.services import add_message
+from app.referrals.models import ConsentRecord
+from tests.helpers import csrf_token, hidden_fields, open_status, receipt_from, submit_report
+
+
+def filed(client: FlaskClient, **answers: object) -> str:
+    return receipt_from(submit_report(client, **answers))
+
+
+def test_receipt_opens_the_report(client: FlaskClient) -> None:
+    receipt = filed(client, narrative="The manager locked the back door.")
+    page = open_status(client, receipt.replace("-", " "))
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "The manager locked the back door." in body
+    assert "Received. A trained peer will read it soon." in body
+    # The receipt is never shown again.
+    assert receipt not in body and receipt.replace("-", "") not in body
+
+
+def test_wrong_receipt_is_refused_kindly(client: FlaskClient) -> None:
+    filed(client)
+    page = open_status(client, "0000-0000-0000-0000-0000")
+    assert page.status_code == 400
+    assert "could not find a report with that receipt" in page.get_data(as_text=True)
+    assert client.get("/status/case").status_code == 303
+
+
+def test_status_pages_need_a_receipt(client: FlaskClient) -> None:
+    response = client.get("/status/case")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/status")
+    token = csrf_token(client, "/status")
+    assert client.post("/status/message", data={"csrf_token": token, "body": "hi"}).status_code == 303
+    assert db.session.scalars(select(Message)).all() == []
+
+
+def test_reporter_and_responder_talk_through_the_receipt(client: FlaskClient) -> None:
+    receipt = filed(client)
+    page = open_status(client, receipt).get_data(as_text=True)
+    response = client.post(
+        "/status/message",
+        data={**hidden_fields(page), "body": "Is anyone there? ¿Hay alguien?", "kind": "message"},
+        follow_redirects=True,
+    )
+    assert "Is anyone there? ¿Hay alguien?" in response.get_data(as_text=True)
+    message = db.session.scalars(select(Message)).one()
+    assert message.author == "reporter"
+    assert "alguien".encode() not in message.body_sealed
+
+    add_message(message.case_id, "I'm here. You are not alone.", author="staff")
+    body = client.get("/status/case").get_data(as_text=True)
+    assert "I&#39;m here. You are not alone." in body
+    assert body.index("Is anyone there?") < body.index("You are not alone.")
+
+
+def test_empty_or_overlong_message_keeps_the_text(client: FlaskClient, app: Flask) -> None:
+    page = open_status(client, filed(client)).get_data(as_text=True)
+    empty = client.post("/status/message", data={**hidden_fields(page), "body": "", "kind": "message"})
+    assert empty.status_code == 400 and "Please write something first." in empty.get_data(as_text=True)
+    long_text = "x" * (app.config["CONFIDE"].message_max_chars + 1)
+    response = client.post("/status/message", data={**hidden_fields(page), "body": long_text, "kind": "message"})
+    assert response.status_code == 400
+    assert long_text in response.get_data(as_text=True)
+    assert db.session.scalars(select(Message)).all() == []
+
+
+def test_consent_changes_are_kept_as_history(client: FlaskClient) -> None:
+    receipt = filed(client, legal_referral="y")
+    page = open_status(client, receipt).get_data(as_text=True)
+    client.post("/status/consent", data={**hidden_fields(page), "peer_support": "y"})
+    case_id = db.session.scalar(select(Case.id))
+    legal = db.session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.case_id == case_id, ConsentRecord.purpose == "legal_referral")
+        .order_by(ConsentRecord.id)
+    ).all()
+    assert [(r.granted, r.source) for r in legal] == [(True, "intake"), (False, "status")]
+    body = client.get("/status/case").get_data(as_text=True)
+    assert 'id="legal_referral" name="legal_referral" type="checkbox" value="y">' in body
+
+
+def test_sign_out_ends_the_session(client: FlaskClient) -> None:
+    page = open_status(client, filed(client)).get_data(as_text=True)
+    response = client.post("/status/logout", data=hidden_fields(page), follow_redirects=True)
+    assert "You are signed out" in response.get_data(as_text=True)
+    assert client.get("/status/case").status_code == 303
+
+
+def test_idle_session_ends_after_30_minutes(client: FlaskClient) -> None:
+    open_status(client, filed(client))
+    assert client.get("/status/case").status_code == 200
+    with client.session_transaction() as session:
+        session["seen"] -= 31 * 60
+    response = client.get("/status/case", follow_redirects=True)
+    assert "signed out after a while without activity" in response.get_data(as_text=True)
+    assert client.get("/status/case").status_code == 303
+
+
+def test_quick_exit_ends_the_session_and_leaves(client: FlaskClient, app: Flask) -> None:
+    open_status(client, filed(client))
+    response = client.get("/exit")
+    assert response.status_code == 303
+    assert response.headers["Location"] == app.config["CONFIDE"].quick_exit_url
+    assert client.get("/status/case").status_code == 303
