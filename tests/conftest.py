@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 
 from app import create_app
 from app.config import load_settings
@@ -79,7 +79,7 @@ def log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("logs") / "confide.log"
 
 
-def test_settings(database_url: str, keys_dir: Path, log_file: Path, **overrides: Any) -> Any:
+def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides: Any) -> Any:
     base: dict[str, Any] = {
         "env": "test",
         "database_url": database_url,
@@ -102,7 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def base_app(database_url: str, keys_dir: Path, log_file: Path) -> Iterator[Flask]:
-    app = create_app(test_settings(database_url, keys_dir, log_file))
+    app = create_app(settings_for(database_url, keys_dir, log_file))
     with app.app_context():
         upgrade()
     yield app
@@ -143,9 +143,15 @@ def client(app: Flask) -> FlaskClient:
 
 
 def run_worker(app: Flask) -> int:
-    """Work every queued job in this process, as a real RQ worker does; returns jobs done."""
+    """Work every queued job in this process with a real RQ worker; returns how many ran.
+
+    A job that fails fails the test."""
     from app.triage.queue import queue_names, redis_connection
 
-    worker = SimpleWorker(list(queue_names()), connection=redis_connection(), serializer="json")
-    worker.work(burst=True)
-    return worker.successful_job_count
+    queues = [Queue(name, connection=redis_connection(), serializer="json") for name in queue_names()]
+    waiting = sum(queue.count for queue in queues)
+    SimpleWorker(queues, connection=redis_connection(), serializer="json").work(burst=True)
+    failed = [job_id for queue in queues for job_id in queue.failed_job_registry.get_job_ids()]
+    assert not failed, f"jobs failed: {failed}"
+    assert sum(queue.count for queue in queues) == 0
+    return waiting

@@ -1,0 +1,121 @@
+"""Nothing a reporter writes is readable at rest: not in the database files, not in
+Redis, not in the logs. The test writes unique markers and then searches for them."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import make_url
+
+from tests.conftest import run_worker
+from tests.helpers import hidden_fields, open_status, receipt_from, submit_report
+
+
+def redis_values(client: Redis) -> list[bytes]:
+    """Every value in the test's Redis database, with RQ's compressed job data unpacked."""
+    values: list[bytes] = []
+    for key in client.scan_iter(count=500):
+        values.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            values.append(client.get(key) or b"")
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                values.extend([field, value])
+                try:
+                    values.append(zlib.decompress(value))
+                except zlib.error:
+                    pass
+        elif kind == b"list":
+            values.extend(client.lrange(key, 0, -1))
+        elif kind == b"set":
+            values.extend(client.smembers(key))
+        elif kind == b"zset":
+            values.extend(client.zrange(key, 0, -1))
+        elif kind == b"stream":
+            values.extend(repr(client.xrange(key)).encode() for _ in [0])
+    return values
+
+
+def database_bytes(app: Flask) -> bytes:
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        path = Path(str(url.database))
+        files = [path, path.with_name(path.name + "-wal")]
+        assert files[1].exists(), "expected a WAL file next to the SQLite database"
+        return b"".join(f.read_bytes() for f in files if f.exists())
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.fail("pg_dump is needed to check the PostgreSQL tables")
+    dumped = subprocess.run(
+        [
+            pg_dump,
+            "--data-only",
+            "-h",
+            url.host or "127.0.0.1",
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username or "postgres",
+            str(url.database),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert b"COPY public.cases" in dumped.stdout
+    return dumped.stdout
+
+
+def test_markers_never_appear_at_rest(
+    app: Flask, client: FlaskClient, redis_client: Redis, log_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = f"MARKER{secrets.token_hex(8)}"
+    response = submit_report(
+        client,
+        identity="named",
+        name=f"{marker}-name",
+        email=f"{marker.lower()}@example.org",
+        phone="860-555-0199",
+        code_word=f"{marker}-codeword",
+        safe_times=f"{marker}-times",
+        contact_email="y",
+        narrative=f"What happened: {marker}-narrative. Él está aquí.",
+        category="rape",
+        when="72h",
+    )
+    receipt = receipt_from(response)
+    page = open_status(client, receipt).get_data(as_text=True)
+    assert f"{marker}-narrative" in page, "the reporter must be able to read it back"
+    client.post(
+        "/status/message",
+        data={**hidden_fields(page), "body": f"{marker}-message", "kind": "information"},
+    )
+    run_worker(app)
+
+    needles = [marker.encode(), marker.lower().encode(), receipt.encode(), receipt.replace("-", "").encode()]
+    stored = database_bytes(app)
+    assert b"awaiting_assignment" in stored, "the search must cover the rows themselves"
+    for needle in needles:
+        assert needle not in stored
+    in_redis = redis_values(redis_client)
+    assert any(b"workers.jobs.route_case" in value for value in in_redis), "the job must be searched"
+    for value in in_redis:
+        for needle in needles:
+            assert needle not in value, f"found in Redis: {value[:80]!r}"
+    logged = log_file.read_text(encoding="utf-8") + "\n".join(r.getMessage() for r in caplog.records)
+    assert "received at level L" in logged, "the app should have logged the intake"
+    for needle in needles:
+        assert needle.decode() not in logged
+    # No client address either: the test client connects from 127.0.0.1.
+    assert "127.0.0.1" not in logged
