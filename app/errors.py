@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -41,7 +41,10 @@ def init_errors(app: Flask) -> None:
         )
 
     @app.errorhandler(429)
-    def too_many(error: HTTPException) -> tuple[str, int]:
+    def too_many(error: HTTPException) -> Response | tuple[str, int]:
+        if error.response is not None:
+            # A view's own answer, e.g. the report form with everything typed kept.
+            return error.response  # type: ignore[return-value]
         return _page(
             429,
             _("Please wait a little"),

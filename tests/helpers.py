@@ -59,3 +59,10 @@ def open_status(client: FlaskClient, receipt: str) -> TestResponse:
 
 def csrf_token(client: FlaskClient, path: str) -> str:
     return hidden_fields(client.get(path).get_data(as_text=True))["csrf_token"]
+
+
+def is_checked(html: str, field_id: str) -> bool:
+    """Whether the checkbox with ``field_id`` is ticked on the page."""
+    match = re.search(rf'<input[^>]*\bid="{re.escape(field_id)}"[^>]*>', html)
+    assert match, f"no input {field_id} on the page"
+    return re.search(r"\schecked[\s>]", match.group(0)) is not None

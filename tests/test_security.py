@@ -1,0 +1,128 @@
+"""Deny by default, strict headers, CSRF, rate limits, and no start without keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import func, select
+
+from app import ROOT, create_app
+from app.cases.models import Case
+from app.crypto import KeyringError
+from app.extensions import db
+from app.security import CSP, PUBLIC, REPORTER, view_roles
+from tests.conftest import BrowserLikeClient, settings_for
+from tests.helpers import hidden_fields, is_checked, open_status, receipt_from, report_answers, submit_report
+
+REPORTER_PAGES = ["/", "/report", "/resources", "/status"]
+
+
+@pytest.fixture
+def bare_app(tmp_path: Path, keys_dir: Path, log_file: Path) -> Iterator[Flask]:
+    app = create_app(settings_for(f"sqlite:///{tmp_path / 'bare.db'}", keys_dir, log_file))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_every_route_states_who_may_use_it(bare_app: Flask) -> None:
+    for rule in bare_app.url_map.iter_rules():
+        roles = view_roles(bare_app, rule.endpoint)
+        assert roles, f"{rule.rule} ({rule.endpoint}) does not state who may use it"
+        assert roles <= {PUBLIC, REPORTER}
+
+
+def test_a_route_that_states_nothing_is_closed(bare_app: Flask) -> None:
+    bare_app.add_url_rule("/forgotten", "forgotten", lambda: "secret")
+    response = bare_app.test_client().get("/forgotten")
+    assert response.status_code == 404
+    assert "secret" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", REPORTER_PAGES)
+def test_reporter_pages_send_strict_headers(bare_app: Flask, path: str) -> None:
+    response = bare_app.test_client().get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert "unsafe-inline" not in CSP and "default-src 'none'" in CSP
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    body = response.get_data(as_text=True)
+    assert 'id="quick-exit"' in body
+    assert "<script" not in body
+
+
+def test_templates_have_no_inline_code_or_third_party_assets() -> None:
+    for template in (ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert "<script" not in text, template
+        assert not re.search(r"\sstyle=", text), f"inline style in {template}"
+        assert not re.search(r"\son[a-z]+=", text), f"inline handler in {template}"
+        assert not re.search(r'(src|href)="(https?:)?//', text), f"third-party asset in {template}"
+
+
+def test_form_without_csrf_token_files_nothing_and_keeps_the_text(client: FlaskClient) -> None:
+    client.get("/report")
+    forged = client.post("/report", data=report_answers(narrative="Written over an hour, don't lose me"))
+    body = forged.get_data(as_text=True)
+    assert forged.status_code == 400
+    assert "Written over an hour, don&#39;t lose me" in body
+    assert "page expired before it was sent" in body
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 0
+    # The re-rendered form carries a fresh token, so sending it again works.
+    again = client.post("/report", data={**hidden_fields(body), **report_answers(narrative="again")})
+    assert again.status_code == 200
+    receipt_from(again)
+
+
+def test_forged_consent_change_is_refused(client: FlaskClient) -> None:
+    receipt = receipt_from(submit_report(client, legal_referral="y"))
+    open_status(client, receipt)
+    response = client.post("/status/consent", data={"csrf_token": "forged", "peer_support": "y"})
+    assert response.status_code == 400
+    body = client.get("/status/case").get_data(as_text=True)
+    assert is_checked(body, "legal_referral")
+
+
+def test_rate_limited_report_keeps_the_text_and_stores_no_address(
+    base_app: Flask, app: Flask, keys_dir: Path, log_file: Path, redis_client: Redis
+) -> None:
+    limited = create_app(
+        settings_for(
+            base_app.config["SQLALCHEMY_DATABASE_URI"],
+            keys_dir,
+            log_file,
+            rate_limits={"report": "2 per minute", "status": "2 per minute"},
+            queue_prefix="confide-test-limited",
+        )
+    )
+    limited.test_client_class = BrowserLikeClient
+    try:
+        client = limited.test_client()
+        for _ in range(2):
+            assert submit_report(client).status_code == 200
+        third = submit_report(client, narrative="Third time, please keep this")
+        assert third.status_code == 429
+        assert "Third time, please keep this" in third.get_data(as_text=True)
+        assert "Nothing you wrote is lost" in third.get_data(as_text=True)
+        keys = [key.decode() for key in redis_client.scan_iter("*confide-test-limited*")]
+        assert keys, "rate-limit counters should live in Redis"
+        assert not any("127.0.0.1" in key for key in keys)
+    finally:
+        with limited.app_context():
+            limited.extensions["confide_redis"].close()
+            db.engine.dispose()
+
+
+def test_production_refuses_to_start_without_keys(tmp_path: Path, log_file: Path) -> None:
+    settings = settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "no-keys", log_file, env="production")
+    with pytest.raises(KeyringError, match="refusing to start"):
+        create_app(settings)
+    assert not (tmp_path / "no-keys").exists(), "no keys may be made silently"
