@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 translations: $(VENV)/.installed
-	@$(VENV)/bin/pybabel compile -q -d app/translations
+	@$(VENV)/bin/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true
 
 install: $(VENV)/.installed translations
 
