@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test install keys migrate translations bench clean
+.PHONY: run test install keys migrate translations messages bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "Installing Python 3 (Debian package python3)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv; }
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 translations: $(VENV)/.installed
 	@$(VENV)/bin/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true
+
+# After changing any text shown to people: refresh the catalogs, then translate what is new.
+messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --omit-header -o app/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 install: $(VENV)/.installed translations
 

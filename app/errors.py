@@ -72,7 +72,7 @@ def init_errors(app: Flask) -> None:
             500,
             _("Something went wrong on our side"),
             _(
-                "Nothing you sent has been lost if you can go back: your browser usually keeps "
-                "what you wrote. Please try again in a few minutes. If you are in danger now, call 911."
+                "If you go back with your browser's back button, what you wrote is usually still "
+                "there. Please try again in a few minutes. If you are in danger now, call 911."
             ),
         )

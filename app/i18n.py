@@ -23,10 +23,12 @@ def select_locale() -> str:
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site; anything else goes home."""
-    if not target:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return "/"
     return target
 

@@ -65,7 +65,8 @@ def reporter_case_id() -> str | None:
 
 
 def start_reporter_session(case_id: str) -> None:
-    session.clear()
+    # A fresh session (nothing carried over from before the receipt) but the same language.
+    end_reporter_session()
     session.permanent = True
     session["case_id"] = case_id
     session["seen"] = _now_ts()

@@ -63,14 +63,14 @@ COUNTIES = {
 YES_NO_UNSURE = {"yes": _l("Yes"), "no": _l("No"), "unsure": _l("I'm not sure")}
 
 WANTS = {
-    "peer": _l("Talk with a trained peer"),
+    "peer": _l("Talk with a trained peer responder"),
     "legal": _l("A consultation with a lawyer"),
     "licensing": _l("Help with a complaint to the licensing board"),
     "record_only": _l("Just record it for now"),
 }
 
 STATUSES = {
-    "new": _l("Received. A trained peer will read it soon."),
+    "new": _l("Received. A trained peer responder will read it soon."),
     "acknowledged": _l("A peer responder has read your report."),
     "in_progress": _l("A peer responder is working on your report."),
     "referred": _l("Your report was referred to legal counsel, as you agreed."),

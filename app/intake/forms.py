@@ -152,7 +152,7 @@ class ReportForm(FlaskForm):
             self.identity.errors = list(self.identity.errors) + [
                 _l(
                     "You chose to stay anonymous but wrote contact details. Choose "
-                    "\u201cYes, I will give my name\u201d to keep them, or clear them."
+                    "\u201cYes, I will give my name and how to reach me\u201d to keep them, or clear them."
                 )
             ]
             valid = False
@@ -185,7 +185,7 @@ class ReceiptForm(FlaskForm):
 class MessageForm(FlaskForm):
     body = TextAreaField(_l("Your message"), validators=[DataRequired(_l("Please write something first."))])
     kind = RadioField(
-        _l("This is"),
+        _l("What are you sending?"),
         choices=[
             SelectChoice("message", _l("A message to the peer responder")),
             SelectChoice("information", _l("More information for my report")),

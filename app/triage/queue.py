@@ -12,6 +12,8 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from app.cases.models import Case
@@ -47,13 +49,29 @@ def _queue_for(level: int) -> Queue:
     return Queue(urgent if level <= 1 else default, connection=redis_connection(), serializer="json")
 
 
-def enqueue_route(case_id: str, level: int) -> bool:
-    """Queue routing for a committed case. False (and logged) if Redis is unreachable."""
+PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def _route_job_id(case_id: str) -> str:
+    return f"route-{case_id}"
+
+
+def enqueue_route(case_id: str, level: int, *, unless_pending: bool = False) -> bool:
+    """Queue routing for a committed case. False (and logged) if Redis is unreachable.
+
+    With ``unless_pending``, a case whose job is still waiting or running is left alone."""
     try:
+        if unless_pending:
+            try:
+                job = Job.fetch(_route_job_id(case_id), connection=redis_connection(), serializer="json")
+            except NoSuchJobError:
+                job = None
+            if job is not None and job.get_status(refresh=False) in PENDING:
+                return True
         _queue_for(level).enqueue(
             ROUTE_JOB,
             case_id,
-            job_id=f"route-{case_id}",
+            job_id=_route_job_id(case_id),
             result_ttl=3600,
             failure_ttl=7 * 86400,
             description="route_case",
@@ -71,7 +89,7 @@ def sweep() -> int:
     rows = db.session.execute(
         select(Case.id, Case.level).where(Case.routing_state == "intake").order_by(Case.created_at)
     ).all()
-    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level))
+    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless_pending=True))
     if rows:
         log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
     return queued

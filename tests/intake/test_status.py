@@ -23,7 +23,7 @@ def test_receipt_opens_the_report(client: FlaskClient) -> None:
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "The manager locked the back door." in body
-    assert "Received. A trained peer will read it soon." in body
+    assert "Received. A trained peer responder will read it soon." in body
     # The receipt is never shown again.
     assert receipt not in body and receipt.replace("-", "") not in body
 

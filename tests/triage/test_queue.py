@@ -159,3 +159,9 @@ def test_real_worker_process_sweeps_at_start(
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert only_case().routing_state == "awaiting_assignment"
+
+
+def test_sweep_leaves_waiting_jobs_alone(client: FlaskClient, app: Flask) -> None:
+    submit_report(client)
+    assert sweep() == 1  # counted as queued: its job is already waiting
+    assert run_worker(app) == 1, "the waiting job must not be queued a second time"
