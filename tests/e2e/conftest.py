@@ -85,9 +85,8 @@ class LiveServer:
     def check(self) -> None:
         """Fail if any request raised inside the app (the browser only sees a kind 500 page)."""
         if self.errors:
-            raise AssertionError(f"the app raised while serving the browser: {self.errors!r}") from (
-                self.errors[0]
-            )
+            message = f"the app raised while serving the browser: {self.errors!r}"
+            raise AssertionError(message) from self.errors[0]
 
 
 @pytest.fixture
