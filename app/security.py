@@ -136,7 +136,9 @@ def hashed_client_key() -> str:
     counters in Redis cannot be turned back into addresses, nor linked across days.
     """
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    key = current_app.extensions["confide_keyring"].derive(f"rate-limit/{day}")
+    from app.keystore import current_keyring
+
+    key = current_keyring().derive(f"rate-limit/{day}")
     address = (request.remote_addr or "").encode()
     return hmac.new(key, address, hashlib.sha256).hexdigest()[:32]
 

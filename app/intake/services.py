@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.cases.models import Case, Message, new_id
 from app.cases.sealing import case_key, new_case_key, open_json, seal_json
-from app.crypto import Keyring, blind_index
+from app.crypto import blind_index
 from app.extensions import db
 from app.intake.receipts import ReceiptCode
+from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals.consent import current_consent, record_consent
 from app.triage.queue import enqueue_route
@@ -75,13 +76,6 @@ class Filed:
     triage: Triage
 
 
-def _keyring() -> Keyring:
-    ring = current_app.extensions.get("confide_keyring")
-    if ring is None:
-        raise RuntimeError("no keyring: run `flask keys init`")
-    return ring
-
-
 def _rules() -> TriageRules:
     rules = current_app.extensions.get("confide_triage_rules")
     if rules is None:
@@ -101,7 +95,7 @@ def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
 
 def submit_report(submission: Submission) -> Filed:
     """Score, seal and store a report, then queue it for routing after the commit."""
-    ring = _keyring()
+    ring = current_keyring()
     content = submission.content
     triage = score(
         Answers(
@@ -160,7 +154,7 @@ def find_case_by_receipt(typed: str) -> str | None:
     receipt = ReceiptCode.parse(typed)
     if receipt is None:
         return None
-    return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.index(_keyring())))
+    return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.index(current_keyring())))
 
 
 @dataclass(frozen=True)
@@ -183,7 +177,7 @@ class ReporterView:
 def reporter_view(case_id: str) -> ReporterView:
     """A case as its reporter sees it: their report, the conversation, their choices."""
     case = db.get_or_404(Case, case_id)
-    dek = case_key(_keyring(), case)
+    dek = case_key(current_keyring(case.dek_key_id), case)
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
     report["wants"] = tuple(report.get("wants", ()))
     contact = None
@@ -212,7 +206,7 @@ def reporter_view(case_id: str) -> ReporterView:
 def add_message(case_id: str, body: str, *, author: str, kind: str = "message") -> str:
     """Seal and store a message in the case's conversation; returns the message id."""
     case = db.get_or_404(Case, case_id)
-    dek = case_key(_keyring(), case)
+    dek = case_key(current_keyring(case.dek_key_id), case)
     message = Message(id=new_id(), case_id=case.id, author=author, kind=kind)
     message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")
     db.session.add(message)
