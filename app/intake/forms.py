@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -38,17 +39,26 @@ class CheckboxList(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _narrative_limit(form: FlaskForm, field: TextAreaField) -> None:
-    limit = current_app.config["CONFIDE"].narrative_max_chars
-    if field.data and len(field.data) > limit:
-        raise ValidationError(
-            _l(
-                "This is %(count)d characters; the most we can take at once is %(limit)d. "
-                "Shorten it here, and send the rest as a message after you get your receipt.",
-                count=len(field.data),
-                limit=limit,
-            )
-        )
+def max_chars(setting: str, explain: Callable[[int, int], str]) -> Callable[[Any, Any], None]:
+    """A validator refusing text longer than the setting allows; ``explain(count, limit)``."""
+
+    def check(form: Any, field: Any) -> None:
+        limit = getattr(current_app.config["CONFIDE"], setting)
+        if field.data and len(field.data) > limit:
+            raise ValidationError(explain(len(field.data), limit))
+
+    return check
+
+
+_narrative_limit = max_chars(
+    "narrative_max_chars",
+    lambda count, limit: _l(
+        "This is %(count)d characters; the most we can take at once is %(limit)d. "
+        "Shorten it here, and send the rest as a message after you get your receipt.",
+        count=count,
+        limit=limit,
+    ),
+)
 
 
 def _yes_no() -> list[SelectChoice]:
@@ -183,7 +193,21 @@ class ReceiptForm(FlaskForm):
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField(_l("Your message"), validators=[DataRequired(_l("Please write something first."))])
+    body = TextAreaField(
+        _l("Your message"),
+        validators=[
+            DataRequired(_l("Please write something first.")),
+            max_chars(
+                "message_max_chars",
+                lambda count, limit: _l(
+                    "This is %(count)d characters; please keep each message under %(limit)d. "
+                    "You can send the rest in another message.",
+                    count=count,
+                    limit=limit,
+                ),
+            ),
+        ],
+    )
     kind = RadioField(
         _l("What are you sending?"),
         choices=[
@@ -192,18 +216,6 @@ class MessageForm(FlaskForm):
         ],
         default="message",
     )
-
-    def validate_body(self, field: TextAreaField) -> None:
-        limit = current_app.config["CONFIDE"].message_max_chars
-        if field.data and len(field.data) > limit:
-            raise ValidationError(
-                _l(
-                    "This is %(count)d characters; please keep each message under %(limit)d. "
-                    "You can send the rest in another message.",
-                    count=len(field.data),
-                    limit=limit,
-                )
-            )
 
 
 class ConsentForm(FlaskForm):

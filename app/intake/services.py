@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.cases.content import ContactDetails, ReportContent
 from app.cases.models import Case, Message, new_id
 from app.cases.sealing import case_key, new_case_key, open_json, seal_json
 from app.crypto import blind_index
@@ -23,7 +24,7 @@ from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals.consent import current_consent, record_consent
 from app.triage.queue import enqueue_route
-from app.triage.scoring import Answers, Triage, TriageRules, score
+from app.triage.scoring import Triage, TriageRules, score
 
 log = logging.getLogger("confide.intake")
 
@@ -32,30 +33,6 @@ SUBMISSION_PURPOSE = "submission"
 
 class DuplicateSubmission(Exception):
     """This form was already filed (e.g. the browser resent it)."""
-
-
-@dataclass(frozen=True)
-class ReportContent:
-    """Everything in a report except contact details. Sealed as one value."""
-
-    narrative: str = ""
-    perpetrator: str = ""
-    setting: str = ""
-    when: str = ""
-    danger_now: str = ""
-    injured: str = ""
-    ongoing: str = ""
-    wants: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ContactDetails:
-    name: str = ""
-    email: str = ""
-    phone: str = ""
-    safe_times: str = ""
-    voicemail_ok: str = ""
-    code_word: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,18 +74,7 @@ def submit_report(submission: Submission) -> Filed:
     """Score, seal and store a report, then queue it for routing after the commit."""
     ring = current_keyring()
     content = submission.content
-    triage = score(
-        Answers(
-            category=submission.category,
-            narrative=content.narrative,
-            when=content.when,
-            danger_now=content.danger_now,
-            injured=content.injured,
-            ongoing=content.ongoing,
-            wants=content.wants,
-        ),
-        _rules(),
-    )
+    triage = score(submission.category, content, _rules())
     received = utcnow()
     ack_due, feedback_due = due_times(triage.level, received)
     receipt = ReceiptCode.generate()

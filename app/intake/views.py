@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_limiter import RequestLimit
 from werkzeug.wrappers import Response
 
+from app.cases.content import ContactDetails, ReportContent
 from app.extensions import limiter
 from app.intake import services
 from app.intake.forms import ConsentForm, LogoutForm, MessageForm, ReceiptForm, ReportForm
@@ -96,7 +97,7 @@ def _submission_from(form: ReportForm) -> services.Submission:
     named = form.identity.data == "named"
     contact = None
     if named:
-        contact = services.ContactDetails(
+        contact = ContactDetails(
             name=text(form.name),
             email=text(form.email),
             phone=text(form.phone),
@@ -113,7 +114,7 @@ def _submission_from(form: ReportForm) -> services.Submission:
         language=form.language.data,
         county=text(form.county),
         submission_token=form.submission.data,
-        content=services.ReportContent(
+        content=ReportContent(
             narrative=form.narrative.data or "",
             perpetrator=text(form.perpetrator),
             setting=text(form.setting),

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.cases.content import ReportContent
 from app.config import TriageSettings
 
 L0, L1, L2, L3 = 0, 1, 2, 3
@@ -18,19 +19,6 @@ L0, L1, L2, L3 = 0, 1, 2, 3
 SEXUAL_VIOLENCE = {"rape", "sexual_assault"}
 SERIOUS = {"sexual_harassment", "physical_assault", "threats", "practitioner_violation"}
 RECENT = {"72h", "week", "unsure", ""}
-
-
-@dataclass(frozen=True)
-class Answers:
-    """What scoring may look at. Empty strings mean "not answered"."""
-
-    category: str
-    narrative: str = ""
-    when: str = ""
-    danger_now: str = ""
-    injured: str = ""
-    ongoing: str = ""
-    wants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def score(answers: Answers, rules: TriageRules) -> Triage:
+def score(category: str, answers: ReportContent, rules: TriageRules) -> Triage:
     """The level L0 (most urgent) to L3 and the signals behind it."""
     found = rules.words_found(answers.narrative) if answers.narrative else set()
     signals: list[str] = []
@@ -80,11 +68,11 @@ def score(answers: Answers, rules: TriageRules) -> Triage:
     danger |= fire("danger_words", "danger_now" in found)
     injury = fire("injury", answers.injured == "yes")
     injury |= fire("injury_words", "injury" in found)
-    sexual = answers.category in SEXUAL_VIOLENCE or fire(
+    sexual = category in SEXUAL_VIOLENCE or fire(
         "sexual_assault_words", "sexual_assault" in found
     )
     recent_sexual = fire("recent_sexual_assault", sexual and answers.when in RECENT)
-    coercion = fire("coercion", answers.category == "exploitation")
+    coercion = fire("coercion", category == "exploitation")
     coercion |= fire("coercion_words", "coercion" in found)
     ongoing = fire("ongoing", answers.ongoing == "yes")
     threats = fire("threat_words", "threat" in found)
@@ -96,7 +84,7 @@ def score(answers: Answers, rules: TriageRules) -> Triage:
         level = L3
     elif injury or recent_sexual or coercion:
         level = L1
-    elif sexual or answers.category in SERIOUS or ongoing or threats:
+    elif sexual or category in SERIOUS or ongoing or threats:
         level = L2
     else:
         level = L3

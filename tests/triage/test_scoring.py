@@ -5,19 +5,18 @@ from __future__ import annotations
 import pytest
 
 from app.config import load_settings
-from app.triage.scoring import Answers, TriageRules, score
+from app.cases.content import ReportContent
+from app.triage.scoring import TriageRules, score
 
 RULES = TriageRules.from_settings(load_settings().triage)
 
 
-def level(**answers: object) -> int:
-    answers.setdefault("category", "other")
-    return score(Answers(**answers), RULES).level  # type: ignore[arg-type]
+def level(category: str = "other", **answers: object) -> int:
+    return score(category, ReportContent(**answers), RULES).level  # type: ignore[arg-type]
 
 
-def signals(**answers: object) -> tuple[str, ...]:
-    answers.setdefault("category", "other")
-    return score(Answers(**answers), RULES).signals  # type: ignore[arg-type]
+def signals(category: str = "other", **answers: object) -> tuple[str, ...]:
+    return score(category, ReportContent(**answers), RULES).signals  # type: ignore[arg-type]
 
 
 def test_danger_now_is_l0_whatever_else_was_said() -> None:
