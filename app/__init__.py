@@ -83,12 +83,21 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_security(app)
 
     from app import errors, keys_cli
+    from app.audit.listeners import init_audit
+    from app.cases import views as case_views
     from app.intake import views as intake_views
+    from app.staff import cli as staff_cli
+    from app.staff import people, views as staff_views
     from app.triage import cli as triage_cli
 
     app.register_blueprint(intake_views.blueprint)
+    app.register_blueprint(staff_views.blueprint)
+    app.register_blueprint(people.blueprint)
+    app.register_blueprint(case_views.blueprint)
     errors.init_errors(app)
+    init_audit(app)
     keys_cli.init_cli(app)
+    staff_cli.init_cli(app)
     triage_cli.init_cli(app)
     if settings.bench_endpoints:
         from app import bench_endpoints

@@ -50,6 +50,7 @@ class TriageSettings:
 class RateLimits:
     report: str
     status: str
+    staff_login: str
 
 
 # Every field is documented, with its default, in config.example.toml, which is also the
@@ -67,6 +68,10 @@ class Settings:
     secure_cookies: bool
     proxy_count: int
     session_idle_minutes: int
+    staff_session_hours: int
+    reauth_minutes: int
+    invite_valid_hours: int
+    base_url: str
     max_request_bytes: int
     narrative_max_chars: int
     message_max_chars: int

@@ -20,6 +20,11 @@ F = TypeVar("F", bound=Callable[..., object])
 
 PUBLIC = "public"
 REPORTER = "reporter"
+RESPONDER = "responder"
+COORDINATOR = "coordinator"
+COUNSEL = "counsel"
+STAFF = (RESPONDER, COORDINATOR, COUNSEL)
+ALL_ROLES = (PUBLIC, REPORTER, *STAFF)
 ACCESS_ATTRIBUTE = "_confide_access"
 
 CSP = "; ".join(
@@ -54,9 +59,15 @@ def view_roles(app: Flask, endpoint: str) -> frozenset[str]:
 
 
 def current_roles() -> set[str]:
+    from app.staff.sessions import current_staff
+
     roles = {PUBLIC}
     if reporter_case_id() is not None:
         roles.add(REPORTER)
+    elif session.get("staff") is not None:
+        staff = current_staff()
+        if staff is not None:
+            roles.add(staff.role)
     return roles
 
 
@@ -108,6 +119,8 @@ def _check_access() -> BaseResponse | None:
     if REPORTER in allowed:
         # A reporter whose session ended is sent back to enter their receipt again.
         return redirect(url_for("intake.status"), 303)
+    if allowed & set(STAFF) and session.get("staff") is None:
+        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")), 303)
     abort(404)
 
 

@@ -87,7 +87,7 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
         "keys_dir": str(keys_dir),
         "log_file": str(log_file),
         "queue_prefix": "confide-test",
-        "rate_limits": {"report": "1000 per minute", "status": "1000 per minute"},
+        "rate_limits": {"report": "1000 per minute", "status": "1000 per minute", "staff_login": "1000 per minute"},
     }
     base.update(overrides)
     return load_settings(overrides=base)

@@ -31,6 +31,8 @@ class Case(db.Model):
     level: Mapped[int] = mapped_column(Integer)
     signals: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="new")
+    # Orders the queue: 0 waiting for acknowledgement, 1 open, 2 referred, 3 closed.
+    queue_rank: Mapped[int] = mapped_column(Integer, default=0)
     # intake: committed, not yet taken by a worker; awaiting_assignment: queued for routing.
     routing_state: Mapped[str] = mapped_column(String(24), default="intake")
     language: Mapped[str] = mapped_column(String(8))
@@ -39,6 +41,12 @@ class Case(db.Model):
     ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     feedback_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assigned_to_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    important: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A code from vocabulary.CLOSE_REASONS; any words about it go in a sealed note.
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
 
     # The case's data key, wrapped by a KEK; deleting the row shreds every sealed value.
     dek_scheme: Mapped[str] = mapped_column(String(32))
@@ -56,7 +64,16 @@ class Case(db.Model):
         order_by="Message.created_at",
     )
 
-    __table_args__ = (Index("ix_cases_routing_state_created", "routing_state", "created_at"),)
+    notes: Mapped[list[CaseNote]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="CaseNote.created_at"
+    )
+
+    __table_args__ = (
+        Index("ix_cases_routing_state_created", "routing_state", "created_at"),
+        # The queue: waiting cases first, by level, then by deadline.
+        Index("ix_cases_queue", "queue_rank", "level", "ack_due_at"),
+        Index("ix_cases_assignee_queue", "assigned_to_id", "queue_rank", "level", "ack_due_at"),
+    )
 
     @property
     def level_name(self) -> str:
@@ -72,9 +89,23 @@ class Message(db.Model):
     )
     # reporter | staff
     author: Mapped[str] = mapped_column(String(16))
+    # The staff member who wrote it; reporters see only their pseudonym.
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     # message | information (an addition to the report)
     kind: Mapped[str] = mapped_column(String(16), default="message")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
     case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class CaseNote(db.Model):
+    """An internal note: staff only, never shown to the reporter. Sealed."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    body_sealed: Mapped[bytes] = mapped_column(LargeBinary)

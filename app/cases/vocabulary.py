@@ -75,6 +75,35 @@ STATUSES = {
     "in_progress": _l("A peer responder is working on your report."),
     "referred": _l("Your report was referred to legal counsel, as you agreed."),
     "closed": _l("This case is closed. You can still write to us here."),
+    "reopened": _l("Your case was reopened. A peer responder is working on it."),
+}
+
+# For staff: short names of the statuses, and why a case was closed.
+STATUS_NAMES = {
+    "new": "New",
+    "acknowledged": "Acknowledged",
+    "in_progress": "In progress",
+    "referred": "Referred",
+    "closed": "Closed",
+    "reopened": "Reopened",
+}
+QUEUE_RANK = {"new": 0, "acknowledged": 1, "in_progress": 1, "reopened": 1, "referred": 2, "closed": 3}
+# Which status may follow which. "new" leaves only by acknowledging the case.
+TRANSITIONS = {
+    "new": ("acknowledged", "closed"),
+    "acknowledged": ("in_progress", "referred", "closed"),
+    "in_progress": ("referred", "closed"),
+    "referred": ("in_progress", "closed"),
+    "closed": ("reopened",),
+    "reopened": ("in_progress", "referred", "closed"),
+}
+CLOSE_REASONS = {
+    "resolved": "Resolved with the reporter",
+    "reporter_withdrew": "The reporter asked to stop",
+    "no_response": "No response from the reporter",
+    "referred_elsewhere": "Referred to another service",
+    "duplicate": "Duplicate of another case",
+    "record_only": "Recorded as the reporter asked",
 }
 
 LEVELS = ("L0", "L1", "L2", "L3")

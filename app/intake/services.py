@@ -15,14 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.cases.content import ContactDetails, ReportContent
-from app.cases.models import Case, Message, new_id
-from app.cases.sealing import case_key, new_case_key, open_json, seal_json
+from app.cases.models import Case, new_id
+from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
+from app.cases.sealing import new_case_key, open_json, seal_json
 from app.crypto import blind_index
 from app.extensions import db
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals.consent import current_consent, record_consent
+from app.signals import announce
 from app.triage.queue import enqueue_route
 from app.triage.scoring import Triage, TriageRules, score
 
@@ -111,6 +113,7 @@ def submit_report(submission: Submission) -> Filed:
             raise DuplicateSubmission() from None
         raise
     log.info("case %s received at level L%d", case.id, triage.level)
+    announce("report_submitted", actor="", role="reporter", case_id=case.id, level=triage.level)
     enqueue_route(case.id, triage.level)
     return Filed(case_id=case.id, receipt=receipt, triage=triage)
 
@@ -121,14 +124,6 @@ def find_case_by_receipt(typed: str) -> str | None:
     if receipt is None:
         return None
     return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.index(current_keyring())))
-
-
-@dataclass(frozen=True)
-class ThreadMessage:
-    author: str
-    kind: str
-    created_at: datetime
-    body: str
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ class ReporterView:
 def reporter_view(case_id: str) -> ReporterView:
     """A case as its reporter sees it: their report, the conversation, their choices."""
     case = db.get_or_404(Case, case_id)
-    dek = case_key(current_keyring(case.dek_key_id), case)
+    dek = open_case_key(case)
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
     report["wants"] = tuple(report.get("wants", ()))
     contact = None
@@ -151,15 +146,7 @@ def reporter_view(case_id: str) -> ReporterView:
         contact = ContactDetails(
             **open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
         )
-    messages = [
-        ThreadMessage(
-            author=m.author,
-            kind=m.kind,
-            created_at=m.created_at,
-            body=open_json(dek, m.body_sealed, record="message", record_id=m.id, field="body"),
-        )
-        for m in case.messages
-    ]
+    messages = read_thread(case, dek, for_reporter=True)
     return ReporterView(
         case=case,
         content=ReportContent(**report),
@@ -169,17 +156,12 @@ def reporter_view(case_id: str) -> ReporterView:
     )
 
 
-def add_message(case_id: str, body: str, *, author: str, kind: str = "message") -> str:
-    """Seal and store a message in the case's conversation; returns the message id."""
+def add_reporter_message(case_id: str, body: str, *, kind: str = "message") -> str:
+    """A message or an addition to the report, from the reporter through their receipt."""
     case = db.get_or_404(Case, case_id)
-    dek = case_key(current_keyring(case.dek_key_id), case)
-    message = Message(id=new_id(), case_id=case.id, author=author, kind=kind)
-    message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")
-    db.session.add(message)
-    case.updated_at = utcnow()
-    db.session.commit()
-    log.info("case %s: %s added by %s", case.id, kind, author)
-    return message.id
+    message_id = add_message(case, body, author="reporter", kind=kind)
+    announce("message_sent", actor="", role="reporter", case_id=case.id, kind=kind, direction="from_reporter")
+    return message_id
 
 
 def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
@@ -189,4 +171,5 @@ def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
     db.session.commit()
     if changed:
         log.info("case %s: consent changed for %s", case_id, ", ".join(changed))
+        announce("consent_changed", actor="", role="reporter", case_id=case_id, purposes=changed)
     return changed

@@ -197,7 +197,7 @@ def status_message() -> Response | tuple[str, int]:
     form = MessageForm()
     if not form.validate_on_submit():
         return _render_case(form, 400)
-    services.add_message(reporter_case_id() or "", form.body.data, author="reporter", kind=form.kind.data)
+    services.add_reporter_message(reporter_case_id() or "", form.body.data, kind=form.kind.data)
     flash(_("Sent. A peer responder will see it."), "success")
     return redirect(url_for("intake.status_case", _anchor="conversation"), 303)
 

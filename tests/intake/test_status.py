@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.cases.models import Case, Message
 from app.extensions import db
-from app.intake.services import add_message
+from app.cases.conversation import add_message
 from app.referrals.models import ConsentRecord
 from tests.helpers import csrf_token, hidden_fields, is_checked, open_status, receipt_from, submit_report
 
@@ -57,7 +57,7 @@ def test_reporter_and_responder_talk_through_the_receipt(client: FlaskClient) ->
     assert message.author == "reporter"
     assert "alguien".encode() not in message.body_sealed
 
-    add_message(message.case_id, "I'm here. You are not alone.", author="staff")
+    add_message(db.session.get(Case, message.case_id), "I'm here. You are not alone.", author="staff")
     body = client.get("/status/case").get_data(as_text=True)
     assert "I&#39;m here. You are not alone." in body
     assert body.index("Is anyone there?") < body.index("You are not alone.")

@@ -1,0 +1,63 @@
+"""The conversation between a reporter and staff, sealed under the case's key."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.cases.models import Case, Message, new_id
+from app.cases.sealing import case_key, open_json, seal_json
+from app.extensions import db
+from app.keystore import current_keyring
+from app.models import utcnow
+
+log = logging.getLogger("confide.cases")
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    author: str
+    kind: str
+    created_at: datetime
+    body: str
+    # The staff pseudonym (for reporters) or name (for staff); empty for the reporter.
+    author_name: str = ""
+
+
+def open_case_key(case: Case) -> bytes:
+    return case_key(current_keyring(case.dek_key_id), case)
+
+
+def add_message(case: Case, body: str, *, author: str, kind: str = "message", author_id: str | None = None) -> str:
+    """Seal and store one message; returns its id. Commits."""
+    dek = open_case_key(case)
+    message = Message(id=new_id(), case_id=case.id, author=author, kind=kind, author_id=author_id)
+    message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")
+    db.session.add(message)
+    case.updated_at = utcnow()
+    db.session.commit()
+    log.info("case %s: %s added by %s", case.id, kind, author)
+    return message.id
+
+
+def read_thread(case: Case, dek: bytes, *, for_reporter: bool) -> list[ThreadMessage]:
+    from app.staff.models import StaffUser
+
+    names: dict[str, str] = {}
+    author_ids = {m.author_id for m in case.messages if m.author_id}
+    if author_ids:
+        for staff in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(author_ids))):
+            names[staff.id] = (staff.pseudonym or "") if for_reporter else (staff.pseudonym or staff.display_name)
+    return [
+        ThreadMessage(
+            author=m.author,
+            kind=m.kind,
+            created_at=m.created_at,
+            body=open_json(dek, m.body_sealed, record="message", record_id=m.id, field="body"),
+            author_name=names.get(m.author_id or "", ""),
+        )
+        for m in case.messages
+    ]

@@ -1,0 +1,38 @@
+"""Forms on the case page. Staff pages are in English."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.cases.vocabulary import CLOSE_REASONS, STATUS_NAMES
+
+
+class StaffMessageForm(FlaskForm):
+    body = TextAreaField(
+        "Message to the reporter",
+        description="The reporter reads this with their receipt. They see your pseudonym, not your name.",
+        validators=[DataRequired("Write the message first."), Length(max=10_000)],
+    )
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField(
+        "Internal note", description="Staff only; never shown to the reporter.",
+        validators=[DataRequired("Write the note first."), Length(max=10_000)],
+    )
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("New status", choices=[SelectChoice(k, v) for k, v in STATUS_NAMES.items()])
+    reason = SelectField(
+        "Reason (when closing)",
+        choices=[SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in CLOSE_REASONS.items()],
+        validators=[Optional()],
+    )
+
+
+class AssignForm(FlaskForm):
+    staff_id = SelectField("Assign to", choices=[])

@@ -1,0 +1,289 @@
+"""Case handling for responders and coordinators.
+
+Who may see a case is decided here, once: coordinators see every case, responders the
+cases assigned to them, counsel none. Anything else is answered as if the case did not
+exist (404), and the attempt is audited.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import abort
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from app.audit.models import AuditEntry
+from app.cases.content import ContactDetails, ReportContent
+from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
+from app.cases.models import Case, CaseNote, new_id
+from app.cases.sealing import open_json, seal_json
+from app.cases.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
+from app.extensions import db
+from app.models import utcnow
+from app.referrals.consent import CONTACT_PURPOSES, current_consent
+from app.security import COORDINATOR, RESPONDER
+from app.signals import announce
+from app.staff.models import StaffUser
+
+PER_PAGE = 50
+
+
+class CaseActionError(Exception):
+    """An action that cannot be taken on this case now; the message is for the person."""
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    level: int | None = None
+    status: str | None = None
+    category: str | None = None
+    language: str | None = None
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: str
+    level: int
+    category: str
+    status: str
+    language: str
+    created_at: datetime
+    ack_due_at: datetime
+    acknowledged: bool
+    important: bool
+    assignee: str
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+
+
+def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> QueuePage:
+    """One page of the queue: waiting cases first, by level, then by deadline.
+
+    Only clear metadata is read; nothing is decrypted."""
+    assignee = aliased(StaffUser)
+    conditions = []
+    if viewer.role != COORDINATOR or filters.mine:
+        conditions.append(Case.assigned_to_id == viewer.id)
+    if filters.level is not None:
+        conditions.append(Case.level == filters.level)
+    if filters.status:
+        conditions.append(Case.status == filters.status)
+    if filters.category:
+        conditions.append(Case.category == filters.category)
+    if filters.language:
+        conditions.append(Case.language == filters.language)
+    total = db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+    pages = max(1, math.ceil(total / PER_PAGE))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        select(
+            Case.id,
+            Case.level,
+            Case.category,
+            Case.status,
+            Case.language,
+            Case.created_at,
+            Case.ack_due_at,
+            Case.acknowledged_at,
+            Case.important,
+            func.coalesce(assignee.pseudonym, assignee.name, assignee.email),
+        )
+        .outerjoin(assignee, assignee.id == Case.assigned_to_id)
+        .where(*conditions)
+        .order_by(Case.queue_rank, Case.level, Case.ack_due_at, Case.id)
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return QueuePage(
+        rows=[
+            QueueRow(
+                id=r[0], level=r[1], category=r[2], status=r[3], language=r[4], created_at=r[5],
+                ack_due_at=r[6], acknowledged=r[7] is not None, important=r[8], assignee=r[9] or "",
+            )
+            for r in rows
+        ],
+        total=total,
+        page=page,
+        pages=pages,
+    )
+
+
+def visible_case(viewer: StaffUser, case_id: str) -> Case:
+    """The case if ``viewer`` may see it; otherwise 404, audited."""
+    case = db.session.get(Case, case_id) if len(case_id) <= 36 else None
+    allowed = case is not None and (
+        viewer.role == COORDINATOR or (viewer.role == RESPONDER and case.assigned_to_id == viewer.id)
+    )
+    if not allowed:
+        announce(
+            "access_denied", actor=viewer.id, role=viewer.role, case_id=case.id if case else None,
+            exists=case is not None,
+        )
+        abort(404)
+    assert case is not None
+    return case
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    action: str
+    who: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    content: ReportContent
+    contact: ContactDetails | None
+    contact_allowed: tuple[str, ...]
+    messages: list[ThreadMessage]
+    notes: list[tuple[datetime, str, str]]
+    consent: dict[str, bool]
+    assignee: StaffUser | None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+
+def view_case(viewer: StaffUser, case: Case) -> CaseView:
+    """Decrypt a case for ``viewer``; the view is audited."""
+    dek = open_case_key(case)
+    report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
+    report["wants"] = tuple(report.get("wants", ()))
+    consent = current_consent(case.id)
+    allowed = tuple(p for p in CONTACT_PURPOSES if consent[p])
+    contact = None
+    # Contact details only where the reporter agreed to be contacted at all.
+    if case.contact_sealed is not None and (allowed or viewer.role == COORDINATOR):
+        contact = ContactDetails(
+            **open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
+        )
+    names = _staff_names({n.author_id for n in case.notes if n.author_id})
+    notes = [
+        (n.created_at, names.get(n.author_id or "", "someone"), open_json(dek, n.body_sealed, record="note", record_id=n.id, field="body"))
+        for n in case.notes
+    ]
+    view = CaseView(
+        case=case,
+        content=ReportContent(**report),
+        contact=contact,
+        contact_allowed=allowed,
+        messages=read_thread(case, dek, for_reporter=False),
+        notes=notes,
+        consent=consent,
+        assignee=db.session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else None,
+        timeline=timeline(case.id),
+    )
+    announce("case_viewed", actor=viewer.id, role=viewer.role, case_id=case.id, contact_shown=contact is not None)
+    return view
+
+
+def _staff_names(ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return {s.id: s.pseudonym or s.display_name for s in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
+
+
+def timeline(case_id: str, limit: int = 200) -> list[TimelineEntry]:
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id.desc()).limit(limit)
+    ).all()
+    names = _staff_names({e.actor_id for e in entries if e.actor_id})
+    return [
+        TimelineEntry(at=e.at, action=e.action, who=names.get(e.actor_id, e.actor_role), detail=e.detail)
+        for e in entries
+    ]
+
+
+def _set_status(case: Case, status: str) -> None:
+    case.status = status
+    case.queue_rank = QUEUE_RANK[status]
+    case.updated_at = utcnow()
+
+
+def acknowledge(viewer: StaffUser, case: Case) -> None:
+    if case.acknowledged_at is not None:
+        return
+    case.acknowledged_at = utcnow()
+    if case.status == "new":
+        _set_status(case, "acknowledged")
+    if case.assigned_to_id is None:
+        case.assigned_to_id, case.assigned_at = viewer.id, utcnow()
+    db.session.commit()
+    announce("case_acknowledged", actor=viewer.id, role=viewer.role, case_id=case.id)
+
+
+def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
+    """Claim (assign to oneself) or, for coordinators, reassign to a responder."""
+    if staff_id != viewer.id and viewer.role != COORDINATOR:
+        raise CaseActionError("Only coordinators can reassign a case.")
+    target = db.session.get(StaffUser, staff_id)
+    if target is None or not target.active or target.role not in (RESPONDER, COORDINATOR):
+        raise CaseActionError("Choose an active responder.")
+    previous = case.assigned_to_id
+    case.assigned_to_id, case.assigned_at = target.id, utcnow()
+    target.last_assigned_at = utcnow()
+    db.session.commit()
+    announce(
+        "case_assigned", actor=viewer.id, role=viewer.role, case_id=case.id, to=target.id, previous=previous,
+    )
+
+
+def change_status(viewer: StaffUser, case: Case, status: str, *, reason: str = "") -> None:
+    if status not in TRANSITIONS.get(case.status, ()):
+        raise CaseActionError(f"A {case.status.replace('_', ' ')} case cannot become {status.replace('_', ' ')}.")
+    if status == "acknowledged":
+        acknowledge(viewer, case)
+        return
+    if status == "closed" and reason not in CLOSE_REASONS:
+        raise CaseActionError("Choose why the case is closed.")
+    old = case.status
+    _set_status(case, status)
+    if case.acknowledged_at is None:
+        case.acknowledged_at = utcnow()
+    case.closed_reason = reason if status == "closed" else None
+    db.session.commit()
+    announce("case_status_changed", actor=viewer.id, role=viewer.role, case_id=case.id, old=old, new=status, reason=reason or None)
+
+
+def set_important(viewer: StaffUser, case: Case, important: bool) -> None:
+    case.important = important
+    db.session.commit()
+    announce("case_flagged", actor=viewer.id, role=viewer.role, case_id=case.id, important=important)
+
+
+def add_note(viewer: StaffUser, case: Case, body: str) -> None:
+    dek = open_case_key(case)
+    note = CaseNote(id=new_id(), case_id=case.id, author_id=viewer.id)
+    note.body_sealed = seal_json(dek, body, record="note", record_id=note.id, field="body")
+    db.session.add(note)
+    db.session.commit()
+    announce("note_added", actor=viewer.id, role=viewer.role, case_id=case.id)
+
+
+def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
+    add_message(case, body, author="staff", author_id=viewer.id)
+    if case.acknowledged_at is None:
+        acknowledge(viewer, case)
+    announce("message_sent", actor=viewer.id, role=viewer.role, case_id=case.id, direction="to_reporter")
+
+
+def assignable_staff() -> list[StaffUser]:
+    return list(
+        db.session.scalars(
+            select(StaffUser)
+            .where(StaffUser.active.is_(True), StaffUser.role.in_((RESPONDER, COORDINATOR)), StaffUser.enrolled_at.is_not(None))
+            .order_by(StaffUser.role.desc(), StaffUser.name)
+        )
+    )

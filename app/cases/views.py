@@ -1,0 +1,202 @@
+"""The queue and the case page, for responders and coordinators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from app.cases import services
+from app.cases.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
+from app.cases.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
+from app.models import utcnow
+from app.security import COORDINATOR, RESPONDER, allow
+from app.staff.forms import ActionForm
+from app.staff.models import StaffUser
+from app.staff.sessions import current_staff
+
+blueprint = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def _me() -> StaffUser:
+    user = current_staff()
+    assert user is not None
+    return user
+
+
+def _filters() -> services.QueueFilters:
+    args = request.args
+    level = args.get("level", "")
+    return services.QueueFilters(
+        level=int(level) if level in ("0", "1", "2", "3") else None,
+        status=args.get("status") if args.get("status") in STATUS_NAMES else None,
+        category=args.get("category") if args.get("category") in CATEGORIES else None,
+        language=args.get("language") if args.get("language") in ("en", "es") else None,
+        mine=args.get("mine") == "1",
+    )
+
+
+@blueprint.get("")
+@allow(RESPONDER, COORDINATOR)
+def queue() -> str:
+    filters = _filters()
+    page = request.args.get("page", "1")
+    result = services.queue_page(_me(), filters, int(page) if page.isdigit() and len(page) < 7 else 1)
+    return render_template("cases/queue.html", result=result, filters=filters, now=utcnow())
+
+
+def _assignee_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(s.id, f"{s.display_name} ({s.pseudonym or 'no pseudonym'}, {s.role})")
+        for s in services.assignable_staff()
+    ]
+
+
+def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str, int]:
+    viewer = _me()
+    case = services.visible_case(viewer, case_id)
+    view = services.view_case(viewer, case)
+    assign_form = AssignForm(prefix="assign")
+    assign_form.staff_id.choices = _assignee_choices()
+    status_form = StatusForm(prefix="status")
+    status_form.status.choices = [SelectChoice(s, STATUS_NAMES[s]) for s in TRANSITIONS.get(case.status, ())]
+    context = {
+        "message_form": StaffMessageForm(prefix="message"),
+        "note_form": NoteForm(prefix="note"),
+        "status_form": status_form,
+        "assign_form": assign_form,
+        "action": ActionForm(),
+        **forms,
+    }
+    return render_template("cases/case.html", view=view, viewer=viewer, now=utcnow(), **context), status
+
+
+@blueprint.get("/<case_id>")
+@allow(RESPONDER, COORDINATOR)
+def case(case_id: str) -> tuple[str, int]:
+    return _render_case(case_id)
+
+
+def _back(case_id: str, anchor: str = "") -> Response:
+    return redirect(url_for("cases.case", case_id=case_id, _anchor=anchor or None), 303)
+
+
+@blueprint.post("/<case_id>/acknowledge")
+@allow(RESPONDER, COORDINATOR)
+def acknowledge(case_id: str) -> Response:
+    case = services.visible_case(_me(), case_id)
+    if ActionForm().validate_on_submit():
+        services.acknowledge(_me(), case)
+        flash("Acknowledged. The reporter sees that someone has read their report.", "success")
+    return _back(case_id)
+
+
+@blueprint.post("/<case_id>/claim")
+@allow(COORDINATOR)
+def claim(case_id: str) -> Response:
+    case = services.visible_case(_me(), case_id)
+    if ActionForm().validate_on_submit():
+        services.assign(_me(), case, _me().id)
+        flash("The case is yours.", "success")
+    return _back(case_id)
+
+
+@blueprint.post("/<case_id>/assign")
+@allow(COORDINATOR)
+def assign(case_id: str) -> Response:
+    case = services.visible_case(_me(), case_id)
+    form = AssignForm(prefix="assign")
+    form.staff_id.choices = _assignee_choices()
+    if form.validate_on_submit():
+        try:
+            services.assign(_me(), case, form.staff_id.data)
+            flash("Reassigned.", "success")
+        except services.CaseActionError as error:
+            flash(str(error), "error")
+    return _back(case_id)
+
+
+@blueprint.post("/<case_id>/status")
+@allow(RESPONDER, COORDINATOR)
+def change_status(case_id: str) -> Response:
+    case = services.visible_case(_me(), case_id)
+    form = StatusForm(prefix="status")
+    if form.validate_on_submit():
+        try:
+            services.change_status(_me(), case, form.status.data, reason=form.reason.data or "")
+            flash(f"Status: {STATUS_NAMES[form.status.data]}.", "success")
+        except services.CaseActionError as error:
+            flash(str(error), "error")
+    return _back(case_id)
+
+
+@blueprint.post("/<case_id>/important")
+@allow(RESPONDER, COORDINATOR)
+def important(case_id: str) -> Response:
+    case = services.visible_case(_me(), case_id)
+    if ActionForm().validate_on_submit():
+        services.set_important(_me(), case, not case.important)
+    return _back(case_id)
+
+
+@blueprint.post("/<case_id>/note")
+@allow(RESPONDER, COORDINATOR)
+def note(case_id: str) -> Response | tuple[str, int]:
+    case = services.visible_case(_me(), case_id)
+    form = NoteForm(prefix="note")
+    if not form.validate_on_submit():
+        return _render_case(case_id, 400, note_form=form)
+    services.add_note(_me(), case, form.note.data)
+    flash("Note added.", "success")
+    return _back(case_id, "notes")
+
+
+@blueprint.post("/<case_id>/message")
+@allow(RESPONDER, COORDINATOR)
+def message(case_id: str) -> Response | tuple[str, int]:
+    case = services.visible_case(_me(), case_id)
+    form = StaffMessageForm(prefix="message")
+    if not form.validate_on_submit():
+        return _render_case(case_id, 400, message_form=form)
+    services.message_reporter(_me(), case, form.body.data)
+    flash("Sent. The reporter will see it when they check with their receipt.", "success")
+    return _back(case_id, "conversation")
+
+
+@blueprint.app_template_filter("time_left")
+def time_left(deadline: object) -> str:
+    from datetime import datetime
+
+    if not isinstance(deadline, datetime):
+        abort(500)
+    seconds = int((deadline - utcnow()).total_seconds())
+    sign = "" if seconds >= 0 else "overdue by "
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    text = f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return f"{sign}{text}" if sign else f"{text} left"
+
+
+@blueprint.app_context_processor
+def _case_labels() -> dict[str, object]:
+    from app.cases import vocabulary as v
+    from app.referrals.consent import PURPOSES
+
+    return {
+        "status_names": v.STATUS_NAMES,
+        "categories": v.CATEGORIES,
+        "county_label": lambda code: v.COUNTIES.get(code, code),
+        "perpetrator_label": lambda code: v.PERPETRATORS.get(code, code),
+        "setting_label": lambda code: v.SETTINGS.get(code, code),
+        "when_label": lambda code: v.WHEN.get(code, code),
+        "purpose_label": lambda code: PURPOSES.get(code, code),
+    }
+
+
+@blueprint.app_template_filter("want_label")
+def want_label(code: str) -> str:
+    from app.cases.vocabulary import WANTS
+
+    return str(WANTS.get(code, code))

@@ -1,0 +1,65 @@
+"""Things that happen, announced for whoever listens (the audit log does).
+
+Every signal is sent with ``actor`` (a staff id, or "" for the reporter or the system),
+``role`` (a staff role, "reporter" or "system"), ``case_id`` (or None) and keyword
+details that are never content: ids, codes, counts. Send them after the commit.
+
+| signal | when |
+|---|---|
+| report_submitted | a report was filed |
+| case_viewed | a case was decrypted and shown |
+| case_acknowledged | a responder acknowledged a case |
+| case_assigned | a case was claimed, assigned or reassigned |
+| case_status_changed | status moved (detail: old, new, reason) |
+| case_flagged | the "important" flag changed |
+| note_added | an internal note was added |
+| message_sent | a message went to or came from the reporter |
+| consent_changed | the reporter changed consent choices |
+| access_denied | someone asked for a case that is not theirs |
+| staff_invited | an enrolment link was made |
+| staff_enrolled | an invited person set password and TOTP |
+| staff_login | a login succeeded |
+| staff_login_failed | a password or code was wrong |
+| staff_logout | a staff member signed out |
+| staff_reauthenticated | a fresh password and code before a sensitive action |
+| staff_deactivated | an account was deactivated and its sessions ended |
+| staff_profile_changed | profile, duty or training records changed |
+| export_made | anything left the system in bulk |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+NAMES = (
+    "report_submitted",
+    "case_viewed",
+    "case_acknowledged",
+    "case_assigned",
+    "case_status_changed",
+    "case_flagged",
+    "note_added",
+    "message_sent",
+    "consent_changed",
+    "access_denied",
+    "staff_invited",
+    "staff_enrolled",
+    "staff_login",
+    "staff_login_failed",
+    "staff_logout",
+    "staff_reauthenticated",
+    "staff_deactivated",
+    "staff_profile_changed",
+    "export_made",
+)
+
+SIGNALS = {name: _signals.signal(name) for name in NAMES}
+
+
+def announce(name: str, *, actor: str, role: str, case_id: str | None = None, **detail: Any) -> None:
+    """Send signal ``name``. Unknown names are a programming error."""
+    SIGNALS[name].send(name, actor=actor, role=role, case_id=case_id, detail=detail)

@@ -1,0 +1,130 @@
+"""Passwords, TOTP and recovery codes. Plain functions over a StaffUser and the keyring."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from datetime import datetime, timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
+
+from app.crypto import Keyring, blind_index, open_field, seal_field
+from app.staff.models import StaffUser
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+RECOVERY_CODES = 10
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+TOTP_STEP = 30
+LOCK_AFTER = 5
+LOCK_FOR = timedelta(minutes=15)
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile).
+hasher = PasswordHasher()
+# Verified against when the email is unknown, so both cases take the same time.
+_DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+
+
+def password_problem(password: str, *, user_inputs: list[str]) -> str | None:
+    """Why a new password is refused, or None if it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return "short"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return "long"
+    # zxcvbn knows the most common passwords, names, words and keyboard patterns.
+    if zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])["score"] < 3:
+        return "common"
+    return None
+
+
+def hash_password(password: str) -> str:
+    return hasher.hash(password)
+
+
+def check_password(user: StaffUser | None, password: str) -> bool:
+    """Constant work whether or not the account exists."""
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        ok = hasher.verify(stored, password[:MAX_PASSWORD_LENGTH])
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    if ok and user is not None and hasher.check_needs_rehash(stored):
+        user.password_hash = hasher.hash(password)
+    return ok and user is not None and user.password_hash is not None
+
+
+def _totp_key(ring: Keyring) -> bytes:
+    return ring.derive("staff/totp")
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def seal_totp(ring: Keyring, staff_id: str, secret: str, *, field: str = "totp") -> bytes:
+    return seal_field(_totp_key(ring), secret.encode(), record="staff", record_id=staff_id, field=field)
+
+
+def open_totp(ring: Keyring, staff_id: str, sealed: bytes, *, field: str = "totp") -> str:
+    return open_field(_totp_key(ring), sealed, record="staff", record_id=staff_id, field=field).decode()
+
+
+def provisioning_uri(secret: str, email: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Confide")
+
+
+def matching_step(secret: str, code: str, *, after_step: int, now: float | None = None) -> int | None:
+    """The time step ``code`` belongs to (one step of clock drift allowed), if later than
+    ``after_step``; a code already used is never accepted again."""
+    code = "".join(code.split())
+    if not (len(code) == 6 and code.isascii() and code.isdigit()):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int((time.time() if now is None else now) // TOTP_STEP)
+    for step in (current - 1, current, current + 1):
+        if step > after_step and hmac.compare_digest(totp.at(step * TOTP_STEP), code):
+            return step
+    return None
+
+
+def accept_totp(ring: Keyring, user: StaffUser, code: str, *, now: float | None = None) -> bool:
+    if user.totp_sealed is None:
+        return False
+    step = matching_step(open_totp(ring, user.id, user.totp_sealed), code, after_step=user.totp_last_step, now=now)
+    if step is None:
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def new_recovery_codes() -> list[str]:
+    def one() -> str:
+        chars = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10))
+        return f"{chars[:5]}-{chars[5:]}"
+
+    return [one() for _ in range(RECOVERY_CODES)]
+
+
+def recovery_index(ring: Keyring, code: str) -> bytes:
+    normalized = "".join(ch for ch in code.lower() if ch.isalnum())
+    return blind_index(ring, "staff-recovery", normalized)
+
+
+def is_locked(user: StaffUser, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+def note_failure(user: StaffUser, now: datetime) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= LOCK_AFTER:
+        user.locked_until = now + LOCK_FOR
+
+
+def note_success(user: StaffUser, now: datetime) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now

@@ -1,0 +1,91 @@
+"""Staff forms. Staff pages are in English; only reporter pages are translated."""
+
+from __future__ import annotations
+
+
+
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+
+from app.cases.vocabulary import CATEGORIES
+from app.intake.forms import CheckboxList
+from app.staff.models import ROLES
+
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Spanish")]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app",
+        description="Six digits. Lost your phone? Enter one of your recovery codes instead.",
+        validators=[DataRequired(), Length(max=40)],
+    )
+
+
+class EnrolForm(FlaskForm):
+    password = PasswordField(
+        "Choose a password",
+        description="At least 12 characters. A few unrelated words make a strong one.",
+        validators=[DataRequired(), Length(max=1024)],
+    )
+    confirm = PasswordField(
+        "The same password again", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")]
+    )
+    code = StringField("The six-digit code your app shows now", validators=[DataRequired(), Length(max=12)])
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=40)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
+
+    def validate_email(self, field: EmailField) -> None:
+        if "@" not in (field.data or ""):
+            raise ValidationError("That is not an email address.")
+
+
+class ProfileForm(FlaskForm):
+    pseudonym = StringField(
+        "Pseudonym reporters see",
+        description="Never your real name. Reporters may ask that a pseudonym not see their case.",
+        validators=[Optional(), Length(min=2, max=64)],
+    )
+    languages = CheckboxList("Languages you can work in", choices=LANGUAGE_CHOICES)
+    on_duty = BooleanField("On duty: new cases may be routed to me")
+
+
+class StaffEditForm(ProfileForm):
+    caseload_cap = IntegerField("Caseload cap (open cases at once)", validators=[NumberRange(min=0, max=200)])
+
+
+class TrainingForm(FlaskForm):
+    course = StringField("Course", validators=[DataRequired(), Length(max=200)])
+    category = SelectField(
+        "Qualifies for",
+        choices=[SelectChoice("all", "All categories")] + [SelectChoice(k, v) for k, v in CATEGORIES.items()],
+    )
+    completed_on = DateField("Completed on", validators=[DataRequired()])
+    expires_on = DateField("Expires on", validators=[DataRequired()])
+
+    def validate_expires_on(self, field: DateField) -> None:
+        if self.completed_on.data and field.data and field.data <= self.completed_on.data:
+            raise ValidationError("A record must expire after it was completed.")
+
+
+class ActionForm(FlaskForm):
+    """A button with nothing but its CSRF token."""
+
+

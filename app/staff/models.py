@@ -1,0 +1,96 @@
+"""Staff accounts: responders, coordinators and counsel, each with password and TOTP."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.cases.models import new_id
+from app.extensions import db
+from app.models import UTCDateTime, utcnow
+
+ROLES = ("responder", "coordinator", "counsel")
+
+
+class StaffUser(db.Model):
+    __tablename__ = "staff_users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    # What reporters see instead of the real name; reporters may exclude a pseudonym.
+    pseudonym: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The TOTP secret, sealed under a key derived from the keyring.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised to end every session of this account at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    caseload_cap: Mapped[int] = mapped_column(Integer, default=5)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    trainings: Mapped[list[Training]] = relationship(
+        back_populates="staff", cascade="all, delete-orphan", order_by="Training.expires_on"
+    )
+
+    @property
+    def enrolled(self) -> bool:
+        return self.password_hash is not None and self.totp_sealed is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class StaffInvite(db.Model):
+    """A one-time enrolment link. Only a keyed index of its token is stored."""
+
+    __tablename__ = "staff_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The TOTP secret offered on the enrolment page, sealed, until enrolment completes.
+    pending_totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class RecoveryCode(db.Model):
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    code_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Training(db.Model):
+    """A completed course that qualifies a responder for a category until it expires."""
+
+    __tablename__ = "staff_trainings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    course: Mapped[str] = mapped_column(String(200))
+    # A case category code, or "all" for a course that covers every category.
+    category: Mapped[str] = mapped_column(String(32))
+    completed_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date)
+
+    staff: Mapped[StaffUser] = relationship(back_populates="trainings")

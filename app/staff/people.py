@@ -1,0 +1,127 @@
+"""Coordinators manage people: invite, edit profiles and training, deactivate."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.extensions import db
+from app.security import COORDINATOR, allow
+from app.staff import profiles, services
+from app.staff.forms import ActionForm, InviteForm, StaffEditForm, TrainingForm
+from app.staff.models import StaffUser
+from app.staff.sessions import current_staff, fresh_auth
+
+blueprint = Blueprint("people", __name__, url_prefix="/staff/people")
+
+
+def _person(staff_id: str) -> StaffUser:
+    person = db.session.get(StaffUser, staff_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def _me() -> StaffUser:
+    user = current_staff()
+    assert user is not None
+    return user
+
+
+@blueprint.get("")
+@allow(COORDINATOR)
+def index() -> str:
+    people = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.email)).all()
+    return render_template("staff/people.html", people=people, form=InviteForm(), action=ActionForm(), invite_url=None)
+
+
+@blueprint.post("/invite")
+@allow(COORDINATOR)
+@fresh_auth("people.index")
+def invite() -> tuple[str, int] | str:
+    form = InviteForm()
+    people = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.email)).all()
+    url = None
+    status = 400
+    if form.validate_on_submit():
+        try:
+            url = services.invite_staff(form.email.data, form.role.data, name=form.name.data or "", by=_me())
+            status = 200
+        except services.StaffError as error:
+            form.email.errors = [str(error)]
+    people = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.email)).all()
+    return render_template("staff/people.html", people=people, form=form, action=ActionForm(), invite_url=url), status
+
+
+@blueprint.route("/<staff_id>", methods=["GET", "POST"])
+@allow(COORDINATOR)
+def edit(staff_id: str) -> Response | tuple[str, int] | str:
+    person = _person(staff_id)
+    form = StaffEditForm(obj=person)
+    if form.validate_on_submit():
+        try:
+            profiles.update_profile(
+                person,
+                by=_me(),
+                pseudonym=form.pseudonym.data,
+                languages=form.languages.data,
+                on_duty=form.on_duty.data,
+                caseload_cap=form.caseload_cap.data,
+            )
+        except services.StaffError as error:
+            form.pseudonym.errors = [str(error)]
+        else:
+            flash("Saved.", "success")
+            return redirect(url_for("people.edit", staff_id=person.id), 303)
+    status = 400 if form.errors else 200
+    return render_template(
+        "staff/person.html", person=person, form=form, training_form=TrainingForm(prefix="t"), action=ActionForm()
+    ), status
+
+
+@blueprint.post("/<staff_id>/training")
+@allow(COORDINATOR)
+def add_training(staff_id: str) -> Response | tuple[str, int]:
+    person = _person(staff_id)
+    form = TrainingForm(prefix="t")
+    if form.validate_on_submit():
+        profiles.add_training(
+            person,
+            by=_me(),
+            course=form.course.data,
+            category=form.category.data,
+            completed_on=form.completed_on.data,
+            expires_on=form.expires_on.data,
+        )
+        flash("Training record added.", "success")
+        return redirect(url_for("people.edit", staff_id=person.id), 303)
+    return render_template(
+        "staff/person.html", person=person, form=StaffEditForm(obj=person), training_form=form, action=ActionForm()
+    ), 400
+
+
+@blueprint.post("/<staff_id>/training/<int:training_id>/remove")
+@allow(COORDINATOR)
+def remove_training(staff_id: str, training_id: int) -> Response:
+    person = _person(staff_id)
+    if ActionForm().validate_on_submit():
+        try:
+            profiles.remove_training(person, training_id, by=_me())
+        except services.StaffError:
+            abort(404)
+    return redirect(url_for("people.edit", staff_id=person.id), 303)
+
+
+@blueprint.post("/<staff_id>/deactivate")
+@allow(COORDINATOR)
+@fresh_auth("people.index")
+def deactivate(staff_id: str) -> Response:
+    person = _person(staff_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.deactivate(person, by=_me())
+            flash(f"{person.display_name} is deactivated and signed out everywhere.", "success")
+        except services.StaffError as error:
+            flash(str(error), "error")
+    return redirect(url_for("people.index"), 303)

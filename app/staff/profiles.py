@@ -1,0 +1,61 @@
+"""Responder profiles: languages, duty, caseload cap, pseudonym and training records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.signals import announce
+from app.staff.models import StaffUser, Training
+from app.staff.services import StaffError
+
+KNOWN_LANGUAGES = ("en", "es")
+
+
+def update_profile(
+    user: StaffUser,
+    *,
+    by: StaffUser,
+    pseudonym: str | None,
+    languages: Sequence[str],
+    on_duty: bool,
+    caseload_cap: int | None = None,
+) -> None:
+    pseudonym = (pseudonym or "").strip() or None
+    if pseudonym is not None:
+        taken = db.session.scalar(
+            select(StaffUser.id).where(StaffUser.pseudonym == pseudonym, StaffUser.id != user.id)
+        )
+        if taken:
+            raise StaffError("Another person already uses that pseudonym.")
+    user.pseudonym = pseudonym
+    user.languages = [code for code in KNOWN_LANGUAGES if code in set(languages)]
+    user.on_duty = bool(on_duty) and user.active
+    if caseload_cap is not None:
+        user.caseload_cap = caseload_cap
+    db.session.commit()
+    announce("staff_profile_changed", actor=by.id, role=by.role, staff=user.id)
+
+
+def add_training(
+    user: StaffUser, *, by: StaffUser, course: str, category: str, completed_on: date, expires_on: date
+) -> Training:
+    training = Training(
+        staff_id=user.id, course=course.strip(), category=category, completed_on=completed_on, expires_on=expires_on
+    )
+    db.session.add(training)
+    db.session.commit()
+    announce("staff_profile_changed", actor=by.id, role=by.role, staff=user.id, training="added")
+    return training
+
+
+def remove_training(user: StaffUser, training_id: int, *, by: StaffUser) -> None:
+    training = db.session.get(Training, training_id)
+    if training is None or training.staff_id != user.id:
+        raise StaffError("No such training record.")
+    db.session.delete(training)
+    db.session.commit()
+    announce("staff_profile_changed", actor=by.id, role=by.role, staff=user.id, training="removed")

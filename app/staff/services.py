@@ -1,0 +1,218 @@
+"""Inviting, enrolling, signing in and managing staff accounts."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app.crypto import blind_index
+from app.extensions import db
+from app.keystore import current_keyring
+from app.models import utcnow
+from app.signals import announce
+from app.staff import credentials
+from app.staff.models import ROLES, RecoveryCode, StaffInvite, StaffUser
+
+log = logging.getLogger("confide.staff")
+INVITE_PURPOSE = "staff-invite"
+
+
+class StaffError(Exception):
+    """A request about an account that cannot be done; the message is for the person."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_by_email(email: str) -> StaffUser | None:
+    return db.session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)))
+
+
+def invite_url(token: str) -> str:
+    return f"{current_app.config['CONFIDE'].base_url.rstrip('/')}/staff/enrol/{token}"
+
+
+def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None = None) -> str:
+    """Create (or re-invite) an account; returns the one-time enrolment URL."""
+    if role not in ROLES:
+        raise StaffError(f"role must be one of {', '.join(ROLES)}")
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        raise StaffError("that is not an email address")
+    user = find_by_email(email)
+    if user is not None and user.enrolled:
+        raise StaffError(f"{email} already has an account")
+    if user is None:
+        user = StaffUser(email=email, name=name.strip(), role=role)
+        db.session.add(user)
+        db.session.flush()
+    else:
+        user.role, user.name = role, name.strip() or user.name
+    # Any earlier link for this person stops working.
+    db.session.execute(
+        update(StaffInvite).where(StaffInvite.staff_id == user.id, StaffInvite.used_at.is_(None)).values(used_at=utcnow())
+    )
+    token = secrets.token_urlsafe(32)
+    hours = current_app.config["CONFIDE"].invite_valid_hours
+    db.session.add(
+        StaffInvite(
+            staff_id=user.id,
+            token_index=blind_index(current_keyring(), INVITE_PURPOSE, token),
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+    db.session.commit()
+    announce("staff_invited", actor=by.id if by else "", role=by.role if by else "system", staff=user.id, as_role=role)
+    return invite_url(token)
+
+
+def open_invite(token: str) -> StaffInvite | None:
+    """The invite for ``token`` if it is unused and unexpired."""
+    if not token or len(token) > 200:
+        return None
+    invite = db.session.scalar(
+        select(StaffInvite).where(StaffInvite.token_index == blind_index(current_keyring(), INVITE_PURPOSE, token))
+    )
+    if invite is None or invite.used_at is not None or invite.expires_at < utcnow():
+        return None
+    return invite
+
+
+def pending_totp_secret(invite: StaffInvite) -> str:
+    """The TOTP secret offered on this invite's enrolment page; made once, kept sealed."""
+    ring = current_keyring()
+    if invite.pending_totp_sealed is None:
+        secret = credentials.new_totp_secret()
+        invite.pending_totp_sealed = credentials.seal_totp(ring, invite.staff_id, secret, field="pending-totp")
+        db.session.commit()
+        return secret
+    return credentials.open_totp(ring, invite.staff_id, invite.pending_totp_sealed, field="pending-totp")
+
+
+def enrol(invite: StaffInvite, password: str, code: str) -> list[str]:
+    """Set password and TOTP from an invite; returns fresh recovery codes to show once."""
+    ring = current_keyring()
+    user = invite.staff
+    problem = credentials.password_problem(password, user_inputs=[user.email, user.name, "confide"])
+    if problem is not None:
+        raise StaffError(problem)
+    secret = pending_totp_secret(invite)
+    step = credentials.matching_step(secret, code, after_step=0)
+    if step is None:
+        raise StaffError("code")
+    user.password_hash = credentials.hash_password(password)
+    user.totp_sealed = credentials.seal_totp(ring, user.id, secret)
+    user.totp_last_step = step
+    user.enrolled_at = utcnow()
+    user.active = True
+    invite.used_at = utcnow()
+    invite.pending_totp_sealed = None
+    codes = _replace_recovery_codes(user)
+    db.session.commit()
+    announce("staff_enrolled", actor=user.id, role=user.role)
+    return codes
+
+
+def _replace_recovery_codes(user: StaffUser) -> list[str]:
+    ring = current_keyring()
+    db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.staff_id == user.id))
+    codes = credentials.new_recovery_codes()
+    db.session.add_all(RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c)) for c in codes)
+    return codes
+
+
+def check_password_step(email: str, password: str) -> StaffUser | None:
+    """First factor. None for a wrong password, an unknown or inactive account, or a lock."""
+    user = find_by_email(email)
+    now = utcnow()
+    ok = credentials.check_password(user, password)
+    if user is None:
+        announce("staff_login_failed", actor="", role="system", step="password")
+        return None
+    if not user.active or not user.enrolled or credentials.is_locked(user, now) or not ok:
+        if user.active and not ok:
+            credentials.note_failure(user, now)
+        db.session.commit()
+        announce("staff_login_failed", actor=user.id, role=user.role, step="password")
+        return None
+    db.session.commit()
+    return user
+
+
+def check_second_factor(user: StaffUser, code: str) -> bool:
+    """A TOTP code, or an unused recovery code (which is then spent)."""
+    now = utcnow()
+    ring = current_keyring()
+    if not user.active or credentials.is_locked(user, now):
+        ok = False
+    elif credentials.accept_totp(ring, user, code):
+        ok = True
+    else:
+        ok = _spend_recovery_code(user, code)
+    if ok:
+        credentials.note_success(user, now)
+    else:
+        credentials.note_failure(user, now)
+    db.session.commit()
+    if ok:
+        announce("staff_login", actor=user.id, role=user.role)
+    else:
+        announce("staff_login_failed", actor=user.id, role=user.role, step="code")
+    return ok
+
+
+def _spend_recovery_code(user: StaffUser, code: str) -> bool:
+    if len(code) > 40:
+        return False
+    row = db.session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.staff_id == user.id,
+            RecoveryCode.code_index == credentials.recovery_index(current_keyring(), code),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if row is None:
+        return False
+    row.used_at = utcnow()
+    return True
+
+
+def unused_recovery_codes(user: StaffUser) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(RecoveryCode).where(RecoveryCode.staff_id == user.id, RecoveryCode.used_at.is_(None))
+    ) or 0
+
+
+def deactivate(user: StaffUser, *, by: StaffUser) -> None:
+    """Close an account and end every session it has, at once."""
+    if user.id == by.id:
+        raise StaffError("you cannot deactivate your own account")
+    user.active = False
+    user.on_duty = False
+    user.session_epoch += 1
+    db.session.commit()
+    announce("staff_deactivated", actor=by.id, role=by.role, staff=user.id)
+
+
+def reauthenticate(user: StaffUser, password: str, code: str) -> bool:
+    if not credentials.check_password(user, password):
+        credentials.note_failure(user, utcnow())
+        db.session.commit()
+        announce("staff_login_failed", actor=user.id, role=user.role, step="reauth")
+        return False
+    if not check_second_factor(user, code):
+        return False
+    announce("staff_reauthenticated", actor=user.id, role=user.role)
+    return True
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    uri: str
