@@ -1,0 +1,118 @@
+"""Factories for staff and cases, built through the real services (real crypto, real DB)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from app.cases.content import ContactDetails, ReportContent
+from app.cases.models import Case
+from app.extensions import db
+from app.intake import services as intake
+from app.keystore import current_keyring
+from app.models import utcnow
+from app.staff import credentials
+from app.staff.models import StaffUser
+from tests.helpers import hidden_fields
+
+PASSWORD = "quiet lantern orchard 47"
+
+
+@dataclass
+class Staff:
+    user: StaffUser
+    password: str
+    secret: str
+
+    @property
+    def id(self) -> str:
+        return self.user.id
+
+    def code(self) -> str:
+        """A TOTP code this account has not used yet (codes are single-use)."""
+        db.session.refresh(self.user)
+        current = int(time.time() // credentials.TOTP_STEP)
+        step = max(current - 1, self.user.totp_last_step + 1)
+        assert step <= current + 1, "no unused TOTP code left in this window"
+        return pyotp.TOTP(self.secret).at(step * credentials.TOTP_STEP)
+
+
+def make_staff(
+    role: str = "responder",
+    *,
+    email: str | None = None,
+    name: str = "",
+    pseudonym: str | None = None,
+    languages: tuple[str, ...] = ("en",),
+    on_duty: bool = True,
+    caseload_cap: int = 5,
+) -> Staff:
+    """An enrolled, active account with password ``PASSWORD`` and a fresh TOTP secret."""
+    ring = current_keyring()
+    email = email or f"{role}-{secrets.token_hex(4)}@example.org"
+    user = StaffUser(
+        email=email,
+        name=name or email.split("@")[0],
+        role=role,
+        pseudonym=pseudonym,
+        languages=list(languages),
+        on_duty=on_duty,
+        caseload_cap=caseload_cap,
+        password_hash=credentials.hash_password(PASSWORD),
+        enrolled_at=utcnow(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    secret = credentials.new_totp_secret()
+    user.totp_sealed = credentials.seal_totp(ring, user.id, secret)
+    db.session.commit()
+    return Staff(user=user, password=PASSWORD, secret=secret)
+
+
+def sign_in(client: FlaskClient, staff: Staff) -> TestResponse:
+    """Sign in through the real two-step form, as a person would."""
+    page = client.get("/staff/login")
+    client.post(
+        "/staff/login",
+        data={**hidden_fields(page.get_data(as_text=True)), "email": staff.user.email, "password": staff.password},
+    )
+    page = client.get("/staff/login/code")
+    return client.post(
+        "/staff/login/code", data={**hidden_fields(page.get_data(as_text=True)), "code": staff.code()}
+    )
+
+
+def make_case(
+    *,
+    category: str = "sexual_harassment",
+    narrative: str = "A client made remarks about my body.",
+    assigned_to: Staff | None = None,
+    contact: ContactDetails | None = None,
+    consent: dict[str, bool] | None = None,
+    language: str = "en",
+    **content: Any,
+) -> Case:
+    """A case filed through the intake service (scored, sealed, queued)."""
+    filed = intake.submit_report(
+        intake.Submission(
+            category=category,
+            language=language,
+            content=ReportContent(narrative=narrative, **content),
+            submission_token=secrets.token_urlsafe(16),
+            contact=contact,
+            consent={"peer_support": True, **(consent or {})},
+        )
+    )
+    case = db.session.get(Case, filed.case_id)
+    assert case is not None
+    if assigned_to is not None:
+        case.assigned_to_id, case.assigned_at = assigned_to.id, utcnow()
+        db.session.commit()
+    case.receipt = filed.receipt.display()  # type: ignore[attr-defined]
+    return case
