@@ -67,6 +67,29 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
     raise SystemExit(f"the web app did not start listening on port {port}.")
 
 
+def first_coordinator_link(base_url: str) -> str | None:
+    """An enrolment link for a first coordinator, while the database has none."""
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.extensions import db
+    from app.staff.models import StaffUser
+    from app.staff.services import invite_staff
+
+    app = create_app(base_url=base_url)
+    with app.app_context():
+        try:
+            exists = db.session.scalar(
+                select(StaffUser.id).where(StaffUser.role == "coordinator", StaffUser.enrolled_at.is_not(None))
+            )
+            if exists:
+                return None
+            return invite_staff("coordinator@confide.local", "coordinator", name="First coordinator")
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def main() -> None:
     settings = load_settings()
     env = dict(os.environ)
@@ -83,6 +106,9 @@ def main() -> None:
         env["CONFIDE_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     web_port = int(env.get("PORT", "5000"))
     host = env.get("HOST", "127.0.0.1")
+    shown_host = "127.0.0.1" if host == "0.0.0.0" else host
+    env["CONFIDE_BASE_URL"] = env.get("CONFIDE_BASE_URL") or f"http://{shown_host}:{web_port}"
+    enrol_link = first_coordinator_link(env["CONFIDE_BASE_URL"])
     # No --access-logfile: gunicorn then writes no request lines, so no client addresses.
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"{host}:{web_port}", "app.wsgi:app"],
@@ -94,8 +120,12 @@ def main() -> None:
     try:
         wait_for_port(web_port, web)
         print()
-        print(f"  Confide is running at http://{'127.0.0.1' if host == '0.0.0.0' else host}:{web_port}/")
+        print(f"  Confide is running at http://{shown_host}:{web_port}/")
         print("  Reporters start at /report; come back with a receipt at /status.")
+        print(f"  Staff sign in at http://{shown_host}:{web_port}/staff/login")
+        if enrol_link:
+            print("  First coordinator login: open this link to set a password and TOTP")
+            print(f"  (it works once; `flask staff invite` makes more): {enrol_link}")
         print("  Press Ctrl-C to stop.")
         print(flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
