@@ -6,7 +6,6 @@ details that are never content: ids, codes, counts. Send them after the commit.
 
 | signal | when |
 |---|---|
-| report_submitted | a report was filed |
 | case_viewed | a case was decrypted and shown |
 | case_acknowledged | a responder acknowledged a case |
 | case_assigned | a case was claimed, assigned or reassigned |
@@ -36,7 +35,6 @@ from blinker import Namespace
 _signals = Namespace()
 
 NAMES = (
-    "report_submitted",
     "case_viewed",
     "case_acknowledged",
     "case_assigned",

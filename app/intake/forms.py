@@ -34,6 +34,11 @@ def _choices(mapping: dict[str, Any]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in mapping.items()]
 
 
+def new_submission_token() -> str:
+    """A fresh token for one filling-in of the report form; a resent form files nothing twice."""
+    return secrets.token_urlsafe(24)
+
+
 class CheckboxList(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -140,7 +145,7 @@ class ReportForm(FlaskForm):
             for code in current_app.config["CONFIDE"].languages
         ]
         if not self.submission.data:
-            self.submission.data = secrets.token_urlsafe(24)
+            self.submission.data = new_submission_token()
 
     def validate_website(self, field: StringField) -> None:
         if field.data:

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import utcnow
-from app.referrals.consent import current_consent, record_consent
+from app.referrals.consent import current_consent, record_consent, record_initial_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
 from app.triage.scoring import Triage, TriageRules, score
@@ -100,22 +100,21 @@ def submit_report(submission: Submission) -> Filed:
         case.contact_sealed = seal_json(
             dek, asdict(submission.contact), record="case", record_id=case.id, field="contact"
         )
+    # Kept before the commit: reading them after it would reload the row.
+    case_id, submission_index = case.id, case.submission_index
     db.session.add(case)
     try:
         db.session.flush()
-        record_consent(case.id, submission.consent, source="intake")
+        record_initial_consent(case_id, submission.consent)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if db.session.scalar(
-            select(Case.id).where(Case.submission_index == case.submission_index)
-        ):
+        if db.session.scalar(select(Case.id).where(Case.submission_index == submission_index)):
             raise DuplicateSubmission() from None
         raise
-    log.info("case %s received at level L%d", case.id, triage.level)
-    announce("report_submitted", actor="", role="reporter", case_id=case.id, level=triage.level)
-    enqueue_route(case.id, triage.level)
-    return Filed(case_id=case.id, receipt=receipt, triage=triage)
+    log.info("case %s received at level L%d", case_id, triage.level)
+    enqueue_route(case_id, triage.level)
+    return Filed(case_id=case_id, receipt=receipt, triage=triage)
 
 
 def find_case_by_receipt(typed: str) -> str | None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from app.cases.content import ContactDetails, ReportContent
 from app.extensions import limiter
 from app.intake import services
-from app.intake.forms import ConsentForm, LogoutForm, MessageForm, ReceiptForm, ReportForm
+from app.intake.forms import (
+    ConsentForm,
+    LogoutForm,
+    MessageForm,
+    ReceiptForm,
+    ReportForm,
+    new_submission_token,
+)
 from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.security import (
     PUBLIC,
@@ -60,14 +68,43 @@ def home() -> str:
     return render_template("intake/home.html")
 
 
+CSRF_HOLE, SUBMISSION_HOLE = "\x00csrf\x00", "\x00submission\x00"
+
+
+def _blank_report_page() -> str | None:
+    """The empty report form, rendered once per language with holes for its two tokens.
+
+    The form is the same for everyone but for the CSRF and submission tokens, and it is
+    the heaviest page to render; only a plain GET with nothing flashed uses the copy."""
+    if current_app.debug or request.query_string or session.get("_flashes"):
+        return None
+    cache: dict[str, str] = current_app.extensions.setdefault("confide_blank_report", {})
+    language = _current_language()
+    page = cache.get(language)
+    if page is None:
+        form = ReportForm()
+        form.language.data = language
+        html, _status = _render_report(form)
+        csrf_value, submission_value = generate_csrf(), form.submission.data
+        if html.count(csrf_value) != 1 or html.count(submission_value) != 1:
+            return None
+        page = html.replace(csrf_value, CSRF_HOLE).replace(submission_value, SUBMISSION_HOLE)
+        cache[language] = page
+    return page.replace(CSRF_HOLE, generate_csrf()).replace(SUBMISSION_HOLE, new_submission_token())
+
+
 @blueprint.route("/report", methods=["GET", "POST"])
 @allow(PUBLIC)
 @limiter.limit(_report_limit, methods=["POST"], on_breach=_report_rate_limited)
 def report() -> str | tuple[str, int]:
-    form = ReportForm()
     if request.method == "GET":
+        blank = _blank_report_page()
+        if blank is not None:
+            return blank
+        form = ReportForm()
         form.language.data = _current_language()
         return _render_report(form)
+    form = ReportForm()
     if not form.validate_on_submit():
         return _render_report(
             form, _("Some answers need another look. Everything you wrote is still here."), 400

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.extensions import db
+from app.models import utcnow
 from app.referrals.models import ConsentRecord
 
 PURPOSES = {
@@ -34,12 +35,22 @@ def current_consent(case_id: str) -> dict[str, bool]:
     return choices
 
 
+def record_initial_consent(case_id: str, choices: Mapping[str, bool]) -> None:
+    """Record every choice made on the report form, granted or not, in one statement."""
+    now = utcnow()
+    db.session.execute(
+        insert(ConsentRecord),
+        [
+            {"case_id": case_id, "purpose": p, "recipient": "", "granted": bool(choices.get(p)), "recorded_at": now, "source": "intake"}
+            for p in PURPOSES
+        ],
+    )
+
+
 def record_consent(case_id: str, choices: Mapping[str, bool], *, source: str) -> list[str]:
     """Append a record for every purpose whose choice changed; returns those purposes."""
     before = current_consent(case_id)
     changed = [p for p in PURPOSES if p in choices and bool(choices[p]) != before[p]]
-    if source == "intake":
-        changed = [p for p in PURPOSES if p in choices]
     for purpose in changed:
         db.session.add(
             ConsentRecord(case_id=case_id, purpose=purpose, granted=bool(choices[purpose]), source=source)

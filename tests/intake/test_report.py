@@ -135,3 +135,18 @@ def test_control_characters_are_stored_and_shown_safely(client: FlaskClient) -> 
     response = submit_report(client, narrative="line one\x00\r\nline <two>\u202e")
     assert response.status_code == 200
     assert case_count() == 1
+
+
+def test_each_form_gets_its_own_tokens_in_each_language(client: FlaskClient, app: Flask) -> None:
+    first = hidden_fields(client.get("/report").get_data(as_text=True))
+    second_page = client.get("/report").get_data(as_text=True)
+    second = hidden_fields(second_page)
+    assert first["submission"] != second["submission"]
+    assert "\x00" not in second_page
+    spanish = client.get("/report", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert '<html lang="es">' in spanish and "\x00" not in spanish
+    for tokens in (first, second):
+        response = client.post("/report", data={**tokens, **report_answers()})
+        assert response.status_code == 200
+        receipt_from(response)
+    assert case_count() == 2
