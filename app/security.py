@@ -100,9 +100,9 @@ def _expire_idle_session() -> None:
         return
     idle_seconds = current_app.config["CONFIDE"].session_idle_minutes * 60
     if _now_ts() - int(seen) > idle_seconds:
-        had_case = "case_id" in session
+        signed_in = "case_id" in session or "staff" in session
         end_reporter_session()
-        if had_case:
+        if signed_in:
             flash(_("For your safety you were signed out after a while without activity."), "info")
     else:
         session["seen"] = _now_ts()

@@ -55,7 +55,8 @@ def current_staff() -> StaffUser | None:
             or _now() - int(data.get("since", 0)) > limit
         ):
             if user is not None and user.active and user.session_epoch == data.get("epoch"):
-                flash("Your session reached its 12-hour limit. Please sign in again.", "info")
+                hours = current_app.config["CONFIDE"].staff_session_hours
+                flash(f"Your session reached its {hours}-hour limit. Please sign in again.", "info")
             end_staff_session()
             user = None
     g.staff_user = user
