@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         # A form's token lives as long as its session; an expired one is handled kindly.
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="en",
+        BABEL_DEFAULT_TIMEZONE=settings.display_timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "app" / "translations"),
         RATELIMIT_STORAGE_URI=settings.redis_url,
         RATELIMIT_KEY_PREFIX=f"{settings.queue_prefix}-limits",

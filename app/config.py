@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CONFIDE_"
 ENVIRONMENTS = ("development", "test", "production")
@@ -72,6 +73,7 @@ class Settings:
     reauth_minutes: int
     invite_valid_hours: int
     base_url: str
+    display_timezone: str
     max_request_bytes: int
     narrative_max_chars: int
     message_max_chars: int
@@ -195,6 +197,10 @@ def load_settings(
         raise ConfigError(f"env must be one of {', '.join(ENVIRONMENTS)}")
     if settings.session_idle_minutes < 1:
         raise ConfigError("session_idle_minutes must be at least 1")
+    try:
+        ZoneInfo(settings.display_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"display_timezone {settings.display_timezone!r} is not a known time zone") from None
     if "en" not in settings.languages:
         raise ConfigError("languages must include en, the language every text falls back to")
     return settings

@@ -50,7 +50,7 @@ def read_thread(case: Case, dek: bytes, *, for_reporter: bool) -> list[ThreadMes
     author_ids = {m.author_id for m in case.messages if m.author_id}
     if author_ids:
         for staff in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(author_ids))):
-            names[staff.id] = (staff.pseudonym or "") if for_reporter else (staff.pseudonym or staff.display_name)
+            names[staff.id] = (staff.pseudonym or "") if for_reporter else staff.label
     return [
         ThreadMessage(
             author=m.author,

@@ -26,7 +26,11 @@ class NoteForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("New status", choices=[SelectChoice(k, v) for k, v in STATUS_NAMES.items()])
+    status = SelectField(
+        "New status",
+        choices=[SelectChoice(k, v) for k, v in STATUS_NAMES.items()],
+        validators=[DataRequired("Choose the new status.")],
+    )
     reason = SelectField(
         "Reason (when closing)",
         choices=[SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in CLOSE_REASONS.items()],

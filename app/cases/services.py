@@ -97,7 +97,9 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
             Case.ack_due_at,
             Case.acknowledged_at,
             Case.important,
-            func.coalesce(assignee.pseudonym, assignee.name, assignee.email),
+            assignee.name,
+            assignee.email,
+            assignee.pseudonym,
         )
         .outerjoin(assignee, assignee.id == Case.assigned_to_id)
         .where(*conditions)
@@ -109,7 +111,8 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
         rows=[
             QueueRow(
                 id=r[0], level=r[1], category=r[2], status=r[3], language=r[4], created_at=r[5],
-                ack_due_at=r[6], acknowledged=r[7] is not None, important=r[8], assignee=r[9] or "",
+                ack_due_at=r[6], acknowledged=r[7] is not None, important=r[8],
+                assignee=staff_label(r[9], r[10], r[11]) if r[10] else "",
             )
             for r in rows
         ],
@@ -117,6 +120,11 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
         page=page,
         pages=pages,
     )
+
+
+def staff_label(name: str, email: str, pseudonym: str | None) -> str:
+    """How staff pages name a colleague: real name, then the pseudonym reporters see."""
+    return f"{name or email} ({pseudonym})" if pseudonym else (name or email)
 
 
 def visible_case(viewer: StaffUser, case_id: str) -> Case:
@@ -192,7 +200,7 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
 def _staff_names(ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    return {s.id: s.pseudonym or s.display_name for s in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
+    return {s.id: s.label for s in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
 
 
 def timeline(case_id: str, limit: int = 200) -> list[TimelineEntry]:

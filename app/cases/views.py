@@ -47,7 +47,7 @@ def queue() -> str:
 
 def _assignee_choices() -> list[SelectChoice]:
     return [
-        SelectChoice(s.id, f"{s.display_name} ({s.pseudonym or 'no pseudonym'}, {s.role})")
+        SelectChoice(s.id, f"{s.label}, {s.role}")
         for s in services.assignable_staff()
     ]
 
@@ -59,7 +59,10 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     assign_form = AssignForm(prefix="assign")
     assign_form.staff_id.choices = _assignee_choices()
     status_form = StatusForm(prefix="status")
-    status_form.status.choices = [SelectChoice(s, STATUS_NAMES[s]) for s in TRANSITIONS.get(case.status, ())]
+    next_statuses = TRANSITIONS.get(case.status, ())
+    status_form.status.choices = [SelectChoice("", "Choose…")] + [SelectChoice(s, STATUS_NAMES[s]) for s in next_statuses]
+    if not next_statuses:
+        status_form.status.choices = []
     context = {
         "message_form": StaffMessageForm(prefix="message"),
         "note_form": NoteForm(prefix="note"),
@@ -192,7 +195,31 @@ def _case_labels() -> dict[str, object]:
         "setting_label": lambda code: v.SETTINGS.get(code, code),
         "when_label": lambda code: v.WHEN.get(code, code),
         "purpose_label": lambda code: PURPOSES.get(code, code),
+        "answer_label": lambda code: {"yes": "Yes", "no": "No", "unsure": "Not sure"}.get(code, "Not answered"),
+        "level_legend": _level_legend(),
     }
+
+
+def _level_legend() -> list[str]:
+    from flask import current_app
+
+    hours = current_app.config["CONFIDE"].triage.ack_hours
+    meanings = ("danger now", "recent assault, injury or coercion", "serious", "routine or record only")
+    return [f"{meaning} ({h} h)" for meaning, h in zip(meanings, hours, strict=True)]
+
+
+@blueprint.app_template_filter("local_time")
+def local_time(moment: object, seconds: bool = False) -> str:
+    """A time in the programme's own zone, with the zone named, for staff pages."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    if not isinstance(moment, datetime):
+        return ""
+    zone = ZoneInfo(current_app.config["CONFIDE"].display_timezone)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
 @blueprint.app_template_filter("want_label")

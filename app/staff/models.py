@@ -53,6 +53,11 @@ class StaffUser(db.Model):
     def display_name(self) -> str:
         return self.name or self.email
 
+    @property
+    def label(self) -> str:
+        """Real name and, if set, the pseudonym reporters see."""
+        return f"{self.display_name} ({self.pseudonym})" if self.pseudonym else self.display_name
+
 
 class StaffInvite(db.Model):
     """A one-time enrolment link. Only a keyed index of its token is stored."""

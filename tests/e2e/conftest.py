@@ -1,8 +1,10 @@
 """Browser fixtures: Debian's chromium driven by Playwright against the real app on a real port.
 
 The browser is launched once per session; each test gets a fresh, JavaScript-less,
-phone-sized context and its own live server wrapping the ``app`` fixture, so every e2e
-test runs on SQLite and on PostgreSQL like the rest of the suite. Nothing is downloaded:
+phone-sized context (``page``, a reporter) and its own live server wrapping the ``app``
+fixture, so every e2e test runs on SQLite and on PostgreSQL like the rest of the suite.
+A test that also needs a staff member takes ``laptop``: a second, separate context with
+JavaScript on that records what the browser complains about. Nothing is downloaded:
 without /usr/bin/chromium the tests are skipped, or fail when CONFIDE_REQUIRE_BROWSER=1.
 """
 
@@ -19,7 +21,7 @@ from flask import Flask, got_request_exception
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response, WebError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 800}
 # Generous for a page load on a busy CI machine, short enough that a hang fails fast.
 TIMEOUT_MS = 10_000
 
@@ -137,4 +140,55 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
         yield context.new_page()
     finally:
         # Closing the context closes its connections, so the server's handlers finish.
+        context.close()
+
+
+@dataclass
+class Laptop:
+    """A staff member's browser: JavaScript on, and a record of everything it complained
+    about: console errors and warnings (CSP violations among them), uncaught script
+    errors, and responses with an error status."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+    def console(self, message: ConsoleMessage) -> None:
+        # Chromium asks for /favicon.ico on its own, some time after a page loads, and the
+        # app has none yet: whether its 404 is logged before a test ends is down to timing.
+        if message.location.get("url", "").endswith("/favicon.ico"):
+            return
+        if message.type in ("error", "warning"):
+            self.problems.append(f"console {message.type}: {message.text} ({message.location})")
+
+    def web_error(self, error: WebError) -> None:
+        self.problems.append(f"uncaught: {error.error}")
+
+    def response(self, response: Response) -> None:
+        if response.status >= 400:
+            request = response.request
+            self.problems.append(f"HTTP {response.status}: {request.method} {response.url}")
+
+    def check(self) -> None:
+        assert not self.problems, "the staff browser complained:\n" + "\n".join(self.problems)
+
+
+@pytest.fixture
+def laptop(browser: Browser, live_server: LiveServer) -> Iterator[Laptop]:
+    """A staff member on a laptop, in a context of its own (no cookies shared with ``page``)."""
+    context = browser.new_context(
+        java_script_enabled=True,
+        viewport=LAPTOP,
+        screen=LAPTOP,
+        locale="en-US",
+        base_url=live_server.url,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    laptop = Laptop(page=context.new_page())
+    context.on("console", laptop.console)
+    context.on("weberror", laptop.web_error)
+    context.on("response", laptop.response)
+    try:
+        yield laptop
+    finally:
         context.close()
