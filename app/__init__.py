@@ -76,12 +76,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     db.init_app(app)
     _tune_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    # Access is decided before anything else looks at the request, CSRF included: a
+    # request from the wrong person is refused (and audited) whatever else is wrong with it.
+    init_security(app)
     csrf.init_app(app)
     limiter.init_app(app)
     from app.i18n import init_i18n
 
     init_i18n(app, babel)
-    init_security(app)
 
     from app import errors, keys_cli
     from app.audit.listeners import init_audit

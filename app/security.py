@@ -121,7 +121,24 @@ def _check_access() -> BaseResponse | None:
         return redirect(url_for("intake.status"), 303)
     if allowed & set(STAFF) and session.get("staff") is None:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")), 303)
+    _audit_refusal()
     abort(404)
+
+
+def _audit_refusal() -> None:
+    from app.signals import announce
+    from app.staff.sessions import current_staff
+
+    staff = current_staff() if session.get("staff") is not None else None
+    if staff is not None:
+        case_id = (request.view_args or {}).get("case_id")
+        announce(
+            "access_denied",
+            actor=staff.id,
+            role=staff.role,
+            case_id=str(case_id)[:36] if case_id else None,
+            endpoint=request.endpoint,
+        )
 
 
 def _security_headers(response: Response) -> Response:

@@ -162,6 +162,10 @@ class CaseView:
     consent: dict[str, bool]
     assignee: StaffUser | None
     timeline: list[TimelineEntry] = field(default_factory=list)
+    # True when the reporter withdrew consent to peer support and the viewer is no coordinator.
+    withheld: bool = False
+    # Whether this viewer may mark the case referred now (a coordinator, with consent).
+    can_refer: bool = False
 
 
 def view_case(viewer: StaffUser, case: Case) -> CaseView:
@@ -170,10 +174,14 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
     report["wants"] = tuple(report.get("wants", ()))
     consent = current_consent(case.id)
+    # Without consent to peer support, the report is for coordinators only.
+    withheld = viewer.role != COORDINATOR and not consent["peer_support"]
+    if withheld:
+        report = {"narrative": ""}
     allowed = tuple(p for p in CONTACT_PURPOSES if consent[p])
     contact = None
     # Contact details only where the reporter agreed to be contacted at all.
-    if case.contact_sealed is not None and (allowed or viewer.role == COORDINATOR):
+    if case.contact_sealed is not None and not withheld and (allowed or viewer.role == COORDINATOR):
         contact = ContactDetails(
             **open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
         )
@@ -192,8 +200,13 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
         consent=consent,
         assignee=db.session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else None,
         timeline=timeline(case.id),
+        withheld=withheld,
+        can_refer=viewer.role == COORDINATOR and consent["legal_referral"],
     )
-    announce("case_viewed", actor=viewer.id, role=viewer.role, case_id=case.id, contact_shown=contact is not None)
+    announce(
+        "case_viewed", actor=viewer.id, role=viewer.role, case_id=case.id,
+        contact_shown=contact is not None, report_shown=not withheld,
+    )
     return view
 
 
@@ -256,6 +269,11 @@ def change_status(viewer: StaffUser, case: Case, status: str, *, reason: str = "
         return
     if status == "closed" and reason not in CLOSE_REASONS:
         raise CaseActionError("Choose why the case is closed.")
+    if status == "referred":
+        if viewer.role != COORDINATOR:
+            raise CaseActionError("Only a coordinator can refer a case to counsel.")
+        if not current_consent(case.id)["legal_referral"]:
+            raise CaseActionError("The reporter has not agreed to a legal referral.")
     old = case.status
     _set_status(case, status)
     if case.acknowledged_at is None:

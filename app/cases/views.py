@@ -59,7 +59,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     assign_form = AssignForm(prefix="assign")
     assign_form.staff_id.choices = _assignee_choices()
     status_form = StatusForm(prefix="status")
-    next_statuses = TRANSITIONS.get(case.status, ())
+    next_statuses = [s for s in TRANSITIONS.get(case.status, ()) if s != "referred" or view.can_refer]
     status_form.status.choices = [SelectChoice("", "Choose…")] + [SelectChoice(s, STATUS_NAMES[s]) for s in next_statuses]
     if not next_statuses:
         status_form.status.choices = []
@@ -130,6 +130,8 @@ def change_status(case_id: str) -> Response:
             flash(f"Status: {STATUS_NAMES[form.status.data]}.", "success")
         except services.CaseActionError as error:
             flash(str(error), "error")
+    else:
+        flash("Choose the new status first.", "error")
     return _back(case_id)
 
 
@@ -189,6 +191,7 @@ def _case_labels() -> dict[str, object]:
 
     return {
         "status_names": v.STATUS_NAMES,
+        "close_reasons": v.CLOSE_REASONS,
         "categories": v.CATEGORIES,
         "county_label": lambda code: v.COUNTIES.get(code, code),
         "perpetrator_label": lambda code: v.PERPETRATORS.get(code, code),

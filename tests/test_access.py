@@ -1,0 +1,414 @@
+"""Every route against every identity: deny by default, and another responder's case is a 404.
+
+The table below is written by hand, on purpose: it is what we expect, not what the app
+declares. A route added without a line here fails ``test_every_route_is_in_the_table``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
+
+from app.audit.models import AuditEntry
+from app.cases.models import Case
+from app.extensions import db
+from app.staff import profiles, services as staff_services
+from app.staff.models import StaffUser, Training
+from tests.factories import Staff, make_case, make_staff, sign_in
+from tests.helpers import hidden_fields, open_status
+
+# Roles, as the table names them. Anonymous is a visitor with no session at all.
+ANONYMOUS, REPORTER, RESPONDER, COORDINATOR, COUNSEL = "anonymous", "reporter", "responder", "coordinator", "counsel"
+EVERYONE = frozenset({ANONYMOUS, REPORTER, RESPONDER, COORDINATOR, COUNSEL})
+STAFF = frozenset({RESPONDER, COORDINATOR, COUNSEL})
+CASE_WORKERS = frozenset({RESPONDER, COORDINATOR})
+COORDINATORS = frozenset({COORDINATOR})
+
+# Where a visitor who may not use a route is sent.
+RECEIPT = "receipt"  # everyone refused is sent to /status to enter their receipt (303)
+SIGN_IN = "sign in"  # anonymous and reporters go to the staff sign-in page (303); staff of another role get 404
+
+# The identities the matrix plays, and the role each one has.
+IDENTITIES = {
+    "anonymous": ANONYMOUS,
+    "reporter": REPORTER,
+    "responder A": RESPONDER,
+    "responder B": RESPONDER,
+    "coordinator": COORDINATOR,
+    "counsel": COUNSEL,
+}
+CASE_MARKER = "narrative-marker-5e1f only A and coordinators may read"
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: str
+    allowed: frozenset[str]
+    refused_to: str | None = None
+    # The URL names responder A's case: a responder sees it only if it is assigned to them.
+    own_case: bool = False
+
+
+ROUTES: dict[str, Route] = {
+    "set_language": Route("GET", EVERYONE),
+    "intake.home": Route("GET", EVERYONE),
+    "intake.report": Route("GET POST", EVERYONE),
+    "intake.resources": Route("GET", EVERYONE),
+    "intake.quick_exit": Route("GET", EVERYONE),
+    "intake.status": Route("GET POST", EVERYONE),
+    "intake.status_case": Route("GET", frozenset({REPORTER}), RECEIPT),
+    "intake.status_message": Route("POST", frozenset({REPORTER}), RECEIPT),
+    "intake.status_consent": Route("POST", frozenset({REPORTER}), RECEIPT),
+    "intake.status_logout": Route("POST", EVERYONE),
+    "staff.login": Route("GET POST", EVERYONE),
+    "staff.login_code": Route("GET POST", EVERYONE),
+    "staff.enrol": Route("GET POST", EVERYONE),
+    "staff.logout": Route("POST", STAFF, SIGN_IN),
+    "staff.reauth": Route("GET POST", STAFF, SIGN_IN),
+    "staff.profile": Route("GET POST", STAFF, SIGN_IN),
+    "people.index": Route("GET", COORDINATORS, SIGN_IN),
+    "people.invite": Route("POST", COORDINATORS, SIGN_IN),
+    "people.edit": Route("GET POST", COORDINATORS, SIGN_IN),
+    "people.add_training": Route("POST", COORDINATORS, SIGN_IN),
+    "people.remove_training": Route("POST", COORDINATORS, SIGN_IN),
+    "people.deactivate": Route("POST", COORDINATORS, SIGN_IN),
+    "cases.queue": Route("GET", CASE_WORKERS, SIGN_IN),
+    "cases.case": Route("GET", CASE_WORKERS, SIGN_IN, own_case=True),
+    "cases.acknowledge": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+    "cases.claim": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
+    "cases.assign": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
+    "cases.change_status": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+    "cases.important": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+    "cases.note": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+    "cases.message": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+}
+CASE_ROUTES = sorted(e for e, r in ROUTES.items() if r.own_case)
+
+
+class World:
+    """Real people with real sessions, and a case assigned to responder A.
+
+    Only the identities a test names are created and signed in (hashing passwords is slow);
+    the account coordinators manage and the enrolment link are made when a URL needs them."""
+
+    def __init__(self, app: Flask, client: FlaskClient, identities: tuple[str, ...]) -> None:
+        self.app, self.client = app, client
+        owner = make_staff("responder", name="Alice Realname", pseudonym="Willow")
+        self.staff: dict[str, Staff] = {"responder A": owner}
+        for identity in identities:
+            if IDENTITIES[identity] in STAFF and identity not in self.staff:
+                self.staff[identity] = make_staff(IDENTITIES[identity], name=f"{identity.title()} Realname")
+        self.case = make_case(assigned_to=self.staff["responder A"], narrative=CASE_MARKER)
+        self._person: Staff | None = None
+        self._invite_token: str | None = None
+        # identity → (session cookie or None, a CSRF token valid in that session)
+        self.sessions: dict[str, tuple[str | None, str]] = {}
+        for identity in identities:
+            client.delete_cookie("confide")
+            if identity == "anonymous":
+                self._keep_session(identity, "/status")
+            elif identity == "reporter":
+                own = make_case(narrative="the reporter's own report")
+                assert "Received." in open_status(client, own.receipt).get_data(as_text=True)
+                self._keep_session(identity, "/status/case")
+            else:
+                assert sign_in(client, self.staff[identity]).status_code == 303
+                self._keep_session(identity, "/staff/profile")
+
+    def _keep_session(self, identity: str, page: str) -> None:
+        response = self.client.get(page)
+        assert response.status_code == 200, f"{identity} cannot open {page}"
+        cookie = self.client.get_cookie("confide")
+        token = hidden_fields(response.get_data(as_text=True))["csrf_token"]
+        self.sessions[identity] = (cookie.value if cookie else None, token)
+
+    @property
+    def person(self) -> Staff:
+        """The account coordinators edit, train and deactivate in the matrix."""
+        if self._person is None:
+            self._person = make_staff("responder", name="Pat Person")
+        return self._person
+
+    def values(self, rule: Rule, case_id: str | None = None) -> dict[str, object]:
+        """Real values for every argument of ``rule``."""
+        makers = {
+            "case_id": lambda: case_id or self.case.id,
+            "staff_id": lambda: self.person.id,
+            "training_id": self.training_id,
+            "token": self.invite_token,
+            "code": lambda: "en",
+        }
+        missing = rule.arguments - makers.keys()
+        assert not missing, f"{rule.rule}: give World.values a real value for {sorted(missing)}"
+        return {name: makers[name]() for name in rule.arguments}
+
+    def invite_token(self) -> str:
+        if self._invite_token is None:
+            url = staff_services.invite_staff("new-person@example.org", "responder", name="New Person")
+            self._invite_token = url.rsplit("/", 1)[1]
+        return self._invite_token
+
+    def training_id(self) -> int:
+        training = db.session.scalar(select(Training).where(Training.staff_id == self.person.id))
+        if training is None:
+            training = profiles.add_training(
+                self.person.user, by=self.person.user, course="Trauma-informed peer support",
+                category="all", completed_on=date(2024, 1, 1), expires_on=date(2030, 1, 1),
+            )
+        return training.id
+
+    def restore(self) -> None:
+        """Undo what an allowed request may have changed, so every request meets the same world."""
+        db.session.expire_all()
+        case = db.session.get(Case, self.case.id)
+        assert case is not None
+        case.assigned_to_id = self.staff["responder A"].id
+        if self._person is not None:
+            person = db.session.get(StaffUser, self._person.id)
+            assert person is not None
+            person.active = True
+        db.session.commit()
+
+    def send(self, identity: str, method: str, url: str, *, token: bool = True) -> TestResponse:
+        """One request as ``identity``, in the session it had just after signing in."""
+        cookie, csrf = self.sessions[identity]
+        self.client.delete_cookie("confide")
+        if cookie is not None:
+            self.client.set_cookie("confide", cookie)
+        if method == "GET":
+            return self.client.get(url)
+        return self.client.post(url, data={"csrf_token": csrf} if token else {})
+
+
+@pytest.fixture
+def make_world(app: Flask, client: FlaskClient) -> Callable[..., World]:
+    def make(*identities: str) -> World:
+        return World(app, client, identities or tuple(IDENTITIES))
+
+    return make
+
+
+def _rules(app: Flask) -> list[Rule]:
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def _methods(rule: Rule) -> list[str]:
+    return sorted(m for m in rule.methods or () if m in ("GET", "POST"))
+
+
+def _build(world: World, rule: Rule, method: str, case_id: str | None = None) -> str:
+    adapter = world.app.url_map.bind("localhost")
+    return adapter.build(rule.endpoint, world.values(rule, case_id), method=method)
+
+
+def _refusal(route: Route, role: str, path: str) -> tuple[int, str | None]:
+    """What _check_access answers someone whose role the route does not admit."""
+    assert route.refused_to is not None, "a route closed to some roles must say where they are sent"
+    if route.refused_to == RECEIPT:
+        return 303, "/status"
+    if role in (ANONYMOUS, REPORTER):
+        return 303, f"/staff/login?next={path}"
+    return 404, None
+
+
+def _outcome(response: TestResponse) -> tuple[int, str | None]:
+    location = response.headers.get("Location")
+    if location is None:
+        return response.status_code, None
+    parts = urlsplit(location)
+    query = parse_qs(parts.query)
+    if "next" in query:
+        return response.status_code, f"{parts.path}?next={query['next'][0]}"
+    return response.status_code, parts.path
+
+
+STAFF_ROLES = {"responder", "coordinator", "counsel"}
+
+
+def _denied_count(actor_id: str | None = None, case_id: str | None = None) -> int:
+    query = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "access_denied")
+    if actor_id is not None:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    if case_id is not None:
+        query = query.where(AuditEntry.case_id == case_id)
+    return db.session.scalar(query) or 0
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    check_table(app)
+
+
+def check_table(app: Flask) -> None:
+    in_app = {rule.endpoint: " ".join(_methods(rule)) for rule in _rules(app)}
+    unlisted = sorted(set(in_app) - set(ROUTES))
+    assert not unlisted, (
+        f"routes missing from ROUTES in tests/test_access.py: {unlisted}. "
+        "Say who may use each one (and where others are sent) before shipping it."
+    )
+    stale = sorted(set(ROUTES) - set(in_app))
+    assert not stale, f"ROUTES lists endpoints the app no longer has: {stale}"
+    changed = {e: (ROUTES[e].methods, m) for e, m in in_app.items() if ROUTES[e].methods != m}
+    assert not changed, f"methods differ (table, app): {changed}"
+    for endpoint, route in ROUTES.items():
+        assert route.allowed, f"{endpoint} open to nobody: remove it instead"
+        assert (route.allowed == EVERYONE) == (route.refused_to is None), f"{endpoint}: who is refused, and where to?"
+
+
+def test_every_route_against_every_identity(make_world: Callable[..., World]) -> None:
+    """Each rule × method × identity gets exactly the outcome the table expects."""
+    world = make_world()
+    check_table(world.app)
+    b = world.staff["responder B"]
+    problems: list[str] = []
+    for rule in sorted(_rules(world.app), key=lambda r: r.rule):
+        route = ROUTES[rule.endpoint]
+        for method in _methods(rule):
+            for identity, role in IDENTITIES.items():
+                url = _build(world, rule, method)
+                path = urlsplit(url).path
+                denied_before = _denied_count()
+                b_on_case_before = _denied_count(b.id, world.case.id)
+                response = world.send(identity, method, url)
+                got, where = _outcome(response), f"{method} {url} as {identity}"
+                denied_after = _denied_count()
+                if response.status_code >= 500:
+                    problems.append(f"{where}: server error {response.status_code}")
+                elif role not in route.allowed:
+                    if got != _refusal(route, role, path):
+                        problems.append(f"{where}: expected refusal {_refusal(route, role, path)}, got {got}")
+                elif route.own_case and identity == "responder B":
+                    # Allowed by role, but the case is A's: answered as if it did not exist, and audited.
+                    if got != (404, None):
+                        problems.append(f"{where}: another responder's case must be 404, got {got}")
+                    if _denied_count(b.id, world.case.id) != b_on_case_before + 1 or denied_after != denied_before + 1:
+                        problems.append(f"{where}: expected one access_denied audit entry for B")
+                else:
+                    refusals = {(404, None), (405, None), (303, f"/staff/login?next={path}")}
+                    if route.refused_to == RECEIPT:
+                        refusals.add((303, "/status"))
+                    if got in refusals:
+                        problems.append(f"{where}: should be allowed, got refusal {got}")
+                    world.restore()
+                if response.status_code == 404 and CASE_MARKER in response.get_data(as_text=True):
+                    problems.append(f"{where}: a 404 page shows the case")
+                ownership_refusal = route.own_case and identity == "responder B" and role in route.allowed
+                # Every refusal of a signed-in staff member is audited; nothing else is.
+                staff_refused = (
+                    role in STAFF_ROLES and role not in route.allowed and _refusal(route, role, path) == (404, None)
+                )
+                if staff_refused and denied_after != denied_before + 1:
+                    problems.append(f"{where}: a refused staff member must leave one access_denied entry")
+                if not (ownership_refusal or staff_refused) and denied_after != denied_before:
+                    problems.append(f"{where}: unexpected access_denied audit entry")
+    assert not problems, "\n".join(problems)
+
+
+def test_made_up_case_ids_are_404_and_audited(make_world: Callable[..., World]) -> None:
+    world = make_world("responder A", "coordinator")
+    made_up = [str(uuid.uuid4()), "x" * 37, world.case.id[:8]]
+    problems: list[str] = []
+    for rule in _rules(world.app):
+        if rule.endpoint not in CASE_ROUTES:
+            continue
+        route = ROUTES[rule.endpoint]
+        for method in _methods(rule):
+            for identity in ("responder A", "coordinator"):
+                for case_id in made_up:
+                    url = _build(world, rule, method, case_id)
+                    actor = world.staff[identity].id
+                    before = _denied_count(actor)
+                    response = world.send(identity, method, url)
+                    where = f"{method} {url} as {identity}"
+                    if response.status_code != 404:
+                        problems.append(f"{where}: expected 404, got {response.status_code}")
+                    if IDENTITIES[identity] in route.allowed and _denied_count(actor) != before + 1:
+                        problems.append(f"{where}: the attempt is not audited")
+    assert not problems, "\n".join(problems)
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "access_denied").order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry is not None and entry.case_id is None and entry.detail["exists"] is False
+
+
+def test_counsel_gets_404_for_every_case_route(make_world: Callable[..., World]) -> None:
+    world = make_world("counsel")
+    case_rules = [rule for rule in _rules(world.app) if rule.endpoint.startswith("cases.")]
+    assert len(case_rules) == len(CASE_ROUTES) + 1  # and the queue
+    for rule in case_rules:
+        for method in _methods(rule):
+            url = _build(world, rule, method)
+            response = world.send("counsel", method, url)
+            assert response.status_code == 404, f"{method} {url} as counsel: {response.status_code}"
+            assert CASE_MARKER not in response.get_data(as_text=True)
+    db.session.expire_all()
+    case = db.session.get(Case, world.case.id)
+    assert case is not None and case.acknowledged_at is None and not case.important
+
+
+def _b_tries(world: World, endpoints: list[str]) -> list[str]:
+    """Responder B on each of ``endpoints`` for A's case; what went wrong, if anything."""
+    b = world.staff["responder B"]
+    problems = []
+    for rule in _rules(world.app):
+        if rule.endpoint not in endpoints:
+            continue
+        for method in _methods(rule):
+            url = _build(world, rule, method)
+            before = _denied_count(b.id, world.case.id)
+            response = world.send("responder B", method, url)
+            if response.status_code != 404 or CASE_MARKER in response.get_data(as_text=True):
+                problems.append(f"{method} {url}: answered {response.status_code}, not a plain 404")
+            if _denied_count(b.id, world.case.id) != before + 1:
+                problems.append(f"{method} {url}: B's attempt is not in the audit log")
+    db.session.expire_all()
+    case = db.session.get(Case, world.case.id)
+    assert case is not None and case.assigned_to_id == world.staff["responder A"].id
+    assert case.acknowledged_at is None and not case.important and not case.notes and not case.messages
+    return problems
+
+
+def test_responder_b_gets_404_for_a_case_of_responder_a_and_is_audited(make_world: Callable[..., World]) -> None:
+    world = make_world("responder B")
+    for_responders = [e for e in CASE_ROUTES if RESPONDER in ROUTES[e].allowed]
+    assert len(for_responders) == 6
+    problems = _b_tries(world, for_responders)
+    assert not problems, "\n".join(problems)
+
+
+def test_responder_b_on_coordinator_only_routes_of_a_case_is_audited(make_world: Callable[..., World]) -> None:
+    world = make_world("responder B")
+    coordinator_only = [e for e in CASE_ROUTES if RESPONDER not in ROUTES[e].allowed]
+    assert coordinator_only == ["cases.assign", "cases.claim"]
+    problems = _b_tries(world, coordinator_only)
+    assert not problems, "\n".join(problems)
+
+
+def test_refusal_comes_before_the_csrf_check(make_world: Callable[..., World]) -> None:
+    """A wrong-role POST without a CSRF token is refused as such, not answered 'page expired'."""
+    # One of each kind of refusal: to the receipt page, to the sign-in page, and 404.
+    world = make_world("anonymous", "reporter", "responder B", "counsel")
+    problems: list[str] = []
+    for rule in sorted(_rules(world.app), key=lambda r: r.rule):
+        route = ROUTES[rule.endpoint]
+        if "POST" not in _methods(rule):
+            continue
+        for identity in world.sessions:
+            role = IDENTITIES[identity]
+            if role in route.allowed:
+                continue
+            url = _build(world, rule, "POST")
+            expected = _refusal(route, role, urlsplit(url).path)
+            got = _outcome(world.send(identity, "POST", url, token=False))
+            if got != expected:
+                problems.append(f"POST {url} as {identity} without a token: expected {expected}, got {got}")
+    assert not problems, "\n".join(problems)
