@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,10 +14,18 @@ from sqlalchemy import insert, select, update
 
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.extensions import db
+from app.keystore import current_keyring
 from app.models import utcnow
 
 
+def chain_key() -> bytes:
+    """The chain is keyed: whoever can write to the database but lacks the keyring cannot
+    recompute the links after editing a row."""
+    return current_keyring().derive("audit/chain")
+
+
 def entry_hash(
+    key: bytes,
     prev_hash: str,
     *,
     entry_id: int,
@@ -32,7 +42,7 @@ def entry_hash(
         separators=(",", ":"),
         ensure_ascii=True,
     )
-    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+    return hmac.new(key, f"{prev_hash}|{body}".encode(), hashlib.sha256).hexdigest()
 
 
 def _advance_head() -> tuple[int, str]:
@@ -58,6 +68,7 @@ def append(
     at = utcnow()
     clean_detail = json.loads(json.dumps(detail, default=str))
     digest = entry_hash(
+        chain_key(),
         prev_hash,
         entry_id=entry_id,
         at=at,
@@ -92,15 +103,31 @@ class Break:
 
 def verify(batch: int = 5000) -> Break | None:
     """The first place the chain is broken, or None if every link holds."""
-    expected_id, expected_prev = 1, GENESIS
-    last_seen = 0
+    key = chain_key()
     query = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=batch)
-    for entry in db.session.scalars(query):
+    with db.session.scalars(query) as entries:
+        problem, last_seen, last_hash = _first_break(key, entries)
+    if problem is not None:
+        return problem
+    head = db.session.get(AuditHead, 1)
+    if head is None:
+        if last_seen:
+            return Break(last_seen, "the chain's head record is missing")
+        return None
+    if head.last_id != last_seen or head.last_hash != last_hash:
+        return Break(last_seen + 1, f"entries after {last_seen} are missing (the log ends early)")
+    return None
+
+
+def _first_break(key: bytes, entries: Iterable[AuditEntry]) -> tuple[Break | None, int, str]:
+    expected_id, expected_prev, last_seen = 1, GENESIS, 0
+    for entry in entries:
         if entry.id != expected_id:
-            return Break(entry.id, f"entry {expected_id} is missing before entry {entry.id}")
+            return Break(entry.id, f"entry {expected_id} is missing before entry {entry.id}"), last_seen, expected_prev
         if entry.prev_hash != expected_prev:
-            return Break(entry.id, f"entry {entry.id} does not follow entry {entry.id - 1}")
+            return Break(entry.id, f"entry {entry.id} does not follow entry {entry.id - 1}"), last_seen, expected_prev
         recomputed = entry_hash(
+            key,
             entry.prev_hash,
             entry_id=entry.id,
             at=entry.at,
@@ -110,10 +137,7 @@ def verify(batch: int = 5000) -> Break | None:
             case_id=entry.case_id,
             detail=entry.detail,
         )
-        if recomputed != entry.hash:
-            return Break(entry.id, f"entry {entry.id} was changed after it was written")
+        if not hmac.compare_digest(recomputed, entry.hash):
+            return Break(entry.id, f"entry {entry.id} was changed after it was written"), last_seen, expected_prev
         expected_id, expected_prev, last_seen = entry.id + 1, entry.hash, entry.id
-    head = db.session.get(AuditHead, 1)
-    if head is not None and (head.last_id != last_seen or head.last_hash != expected_prev):
-        return Break(last_seen + 1, f"entries after {last_seen} are missing (the log ends early)")
-    return None
+    return None, last_seen, expected_prev

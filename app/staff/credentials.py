@@ -12,7 +12,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from sqlalchemy import update
+
 from app.crypto import Keyring, blind_index, open_field, seal_field
+from app.extensions import db
 from app.staff.models import StaffUser
 
 MIN_PASSWORD_LENGTH = 12
@@ -92,10 +95,19 @@ def matching_step(secret: str, code: str, *, after_step: int, now: float | None 
 
 
 def accept_totp(ring: Keyring, user: StaffUser, code: str, *, now: float | None = None) -> bool:
+    """Accept a code at most once, even when two requests race with it."""
     if user.totp_sealed is None:
         return False
     step = matching_step(open_totp(ring, user.id, user.totp_sealed), code, after_step=user.totp_last_step, now=now)
     if step is None:
+        return False
+    claimed = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id, StaffUser.totp_last_step < step)
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
         return False
     user.totp_last_step = step
     return True
@@ -119,7 +131,14 @@ def is_locked(user: StaffUser, now: datetime) -> bool:
 
 
 def note_failure(user: StaffUser, now: datetime) -> None:
-    user.failed_logins += 1
+    # Counted in SQL so that failures from parallel guesses are never lost.
+    db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(failed_logins=StaffUser.failed_logins + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(user, ["failed_logins"])
     if user.failed_logins >= LOCK_AFTER:
         user.locked_until = now + LOCK_FOR
 

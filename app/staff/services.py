@@ -54,10 +54,9 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
         db.session.flush()
     else:
         user.role, user.name = role, name.strip() or user.name
+        user.active = True
     # Any earlier link for this person stops working.
-    db.session.execute(
-        update(StaffInvite).where(StaffInvite.staff_id == user.id, StaffInvite.used_at.is_(None)).values(used_at=utcnow())
-    )
+    _cancel_invites(user)
     token = secrets.token_urlsafe(32)
     hours = current_app.config["CONFIDE"].invite_valid_hours
     db.session.add(
@@ -72,6 +71,12 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
     return invite_url(token)
 
 
+def _cancel_invites(user: StaffUser) -> None:
+    db.session.execute(
+        update(StaffInvite).where(StaffInvite.staff_id == user.id, StaffInvite.used_at.is_(None)).values(used_at=utcnow())
+    )
+
+
 def open_invite(token: str) -> StaffInvite | None:
     """The invite for ``token`` if it is unused and unexpired."""
     if not token or len(token) > 200:
@@ -80,6 +85,8 @@ def open_invite(token: str) -> StaffInvite | None:
         select(StaffInvite).where(StaffInvite.token_index == blind_index(current_keyring(), INVITE_PURPOSE, token))
     )
     if invite is None or invite.used_at is not None or invite.expires_at < utcnow():
+        return None
+    if not invite.staff.active:
         return None
     return invite
 
@@ -170,17 +177,17 @@ def check_second_factor(user: StaffUser, code: str) -> bool:
 def _spend_recovery_code(user: StaffUser, code: str) -> bool:
     if len(code) > 40:
         return False
-    row = db.session.scalar(
-        select(RecoveryCode).where(
+    # One statement claims the code, so two requests racing with it cannot both win.
+    spent = db.session.execute(
+        update(RecoveryCode)
+        .where(
             RecoveryCode.staff_id == user.id,
             RecoveryCode.code_index == credentials.recovery_index(current_keyring(), code),
             RecoveryCode.used_at.is_(None),
         )
+        .values(used_at=utcnow())
     )
-    if row is None:
-        return False
-    row.used_at = utcnow()
-    return True
+    return bool(spent.rowcount)  # type: ignore[attr-defined]
 
 
 def unused_recovery_codes(user: StaffUser) -> int:
@@ -196,6 +203,7 @@ def deactivate(user: StaffUser, *, by: StaffUser) -> None:
     user.active = False
     user.on_duty = False
     user.session_epoch += 1
+    _cancel_invites(user)
     db.session.commit()
     announce("staff_deactivated", actor=by.id, role=by.role, staff=user.id)
 

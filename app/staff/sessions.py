@@ -54,10 +54,11 @@ def current_staff() -> StaffUser | None:
             or user.session_epoch != data.get("epoch")
             or _now() - int(data.get("since", 0)) > limit
         ):
-            if user is not None and user.active and user.session_epoch == data.get("epoch"):
+            timed_out = user is not None and user.active and user.session_epoch == data.get("epoch")
+            end_staff_session()
+            if timed_out:
                 hours = current_app.config["CONFIDE"].staff_session_hours
                 flash(f"Your session reached its {hours}-hour limit. Please sign in again.", "info")
-            end_staff_session()
             user = None
     g.staff_user = user
     return user
