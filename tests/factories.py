@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,6 +23,13 @@ from app.staff.models import StaffUser
 from tests.helpers import hidden_fields
 
 PASSWORD = "quiet lantern orchard 47"
+
+
+@functools.cache
+def _password_hash() -> str:
+    # argon2id is slow on purpose: every factory account shares one real hash of PASSWORD,
+    # still verified for real at every sign-in.
+    return credentials.hash_password(PASSWORD)
 
 
 @dataclass
@@ -64,7 +72,7 @@ def make_staff(
         languages=list(languages),
         on_duty=on_duty,
         caseload_cap=caseload_cap,
-        password_hash=credentials.hash_password(PASSWORD),
+        password_hash=_password_hash(),
         enrolled_at=utcnow(),
     )
     db.session.add(user)

@@ -7,7 +7,6 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -24,25 +23,23 @@ def chain_key() -> bytes:
     return current_keyring().derive("audit/chain")
 
 
-def entry_hash(
-    key: bytes,
-    prev_hash: str,
-    *,
-    entry_id: int,
-    at: datetime,
-    actor_id: str,
-    actor_role: str,
-    action: str,
-    case_id: str | None,
-    detail: dict[str, Any],
-) -> str:
+def entry_hash(key: bytes, entry: AuditEntry) -> str:
+    """The link of ``entry``: an HMAC over the previous link and every field of the entry."""
     body = json.dumps(
-        [entry_id, at.isoformat(timespec="microseconds"), actor_id, actor_role, action, case_id, detail],
+        [
+            entry.id,
+            entry.at.isoformat(timespec="microseconds"),
+            entry.actor_id,
+            entry.actor_role,
+            entry.action,
+            entry.case_id,
+            entry.detail,
+        ],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
     )
-    return hmac.new(key, f"{prev_hash}|{body}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{entry.prev_hash}|{body}".encode(), hashlib.sha256).hexdigest()
 
 
 def _advance_head() -> tuple[int, str]:
@@ -65,32 +62,20 @@ def append(
 ) -> AuditEntry:
     """Add one entry and commit it."""
     entry_id, prev_hash = _advance_head()
-    at = utcnow()
-    clean_detail = json.loads(json.dumps(detail, default=str))
-    digest = entry_hash(
-        chain_key(),
-        prev_hash,
-        entry_id=entry_id,
-        at=at,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        action=action,
-        case_id=case_id,
-        detail=clean_detail,
-    )
     entry = AuditEntry(
         id=entry_id,
-        at=at,
+        at=utcnow(),
         actor_id=actor_id,
         actor_role=actor_role,
         action=action,
         case_id=case_id,
-        detail=clean_detail,
+        # Through JSON and back, so the hash covers exactly what the database will return.
+        detail=json.loads(json.dumps(detail, default=str)),
         prev_hash=prev_hash,
-        hash=digest,
     )
+    entry.hash = entry_hash(chain_key(), entry)
     db.session.add(entry)
-    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest))
+    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
     db.session.commit()
     return entry
 
@@ -126,17 +111,7 @@ def _first_break(key: bytes, entries: Iterable[AuditEntry]) -> tuple[Break | Non
             return Break(entry.id, f"entry {expected_id} is missing before entry {entry.id}"), last_seen, expected_prev
         if entry.prev_hash != expected_prev:
             return Break(entry.id, f"entry {entry.id} does not follow entry {entry.id - 1}"), last_seen, expected_prev
-        recomputed = entry_hash(
-            key,
-            entry.prev_hash,
-            entry_id=entry.id,
-            at=entry.at,
-            actor_id=entry.actor_id,
-            actor_role=entry.actor_role,
-            action=entry.action,
-            case_id=entry.case_id,
-            detail=entry.detail,
-        )
+        recomputed = entry_hash(key, entry)
         if not hmac.compare_digest(recomputed, entry.hash):
             return Break(entry.id, f"entry {entry.id} was changed after it was written"), last_seen, expected_prev
         expected_id, expected_prev, last_seen = entry.id + 1, entry.hash, entry.id

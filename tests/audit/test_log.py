@@ -23,8 +23,7 @@ from app.audit.models import AuditEntry, AuditHead
 from app.cases.models import Case
 from app.extensions import db
 from app.signals import announce
-from app.staff import credentials
-from tests.factories import PASSWORD, Staff, make_staff, sign_in
+from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields, open_status, receipt_from, submit_report
 
 AUDIT = AuditEntry.__table__
@@ -44,25 +43,6 @@ EXPECTED_ACTIONS = [
     "case_viewed",
     "case_status_changed",
 ]
-
-
-@pytest.fixture(autouse=True)
-def hash_factory_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """make_staff hashes the same password for every account; argon2id is slow on purpose,
-    so that one hash is made once (and still verified for real at every sign-in)."""
-    monkeypatch.setattr(credentials, "hash_password", _reuse_factory_hash)
-
-
-_REAL_HASH = credentials.hash_password
-_FACTORY_HASH: list[str] = []
-
-
-def _reuse_factory_hash(password: str) -> str:
-    if password != PASSWORD:
-        return _REAL_HASH(password)
-    if not _FACTORY_HASH:
-        _FACTORY_HASH.append(_REAL_HASH(password))
-    return _FACTORY_HASH[0]
 
 
 @dataclass
@@ -296,17 +276,11 @@ def forge(victim: Any, key: bytes) -> None:
     from app.audit.log import entry_hash
 
     forged_detail = {**victim.detail, "forged": True}
-    forged_hash = entry_hash(
-        key,
-        victim.prev_hash,
-        entry_id=victim.id,
-        at=victim.at,
-        actor_id=victim.actor_id,
-        actor_role=victim.actor_role,
-        action=victim.action,
-        case_id=victim.case_id,
-        detail=forged_detail,
+    forged = AuditEntry(
+        id=victim.id, at=victim.at, actor_id=victim.actor_id, actor_role=victim.actor_role,
+        action=victim.action, case_id=victim.case_id, detail=forged_detail, prev_hash=victim.prev_hash,
     )
+    forged_hash = entry_hash(key, forged)
     db.session.execute(update(AUDIT).where(AUDIT.c.id == victim.id).values(detail=forged_detail, hash=forged_hash))
 
 

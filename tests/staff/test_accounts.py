@@ -23,7 +23,7 @@ from app.models import utcnow
 from app.staff import credentials, services
 from app.staff.models import RecoveryCode, StaffInvite, StaffUser
 from tests.conftest import BrowserLikeClient, settings_for
-from tests.factories import PASSWORD, Staff, make_staff, sign_in
+from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields
 
 ENROL_PATH = re.compile(r"^/staff/enrol/[A-Za-z0-9_-]{32,}$")
@@ -38,25 +38,6 @@ LINK_DEAD = "This link does not work any more"
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def hash_factory_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """make_staff hashes the same password for every account; argon2id is slow on purpose,
-    so that one hash is made once. Every other password is hashed for real."""
-    monkeypatch.setattr(credentials, "hash_password", _reuse_factory_hash)
-
-
-_REAL_HASH = credentials.hash_password
-_FACTORY_HASH: list[str] = []
-
-
-def _reuse_factory_hash(password: str) -> str:
-    if password != PASSWORD:
-        return _REAL_HASH(password)
-    if not _FACTORY_HASH:
-        _FACTORY_HASH.append(_REAL_HASH(password))
-    return _FACTORY_HASH[0]
 
 
 def text(response: TestResponse) -> str:
