@@ -1,0 +1,1505 @@
+"""Queue and case-page benchmark: staff pages through gunicorn on PostgreSQL with 100,000 cases.
+
+Run from the repository root:
+
+    .venv/bin/python bench/queue.py
+
+It starts everything it needs and removes it again, even on error:
+
+* a fresh PostgreSQL database ``confide_bench_queue`` (dropped at the end), migrated with
+  `flask db upgrade`,
+* a keyring, a config file and a log file in a temporary folder,
+* Redis database 11 (flushed before and after) with its own queue prefix,
+* gunicorn with 2 sync workers on a free loopback port, rate limits raised.
+
+THE DATA. 100,000 cases over three years (more of them recent), 2 coordinators and 20
+responders, one of whom ("the responder") has 5,000 cases. How the cases are made, and
+what is real about them, is printed with the seed timing:
+
+* 20 "page cases" go through the real services: intake.submit_report with a 5,000-character
+  narrative and contact details, assigned by the coordinator, acknowledged and put in
+  progress by the responder, 20 messages (reporter ones through
+  intake.add_reporter_message, staff ones through cases.services.message_reporter, both on
+  conversation.add_message) and 2 internal notes. The case page phase opens these.
+* the other 99,980 are bulk-loaded with COPY, but in the real format: each has its own
+  random data key wrapped by the keyring's KEK (wrap_dek), a report sealed with AES-GCM
+  under it (seal_json; narratives of 60-8,000 characters, median about 700), sealed
+  contact details for one in four, real receipt and submission blind indexes, the six
+  consent records intake writes, and audit entries (assigned, acknowledged, status
+  changed, viewed) in one valid hash chain that the services then continue. They have
+  no messages or notes. Levels, statuses (queue_rank from QUEUE_RANK), categories,
+  languages, deadlines and assignees are spread as described in ``seed_bulk``.
+* then VACUUM ANALYZE.
+
+THE LOAD. Each phase: ``--clients`` threads (default 4), each with its own connection and
+a copy of one signed-in session cookie, work in a closed loop, ``--warmup`` seconds
+unmeasured then ``--duration`` seconds measured. The coordinator and the responder each
+sign in once through the real /staff/login and /staff/login/code forms (password, then a
+TOTP code); their cookies are shared by that account's client threads, as several tabs
+of one browser share them.
+
+* trivial:        GET /staff/profile as the coordinator: the same session, access check,
+                  staff lookup and staff layout as every staff page, plus one small query
+                  (trainings) and a form; no cases. Run first and again last.
+* queue first:    GET /cases as the coordinator (all 100,000 cases), page 1.
+* queue deep:     GET /cases?page=1000 as the coordinator (OFFSET 49,950).
+* queue filtered: GET /cases with a filter, rotating over four (level; status; category +
+                  language; status + level), page 1.
+* responder:      GET /cases as the responder (5,000 cases), page 1, and page 50.
+* case page:      GET /cases/<id> as the coordinator, rotating over the 20 page cases:
+                  a 5 KB narrative, contact details, 20 messages and 2 notes decrypted,
+                  timeline, reassign list; each view appends a hash-chained audit entry.
+
+Every answer is checked (status, the total and the number of rows the service gives for
+that page, the narrative marker and 20 messages); a wrong page counts as an error.
+
+Targets: every queue phase p95 < 100 ms; case page p95 < 30 ms. Afterwards, in-process
+(no HTTP, one thread) each page's queries are counted and timed, and EXPLAIN ANALYZE is run
+on the queue's two queries (the count and the page); the plans are printed when a queue
+target is missed or with --explain. The last line printed is one JSON object with every
+figure. Exit status: 0 targets met, 1 errors during the run, 2 targets missed.
+
+PostgreSQL: CONFIDE_BENCH_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/test)
+names a database to connect to for CREATE/DROP DATABASE. Redis: CONFIDE_BENCH_QUEUE_REDIS_URL
+(default redis://127.0.0.1:6379/11); it is flushed, so never point it at a used database.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named queue.py, and Python puts the folder of the script it runs first on
+# sys.path, where it would shadow the standard library's queue module (used by psycopg,
+# redis, ...). Take that folder off the path before anything else is imported.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import math
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from html import unescape
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+import pyotp  # noqa: E402
+from redis import Redis  # noqa: E402
+
+from app.crypto import create_keyring  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("CONFIDE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BENCH_DATABASE = "confide_bench_queue"
+REDIS_URL = os.environ.get("CONFIDE_BENCH_QUEUE_REDIS_URL", "redis://127.0.0.1:6379/11")
+QUEUE_PREFIX = "confide-bench-queue"
+
+TARGET_QUEUE_P95_MS = 100.0
+TARGET_CASE_P95_MS = 30.0
+
+PASSWORD = "quiet lantern orchard 47"
+RESPONDERS = 20
+BIG_CASELOAD = 5_000
+PAGE_CASES = 20
+PAGE_CASE_MESSAGES = 20
+NARRATIVE_CHARS = 5_000
+
+HIDDEN_RE = re.compile(r'<input[^>]*type="hidden"[^>]*>')
+NAME_RE = re.compile(r'name="([^"]+)"')
+VALUE_RE = re.compile(r'value="([^"]*)"')
+LOG_LINE_RE = re.compile(r"^\[?\d{4}-\d\d-\d\d")
+EXCEPTION_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+
+# --------------------------------------------------------------------------- the setup
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_url(database: str, driver: str = "postgresql+psycopg") -> str:
+    url = re.sub(r"/[^/?]*(\?|$)", f"/{database}\\1", PG_ADMIN_URL, count=1)
+    return url.replace("postgresql://", f"{driver}://", 1)
+
+
+def _pg_admin(statement: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
+
+
+def create_database() -> str:
+    _pg_admin(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    return _pg_url(BENCH_DATABASE)
+
+
+def drop_database() -> None:
+    _pg_admin(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+
+
+CONFIG_TOML = """\
+# Written by bench/queue.py for one run; removed afterwards.
+
+[rate_limits]
+# Every client is 127.0.0.1: raise the limits so the benchmark measures, not throttles.
+report = "1000000 per minute"
+status = "1000000 per minute"
+staff_login = "1000000 per minute"
+"""
+
+
+def app_environment(workdir: Path, database_url: str) -> dict[str, str]:
+    """The environment for `flask`, gunicorn and the in-process app: only our settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONFIDE_", "FLASK_", "GUNICORN_")) and k != "PYTHONPATH"
+    }
+    config = workdir / "confide.toml"
+    config.write_text(CONFIG_TOML)
+    env.update(
+        {
+            "FLASK_APP": "app:create_app",
+            "CONFIDE_CONFIG": str(config),
+            "CONFIDE_ENV": "production",
+            "CONFIDE_SECURE_COOKIES": "false",
+            "CONFIDE_DATABASE_URL": database_url,
+            "CONFIDE_REDIS_URL": REDIS_URL,
+            "CONFIDE_QUEUE_PREFIX": QUEUE_PREFIX,
+            "CONFIDE_KEYS_DIR": str(workdir / "keys"),
+            "CONFIDE_LOG_FILE": str(workdir / "confide.log"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"`flask db upgrade` failed:\n{result.stdout}{result.stderr}")
+
+
+def in_process_app(env: dict[str, str]) -> Any:
+    """The app in this process, configured exactly as gunicorn's (same environment)."""
+    for key in list(os.environ):
+        if key.startswith(("CONFIDE_", "FLASK_", "GUNICORN_")):
+            del os.environ[key]
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("CONFIDE_", "FLASK_"))})
+    from app import create_app
+
+    return create_app()
+
+
+@contextmanager
+def gunicorn(workers: int, env: dict[str, str], workdir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn (sync workers) in the background, stopped (TERM, then KILL) however the block ends."""
+    error_log = workdir / "gunicorn.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "app:create_app()",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "5",
+        "--error-logfile",
+        str(error_log),
+        "--log-level",
+        "warning",
+        "--no-control-socket",
+    ]
+    # No --access-logfile: gunicorn then writes no request lines (the app forbids them).
+    if Path("/dev/shm").is_dir():
+        command += ["--worker-tmp-dir", "/dev/shm"]
+    with open(workdir / "gunicorn.out", "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_serving(process, port, error_log)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], port: int, error_log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = error_log.read_text(errors="replace")[-4000:] if error_log.exists() else ""
+            raise SystemExit(f"gunicorn exited with status {process.returncode}:\n{log}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/staff/login")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("gunicorn did not answer /staff/login within 60 s")
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == master:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return pids
+
+
+# ------------------------------------------------------------------- CPU accounting
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _pids_named(*names: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in names:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def cpu_snapshot(workers: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by gunicorn's workers, PostgreSQL, this process, the machine."""
+    try:
+        busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        total = sum(int(x) for x in busy) - int(busy[3]) - int(busy[4])  # minus idle, iowait
+    except (OSError, IndexError, ValueError):
+        total = 0
+    return {
+        "gunicorn": sum(_cpu_seconds(pid) for pid in workers),
+        "postgres": sum(_cpu_seconds(pid) for pid in _pids_named("postgres")),
+        "bench": time.process_time(),
+        "machine": total / CLOCK_TICKS,
+    }
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int, elapsed: float) -> dict[str, float]:
+    used = {k: after[k] - before[k] for k in before}
+    used["other"] = max(0.0, used["machine"] - used["gunicorn"] - used["postgres"] - used["bench"])
+    out = {f"{k}_ms": round(1000 * v / requests, 2) if requests else 0.0 for k, v in used.items() if k != "machine"}
+    out["machine_busy_cores"] = round(used["machine"] / elapsed, 2) if elapsed else 0.0
+    return out
+
+
+# --------------------------------------------------------------------------- the data
+
+SENTENCES = [
+    "A client made comments about my body during a session and would not stop when I asked.",
+    "It happened in the treatment room at the end of a ninety minute appointment.",
+    "My manager told me to keep quiet about it and gave me fewer shifts the week after.",
+    "He booked again under a different name, and the front desk did not warn me.",
+    "I wrote down the date and what he said as soon as I got home that evening.",
+    "Another therapist told me the same person had done something similar to her.",
+    "I am not sure whether I want to make a complaint yet, but I want it on record.",
+    "The owner keeps my passport in the office and says I still owe them for the flight.",
+    "I was scared and left the room, and afterwards he sent messages to my phone.",
+    "Nobody else was in the building because it was the last appointment of the day.",
+    "The receptionist saw him leave and asked me afterwards if I was all right.",
+    "I kept working that week because I could not afford to lose the shifts.",
+    "He said he would leave a bad review and tell the owner I had been rude to him.",
+    "When I told the owner, she laughed and said that is what clients are like.",
+]
+MESSAGES = [
+    "Thank you for writing to us. I have read your report carefully and I am here to help.",
+    "Would it be all right to talk about what you would like to happen next?",
+    "I can explain how a complaint to the licensing board works, step by step, if that helps.",
+    "I am still thinking about it. I do not want the owner to find out I wrote this.",
+    "Nothing you tell us is shared with your employer. You decide what happens next.",
+    "He came back again yesterday and asked for me by name. I said I was fully booked.",
+    "That sounds frightening. Are you safe at work now, and is there someone with you on shifts?",
+    "I wrote down the dates of every booking he made this year, I can add them here.",
+]
+CATEGORY_WEIGHTS = {
+    "sexual_harassment": 26,
+    "sexual_assault": 12,
+    "practitioner_violation": 12,
+    "exploitation": 10,
+    "threats": 12,
+    "physical_assault": 9,
+    "rape": 7,
+    "other": 12,
+}
+# Status by the case's age in days: (up to age, {status: weight}).
+STATUS_BY_AGE = [
+    (1, {"new": 45, "acknowledged": 35, "in_progress": 20}),
+    (7, {"new": 2, "acknowledged": 25, "in_progress": 55, "referred": 5, "closed": 13}),
+    (60, {"acknowledged": 5, "in_progress": 40, "referred": 10, "closed": 43, "reopened": 2}),
+    (365, {"in_progress": 6, "referred": 6, "closed": 86, "reopened": 2}),
+    (math.inf, {"in_progress": 1, "referred": 2, "closed": 96.5, "reopened": 0.5}),
+]
+
+
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _text(rng: random.Random, chars: int, pool: list[str] = SENTENCES) -> str:
+    out: list[str] = []
+    length = 0
+    while length < chars:
+        sentence = rng.choice(pool)
+        out.append(sentence)
+        length += len(sentence) + 1
+    return " ".join(out)[:chars].rstrip()
+
+
+def _level(rng: random.Random, category: str) -> tuple[int, list[str]]:
+    """Roughly what app.triage.scoring gives for such reports."""
+    roll = rng.random()
+    if roll < 0.03:
+        return 0, ["danger_now"] + (["injury"] if rng.random() < 0.4 else [])
+    if roll < 0.11:
+        return 3, ["record_only"]
+    if category in ("rape", "sexual_assault"):
+        return (1, ["recent_sexual_assault"]) if rng.random() < 0.5 else (2, [])
+    if category == "exploitation":
+        return 1, ["coercion"]
+    if category in ("sexual_harassment", "physical_assault", "threats", "practitioner_violation"):
+        return (1, ["injury"]) if rng.random() < 0.1 else (2, ["ongoing"] if rng.random() < 0.3 else [])
+    return 3, []
+
+
+@dataclass
+class StaffAccount:
+    id: str
+    email: str
+    role: str
+    secret: str
+
+
+def make_staff(role: str, email: str, name: str, pseudonym: str | None) -> StaffAccount:
+    """An enrolled, active account with PASSWORD and a fresh TOTP secret, as
+    tests/factories.py make_staff builds them (real argon2 hash, sealed TOTP secret)."""
+    from app.extensions import db
+    from app.keystore import current_keyring
+    from app.models import utcnow
+    from app.staff import credentials
+    from app.staff.models import StaffUser
+
+    user = StaffUser(
+        email=email,
+        name=name,
+        role=role,
+        pseudonym=pseudonym,
+        languages=["en", "es"] if pseudonym and pseudonym[0] in "AEIOU" else ["en"],
+        on_duty=True,
+        caseload_cap=25,
+        password_hash=credentials.hash_password(PASSWORD),
+        enrolled_at=utcnow() - timedelta(days=900),
+    )
+    db.session.add(user)
+    db.session.flush()
+    secret = credentials.new_totp_secret()
+    user.totp_sealed = credentials.seal_totp(current_keyring(), user.id, secret)
+    db.session.commit()
+    return StaffAccount(id=user.id, email=email, role=role, secret=secret)
+
+
+PSEUDONYMS = [
+    "Alder", "Birch", "Cedar", "Elm", "Fern", "Hazel", "Ivy", "Juniper", "Laurel", "Maple",
+    "Olive", "Poplar", "Rowan", "Sage", "Tamarack", "Umber", "Willow", "Yarrow", "Aspen", "Ember",
+    "Heron", "Otter",
+]
+
+
+def seed_staff() -> tuple[StaffAccount, StaffAccount, list[StaffAccount], list[StaffAccount]]:
+    coordinators = [
+        make_staff("coordinator", "coordinator-bench@example.org", "Casey Coordinator", PSEUDONYMS[20]),
+        make_staff("coordinator", "coordinator-two@example.org", "Dana Coordinator", PSEUDONYMS[21]),
+    ]
+    responders = [
+        make_staff("responder", f"responder-{i:02d}@example.org", f"Responder {i:02d}", PSEUDONYMS[i])
+        for i in range(RESPONDERS)
+    ]
+    return coordinators[0], responders[0], coordinators, responders
+
+
+CASE_COLUMNS = (
+    "id", "receipt_index", "submission_index", "created_at", "updated_at", "category", "level",
+    "signals", "status", "queue_rank", "routing_state", "language", "county", "is_named",
+    "ack_due_at", "feedback_due_at", "queued_at", "assigned_to_id", "assigned_at",
+    "acknowledged_at", "important", "closed_reason", "dek_scheme", "dek_key_id", "dek_wrapped",
+    "report_sealed", "contact_sealed",
+)
+CONSENT_COLUMNS = ("case_id", "purpose", "recipient", "granted", "recorded_at", "source")
+AUDIT_COLUMNS = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
+
+
+@dataclass
+class SeedReport:
+    bulk_cases: int = 0
+    service_cases: int = 0
+    consent_records: int = 0
+    audit_entries: int = 0
+    messages: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)
+    caseloads: list[int] = field(default_factory=list)
+    narrative_median_chars: int = 0
+    table_mb: dict[str, float] = field(default_factory=dict)
+
+
+def seed_bulk(
+    app: Any, count: int, coordinators: list[StaffAccount], responders: list[StaffAccount],
+    big: StaffAccount, big_share: int, rng: random.Random, report: SeedReport,
+) -> None:
+    """``count`` cases in the real stored format, with COPY. See the module docstring."""
+    from types import SimpleNamespace
+
+    from app.audit.log import chain_key, entry_hash
+    from app.audit.models import GENESIS
+    from app.cases.content import ContactDetails, ReportContent
+    from app.cases.sealing import case_owner, seal_json
+    from app.cases.vocabulary import CLOSE_REASONS, COUNTIES, PERPETRATORS, QUEUE_RANK, SETTINGS, WANTS, WHEN
+    from app.crypto import wrap_dek
+    from app.keystore import current_keyring
+    from app.models import utcnow
+    from app.referrals.consent import PURPOSES
+
+    started = time.perf_counter()
+    ring = current_keyring()
+    ack_hours = app.config["CONFIDE"].triage.ack_hours
+    feedback_days = app.config["CONFIDE"].triage.feedback_days
+    receipt_key = ring.derive("blind-index/receipt")
+    submission_key = ring.derive("blind-index/submission")
+    now = utcnow()
+    counties = list(COUNTIES)
+    others = [s for s in responders if s.id != big.id]
+    # Caseloads differ: long-serving and part-time responders.
+    other_weights = [rng.lognormvariate(0, 0.35) for _ in others] + [0.1 for _ in coordinators]
+    others_all = others + coordinators
+    coordinator_ids = [c.id for c in coordinators]
+
+    cases: list[tuple[Any, ...]] = []
+    consents: list[tuple[Any, ...]] = []
+    events: list[tuple[datetime, str, str, str, str, dict[str, Any]]] = []
+    lengths: list[int] = []
+    assigned_rows: list[int] = []
+    for i in range(count):
+        case_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        age_days = 1095 * rng.random() ** 1.3
+        created = now - timedelta(days=age_days, seconds=rng.randint(0, 3600))
+        category = _weighted(rng, CATEGORY_WEIGHTS)
+        level, signals = _level(rng, category)
+        status = _weighted(rng, next(w for limit, w in STATUS_BY_AGE if age_days < limit))
+        ack_due = created + timedelta(hours=ack_hours[level])
+        feedback_due = created + timedelta(days=feedback_days)
+        language = "es" if rng.random() < 0.2 else "en"
+        named = rng.random() < 0.25
+        acknowledged = None
+        if status != "new":
+            acknowledged = created + timedelta(hours=ack_hours[level] * rng.uniform(0.05, 1.4))
+        assigned_at = created + timedelta(minutes=rng.uniform(1, 45)) if (status != "new" or rng.random() < 0.6) else None
+        if assigned_at is not None and acknowledged is not None and acknowledged < assigned_at:
+            assigned_at = acknowledged
+        updated = max(t for t in (created, assigned_at, acknowledged) if t is not None)
+        if status not in ("new", "acknowledged"):
+            updated = min(now, updated + timedelta(days=rng.uniform(0.1, 40)))
+        closed_reason = rng.choice(list(CLOSE_REASONS)) if status == "closed" else None
+        important = rng.random() < (0.01 if status == "closed" else 0.04)
+
+        chars = int(min(8000, max(60, rng.lognormvariate(math.log(700), 0.8))))
+        lengths.append(chars)
+        content = ReportContent(
+            narrative=_text(rng, chars),
+            perpetrator=rng.choice(list(PERPETRATORS)),
+            setting=rng.choice(list(SETTINGS)),
+            when=rng.choice(list(WHEN)),
+            danger_now="yes" if level == 0 else rng.choice(("no", "no", "unsure")),
+            injured=rng.choice(("no", "no", "yes", "")),
+            ongoing=rng.choice(("yes", "no", "unsure", "")),
+            wants=tuple(rng.sample(list(WANTS), rng.randint(1, 2))),
+        )
+        dek = os.urandom(32)
+        wrapped = wrap_dek(ring, dek, owner=case_owner(case_id))
+        report_sealed = seal_json(dek, asdict(content), record="case", record_id=case_id, field="report")
+        contact_sealed = None
+        if named:
+            contact = ContactDetails(
+                name=f"Reporter {i}", email=f"reporter{i}@example.org", phone="860-555-0100",
+                safe_times="Weekdays after 6 pm", voicemail_ok=rng.choice(("yes", "no")), code_word="bluebird",
+            )
+            contact_sealed = seal_json(dek, asdict(contact), record="case", record_id=case_id, field="contact")
+        receipt = f"{secrets.randbelow(10**20):020d}"
+        cases.append(
+            [
+                case_id,
+                hmac.new(receipt_key, receipt.encode(), hashlib.sha256).digest(),
+                hmac.new(submission_key, secrets.token_urlsafe(16).encode(), hashlib.sha256).digest(),
+                created, updated, category, level, json.dumps(signals), status, QUEUE_RANK[status],
+                "awaiting_assignment", language,
+                rng.choice(counties) if rng.random() < 0.7 else None,
+                named, ack_due, feedback_due, created + timedelta(seconds=rng.uniform(0.2, 5)),
+                None, assigned_at, acknowledged, important, closed_reason,
+                wrapped.scheme, wrapped.key_id, wrapped.blob, report_sealed, contact_sealed,
+            ]
+        )
+        if assigned_at is not None:
+            assigned_rows.append(i)
+        granted = {
+            "peer_support": True,
+            "legal_referral": rng.random() < 0.3,
+            "identity_to_counsel": named and rng.random() < 0.3,
+            "contact_phone": named and rng.random() < 0.5,
+            "contact_email": named and rng.random() < 0.7,
+            "contact_text": named and rng.random() < 0.5,
+        }
+        consents.extend((case_id, p, "", granted[p], created, "intake") for p in PURPOSES)
+
+    # Assignees: exactly ``big_share`` cases to the big responder, the rest by weight.
+    big_rows = set(rng.sample(assigned_rows, big_share))
+    for i in assigned_rows:
+        row = cases[i]
+        staff = big if i in big_rows else rng.choices(others_all, weights=other_weights)[0]
+        row[17] = staff.id
+        case_id, created, status, assigned_at, acknowledged, updated = row[0], row[3], row[8], row[18], row[19], row[4]
+        events.append((assigned_at, rng.choice(coordinator_ids), "coordinator", "case_assigned", case_id, {"to": staff.id, "previous": None}))
+        if acknowledged is not None:
+            events.append((acknowledged, staff.id, staff.role, "case_acknowledged", case_id, {}))
+        if status not in ("new", "acknowledged"):
+            events.append(
+                (updated, staff.id, staff.role, "case_status_changed", case_id,
+                 {"old": "acknowledged", "new": status, "reason": row[21]})
+            )
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
+            seen = created + (min(now, updated + timedelta(days=1)) - created) * rng.random()
+            events.append(
+                (seen, staff.id, staff.role, "case_viewed", case_id, {"contact_shown": bool(row[13]), "report_shown": True})
+            )
+    events.sort(key=lambda e: e[0])
+    # The chain links exactly as app.audit.log.append makes them: its own key and function,
+    # given each entry's fields (a stand-in object, not an ORM instance, for speed).
+    audit: list[tuple[Any, ...]] = []
+    prev = GENESIS
+    key = chain_key()
+    for entry_id, (at, actor, role, action, case_id, detail) in enumerate(events, start=1):
+        digest = entry_hash(
+            key,
+            SimpleNamespace(  # type: ignore[arg-type]
+                id=entry_id, at=at, actor_id=actor, actor_role=role, action=action, case_id=case_id,
+                detail=detail, prev_hash=prev,
+            ),
+        )
+        audit.append((entry_id, at, actor, role, action, case_id, json.dumps(detail), prev, digest))
+        prev = digest
+    report.seconds["bulk_generate"] = round(time.perf_counter() - started, 1)
+
+    started = time.perf_counter()
+    with psycopg.connect(_pg_url(BENCH_DATABASE, "postgresql")) as conn:
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY cases ({', '.join(CASE_COLUMNS)}) FROM STDIN") as copy:
+                for row in cases:
+                    copy.write_row(row)
+            with cur.copy(f"COPY consent_records ({', '.join(CONSENT_COLUMNS)}) FROM STDIN") as copy:
+                for row in consents:
+                    copy.write_row(row)
+            with cur.copy(f"COPY audit_log ({', '.join(AUDIT_COLUMNS)}) FROM STDIN") as copy:
+                for row in audit:
+                    copy.write_row(row)
+            cur.execute("UPDATE audit_head SET last_id = %s, last_hash = %s WHERE id = 1", (len(audit), prev))
+        conn.commit()
+    report.seconds["bulk_copy"] = round(time.perf_counter() - started, 1)
+    report.bulk_cases = len(cases)
+    report.consent_records = len(consents)
+    report.audit_entries = len(audit)
+    report.narrative_median_chars = int(statistics.median(lengths))
+
+
+def seed_page_cases(
+    coordinator: StaffAccount, responder: StaffAccount, rng: random.Random, report: SeedReport
+) -> list[tuple[str, str]]:
+    """The cases the case-page phase opens, through the real services. Returns (id, marker)."""
+    from app.cases import services
+    from app.cases.content import ContactDetails, ReportContent
+    from app.cases.models import Case
+    from app.extensions import db
+    from app.intake import services as intake
+    from app.staff.models import StaffUser
+
+    started = time.perf_counter()
+    made: list[tuple[str, str]] = []
+    for n in range(PAGE_CASES):
+        marker = f"BENCHCASE{n:02d}X{secrets.token_hex(4)}"
+        narrative = (f"{marker} " + _text(rng, NARRATIVE_CHARS))[:NARRATIVE_CHARS]
+        filed = intake.submit_report(
+            intake.Submission(
+                category=rng.choice(["sexual_harassment", "practitioner_violation", "exploitation", "threats"]),
+                language="en",
+                content=ReportContent(
+                    narrative=narrative, perpetrator="client", setting="clinic", when="month",
+                    danger_now="no", injured="no", ongoing="yes", wants=("peer", "licensing"),
+                ),
+                submission_token=secrets.token_urlsafe(16),
+                county="hartford",
+                contact=ContactDetails(
+                    name=f"Page Reporter {n}", email=f"page{n}@example.org", phone="860-555-0101",
+                    safe_times="Evenings", voicemail_ok="no", code_word="heron",
+                ),
+                consent={"peer_support": True, "legal_referral": True, "contact_email": True, "contact_text": True},
+            )
+        )
+        coordinator_user = db.session.get(StaffUser, coordinator.id)
+        responder_user = db.session.get(StaffUser, responder.id)
+        case = db.session.get(Case, filed.case_id)
+        assert case is not None and coordinator_user is not None and responder_user is not None
+        services.assign(coordinator_user, case, responder.id)
+        services.acknowledge(responder_user, case)
+        services.change_status(responder_user, case, "in_progress")
+        for k in range(PAGE_CASE_MESSAGES):
+            body = _text(rng, rng.randint(120, 700), MESSAGES)
+            if k % 2 == 0:
+                intake.add_reporter_message(case.id, body)
+            else:
+                services.message_reporter(responder_user, case, body)
+            report.messages += 1
+        for _ in range(2):
+            services.add_note(responder_user, case, _text(rng, rng.randint(100, 400)))
+        made.append((case.id, marker))
+        db.session.remove()
+    report.service_cases = len(made)
+    report.seconds["service_cases"] = round(time.perf_counter() - started, 1)
+    return made
+
+
+def vacuum_analyze(report: SeedReport) -> None:
+    started = time.perf_counter()
+    with psycopg.connect(_pg_url(BENCH_DATABASE, "postgresql"), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        for status, n in conn.execute("SELECT status, count(*) FROM cases GROUP BY 1 ORDER BY 2 DESC"):
+            report.statuses[status] = n
+        for level, n in conn.execute("SELECT level, count(*) FROM cases GROUP BY 1 ORDER BY 1"):
+            report.levels[f"L{level}"] = n
+        report.caseloads = [
+            n for (n,) in conn.execute(
+                "SELECT count(*) FROM cases WHERE assigned_to_id IS NOT NULL GROUP BY assigned_to_id ORDER BY 1 DESC"
+            )
+        ]
+        for table in ("cases", "consent_records", "audit_log", "messages"):
+            size = conn.execute("SELECT pg_total_relation_size(%s), pg_relation_size(%s)", (table, table)).fetchone()
+            assert size is not None
+            report.table_mb[table] = round(size[0] / 2**20, 1)
+            if table == "cases":
+                report.table_mb["cases_heap"] = round(size[1] / 2**20, 1)
+    report.seconds["vacuum_analyze"] = round(time.perf_counter() - started, 1)
+
+
+# ------------------------------------------------------------------------ the clients
+
+
+class ClientError(Exception):
+    pass
+
+
+class Browser:
+    """One connection and one cookie jar, like one browser tab."""
+
+    def __init__(self, port: int, cookies: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.used = False
+        self.reconnects = 0
+        self.location = ""
+
+    def request(self, method: str, path: str, form: dict[str, object] | None = None) -> tuple[int, str]:
+        headers = {"Accept": "text/html", "Accept-Language": "en", "User-Agent": "confide-bench/1"}
+        body = None
+        if form is not None:
+            body = urlencode(form, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            response, data = self._send(method, path, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed a kept-alive connection just as we reused it; a browser
+            # sends again on a new connection. Only then, and only once.
+            self.conn.close()
+            if not self.used:
+                raise
+            self.reconnects += 1
+            response, data = self._send(method, path, body, headers)
+        self.used = not response.will_close
+        if response.will_close:
+            self.conn.close()
+        self.location = response.headers.get("Location", "")
+        for header in response.headers.get_all("Set-Cookie") or ():
+            self._remember(header)
+        return response.status, data.decode("utf-8", errors="replace")
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        return response, response.read()
+
+    def _remember(self, header: str) -> None:
+        pair, _, attributes = header.partition(";")
+        name, _, value = pair.strip().partition("=")
+        attributes = attributes.lower()
+        if "max-age=0" in attributes or "expires=thu, 01 jan 1970" in attributes:
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    fields = {}
+    for tag in HIDDEN_RE.findall(html):
+        name, value = NAME_RE.search(tag), VALUE_RE.search(tag)
+        if name:
+            fields[name.group(1)] = unescape(value.group(1)) if value else ""
+    return fields
+
+
+def sign_in(port: int, account: StaffAccount) -> dict[str, str]:
+    """Sign in through the real two-step form; returns the session cookie jar."""
+    browser = Browser(port)
+    try:
+        status, page = browser.request("GET", "/staff/login")
+        form = {**hidden_fields(page), "email": account.email, "password": PASSWORD}
+        status, page = browser.request("POST", "/staff/login", form)
+        if status != 303 or "/staff/login/code" not in browser.location:
+            raise SystemExit(f"sign-in of {account.email}: password step answered {status}")
+        status, page = browser.request("GET", "/staff/login/code")
+        # A fresh account has used no code yet: the current step's code is accepted once.
+        code = pyotp.TOTP(account.secret).now()
+        status, page = browser.request("POST", "/staff/login/code", {**hidden_fields(page), "code": code})
+        if status != 303 or "/cases" not in browser.location:
+            raise SystemExit(f"sign-in of {account.email}: code step answered {status} -> {browser.location!r}")
+        return dict(browser.cookies)
+    finally:
+        browser.close()
+
+
+CASE_LINK_RE = re.compile(r'href="/cases/[0-9a-f-]{36}"')
+MESSAGE_RE = re.compile(r'class="message from-')
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a correct answer to one path contains: some texts, and ``count`` matches of a
+    pattern (queue rows are counted by their links to cases, messages by their class)."""
+
+    contains: tuple[str, ...]
+    count: tuple[re.Pattern[str], int] | None = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    key: str
+    title: str
+    kind: str  # trivial | queue | case
+    account: str  # coordinator | responder
+    paths: tuple[str, ...]
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    by_path: dict[str, list[float]] = field(default_factory=dict)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+    reconnects: int = 0
+
+    def error(self, text: str) -> None:
+        self.errors += 1
+        if len(self.samples) < 5:
+            self.samples.append(text)
+
+
+def run_phase(
+    port: int, phase: Phase, cookies: dict[str, str], expect: dict[tuple[str, str], Expect], clients: int,
+    seconds: float, record: bool, seed: int,
+) -> tuple[Tally, float]:
+    """``clients`` threads each GET the phase's paths in turn for ``seconds``; returns the
+    tally and the wall time from the common start to the last client's last answer."""
+    tally = Tally()
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    stop_at: list[float] = []
+
+    def client(index: int) -> None:
+        browser = Browser(port, cookies)
+        rng = random.Random(seed * 1000 + index)
+        local = Tally()
+        barrier.wait()
+        n = rng.randrange(len(phase.paths))
+        try:
+            while time.perf_counter() < stop_at[0]:
+                path = phase.paths[n % len(phase.paths)]
+                n += 1
+                try:
+                    start = time.perf_counter()
+                    status, body = browser.request("GET", path)
+                    took = time.perf_counter() - start
+                    if status != 200:
+                        raise ClientError(f"GET {path}: {status} {browser.location}")
+                    want = expect[(phase.account, path)]
+                    for text in want.contains:
+                        if text not in body:
+                            raise ClientError(f"GET {path}: {text!r} missing")
+                    if want.count and len(want.count[0].findall(body)) != want.count[1]:
+                        raise ClientError(
+                            f"GET {path}: {len(want.count[0].findall(body))} x {want.count[0].pattern!r}, "
+                            f"expected {want.count[1]}"
+                        )
+                    if record:
+                        local.latencies.append(took)
+                        local.by_path.setdefault(path, []).append(took)
+                except (ClientError, OSError, http.client.HTTPException) as error:
+                    local.error(f"{error.__class__.__name__}: {error}")
+                    browser.close()
+                    browser = Browser(port, browser.cookies)
+                    if local.errors > 50:
+                        break
+        finally:
+            local.reconnects += browser.reconnects
+            browser.close()
+            with lock:
+                tally.latencies += local.latencies
+                for path, values in local.by_path.items():
+                    tally.by_path.setdefault(path, []).extend(values)
+                tally.errors += local.errors
+                tally.reconnects += local.reconnects
+                tally.samples += local.samples[: max(0, 5 - len(tally.samples))]
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter()
+    stop_at.append(start + seconds)
+    barrier.wait()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    return tally, time.perf_counter() - start
+
+
+# -------------------------------------------------------------- in-process inspection
+
+
+@contextmanager
+def sql_capture(engine: Any) -> Iterator[list[dict[str, Any]]]:
+    """Every statement run meanwhile, with its parameters and time."""
+    from sqlalchemy import event
+
+    captured: list[dict[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        took = time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        captured.append({"sql": statement, "params": parameters, "s": took})
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield captured
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def expected_answers(
+    app: Any, viewers: dict[str, str], phases: list[Phase], page_cases: list[tuple[str, str]]
+) -> dict[tuple[str, str], Expect]:
+    """For each queue path, what the service itself gives (total, rows, page), so that every
+    answer served under load can be checked against it."""
+    from app.cases import services, views
+
+    expect: dict[tuple[str, str], Expect] = {}
+    markers = dict(page_cases)
+    for phase in phases:
+        for path in phase.paths:
+            key = (phase.account, path)
+            if phase.kind == "trivial":
+                expect[key] = Expect(contains=("Your profile", "Sign out ("))
+            elif phase.kind == "case":
+                case_id = path.rsplit("/", 1)[1]
+                expect[key] = Expect(
+                    contains=('id="narrative"', markers[case_id]), count=(MESSAGE_RE, PAGE_CASE_MESSAGES)
+                )
+            else:
+                with app.test_request_context(path):
+                    viewer = as_viewer(viewers[phase.account])
+                    page = request_page()
+                    result = services.queue_page(viewer, views._filters(), page)
+                # The total, the page number, and a link to exactly each case the service
+                # puts on this page.
+                contains = [f"{result.total} case", 'id="queue"'] + [f'href="/cases/{r.id}"' for r in result.rows]
+                if result.pages > 1:
+                    contains.append(f"Page {result.page} of {result.pages}")
+                expect[key] = Expect(contains=tuple(contains), count=(CASE_LINK_RE, len(result.rows)))
+    return expect
+
+
+def as_viewer(staff_id: str) -> Any:
+    """Within a test request context: this staff member is signed in (as
+    app.staff.sessions.current_staff would find them), for the view and its templates."""
+    from flask import g, session
+
+    from app.extensions import db
+    from app.staff.models import StaffUser
+
+    user = db.session.get(StaffUser, staff_id)
+    assert user is not None
+    session["staff"] = {"id": user.id, "epoch": user.session_epoch}
+    g.staff_user = user
+    return user
+
+
+def request_page() -> int:
+    """The page number exactly as app.cases.views.queue reads it."""
+    from flask import request
+
+    page = request.args.get("page", "1")
+    return int(page) if page.isdigit() and len(page) < 7 else 1
+
+
+def profile_views(app: Any, viewers: dict[str, str], phases: list[Phase], rounds: int) -> dict[str, dict[str, float]]:
+    """Each path's view function called in this process (no HTTP, no session cookie), one
+    thread: median total time, SQL statements and time spent in them."""
+    from app.cases import views as case_views
+    from app.extensions import db
+    from app.staff import views as staff_views
+
+    out: dict[str, dict[str, float]] = {}
+    for phase in phases:
+        if phase.key.endswith("_end"):
+            continue
+        totals, sql_times, statements = [], [], []
+        for r in range(rounds + 2):
+            path = phase.paths[r % len(phase.paths)]
+            with app.test_request_context(path):
+                as_viewer(viewers[phase.account])
+                with sql_capture(db.engine) as captured:
+                    start = time.perf_counter()
+                    if phase.kind == "trivial":
+                        staff_views.profile()
+                    elif phase.kind == "queue":
+                        case_views.queue()
+                    else:
+                        case_views.case(path.rsplit("/", 1)[1])
+                    took = time.perf_counter() - start
+            if r >= 2:  # the first two warm caches
+                totals.append(took)
+                sql_times.append(sum(c["s"] for c in captured))
+                statements.append(len(captured))
+        out[phase.key] = {
+            "view_ms": round(1000 * statistics.median(totals), 2),
+            "sql_ms": round(1000 * statistics.median(sql_times), 2),
+            "statements": statistics.median(statements),
+        }
+    return out
+
+
+CASE_PARTS = (
+    ("app.cases.services", "visible_case", "find the case, check access"),
+    ("app.cases.services", "open_case_key", "unwrap the data key"),
+    ("app.cases.services", "open_json", "decrypt report, contact, notes"),
+    ("app.cases.services", "current_consent", "consent records"),
+    ("app.cases.services", "read_thread", "messages: load + decrypt 20"),
+    ("app.cases.services", "timeline", "timeline (audit entries + names)"),
+    ("app.audit.listeners", "append", "audit entry for the view"),
+    ("app.cases.services", "view_case", "view_case, all of it"),
+    ("app.cases.views", "_assignee_choices", "reassign list (all staff)"),
+    ("app.cases.views", "render_template", "render the template"),
+)
+
+
+def case_page_breakdown(app: Any, viewer_id: str, paths: tuple[str, ...], rounds: int) -> dict[str, float]:
+    """Where the case page's time goes: the view called in this process, with the functions
+    it calls timed by wrappers put on them for the measurement and taken off afterwards."""
+    import importlib
+
+    from app.cases import views as case_views
+
+    spent: dict[str, float] = {label: 0.0 for _, _, label in CASE_PARTS}
+    originals = []
+
+    def timed(function: Any, label: str) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - start
+
+        return wrapper
+
+    for module_name, name, label in CASE_PARTS:
+        module = importlib.import_module(module_name)
+        originals.append((module, name, getattr(module, name)))
+        setattr(module, name, timed(getattr(module, name), label))
+    totals = []
+    try:
+        for r in range(rounds + 2):
+            path = paths[r % len(paths)]
+            if r == 2:
+                spent.update({k: 0.0 for k in spent})
+            with app.test_request_context(path):
+                as_viewer(viewer_id)
+                start = time.perf_counter()
+                case_views.case(path.rsplit("/", 1)[1])
+                if r >= 2:
+                    totals.append(time.perf_counter() - start)
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+    out = {label: round(1000 * seconds / rounds, 2) for label, seconds in spent.items()}
+    out["whole view (median)"] = round(1000 * statistics.median(totals), 2)
+    return out
+
+
+def explain_queue(app: Any, viewer_id: str, path: str) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of exactly the statements queue_page runs for ``path``."""
+    from app.cases import services, views
+    from app.extensions import db
+
+    with app.test_request_context(path):
+        viewer = as_viewer(viewer_id)
+        with sql_capture(db.engine) as captured:
+            services.queue_page(viewer, views._filters(), request_page())
+        plans = {}
+        for statement in captured:
+            if "FROM cases" not in statement["sql"]:
+                continue
+            kind = "count" if "count(*)" in statement["sql"] else "page"
+            rows = db.session.connection().exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS) " + statement["sql"], statement["params"]
+            ).all()
+            lines = [r[0] for r in rows]
+            execution = next((float(l.split()[-2]) for l in lines if l.startswith("Execution Time")), float("nan"))
+            plans[kind] = {"execution_ms": round(execution, 2), "plan": lines, "sql": statement["sql"]}
+        db.session.rollback()
+    return plans
+
+
+# ---------------------------------------------------------------------------- results
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile, in milliseconds."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(p / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1] * 1000
+
+
+def summary(latencies: list[float], elapsed: float) -> dict[str, float | int]:
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "per_s": round(len(ordered) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(ordered, 50), 1),
+        "p95_ms": round(percentile(ordered, 95), 1),
+        "p99_ms": round(percentile(ordered, 99), 1),
+    }
+
+
+def _log_errors(path: Path, markers: tuple[str, ...]) -> list[str]:
+    """Each error in a log, as its first line plus the exception that ended its traceback."""
+    if not path.exists():
+        return []
+    found: list[str] = []
+    lines = path.read_text(errors="replace").splitlines()
+    for i, line in enumerate(lines):
+        if any(m in line for m in markers):
+            end = i + 1
+            while end < len(lines) and not LOG_LINE_RE.match(lines[end]):
+                end += 1
+            tail = [text.strip() for text in lines[i + 1 : end] if text.strip()]
+            named = [text for text in tail if EXCEPTION_RE.match(text)]
+            cause = (named or tail or [""])[-1]
+            found.append(f"{line.strip()} | {cause}" if cause else line.strip())
+    return found
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per phase")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--deep-page", type=int, default=1000, help="the coordinator's deep queue page")
+    parser.add_argument("--explain", action="store_true", help="print the queue plans even if targets are met")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if not (BIG_CASELOAD * 2 <= args.cases <= 2_000_000):
+        parser.error(f"cases {BIG_CASELOAD * 2}-2,000,000")
+    if not (1 <= args.clients <= 64 and 1 <= args.duration <= 300 and 0 <= args.warmup <= 60):
+        parser.error("clients 1-64, duration 1-300 s, warmup 0-60 s")
+    if not 1 <= args.workers <= 16:
+        parser.error("workers 1-16")
+    return args
+
+
+def build_phases(args: argparse.Namespace, page_cases: list[tuple[str, str]]) -> list[Phase]:
+    responder_deep = max(1, BIG_CASELOAD // 50 // 2)
+    filters = (
+        "/cases?level=1",
+        "/cases?status=new",
+        "/cases?category=exploitation&language=es",
+        "/cases?status=in_progress&level=2",
+    )
+    return [
+        Phase("trivial", "trivial /staff/profile", "trivial", "coordinator", ("/staff/profile",)),
+        Phase("queue_first", "queue, coordinator, page 1", "queue", "coordinator", ("/cases",)),
+        Phase("queue_deep", f"queue, coordinator, page {args.deep_page}", "queue", "coordinator", (f"/cases?page={args.deep_page}",)),
+        Phase("queue_filtered", "queue, coordinator, 4 filters", "queue", "coordinator", filters),
+        Phase("responder_first", "queue, responder, page 1", "queue", "responder", ("/cases",)),
+        Phase("responder_deep", f"queue, responder, page {responder_deep}", "queue", "responder", (f"/cases?page={responder_deep}",)),
+        Phase("case_page", "case page (5 KB + 20 msgs)", "case", "coordinator", tuple(f"/cases/{cid}" for cid, _ in page_cases)),
+        Phase("trivial_end", "trivial /staff/profile again", "trivial", "coordinator", ("/staff/profile",)),
+    ]
+
+
+def main() -> int:
+    args = parse_args()
+    # SIGTERM ends the run like Ctrl-C does, through the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    workdir = Path(tempfile.mkdtemp(prefix="confide-bench-queue-"))
+    redis = Redis.from_url(REDIS_URL, socket_timeout=5)
+    database_created = False
+    app = None
+    try:
+        redis.flushdb()
+        database_url = create_database()
+        database_created = True
+        create_keyring(workdir / "keys")
+        env = app_environment(workdir, database_url)
+        migrate(env)
+        app = in_process_app(env)
+        rng = random.Random(args.seed)
+        seed = SeedReport()
+        print(f"seeding {args.cases:,} cases …", flush=True)
+        seed_started = time.perf_counter()
+        with app.app_context():
+            started = time.perf_counter()
+            coordinator, responder, coordinators, responders = seed_staff()
+            seed.seconds["staff"] = round(time.perf_counter() - started, 1)
+            seed_bulk(
+                app, args.cases - PAGE_CASES, coordinators, responders, responder,
+                BIG_CASELOAD - PAGE_CASES, rng, seed,
+            )
+            page_cases = seed_page_cases(coordinator, responder, rng, seed)
+        vacuum_analyze(seed)
+        seed.seconds["total"] = round(time.perf_counter() - seed_started, 1)
+        print_seed(args, seed)
+
+        viewers = {"coordinator": coordinator.id, "responder": responder.id}
+        phases = build_phases(args, page_cases)
+        expect = expected_answers(app, viewers, phases, page_cases)
+        port = free_port()
+        print(
+            f"\ngunicorn: {args.workers} sync workers; {args.clients} clients per phase; "
+            f"{args.warmup:g} s warm-up + {args.duration:g} s measured per phase; {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        results: dict[str, tuple[Tally, float, dict[str, float]]] = {}
+        with gunicorn(args.workers, env, workdir, port) as server:
+            workers = worker_pids(server.pid)
+            cookies = {"coordinator": sign_in(port, coordinator), "responder": sign_in(port, responder)}
+            for n, phase in enumerate(phases, start=1):
+                jar = cookies[phase.account]
+                warm, _ = run_phase(port, phase, jar, expect, args.clients, args.warmup, False, n)
+                if warm.errors:
+                    results[phase.key] = (warm, 0.0, {})
+                    break
+                before = cpu_snapshot(workers)
+                tally, elapsed = run_phase(port, phase, jar, expect, args.clients, args.duration, True, n + 100)
+                cpu = cpu_per_request(before, cpu_snapshot(workers), len(tally.latencies), elapsed)
+                results[phase.key] = (tally, elapsed, cpu)
+                print(f"  {phase.title}: {len(tally.latencies)} requests in {elapsed:.1f} s", flush=True)
+                if tally.errors:
+                    break
+        print("\nin-process inspection (one thread, no HTTP) …", flush=True)
+        inspected = profile_views(app, viewers, phases, rounds=30)
+        case_phase = next(p for p in phases if p.kind == "case")
+        breakdown = case_page_breakdown(app, viewers["coordinator"], case_phase.paths, rounds=40)
+        plans = {}
+        for phase in phases:
+            if phase.kind == "queue":
+                for path in phase.paths:
+                    plans[f"{phase.account} {path}"] = explain_queue(app, viewers[phase.account], path)
+        app_errors = _log_errors(workdir / "confide.log", (" ERROR ", " CRITICAL "))
+        app_errors += _log_errors(workdir / "gunicorn.log", ("[ERROR]", "[CRITICAL]"))
+        return report(args, seed, phases, results, inspected, breakdown, plans, app_errors)
+    finally:
+        if app is not None:
+            from app.extensions import db
+
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        try:
+            redis.flushdb()
+        finally:
+            redis.close()
+            if database_created:
+                drop_database()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_seed(args: argparse.Namespace, seed: SeedReport) -> None:
+    s = seed.seconds
+    print(
+        f"seeded {seed.bulk_cases + seed.service_cases:,} cases in {s['total']} s "
+        f"(staff {s['staff']} s, generate+seal {s['bulk_generate']} s, COPY {s['bulk_copy']} s, "
+        f"services {s['service_cases']} s, VACUUM ANALYZE {s['vacuum_analyze']} s):"
+    )
+    print(
+        f"  {seed.bulk_cases:,} bulk-loaded with COPY in the stored format: own data key each, wrapped by the "
+        f"KEK; report sealed (AES-GCM; narrative median {seed.narrative_median_chars} chars, 60-8,000); "
+        f"contact sealed for ~25%; real blind indexes; {seed.consent_records:,} consent records; "
+        f"{seed.audit_entries:,} audit entries in a valid hash chain; no messages or notes"
+    )
+    print(
+        f"  {seed.service_cases} through the real services (intake.submit_report, assign, acknowledge, "
+        f"in progress): {NARRATIVE_CHARS:,}-char narrative, contact details, {PAGE_CASE_MESSAGES} messages "
+        f"each ({seed.messages} in all), 2 notes each"
+    )
+    print(f"  statuses {seed.statuses}; levels {seed.levels}")
+    loads = seed.caseloads
+    print(
+        f"  {len(loads)} assignees: largest caseloads {loads[:4]}, smallest {loads[-3:]}; "
+        f"unassigned {args.cases - sum(loads):,}"
+    )
+    print(f"  sizes MB (with indexes and TOAST): {seed.table_mb}", flush=True)
+
+
+def report(
+    args: argparse.Namespace,
+    seed: SeedReport,
+    phases: list[Phase],
+    results: dict[str, tuple[Tally, float, dict[str, float]]],
+    inspected: dict[str, dict[str, float]],
+    breakdown: dict[str, float],
+    plans: dict[str, dict[str, Any]],
+    app_errors: list[str],
+) -> int:
+    figures: dict[str, Any] = {
+        "bench": "queue",
+        "cases": args.cases,
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "gunicorn": {"workers": args.workers, "worker_class": "sync"},
+        "cpus": os.cpu_count(),
+        "seed": {
+            "seconds": seed.seconds,
+            "bulk_cases_copy": seed.bulk_cases,
+            "service_cases": seed.service_cases,
+            "messages": seed.messages,
+            "consent_records": seed.consent_records,
+            "audit_entries": seed.audit_entries,
+            "statuses": seed.statuses,
+            "largest_caseload": seed.caseloads[0] if seed.caseloads else 0,
+            "table_mb": seed.table_mb,
+        },
+        "phases": {},
+    }
+    errors = 0
+    header = (
+        f"{'phase':<34}{'requests':>9}{'per s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+        f"{'app CPU':>9}{'pg CPU':>8}{'other':>7}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    titles = {p.key: p for p in phases}
+    for key, (tally, elapsed, cpu) in results.items():
+        errors += tally.errors
+        if not elapsed:
+            continue
+        row = summary(tally.latencies, elapsed)
+        entry: dict[str, Any] = {**row, "cpu_ms_per_request": cpu, "retries": tally.reconnects}
+        print(
+            f"{titles[key].title:<34}{row['requests']:>9}{row['per_s']:>8.1f}{row['p50_ms']:>8.1f}"
+            f"{row['p95_ms']:>8.1f}{row['p99_ms']:>8.1f}{cpu['gunicorn_ms']:>9.1f}{cpu['postgres_ms']:>8.1f}"
+            f"{cpu['other_ms']:>7.1f}"
+        )
+        if len(tally.by_path) > 1 and titles[key].kind == "queue":
+            entry["by_path"] = {}
+            for path, values in sorted(tally.by_path.items()):
+                sub = summary(values, elapsed)
+                print(f"  {path:<32}{sub['requests']:>9}{'':>8}{sub['p50_ms']:>8.1f}{sub['p95_ms']:>8.1f}{sub['p99_ms']:>8.1f}")
+                entry["by_path"][path] = {k: sub[k] for k in ("requests", "p50_ms", "p95_ms", "p99_ms")}
+        if key in inspected:
+            entry["in_process"] = inspected[key]
+        figures["phases"][key] = entry
+    print(
+        "(app CPU, pg CPU, other: CPU milliseconds per request used by the gunicorn workers, by\n"
+        " PostgreSQL, and by every other process on the machine except these clients)"
+    )
+    noisy = [k for k, (_, elapsed, cpu) in results.items() if elapsed and cpu["other_ms"] > 0.25 * cpu["gunicorn_ms"]]
+    if noisy:
+        print(
+            f"WARNING: other processes used much CPU during {', '.join(noisy)}: those latencies are "
+            f"higher than on a quiet machine with {os.cpu_count()} CPUs"
+        )
+    figures["noisy_phases"] = noisy
+
+    print("\nin-process, one thread, no HTTP: view function median ms / SQL ms / statements")
+    for key, numbers in inspected.items():
+        print(f"  {titles[key].title:<34}{numbers['view_ms']:>8.1f}{numbers['sql_ms']:>8.1f}{numbers['statements']:>6g}")
+
+    print("\ncase page, in-process, ms per view (nested: view_case includes the lines above it):")
+    for label, ms in breakdown.items():
+        print(f"  {label:<40}{ms:>8.2f}")
+    figures["case_page_breakdown_ms"] = breakdown
+
+    print("\nqueue queries, EXPLAIN ANALYZE execution time (count / page):")
+    figures["queue_sql_ms"] = {}
+    for label, kinds in plans.items():
+        count_ms = kinds.get("count", {}).get("execution_ms", float("nan"))
+        page_ms = kinds.get("page", {}).get("execution_ms", float("nan"))
+        print(f"  {label:<56}{count_ms:>8.2f}{page_ms:>8.2f}")
+        figures["queue_sql_ms"][label] = {"count": count_ms, "page": page_ms}
+
+    figures["errors"] = errors
+    figures["log_errors"] = len(app_errors)
+    status = 0
+    phase_figures = figures["phases"]
+    queue_keys = [p.key for p in phases if p.kind == "queue"]
+    trivial = phase_figures.get("trivial", {})
+    case = phase_figures.get("case_page", {})
+    if all(k in phase_figures for k in queue_keys) and case and trivial:
+        worst_key = max(queue_keys, key=lambda k: phase_figures[k]["p95_ms"])
+        queue_p95 = phase_figures[worst_key]["p95_ms"]
+        queue_ok = queue_p95 < TARGET_QUEUE_P95_MS
+        case_ok = case["p95_ms"] < TARGET_CASE_P95_MS
+        figures["targets"] = {
+            "queue_p95_max_ms": TARGET_QUEUE_P95_MS,
+            "case_p95_max_ms": TARGET_CASE_P95_MS,
+            "queue_worst_phase": worst_key,
+            "queue_worst_p95_ms": queue_p95,
+            "case_p95_ms": case["p95_ms"],
+            "trivial_p95_ms": trivial["p95_ms"],
+            "queue_met": queue_ok,
+            "case_met": case_ok,
+            "met": queue_ok and case_ok,
+        }
+        print()
+        print(
+            f"queue p95, worst phase ({titles[worst_key].title}) = {queue_p95} ms "
+            f"(target < {TARGET_QUEUE_P95_MS:g} ms; trivial page p95 {trivial['p95_ms']} ms): "
+            f"{'met' if queue_ok else 'MISSED'}"
+        )
+        for key in queue_keys:
+            if phase_figures[key]["p95_ms"] >= TARGET_QUEUE_P95_MS:
+                print(f"  MISSED: {titles[key].title}: p95 {phase_figures[key]['p95_ms']} ms")
+        print(
+            f"case page p95 = {case['p95_ms']} ms (target < {TARGET_CASE_P95_MS:g} ms; trivial page p95 "
+            f"{trivial['p95_ms']} ms): {'met' if case_ok else 'MISSED'}"
+        )
+        missed_labels = {
+            f"{p.account} {path}"
+            for p in phases
+            if p.kind == "queue" and phase_figures[p.key]["p95_ms"] >= TARGET_QUEUE_P95_MS
+            for path in p.paths
+        }
+        if missed_labels or args.explain:
+            print_plans({k: v for k, v in plans.items() if args.explain or k in missed_labels})
+        if not (queue_ok and case_ok):
+            status = 2
+    else:
+        status = 1
+    if errors or app_errors:
+        status = 1
+        print(f"\nFAILED: {errors} client error(s), {len(app_errors)} error line(s) in the logs", file=sys.stderr)
+        for key, (tally, _, _) in results.items():
+            for sample in tally.samples:
+                print(f"  {key}: {sample}", file=sys.stderr)
+        for line in app_errors[:5]:
+            print(f"  log: {line}", file=sys.stderr)
+    sys.stderr.flush()
+    print(json.dumps(figures, separators=(",", ":")), flush=True)
+    return status
+
+
+def print_plans(plans: dict[str, dict[str, Any]]) -> None:
+    print("\nEXPLAIN (ANALYZE, BUFFERS) of the queue queries of the phases that missed the target:")
+    for path, kinds in plans.items():
+        for kind, plan in kinds.items():
+            print(f"\n  {path} [{kind}] {plan['execution_ms']} ms")
+            for line in plan["plan"]:
+                print(f"    {line}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
