@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 
 from app.cases.models import Case, Message, new_id
 from app.cases.sealing import case_key, open_json, seal_json
@@ -44,13 +43,12 @@ def add_message(case: Case, body: str, *, author: str, kind: str = "message", au
 
 
 def read_thread(case: Case, dek: bytes, *, for_reporter: bool) -> list[ThreadMessage]:
-    from app.staff.models import StaffUser
+    from app.staff.services import staff_directory
 
     names: dict[str, str] = {}
-    author_ids = {m.author_id for m in case.messages if m.author_id}
-    if author_ids:
-        for staff in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(author_ids))):
-            names[staff.id] = (staff.pseudonym or "") if for_reporter else staff.label
+    directory = staff_directory() if any(m.author_id for m in case.messages) else {}
+    for staff in directory.values():
+        names[staff.id] = (staff.pseudonym or "") if for_reporter else staff.label
     return [
         ThreadMessage(
             author=m.author,

@@ -71,8 +71,12 @@ class Case(db.Model):
     __table_args__ = (
         Index("ix_cases_routing_state_created", "routing_state", "created_at"),
         # The queue: waiting cases first, by level, then by deadline.
-        Index("ix_cases_queue", "queue_rank", "level", "ack_due_at"),
-        Index("ix_cases_assignee_queue", "assigned_to_id", "queue_rank", "level", "ack_due_at"),
+        # The id ends each key so the index alone gives the queue's full order.
+        Index("ix_cases_queue", "queue_rank", "level", "ack_due_at", "id"),
+        Index("ix_cases_assignee_queue", "assigned_to_id", "queue_rank", "level", "ack_due_at", "id"),
+        # For counting the queue's filters without scanning every case.
+        Index("ix_cases_status_level", "status", "level"),
+        Index("ix_cases_category_language", "category", "language"),
     )
 
     @property

@@ -28,6 +28,7 @@ from app.referrals.consent import CONTACT_PURPOSES, current_consent
 from app.security import COORDINATOR, RESPONDER
 from app.signals import announce
 from app.staff.models import StaffUser
+from app.staff.services import staff_directory
 
 PER_PAGE = 50
 
@@ -86,6 +87,12 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
     total = db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
     pages = max(1, math.ceil(total / PER_PAGE))
     page = min(max(1, page), pages)
+    order = (Case.queue_rank, Case.level, Case.ack_due_at, Case.id)
+    # The page's ids come from the index alone; only those 50 rows are then read, so a deep
+    # page does not fetch every row it skips.
+    page_ids = (
+        select(Case.id).where(*conditions).order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    ).subquery()
     rows = db.session.execute(
         select(
             Case.id,
@@ -101,11 +108,9 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
             assignee.email,
             assignee.pseudonym,
         )
+        .join(page_ids, page_ids.c.id == Case.id)
         .outerjoin(assignee, assignee.id == Case.assigned_to_id)
-        .where(*conditions)
-        .order_by(Case.queue_rank, Case.level, Case.ack_due_at, Case.id)
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
+        .order_by(*order)
     ).all()
     return QueuePage(
         rows=[
@@ -198,7 +203,7 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
         messages=read_thread(case, dek, for_reporter=False),
         notes=notes,
         consent=consent,
-        assignee=db.session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else None,
+        assignee=staff_directory().get(case.assigned_to_id) if case.assigned_to_id else None,
         timeline=timeline(case.id),
         withheld=withheld,
         can_refer=viewer.role == COORDINATOR and consent["legal_referral"],
@@ -211,12 +216,11 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
 
 
 def _staff_names(ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    return {s.id: s.label for s in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
+    directory = staff_directory()
+    return {staff_id: directory[staff_id].label for staff_id in ids if staff_id in directory}
 
 
-def timeline(case_id: str, limit: int = 200) -> list[TimelineEntry]:
+def timeline(case_id: str, limit: int = 50) -> list[TimelineEntry]:
     entries = db.session.scalars(
         select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id.desc()).limit(limit)
     ).all()
@@ -306,10 +310,8 @@ def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
 
 
 def assignable_staff() -> list[StaffUser]:
-    return list(
-        db.session.scalars(
-            select(StaffUser)
-            .where(StaffUser.active.is_(True), StaffUser.role.in_((RESPONDER, COORDINATOR)), StaffUser.enrolled_at.is_not(None))
-            .order_by(StaffUser.role.desc(), StaffUser.name)
-        )
-    )
+    people = [
+        s for s in staff_directory().values()
+        if s.active and s.role in (RESPONDER, COORDINATOR) and s.enrolled_at is not None
+    ]
+    return sorted(people, key=lambda s: (s.role != RESPONDER, s.name or s.email))

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import func, select, update
 
 from app.crypto import blind_index
@@ -24,6 +24,17 @@ INVITE_PURPOSE = "staff-invite"
 
 class StaffError(Exception):
     """A request about an account that cannot be done; the message is for the person."""
+
+
+def staff_directory() -> dict[str, StaffUser]:
+    """Every account by id, read once per request: a page naming many colleagues
+    (authors, assignee, timeline, reassign list) asks the database once."""
+    if has_request_context() and "staff_directory" in g:
+        return g.staff_directory
+    directory = {user.id: user for user in db.session.scalars(select(StaffUser))}
+    if has_request_context():
+        g.staff_directory = directory
+    return directory
 
 
 def normalize_email(email: str) -> str:
