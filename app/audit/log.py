@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.extensions import db
@@ -42,17 +42,17 @@ def entry_hash(key: bytes, entry: AuditEntry) -> str:
     return hmac.new(key, f"{entry.prev_hash}|{body}".encode(), hashlib.sha256).hexdigest()
 
 
-def _advance_head() -> tuple[int, str]:
+def _advance_head(connection: Connection) -> tuple[int, str]:
     # The UPDATE takes the write lock before the head is read, so concurrent writers
     # queue up here instead of forking the chain.
-    row = db.session.execute(
+    row = connection.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
         .values(last_id=AuditHead.last_id + 1)
         .returning(AuditHead.last_id, AuditHead.last_hash)
     ).first()
     if row is None:
-        db.session.execute(insert(AuditHead).values(id=1, last_id=1, last_hash=GENESIS))
+        connection.execute(insert(AuditHead).values(id=1, last_id=1, last_hash=GENESIS))
         return 1, GENESIS
     return int(row[0]), str(row[1])
 
@@ -60,8 +60,26 @@ def _advance_head() -> tuple[int, str]:
 def append(
     action: str, *, actor_id: str, actor_role: str, case_id: str | None, detail: dict[str, Any]
 ) -> AuditEntry:
-    """Add one entry and commit it."""
-    entry_id, prev_hash = _advance_head()
+    """Add one entry, committed at once in a transaction of its own.
+
+    Its own connection, not the request's session: writing the log neither commits the
+    caller's unfinished work nor expires the objects the caller is still using."""
+    key = chain_key()
+    with db.engine.begin() as connection:
+        entry = _append_on(connection, key, action, actor_id, actor_role, case_id, detail)
+    return entry
+
+
+def _append_on(
+    connection: Connection,
+    key: bytes,
+    action: str,
+    actor_id: str,
+    actor_role: str,
+    case_id: str | None,
+    detail: dict[str, Any],
+) -> AuditEntry:
+    entry_id, prev_hash = _advance_head(connection)
     entry = AuditEntry(
         id=entry_id,
         at=utcnow(),
@@ -73,10 +91,10 @@ def append(
         detail=json.loads(json.dumps(detail, default=str)),
         prev_hash=prev_hash,
     )
-    entry.hash = entry_hash(chain_key(), entry)
-    db.session.add(entry)
-    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
-    db.session.commit()
+    entry.hash = entry_hash(key, entry)
+    columns = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
+    connection.execute(insert(AuditEntry).values({name: getattr(entry, name) for name in columns}))
+    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
     return entry
 
 
