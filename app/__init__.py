@@ -85,7 +85,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     init_i18n(app, babel)
 
+    # Every table's model is imported, so metadata (migrations, tests) knows them all.
     from app import errors, keys_cli
+    from app.notify import models as _notify_models  # noqa: F401
+    from app.triage import models as _triage_models  # noqa: F401
     from app.audit.listeners import init_audit
     from app.cases import views as case_views
     from app.intake import views as intake_views

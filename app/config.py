@@ -48,6 +48,18 @@ class TriageSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    backend: str
+    host: str
+    port: int
+    starttls: bool
+    username: str
+    password: str
+    sender: str
+    digest_minutes: int
+
+
+@dataclass(frozen=True)
 class RateLimits:
     report: str
     status: str
@@ -81,6 +93,7 @@ class Settings:
     languages: tuple[str, ...]
     bench_endpoints: bool
     rate_limits: RateLimits
+    mail: MailSettings
     triage: TriageSettings
     resources: tuple[Resource, ...]
 
@@ -201,6 +214,8 @@ def load_settings(
         ZoneInfo(settings.display_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"display_timezone {settings.display_timezone!r} is not a known time zone") from None
+    if settings.mail.backend not in ("console", "smtp"):
+        raise ConfigError("mail.backend must be console or smtp")
     if "en" not in settings.languages:
         raise ConfigError("languages must include en, the language every text falls back to")
     return settings

@@ -7,6 +7,8 @@ from flask import current_app
 
 import app.cases.models  # noqa: F401  (register every table on the metadata)
 import app.referrals.models  # noqa: F401
+import app.notify.models  # noqa: F401
+import app.triage.models  # noqa: F401
 from app.extensions import db
 
 

@@ -6,8 +6,40 @@ from workers.context import job_context
 
 
 def route_case(case_id: str) -> str:
-    """Route a committed case. Returns what happened, for the job's result."""
-    from app.triage.routing import mark_awaiting_assignment
+    """Route a committed case to a responder or to the coordinators."""
+    from app.notify.sending import send_pending
+    from app.triage.routing import route_case as route
 
     with job_context():
-        return "queued" if mark_awaiting_assignment(case_id) else "already-routed"
+        outcome = route(case_id)
+        # Urgent notices (imminent danger) go now, not with the next digest.
+        send_pending(urgent_only=True)
+        return outcome
+
+
+def check_deadline(case_id: str, number: int) -> str:
+    """Escalate a routing round whose deadline passed unacknowledged."""
+    from app.triage.routing import check_deadline as check
+
+    with job_context():
+        return check(case_id, number)
+
+
+def send_notifications() -> int:
+    """Send the outbox as one digest per person (periodic)."""
+    from app.notify.sending import send_pending
+
+    with job_context():
+        return send_pending()
+
+
+def sweep_and_escalate() -> str:
+    """Queue unrouted cases again and escalate overdue rounds whose timers were lost (periodic)."""
+    from app.triage.queue import sweep
+    from app.triage.routing import check_deadline as check
+    from app.triage.routing import overdue_rounds
+
+    with job_context():
+        queued = sweep()
+        escalated = [check(case_id, number) for case_id, number in overdue_rounds()]
+        return f"queued {queued}, escalated {len(escalated)}"

@@ -33,8 +33,11 @@ class Case(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="new")
     # Orders the queue: 0 waiting for acknowledgement, 1 open, 2 referred, 3 closed.
     queue_rank: Mapped[int] = mapped_column(Integer, default=0)
-    # intake: committed, not yet taken by a worker; awaiting_assignment: queued for routing.
+    # intake: committed, no worker has routed it yet; assigned: offered to a responder;
+    # coordinators: no one eligible; rerouting: a deadline passed, routing runs again.
     routing_state: Mapped[str] = mapped_column(String(24), default="intake")
+    # How many routing rounds the case has had (see app/triage/models.py RoutingRound).
+    routing_round: Mapped[int] = mapped_column(Integer, default=0)
     language: Mapped[str] = mapped_column(String(8))
     county: Mapped[str | None] = mapped_column(String(24))
     is_named: Mapped[bool] = mapped_column(Boolean, default=False)

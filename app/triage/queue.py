@@ -7,6 +7,7 @@ The database is the source of truth: a case whose enqueue fails (Redis down) sta
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import current_app
 from redis import Redis
@@ -84,10 +85,35 @@ def enqueue_route(case_id: str, level: int, *, unless_pending: bool = False) -> 
     return True
 
 
+DEADLINE_JOB = "workers.jobs.check_deadline"
+
+
+def schedule_deadline_check(case_id: str, number: int, due: datetime) -> bool:
+    """Ask the worker's scheduler to check round ``number`` when its deadline passes.
+
+    If Redis is away the periodic overdue scan catches the deadline instead."""
+    try:
+        Queue(queue_names()[0], connection=redis_connection(), serializer="json").enqueue_at(
+            due,
+            DEADLINE_JOB,
+            case_id,
+            number,
+            job_id=f"deadline-{case_id}-{number}",
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+    except RedisError as error:
+        log.warning("deadline check for case %s not scheduled (%s)", case_id, error.__class__.__name__)
+        return False
+    return True
+
+
 def sweep() -> int:
     """Queue again every case that no worker has taken yet. Returns how many were queued."""
     rows = db.session.execute(
-        select(Case.id, Case.level).where(Case.routing_state == "intake").order_by(Case.created_at)
+        select(Case.id, Case.level)
+        .where(Case.routing_state.in_(("intake", "awaiting_assignment", "rerouting")))
+        .order_by(Case.created_at)
     ).all()
     queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless_pending=True))
     if rows:

@@ -42,12 +42,12 @@ def test_job_carries_the_case_id_only(client: FlaskClient, redis_client: Redis) 
     assert args == [case.id] and kwargs == {}
 
 
-def test_worker_marks_the_case_awaiting_assignment(client: FlaskClient, app: Flask) -> None:
+def test_worker_routes_the_case_to_the_coordinators_when_no_one_is_eligible(client: FlaskClient, app: Flask) -> None:
     submit_report(client, category="rape", when="72h")
     assert only_case().routing_state == "intake"
     assert run_worker(app) == 1
     case = only_case()
-    assert case.routing_state == "awaiting_assignment"
+    assert case.routing_state == "coordinators"
     assert case.queued_at is not None
     assert case.level == 1
     assert case.ack_due_at - case.created_at == timedelta(hours=app.config["CONFIDE"].triage.ack_hours[1])
@@ -123,7 +123,7 @@ def test_redis_outage_at_intake_loses_nothing(
             assert sweep() == 2
             assert run_worker(outage_app) == 2
         db.session.expire_all()
-        assert {c.routing_state for c in db.session.scalars(select(Case))} == {"awaiting_assignment"}
+        assert {c.routing_state for c in db.session.scalars(select(Case))} == {"coordinators"}
     finally:
         with outage_app.app_context():
             outage_app.extensions["confide_redis"].close()
@@ -136,7 +136,7 @@ def test_sweep_command_queues_stuck_cases(client: FlaskClient, app: Flask, redis
     result = app.test_cli_runner().invoke(args=["triage", "sweep"])
     assert result.exit_code == 0 and "1 case(s) queued" in result.output
     assert run_worker(app) == 1
-    assert only_case().routing_state == "awaiting_assignment"
+    assert only_case().routing_state == "coordinators"
 
 
 def test_real_worker_process_sweeps_at_start(
@@ -158,7 +158,7 @@ def test_real_worker_process_sweeps_at_start(
         [sys.executable, "-m", "workers", "--burst"], cwd=ROOT, env=env, capture_output=True, timeout=120
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert only_case().routing_state == "awaiting_assignment"
+    assert only_case().routing_state == "coordinators"
 
 
 def test_sweep_leaves_waiting_jobs_alone(client: FlaskClient, app: Flask) -> None:

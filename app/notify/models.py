@@ -1,0 +1,31 @@
+"""The notification outbox: what someone should hear about, until it has been sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models import UTCDateTime, utcnow
+
+
+class Notification(db.Model):
+    """Content-free by construction: a kind, a recipient and a case id; never text."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # staff | reporter
+    recipient: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One notification per event, however often the job that raised it runs.
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+
+    __table_args__ = (Index("ix_notifications_unsent", "sent_at", "recipient", "staff_id"),)

@@ -1,0 +1,41 @@
+"""Routing records: whom a reporter excluded, and every routing decision made for a case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models import UTCDateTime, utcnow
+
+
+class CaseExclusion(db.Model):
+    """A responder the reporter asked never to see their case (matched by pseudonym at intake)."""
+
+    __tablename__ = "case_exclusions"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class RoutingRound(db.Model):
+    """One routing decision: offered to a responder (or to the coordinators) until a deadline.
+
+    A case's rounds are numbered 1, 2, …; a deadline check names its round, so a check
+    for a round that has been superseded does nothing."""
+
+    __tablename__ = "routing_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    # A responder, or None when no one was eligible and the coordinators have the case.
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # assigned | coordinators | missed (deadline passed unacknowledged) | acknowledged
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),)
