@@ -24,6 +24,7 @@ from app.cases.sealing import open_json, seal_json
 from app.cases.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
 from app.extensions import db
 from app.models import utcnow
+from app.notify.service import notify_reporter
 from app.referrals.consent import CONTACT_PURPOSES, current_consent
 from app.security import COORDINATOR, RESPONDER
 from app.signals import announce
@@ -303,7 +304,11 @@ def add_note(viewer: StaffUser, case: Case, body: str) -> None:
 
 
 def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
-    add_message(case, body, author="staff", author_id=viewer.id)
+    message_id = add_message(case, body, author="staff", author_id=viewer.id)
+    if case.is_named:
+        # Sent only if they gave an email and agreed to be emailed (checked when sending).
+        notify_reporter(case.id, "message", key=f"message:{message_id}")
+        db.session.commit()
     if case.acknowledged_at is None:
         acknowledge(viewer, case)
     announce("message_sent", actor=viewer.id, role=viewer.role, case_id=case.id, direction="to_reporter")

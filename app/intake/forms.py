@@ -132,6 +132,14 @@ class ReportForm(FlaskForm):
     identity_to_counsel = BooleanField(PURPOSES["identity_to_counsel"])
 
     language = SelectField(_l("Which language should we use with you?"), choices=[])
+    exclude = StringField(
+        _l("Peer responders who must not see your report"),
+        description=_l(
+            "Optional. If you know someone on the team, write the names they use with us, "
+            "separated by commas. They will not be given your report."
+        ),
+        validators=[Optional(), Length(max=500)],
+    )
     submission = HiddenField()
     # Left empty by people; bots that fill every field give themselves away.
     website = StringField(_l("Leave this field empty"))

@@ -46,6 +46,8 @@ class Submission:
     county: str = ""
     contact: ContactDetails | None = None
     consent: dict[str, bool] = field(default_factory=dict)
+    # Pseudonyms of responders the reporter does not want to see the case.
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def submit_report(submission: Submission) -> Filed:
     try:
         db.session.flush()
         record_initial_consent(case_id, submission.consent)
+        _record_exclusions(case_id, submission.exclude)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -115,6 +118,21 @@ def submit_report(submission: Submission) -> Filed:
     log.info("case %s received at level L%d", case_id, triage.level)
     enqueue_route(case_id, triage.level)
     return Filed(case_id=case_id, receipt=receipt, triage=triage)
+
+
+def _record_exclusions(case_id: str, pseudonyms: tuple[str, ...]) -> None:
+    """Keep the ids of responders the reporter named; names that match no one are dropped."""
+    wanted = {name.strip().casefold() for name in pseudonyms if name.strip()}
+    if not wanted:
+        return
+    from app.staff.models import StaffUser
+    from app.triage.models import CaseExclusion
+
+    for staff_id, pseudonym in db.session.execute(
+        select(StaffUser.id, StaffUser.pseudonym).where(StaffUser.pseudonym.is_not(None))
+    ):
+        if pseudonym.casefold() in wanted:
+            db.session.add(CaseExclusion(case_id=case_id, staff_id=staff_id))
 
 
 def find_case_by_receipt(typed: str) -> str | None:

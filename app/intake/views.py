@@ -163,6 +163,7 @@ def _submission_from(form: ReportForm) -> services.Submission:
         ),
         contact=contact,
         consent=consent,
+        exclude=tuple((form.exclude.data or "").split(",")),
     )
 
 

@@ -176,3 +176,15 @@ def test_an_acknowledged_case_does_not_escalate(app: Flask) -> None:
     assert check_deadline(case.id, 1, now=case.ack_due_at + timedelta(hours=1)) == "acknowledged"
     assert fresh(case).assigned_to_id == maple.id
     assert notes("escalated") == []
+
+
+def test_the_report_form_lets_a_reporter_exclude_responders_by_pseudonym(app: Flask) -> None:
+    from tests.helpers import submit_report
+
+    birch = responder(pseudonym="Birch")
+    client = app.test_client()
+    response = submit_report(client, exclude=" birch , Nobody-By-This-Name")
+    assert response.status_code == 200
+    case = db.session.scalars(select(Case)).one()
+    assert db.session.scalars(select(CaseExclusion.staff_id)).all() == [birch.id]
+    assert route_case(case.id) == "coordinators"
