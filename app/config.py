@@ -74,6 +74,7 @@ class Settings:
     secret_key: str
     database_url: str
     redis_url: str
+    rate_limit_storage_url: str
     queue_prefix: str
     keys_dir: str
     log_file: str

@@ -80,29 +80,22 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import argparse
 import hashlib
 import hmac
-import http.client
+import itertools
 import json
 import math
 import os
 import random
 import re
 import secrets
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from html import unescape
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -110,11 +103,9 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 import pyotp  # noqa: E402
-from redis import Redis  # noqa: E402
 
-from app.crypto import create_keyring  # noqa: E402
+from bench import harness  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("CONFIDE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_DATABASE = "confide_bench_queue"
 REDIS_URL = os.environ.get("CONFIDE_BENCH_QUEUE_REDIS_URL", "redis://127.0.0.1:6379/11")
 QUEUE_PREFIX = "confide-bench-queue"
@@ -129,41 +120,8 @@ PAGE_CASES = 20
 PAGE_CASE_MESSAGES = 20
 NARRATIVE_CHARS = 5_000
 
-HIDDEN_RE = re.compile(r'<input[^>]*type="hidden"[^>]*>')
-NAME_RE = re.compile(r'name="([^"]+)"')
-VALUE_RE = re.compile(r'value="([^"]*)"')
-LOG_LINE_RE = re.compile(r"^\[?\d{4}-\d\d-\d\d")
-EXCEPTION_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
-
 
 # --------------------------------------------------------------------------- the setup
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pg_url(database: str, driver: str = "postgresql+psycopg") -> str:
-    url = re.sub(r"/[^/?]*(\?|$)", f"/{database}\\1", PG_ADMIN_URL, count=1)
-    return url.replace("postgresql://", f"{driver}://", 1)
-
-
-def _pg_admin(statement: str) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(statement)  # type: ignore[arg-type]
-
-
-def create_database() -> str:
-    _pg_admin(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-    _pg_admin(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    return _pg_url(BENCH_DATABASE)
-
-
-def drop_database() -> None:
-    _pg_admin(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-
 
 CONFIG_TOML = """\
 # Written by bench/queue.py for one run; removed afterwards.
@@ -174,45 +132,6 @@ report = "1000000 per minute"
 status = "1000000 per minute"
 staff_login = "1000000 per minute"
 """
-
-
-def app_environment(workdir: Path, database_url: str) -> dict[str, str]:
-    """The environment for `flask`, gunicorn and the in-process app: only our settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CONFIDE_", "FLASK_", "GUNICORN_")) and k != "PYTHONPATH"
-    }
-    config = workdir / "confide.toml"
-    config.write_text(CONFIG_TOML)
-    env.update(
-        {
-            "FLASK_APP": "app:create_app",
-            "CONFIDE_CONFIG": str(config),
-            "CONFIDE_ENV": "production",
-            "CONFIDE_SECURE_COOKIES": "false",
-            "CONFIDE_DATABASE_URL": database_url,
-            "CONFIDE_REDIS_URL": REDIS_URL,
-            "CONFIDE_QUEUE_PREFIX": QUEUE_PREFIX,
-            "CONFIDE_KEYS_DIR": str(workdir / "keys"),
-            "CONFIDE_LOG_FILE": str(workdir / "confide.log"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def migrate(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"`flask db upgrade` failed:\n{result.stdout}{result.stderr}")
 
 
 def in_process_app(env: dict[str, str]) -> Any:
@@ -226,146 +145,9 @@ def in_process_app(env: dict[str, str]) -> Any:
     return create_app()
 
 
-@contextmanager
-def gunicorn(workers: int, env: dict[str, str], workdir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """gunicorn (sync workers) in the background, stopped (TERM, then KILL) however the block ends."""
-    error_log = workdir / "gunicorn.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "app:create_app()",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-        "--timeout",
-        "30",
-        "--graceful-timeout",
-        "5",
-        "--error-logfile",
-        str(error_log),
-        "--log-level",
-        "warning",
-        "--no-control-socket",
-    ]
-    # No --access-logfile: gunicorn then writes no request lines (the app forbids them).
-    if Path("/dev/shm").is_dir():
-        command += ["--worker-tmp-dir", "/dev/shm"]
-    with open(workdir / "gunicorn.out", "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_serving(process, port, error_log)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], port: int, error_log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = error_log.read_text(errors="replace")[-4000:] if error_log.exists() else ""
-            raise SystemExit(f"gunicorn exited with status {process.returncode}:\n{log}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/staff/login")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-            conn.close()
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer /staff/login within 60 s")
-
-
-def worker_pids(master: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == master:
-                    pids.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return pids
-
-
-# ------------------------------------------------------------------- CPU accounting
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def _pids_named(*names: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in names:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def cpu_snapshot(workers: list[int]) -> dict[str, float]:
-    """CPU seconds used so far by gunicorn's workers, PostgreSQL, this process, the machine."""
-    try:
-        busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        total = sum(int(x) for x in busy) - int(busy[3]) - int(busy[4])  # minus idle, iowait
-    except (OSError, IndexError, ValueError):
-        total = 0
-    return {
-        "gunicorn": sum(_cpu_seconds(pid) for pid in workers),
-        "postgres": sum(_cpu_seconds(pid) for pid in _pids_named("postgres")),
-        "bench": time.process_time(),
-        "machine": total / CLOCK_TICKS,
-    }
-
-
-def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int, elapsed: float) -> dict[str, float]:
-    used = {k: after[k] - before[k] for k in before}
-    used["other"] = max(0.0, used["machine"] - used["gunicorn"] - used["postgres"] - used["bench"])
-    out = {f"{k}_ms": round(1000 * v / requests, 2) if requests else 0.0 for k, v in used.items() if k != "machine"}
-    out["machine_busy_cores"] = round(used["machine"] / elapsed, 2) if elapsed else 0.0
-    return out
-
-
 # --------------------------------------------------------------------------- the data
 
-SENTENCES = [
-    "A client made comments about my body during a session and would not stop when I asked.",
-    "It happened in the treatment room at the end of a ninety minute appointment.",
-    "My manager told me to keep quiet about it and gave me fewer shifts the week after.",
-    "He booked again under a different name, and the front desk did not warn me.",
-    "I wrote down the date and what he said as soon as I got home that evening.",
-    "Another therapist told me the same person had done something similar to her.",
-    "I am not sure whether I want to make a complaint yet, but I want it on record.",
-    "The owner keeps my passport in the office and says I still owe them for the flight.",
-    "I was scared and left the room, and afterwards he sent messages to my phone.",
-    "Nobody else was in the building because it was the last appointment of the day.",
-    "The receptionist saw him leave and asked me afterwards if I was all right.",
-    "I kept working that week because I could not afford to lose the shifts.",
-    "He said he would leave a bad review and tell the owner I had been rude to him.",
-    "When I told the owner, she laughed and said that is what clients are like.",
-]
+SENTENCES = harness.SENTENCES
 MESSAGES = [
     "Thank you for writing to us. I have read your report carefully and I am here to help.",
     "Would it be all right to talk about what you would like to happen next?",
@@ -653,7 +435,7 @@ def seed_bulk(
     report.seconds["bulk_generate"] = round(time.perf_counter() - started, 1)
 
     started = time.perf_counter()
-    with psycopg.connect(_pg_url(BENCH_DATABASE, "postgresql")) as conn:
+    with psycopg.connect(harness.pg_url(BENCH_DATABASE, "postgresql")) as conn:
         with conn.cursor() as cur:
             with cur.copy(f"COPY cases ({', '.join(CASE_COLUMNS)}) FROM STDIN") as copy:
                 for row in cases:
@@ -731,7 +513,7 @@ def seed_page_cases(
 
 def vacuum_analyze(report: SeedReport) -> None:
     started = time.perf_counter()
-    with psycopg.connect(_pg_url(BENCH_DATABASE, "postgresql"), autocommit=True) as conn:
+    with psycopg.connect(harness.pg_url(BENCH_DATABASE, "postgresql"), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         for status, n in conn.execute("SELECT status, count(*) FROM cases GROUP BY 1 ORDER BY 2 DESC"):
             report.statuses[status] = n
@@ -754,89 +536,19 @@ def vacuum_analyze(report: SeedReport) -> None:
 # ------------------------------------------------------------------------ the clients
 
 
-class ClientError(Exception):
-    pass
-
-
-class Browser:
-    """One connection and one cookie jar, like one browser tab."""
-
-    def __init__(self, port: int, cookies: dict[str, str] | None = None) -> None:
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookies: dict[str, str] = dict(cookies or {})
-        self.used = False
-        self.reconnects = 0
-        self.location = ""
-
-    def request(self, method: str, path: str, form: dict[str, object] | None = None) -> tuple[int, str]:
-        headers = {"Accept": "text/html", "Accept-Language": "en", "User-Agent": "confide-bench/1"}
-        body = None
-        if form is not None:
-            body = urlencode(form, doseq=True).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        try:
-            response, data = self._send(method, path, body, headers)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # The server closed a kept-alive connection just as we reused it; a browser
-            # sends again on a new connection. Only then, and only once.
-            self.conn.close()
-            if not self.used:
-                raise
-            self.reconnects += 1
-            response, data = self._send(method, path, body, headers)
-        self.used = not response.will_close
-        if response.will_close:
-            self.conn.close()
-        self.location = response.headers.get("Location", "")
-        for header in response.headers.get_all("Set-Cookie") or ():
-            self._remember(header)
-        return response.status, data.decode("utf-8", errors="replace")
-
-    def _send(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
-    ) -> tuple[http.client.HTTPResponse, bytes]:
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
-        return response, response.read()
-
-    def _remember(self, header: str) -> None:
-        pair, _, attributes = header.partition(";")
-        name, _, value = pair.strip().partition("=")
-        attributes = attributes.lower()
-        if "max-age=0" in attributes or "expires=thu, 01 jan 1970" in attributes:
-            self.cookies.pop(name, None)
-        else:
-            self.cookies[name] = value
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def hidden_fields(html: str) -> dict[str, str]:
-    fields = {}
-    for tag in HIDDEN_RE.findall(html):
-        name, value = NAME_RE.search(tag), VALUE_RE.search(tag)
-        if name:
-            fields[name.group(1)] = unescape(value.group(1)) if value else ""
-    return fields
-
-
 def sign_in(port: int, account: StaffAccount) -> dict[str, str]:
     """Sign in through the real two-step form; returns the session cookie jar."""
-    browser = Browser(port)
+    browser = harness.Browser(port)
     try:
         status, page = browser.request("GET", "/staff/login")
-        form = {**hidden_fields(page), "email": account.email, "password": PASSWORD}
+        form = {**harness.hidden_fields(page), "email": account.email, "password": PASSWORD}
         status, page = browser.request("POST", "/staff/login", form)
         if status != 303 or "/staff/login/code" not in browser.location:
             raise SystemExit(f"sign-in of {account.email}: password step answered {status}")
         status, page = browser.request("GET", "/staff/login/code")
         # A fresh account has used no code yet: the current step's code is accepted once.
         code = pyotp.TOTP(account.secret).now()
-        status, page = browser.request("POST", "/staff/login/code", {**hidden_fields(page), "code": code})
+        status, page = browser.request("POST", "/staff/login/code", {**harness.hidden_fields(page), "code": code})
         if status != 303 or "/cases" not in browser.location:
             raise SystemExit(f"sign-in of {account.email}: code step answered {status} -> {browser.location!r}")
         return dict(browser.cookies)
@@ -867,17 +579,18 @@ class Phase:
 
 
 @dataclass
-class Tally:
+class Tally(harness.Tally):
+    """Per phase: each request's time in seconds, all together and by path."""
+
     latencies: list[float] = field(default_factory=list)
     by_path: dict[str, list[float]] = field(default_factory=dict)
-    errors: int = 0
-    samples: list[str] = field(default_factory=list)
-    reconnects: int = 0
 
-    def error(self, text: str) -> None:
-        self.errors += 1
-        if len(self.samples) < 5:
-            self.samples.append(text)
+    def merge(self, other: Self) -> None:
+        """Add one client's tally to the phase's."""
+        super().merge(other)
+        self.latencies += other.latencies
+        for path, values in other.by_path.items():
+            self.by_path.setdefault(path, []).extend(values)
 
 
 def run_phase(
@@ -886,65 +599,34 @@ def run_phase(
 ) -> tuple[Tally, float]:
     """``clients`` threads each GET the phase's paths in turn for ``seconds``; returns the
     tally and the wall time from the common start to the last client's last answer."""
-    tally = Tally()
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
-    stop_at: list[float] = []
 
-    def client(index: int) -> None:
-        browser = Browser(port, cookies)
-        rng = random.Random(seed * 1000 + index)
-        local = Tally()
-        barrier.wait()
-        n = rng.randrange(len(phase.paths))
-        try:
-            while time.perf_counter() < stop_at[0]:
-                path = phase.paths[n % len(phase.paths)]
-                n += 1
-                try:
-                    start = time.perf_counter()
-                    status, body = browser.request("GET", path)
-                    took = time.perf_counter() - start
-                    if status != 200:
-                        raise ClientError(f"GET {path}: {status} {browser.location}")
-                    want = expect[(phase.account, path)]
-                    for text in want.contains:
-                        if text not in body:
-                            raise ClientError(f"GET {path}: {text!r} missing")
-                    if want.count and len(want.count[0].findall(body)) != want.count[1]:
-                        raise ClientError(
-                            f"GET {path}: {len(want.count[0].findall(body))} x {want.count[0].pattern!r}, "
-                            f"expected {want.count[1]}"
-                        )
-                    if record:
-                        local.latencies.append(took)
-                        local.by_path.setdefault(path, []).append(took)
-                except (ClientError, OSError, http.client.HTTPException) as error:
-                    local.error(f"{error.__class__.__name__}: {error}")
-                    browser.close()
-                    browser = Browser(port, browser.cookies)
-                    if local.errors > 50:
-                        break
-        finally:
-            local.reconnects += browser.reconnects
-            browser.close()
-            with lock:
-                tally.latencies += local.latencies
-                for path, values in local.by_path.items():
-                    tally.by_path.setdefault(path, []).extend(values)
-                tally.errors += local.errors
-                tally.reconnects += local.reconnects
-                tally.samples += local.samples[: max(0, 5 - len(tally.samples))]
+    def client_step(index: int, rng: random.Random) -> harness.Step[Tally]:
+        # Clients start at different paths (at random), so they do not all ask for the same page.
+        paths = itertools.islice(itertools.cycle(phase.paths), rng.randrange(len(phase.paths)), None)
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter()
-    stop_at.append(start + seconds)
-    barrier.wait()
-    for thread in threads:
-        thread.join(timeout=seconds + 60)
-    return tally, time.perf_counter() - start
+        def step(browser: harness.Browser, local: Tally) -> None:
+            path = next(paths)
+            start = time.perf_counter()
+            status, body = browser.request("GET", path)
+            took = time.perf_counter() - start
+            if status != 200:
+                raise harness.ClientError(f"GET {path}: {status} {browser.location}")
+            want = expect[(phase.account, path)]
+            for text in want.contains:
+                if text not in body:
+                    raise harness.ClientError(f"GET {path}: {text!r} missing")
+            if want.count and len(want.count[0].findall(body)) != want.count[1]:
+                raise harness.ClientError(
+                    f"GET {path}: {len(want.count[0].findall(body))} x {want.count[0].pattern!r}, "
+                    f"expected {want.count[1]}"
+                )
+            if record:
+                local.latencies.append(took)
+                local.by_path.setdefault(path, []).append(took)
+
+        return step
+
+    return harness.run_clients(port, clients, seconds, seed, Tally, client_step, cookies)
 
 
 # -------------------------------------------------------------- in-process inspection
@@ -1148,46 +830,6 @@ def explain_queue(app: Any, viewer_id: str, path: str) -> dict[str, Any]:
     return plans
 
 
-# ---------------------------------------------------------------------------- results
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile, in milliseconds."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(p / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1] * 1000
-
-
-def summary(latencies: list[float], elapsed: float) -> dict[str, float | int]:
-    ordered = sorted(latencies)
-    return {
-        "requests": len(ordered),
-        "per_s": round(len(ordered) / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": round(percentile(ordered, 50), 1),
-        "p95_ms": round(percentile(ordered, 95), 1),
-        "p99_ms": round(percentile(ordered, 99), 1),
-    }
-
-
-def _log_errors(path: Path, markers: tuple[str, ...]) -> list[str]:
-    """Each error in a log, as its first line plus the exception that ended its traceback."""
-    if not path.exists():
-        return []
-    found: list[str] = []
-    lines = path.read_text(errors="replace").splitlines()
-    for i, line in enumerate(lines):
-        if any(m in line for m in markers):
-            end = i + 1
-            while end < len(lines) and not LOG_LINE_RE.match(lines[end]):
-                end += 1
-            tail = [text.strip() for text in lines[i + 1 : end] if text.strip()]
-            named = [text for text in tail if EXCEPTION_RE.match(text)]
-            cause = (named or tail or [""])[-1]
-            found.append(f"{line.strip()} | {cause}" if cause else line.strip())
-    return found
-
-
 # ------------------------------------------------------------------------------- main
 
 
@@ -1233,90 +875,86 @@ def build_phases(args: argparse.Namespace, page_cases: list[tuple[str, str]]) ->
 
 
 def main() -> int:
+    """Set up, seed, measure, report; the exit status as the module docstring says."""
     args = parse_args()
-    # SIGTERM ends the run like Ctrl-C does, through the clean-up below.
+    # SIGTERM ends the run like Ctrl-C does, through the clean-up below and bench_setup's.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    workdir = Path(tempfile.mkdtemp(prefix="confide-bench-queue-"))
-    redis = Redis.from_url(REDIS_URL, socket_timeout=5)
-    database_created = False
-    app = None
-    try:
-        redis.flushdb()
-        database_url = create_database()
-        database_created = True
-        create_keyring(workdir / "keys")
-        env = app_environment(workdir, database_url)
-        migrate(env)
-        app = in_process_app(env)
-        rng = random.Random(args.seed)
-        seed = SeedReport()
-        print(f"seeding {args.cases:,} cases …", flush=True)
-        seed_started = time.perf_counter()
-        with app.app_context():
-            started = time.perf_counter()
-            coordinator, responder, coordinators, responders = seed_staff()
-            seed.seconds["staff"] = round(time.perf_counter() - started, 1)
-            seed_bulk(
-                app, args.cases - PAGE_CASES, coordinators, responders, responder,
-                BIG_CASELOAD - PAGE_CASES, rng, seed,
-            )
-            page_cases = seed_page_cases(coordinator, responder, rng, seed)
-        vacuum_analyze(seed)
-        seed.seconds["total"] = round(time.perf_counter() - seed_started, 1)
-        print_seed(args, seed)
-
-        viewers = {"coordinator": coordinator.id, "responder": responder.id}
-        phases = build_phases(args, page_cases)
-        expect = expected_answers(app, viewers, phases, page_cases)
-        port = free_port()
-        print(
-            f"\ngunicorn: {args.workers} sync workers; {args.clients} clients per phase; "
-            f"{args.warmup:g} s warm-up + {args.duration:g} s measured per phase; {os.cpu_count()} CPUs",
-            flush=True,
-        )
-        results: dict[str, tuple[Tally, float, dict[str, float]]] = {}
-        with gunicorn(args.workers, env, workdir, port) as server:
-            workers = worker_pids(server.pid)
-            cookies = {"coordinator": sign_in(port, coordinator), "responder": sign_in(port, responder)}
-            for n, phase in enumerate(phases, start=1):
-                jar = cookies[phase.account]
-                warm, _ = run_phase(port, phase, jar, expect, args.clients, args.warmup, False, n)
-                if warm.errors:
-                    results[phase.key] = (warm, 0.0, {})
-                    break
-                before = cpu_snapshot(workers)
-                tally, elapsed = run_phase(port, phase, jar, expect, args.clients, args.duration, True, n + 100)
-                cpu = cpu_per_request(before, cpu_snapshot(workers), len(tally.latencies), elapsed)
-                results[phase.key] = (tally, elapsed, cpu)
-                print(f"  {phase.title}: {len(tally.latencies)} requests in {elapsed:.1f} s", flush=True)
-                if tally.errors:
-                    break
-        print("\nin-process inspection (one thread, no HTTP) …", flush=True)
-        inspected = profile_views(app, viewers, phases, rounds=30)
-        case_phase = next(p for p in phases if p.kind == "case")
-        breakdown = case_page_breakdown(app, viewers["coordinator"], case_phase.paths, rounds=40)
-        plans = {}
-        for phase in phases:
-            if phase.kind == "queue":
-                for path in phase.paths:
-                    plans[f"{phase.account} {path}"] = explain_queue(app, viewers[phase.account], path)
-        app_errors = _log_errors(workdir / "confide.log", (" ERROR ", " CRITICAL "))
-        app_errors += _log_errors(workdir / "gunicorn.log", ("[ERROR]", "[CRITICAL]"))
-        return report(args, seed, phases, results, inspected, breakdown, plans, app_errors)
-    finally:
-        if app is not None:
+    with harness.bench_setup(
+        database=BENCH_DATABASE,
+        redis_url=REDIS_URL,
+        queue_prefix=QUEUE_PREFIX,
+        config_toml=CONFIG_TOML,
+        workdir_prefix="confide-bench-queue-",
+    ) as setup:
+        app = in_process_app(setup.env)
+        try:
+            return run(args, app, setup)
+        finally:
+            # The in-process app's connections go before bench_setup drops the database.
             from app.extensions import db
 
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-        try:
-            redis.flushdb()
-        finally:
-            redis.close()
-            if database_created:
-                drop_database()
-            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, app: Any, setup: harness.Setup) -> int:
+    """Seed the database, run every phase through gunicorn, inspect in-process, report."""
+    rng = random.Random(args.seed)
+    seed = SeedReport()
+    print(f"seeding {args.cases:,} cases …", flush=True)
+    seed_started = time.perf_counter()
+    with app.app_context():
+        started = time.perf_counter()
+        coordinator, responder, coordinators, responders = seed_staff()
+        seed.seconds["staff"] = round(time.perf_counter() - started, 1)
+        seed_bulk(
+            app, args.cases - PAGE_CASES, coordinators, responders, responder,
+            BIG_CASELOAD - PAGE_CASES, rng, seed,
+        )
+        page_cases = seed_page_cases(coordinator, responder, rng, seed)
+    vacuum_analyze(seed)
+    seed.seconds["total"] = round(time.perf_counter() - seed_started, 1)
+    print_seed(args, seed)
+
+    viewers = {"coordinator": coordinator.id, "responder": responder.id}
+    phases = build_phases(args, page_cases)
+    expect = expected_answers(app, viewers, phases, page_cases)
+    port = harness.free_port()
+    print(
+        f"\ngunicorn: {args.workers} sync workers; {args.clients} clients per phase; "
+        f"{args.warmup:g} s warm-up + {args.duration:g} s measured per phase; {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    results: dict[str, tuple[Tally, float, dict[str, float]]] = {}
+    options = harness.ServerOptions(args.workers)
+    with harness.gunicorn(options, setup.env, setup.workdir, port, "/staff/login") as server:
+        workers = harness.worker_pids(server.pid)
+        cookies = {"coordinator": sign_in(port, coordinator), "responder": sign_in(port, responder)}
+        for n, phase in enumerate(phases, start=1):
+            jar = cookies[phase.account]
+            warm, _ = run_phase(port, phase, jar, expect, args.clients, args.warmup, False, n)
+            if warm.errors:
+                results[phase.key] = (warm, 0.0, {})
+                break
+            before = harness.cpu_snapshot(workers)
+            tally, elapsed = run_phase(port, phase, jar, expect, args.clients, args.duration, True, n + 100)
+            cpu = cpu_per_request(before, harness.cpu_snapshot(workers), len(tally.latencies), elapsed)
+            results[phase.key] = (tally, elapsed, cpu)
+            print(f"  {phase.title}: {len(tally.latencies)} requests in {elapsed:.1f} s", flush=True)
+            if tally.errors:
+                break
+    print("\nin-process inspection (one thread, no HTTP) …", flush=True)
+    inspected = profile_views(app, viewers, phases, rounds=30)
+    case_phase = next(p for p in phases if p.kind == "case")
+    breakdown = case_page_breakdown(app, viewers["coordinator"], case_phase.paths, rounds=40)
+    plans = {}
+    for phase in phases:
+        if phase.kind == "queue":
+            for path in phase.paths:
+                plans[f"{phase.account} {path}"] = explain_queue(app, viewers[phase.account], path)
+    app_errors = harness.app_log_errors(setup.workdir)
+    return report(args, seed, phases, results, inspected, breakdown, plans, app_errors)
 
 
 def print_seed(args: argparse.Namespace, seed: SeedReport) -> None:
@@ -1346,6 +984,31 @@ def print_seed(args: argparse.Namespace, seed: SeedReport) -> None:
     print(f"  sizes MB (with indexes and TOAST): {seed.table_mb}", flush=True)
 
 
+# ---------------------------------------------------------------------------- results
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int, elapsed: float) -> dict[str, float]:
+    """CPU milliseconds per request by party (the machine as a whole left out), and how
+    many CPUs were busy."""
+    used = harness.cpu_used(before, after)
+    out = {f"{k}_ms": round(1000 * v / requests, 2) if requests else 0.0 for k, v in used.items() if k != "machine"}
+    out["machine_busy_cores"] = round(used["machine"] / elapsed, 2) if elapsed else 0.0
+    return out
+
+
+COLUMNS = (
+    harness.Column("phase", 34),
+    harness.Column("requests", 9),
+    harness.Column("per s", 8, ".1f"),
+    harness.Column("p50 ms", 8, ".1f"),
+    harness.Column("p95 ms", 8, ".1f"),
+    harness.Column("p99 ms", 8, ".1f"),
+    harness.Column("app CPU", 9, ".1f"),
+    harness.Column("pg CPU", 8, ".1f"),
+    harness.Column("other", 7, ".1f"),
+)
+
+
 def report(
     args: argparse.Namespace,
     seed: SeedReport,
@@ -1356,6 +1019,8 @@ def report(
     plans: dict[str, dict[str, Any]],
     app_errors: list[str],
 ) -> int:
+    """Print the table, the in-process figures and the targets, then the JSON line;
+    returns the exit status."""
     figures: dict[str, Any] = {
         "bench": "queue",
         "cases": args.cases,
@@ -1377,34 +1042,32 @@ def report(
         "phases": {},
     }
     errors = 0
-    header = (
-        f"{'phase':<34}{'requests':>9}{'per s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-        f"{'app CPU':>9}{'pg CPU':>8}{'other':>7}"
-    )
-    print()
-    print(header)
-    print("-" * len(header))
+    table: list[tuple[object, ...]] = []
     titles = {p.key: p for p in phases}
     for key, (tally, elapsed, cpu) in results.items():
         errors += tally.errors
         if not elapsed:
             continue
-        row = summary(tally.latencies, elapsed)
+        row = harness.summary(tally.latencies, elapsed)
         entry: dict[str, Any] = {**row, "cpu_ms_per_request": cpu, "retries": tally.reconnects}
-        print(
-            f"{titles[key].title:<34}{row['requests']:>9}{row['per_s']:>8.1f}{row['p50_ms']:>8.1f}"
-            f"{row['p95_ms']:>8.1f}{row['p99_ms']:>8.1f}{cpu['gunicorn_ms']:>9.1f}{cpu['postgres_ms']:>8.1f}"
-            f"{cpu['other_ms']:>7.1f}"
+        table.append(
+            (
+                titles[key].title, row["requests"], row["per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"],
+                cpu["gunicorn_ms"], cpu["postgres_ms"], cpu["other_ms"],
+            )
         )
         if len(tally.by_path) > 1 and titles[key].kind == "queue":
             entry["by_path"] = {}
             for path, values in sorted(tally.by_path.items()):
-                sub = summary(values, elapsed)
-                print(f"  {path:<32}{sub['requests']:>9}{'':>8}{sub['p50_ms']:>8.1f}{sub['p95_ms']:>8.1f}{sub['p99_ms']:>8.1f}")
+                sub = harness.summary(values, elapsed)
+                # Indented under its phase, with no rate of its own.
+                table.append((f"  {path}", sub["requests"], None, sub["p50_ms"], sub["p95_ms"], sub["p99_ms"]))
                 entry["by_path"][path] = {k: sub[k] for k in ("requests", "p50_ms", "p95_ms", "p99_ms")}
         if key in inspected:
             entry["in_process"] = inspected[key]
         figures["phases"][key] = entry
+    print()
+    harness.print_table(COLUMNS, table)
     print(
         "(app CPU, pg CPU, other: CPU milliseconds per request used by the gunicorn workers, by\n"
         " PostgreSQL, and by every other process on the machine except these clients)"
@@ -1482,17 +1145,8 @@ def report(
             status = 2
     else:
         status = 1
-    if errors or app_errors:
-        status = 1
-        print(f"\nFAILED: {errors} client error(s), {len(app_errors)} error line(s) in the logs", file=sys.stderr)
-        for key, (tally, _, _) in results.items():
-            for sample in tally.samples:
-                print(f"  {key}: {sample}", file=sys.stderr)
-        for line in app_errors[:5]:
-            print(f"  log: {line}", file=sys.stderr)
-    sys.stderr.flush()
-    print(json.dumps(figures, separators=(",", ":")), flush=True)
-    return status
+    samples = {key: tally.samples for key, (tally, _, _) in results.items()}
+    return harness.finish(figures, status, errors, app_errors, samples)
 
 
 def print_plans(plans: dict[str, dict[str, Any]]) -> None:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         from workers.jobs import sweep_and_escalate
 
-        sweep_and_escalate()
+        sweep_and_escalate(force=True)
         engine = db.engine
         # Each job runs in a forked child: give it its own database connections.
         os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))

@@ -33,13 +33,13 @@ def send_notifications() -> int:
         return send_pending()
 
 
-def sweep_and_escalate() -> str:
+def sweep_and_escalate(force: bool = False) -> str:
     """Queue unrouted cases again and escalate overdue rounds whose timers were lost (periodic)."""
     from app.triage.queue import sweep
     from app.triage.routing import check_deadline as check
     from app.triage.routing import overdue_rounds
 
     with job_context():
-        queued = sweep()
+        queued = sweep(force=force)
         escalated = [check(case_id, number) for case_id, number in overdue_rounds()]
         return f"queued {queued}, escalated {len(escalated)}"

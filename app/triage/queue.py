@@ -108,14 +108,18 @@ def schedule_deadline_check(case_id: str, number: int, due: datetime) -> bool:
     return True
 
 
-def sweep() -> int:
-    """Queue again every case that no worker has taken yet. Returns how many were queued."""
+def sweep(*, force: bool = False) -> int:
+    """Queue again every case that no worker has routed yet. Returns how many were queued.
+
+    Normally a case whose job is still waiting is left alone. With ``force`` (at worker
+    start) every such case is queued again: a job shown as running may belong to a worker
+    that was killed, and routing twice has the effect of routing once."""
     rows = db.session.execute(
         select(Case.id, Case.level)
         .where(Case.routing_state.in_(("intake", "awaiting_assignment", "rerouting")))
         .order_by(Case.created_at)
     ).all()
-    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless_pending=True))
+    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless_pending=not force))
     if rows:
         log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
     return queued

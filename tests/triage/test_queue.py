@@ -104,7 +104,11 @@ def test_redis_outage_at_intake_loses_nothing(
 ) -> None:
     port, processes = private_redis
     url = f"redis://127.0.0.1:{port}/0"
-    settings = settings_for(base_app.config["SQLALCHEMY_DATABASE_URI"], keys_dir, log_file, redis_url=url)
+    # Only the queue loses its Redis. (Rate-limit counters live in a process-wide limiter,
+    # which must not be left pointing at this short-lived server.)
+    settings = settings_for(
+        base_app.config["SQLALCHEMY_DATABASE_URI"], keys_dir, log_file, redis_url=url, rate_limit_storage_url=REDIS_URL
+    )
     outage_app = create_app(settings)
     outage_app.test_client_class = BrowserLikeClient
     try:
