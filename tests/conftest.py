@@ -157,3 +157,18 @@ def run_worker(app: Flask) -> int:
     assert not failed, f"jobs failed: {failed}"
     assert sum(queue.count for queue in queues) == 0
     return waiting
+
+
+def worker_env(app: Flask, keys_dir: Path, log_file: Path) -> dict[str, str]:
+    """The environment for a real `python -m workers` process serving ``app``'s database."""
+    env = {
+        **os.environ,
+        "CONFIDE_ENV": "test",
+        "CONFIDE_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "CONFIDE_REDIS_URL": REDIS_URL,
+        "CONFIDE_KEYS_DIR": str(keys_dir),
+        "CONFIDE_LOG_FILE": str(log_file),
+        "CONFIDE_QUEUE_PREFIX": app.config["CONFIDE"].queue_prefix,
+    }
+    env.pop("CONFIDE_CONFIG", None)
+    return env

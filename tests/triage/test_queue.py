@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from app import ROOT, create_app
 from app.cases.models import Case
 from app.extensions import db
 from app.triage.queue import enqueue_route, sweep
-from tests.conftest import REDIS_URL, BrowserLikeClient, run_worker, settings_for
+from tests.conftest import REDIS_URL, BrowserLikeClient, run_worker, settings_for, worker_env
 from tests.helpers import receipt_from, submit_report
 
 
@@ -148,16 +147,7 @@ def test_real_worker_process_sweeps_at_start(
 ) -> None:
     submit_report(client)
     redis_client.flushdb()
-    env = {
-        **os.environ,
-        "CONFIDE_ENV": "test",
-        "CONFIDE_DATABASE_URL": base_app.config["SQLALCHEMY_DATABASE_URI"],
-        "CONFIDE_REDIS_URL": REDIS_URL,
-        "CONFIDE_KEYS_DIR": str(keys_dir),
-        "CONFIDE_LOG_FILE": str(log_file),
-        "CONFIDE_QUEUE_PREFIX": base_app.config["CONFIDE"].queue_prefix,
-    }
-    env.pop("CONFIDE_CONFIG", None)
+    env = worker_env(base_app, keys_dir, log_file)
     done = subprocess.run(
         [sys.executable, "-m", "workers", "--burst"], cwd=ROOT, env=env, capture_output=True, timeout=120
     )

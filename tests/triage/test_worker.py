@@ -18,23 +18,9 @@ from app import ROOT
 from app.cases.models import Case
 from app.extensions import db
 from app.triage.queue import queue_names
-from tests.conftest import REDIS_URL
+from tests.conftest import worker_env
 from tests.factories import make_case
 from tests.triage.test_routing import responder
-
-
-def worker_env(app: Flask, keys_dir: Path, log_file: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CONFIDE_ENV": "test",
-        "CONFIDE_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CONFIDE_REDIS_URL": REDIS_URL,
-        "CONFIDE_KEYS_DIR": str(keys_dir),
-        "CONFIDE_LOG_FILE": str(log_file),
-        "CONFIDE_QUEUE_PREFIX": app.config["CONFIDE"].queue_prefix,
-    }
-    env.pop("CONFIDE_CONFIG", None)
-    return env
 
 
 @pytest.fixture(autouse=True)
