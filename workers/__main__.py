@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         from workers.jobs import sweep_and_escalate
 
         sweep_and_escalate(force=True)
+        # Nothing of the parent's session or connections may reach the forked jobs.
+        db.session.remove()
         engine = db.engine
         # Each job runs in a forked child: give it its own database connections.
         os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))

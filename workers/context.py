@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
 
 _app: Flask | None = None
 
@@ -21,9 +21,15 @@ def worker_app() -> Flask:
 
 @contextmanager
 def job_context() -> Iterator[None]:
-    """Reuse the caller's app context (tests, in-process workers) or push the worker's."""
-    if has_app_context():
-        yield
-        return
-    with worker_app().app_context():
-        yield
+    """A fresh app context, so every job has a database session of its own.
+
+    It is for the app already in use (tests, in-process workers), or else the worker's.
+    A forked job never reuses a session, or a connection, of the process it came from."""
+    app = current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
+    with app.app_context():
+        try:
+            yield
+        finally:
+            from app.extensions import db
+
+            db.session.remove()

@@ -39,7 +39,21 @@ def sweep_and_escalate(force: bool = False) -> str:
     from app.triage.routing import check_deadline as check
     from app.triage.routing import overdue_rounds
 
+    import logging
+
+    from app.extensions import db
+
+    log = logging.getLogger("confide.triage")
     with job_context():
         queued = sweep(force=force)
-        escalated = [check(case_id, number) for case_id, number in overdue_rounds()]
-        return f"queued {queued}, escalated {len(escalated)}"
+        escalated = 0
+        for case_id, number in overdue_rounds():
+            try:
+                outcome = check(case_id, number)
+            except Exception as error:  # noqa: BLE001 - one failure must not stop the others
+                db.session.rollback()
+                log.warning("case %s round %d not escalated (%s)", case_id, number, error.__class__.__name__)
+                continue
+            escalated += outcome in ("assigned", "coordinators")
+        db.session.commit()
+        return f"queued {queued}, escalated {escalated}"

@@ -31,18 +31,18 @@ def send(settings: MailSettings, mail: Mail) -> None:
         # The body is printed (it holds no content); the address is not.
         log.info("mail to %s: %s\n%s", mail.who, mail.subject, mail.body)
         return
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
-    message.set_content(mail.body)
     try:
+        message = EmailMessage()
+        message["From"] = settings.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message.set_content(mail.body)
         with smtplib.SMTP(settings.host, settings.port, timeout=15) as smtp:
             if settings.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.username:
                 smtp.login(settings.username, settings.password)
             smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
+    except Exception as error:  # noqa: BLE001 - any failure; its text may hold the address
         raise MailError(f"{mail.who}: {error.__class__.__name__}") from None
     log.info("mail to %s sent: %s", mail.who, mail.subject)

@@ -95,7 +95,12 @@ def send_pending(*, urgent_only: bool = False) -> int:
     sent = 0
     settings = current_app.config["CONFIDE"].mail
     for (recipient, target_id), ids in batches.items():
-        mail = _compose(recipient, target_id, urgent=(recipient, target_id) in urgent)
+        try:
+            mail = _compose(recipient, target_id, urgent=(recipient, target_id) in urgent)
+        except Exception as error:  # noqa: BLE001 - one bad batch must not block the others
+            db.session.rollback()
+            log.warning("notices %s not composed (%s); they will be tried again", ids, error.__class__.__name__)
+            continue
         claimed = _claim(ids)
         if not claimed or mail is None:
             continue

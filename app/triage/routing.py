@@ -127,7 +127,12 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
     )
     moved = db.session.execute(
         update(Case)
-        .where(Case.id == case.id, Case.routing_state == "assigned", Case.routing_round == number)
+        .where(
+            Case.id == case.id,
+            Case.routing_state == "assigned",
+            Case.routing_round == number,
+            Case.acknowledged_at.is_(None),  # acknowledged meanwhile: it stays where it is
+        )
         .values(routing_state="rerouting", assigned_to_id=None, assigned_at=None)
     )
     if not (missed.rowcount and moved.rowcount):  # type: ignore[attr-defined]
