@@ -7,7 +7,9 @@ to fail instead of skipping when PostgreSQL cannot be reached.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import uuid
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,8 +121,12 @@ def clean_database() -> None:
 
 
 @pytest.fixture
-def app(base_app: Flask, redis_client: Redis) -> Iterator[Flask]:
+def app(base_app: Flask, redis_client: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     redis_client.flushdb()
+    # Queues of this test's own: no worker left over from another test can take its jobs.
+    settings = base_app.config["CONFIDE"]
+    prefix = f"{settings.queue_prefix}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(base_app.config, "CONFIDE", dataclasses.replace(settings, queue_prefix=prefix))
     with base_app.app_context():
         clean_database()
         yield base_app
