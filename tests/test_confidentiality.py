@@ -42,7 +42,7 @@ def redis_values(client: Redis) -> list[bytes]:
         elif kind == b"zset":
             values.extend(client.zrange(key, 0, -1))
         elif kind == b"stream":
-            values.extend(repr(client.xrange(key)).encode() for _ in [0])
+            values.append(repr(client.xrange(key)).encode())
     return values
 
 

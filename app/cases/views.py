@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -173,7 +173,7 @@ def time_left(deadline: object) -> str:
     from datetime import datetime
 
     if not isinstance(deadline, datetime):
-        abort(500)
+        return ""
     seconds = int((deadline - utcnow()).total_seconds())
     sign = "" if seconds >= 0 else "overdue by "
     seconds = abs(seconds)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, g, has_request_context
@@ -229,9 +228,3 @@ def reauthenticate(user: StaffUser, password: str, code: str) -> bool:
         return False
     announce("staff_reauthenticated", actor=user.id, role=user.role)
     return True
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    secret: str
-    uri: str
