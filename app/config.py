@@ -44,6 +44,7 @@ class Resource:
 class TriageSettings:
     ack_hours: tuple[int, int, int, int]
     feedback_days: int
+    feedback_reminder_days: int
     signal_words: dict[str, dict[str, tuple[str, ...]]]
 
 

@@ -34,14 +34,16 @@ def send_notifications() -> int:
 
 
 def sweep_and_escalate(force: bool = False) -> str:
-    """Queue unrouted cases again and escalate overdue rounds whose timers were lost (periodic)."""
-    from app.triage.queue import sweep
-    from app.triage.routing import check_deadline as check
-    from app.triage.routing import overdue_rounds
-
+    """The periodic pass: queue unrouted cases again, escalate overdue rounds whose timers
+    were lost, and raise the feedback and unclaimed-case reminders."""
     import logging
 
     from app.extensions import db
+    from app.notify.sending import send_pending
+    from app.triage.queue import sweep
+    from app.triage.reminders import remind_feedback, remind_unclaimed
+    from app.triage.routing import check_deadline as check
+    from app.triage.routing import overdue_rounds
 
     log = logging.getLogger("confide.triage")
     with job_context():
@@ -55,5 +57,7 @@ def sweep_and_escalate(force: bool = False) -> str:
                 log.warning("case %s round %d not escalated (%s)", case_id, number, error.__class__.__name__)
                 continue
             escalated += outcome in ("assigned", "coordinators")
+        reminded = remind_feedback() + remind_unclaimed()
         db.session.commit()
-        return f"queued {queued}, escalated {escalated}"
+        send_pending(urgent_only=True)
+        return f"queued {queued}, escalated {escalated}, reminded {reminded}"

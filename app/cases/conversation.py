@@ -37,6 +37,8 @@ def add_message(case: Case, body: str, *, author: str, kind: str = "message", au
     message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")
     db.session.add(message)
     case.updated_at = utcnow()
+    if author == "staff":
+        case.feedback_stage = "answered"
     db.session.commit()
     log.info("case %s: %s added by %s", case.id, kind, author)
     return message.id

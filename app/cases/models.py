@@ -43,6 +43,9 @@ class Case(db.Model):
     is_named: Mapped[bool] = mapped_column(Boolean, default=False)
     ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     feedback_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Has the reporter heard back? waiting → reminded (deadline near) → overdue, or answered
+    # once staff write to them. Only the reminder job and the first staff message move it.
+    feedback_stage: Mapped[str] = mapped_column(String(12), default="waiting")
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     assigned_to_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -80,6 +83,7 @@ class Case(db.Model):
         # For counting the queue's filters without scanning every case.
         Index("ix_cases_status_level", "status", "level"),
         Index("ix_cases_category_language", "category", "language"),
+        Index("ix_cases_feedback", "feedback_stage", "feedback_due_at"),
     )
 
     @property

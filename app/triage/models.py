@@ -35,7 +35,8 @@ class RoutingRound(db.Model):
     staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # assigned | coordinators | missed (deadline passed unacknowledged) | acknowledged
+    # assigned | coordinators | missed (a responder's deadline passed unacknowledged) |
+    # unclaimed (the coordinators' deadline passed and they were reminded)
     outcome: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),)
