@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test install keys migrate translations messages bench clean
+.PHONY: run test install fonts keys migrate translations messages bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "Installing Python 3 (Debian package python3)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv; }
@@ -25,13 +25,20 @@ messages: $(VENV)/.installed
 
 install: $(VENV)/.installed translations
 
+# The fonts of the referral packets' PDFs (app/referrals/pdf.py).
+fonts:
+	@missing=""; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
+	[ -z "$$missing" ] || { echo "Installing$$missing (Debian packages)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; }
+
 keys: install
 	@$(FLASK) keys init --if-missing
 
 migrate: keys
 	@$(FLASK) db upgrade
 
-run: migrate
+run: migrate fonts
 	@$(PY) -m app.devserver
 
 test: install

@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app.audit.listeners import init_audit
     from app.cases import views as case_views
     from app.intake import views as intake_views
+    from app.referrals import cli as referrals_cli
+    from app.referrals import views as referral_views
     from app.staff import cli as staff_cli
     from app.staff import people, views as staff_views
     from app.triage import cli as triage_cli
@@ -100,11 +102,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(staff_views.blueprint)
     app.register_blueprint(people.blueprint)
     app.register_blueprint(case_views.blueprint)
+    app.register_blueprint(referral_views.blueprint)
     errors.init_errors(app)
     init_audit(app)
     keys_cli.init_cli(app)
     staff_cli.init_cli(app)
     triage_cli.init_cli(app)
+    referrals_cli.init_cli(app)
     if settings.bench_endpoints:
         from app import bench_endpoints
 

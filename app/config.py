@@ -93,6 +93,7 @@ class Settings:
     message_max_chars: int
     quick_exit_url: str
     languages: tuple[str, ...]
+    licensing_board: tuple[str, ...]
     bench_endpoints: bool
     rate_limits: RateLimits
     mail: MailSettings

@@ -24,6 +24,10 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | staff_deactivated | an account was deactivated and its sessions ended |
 | staff_profile_changed | profile, duty or training records changed |
 | export_made | anything left the system in bulk |
+| counsel_profile_changed | a counsel's firm, practice areas, languages or age key changed |
+| referral_created | a coordinator began a referral (detail: referral, counsel) |
+| referral_status_changed | a referral moved (detail: referral, old, new, reason) |
+| packet_downloaded | a referral packet was downloaded (detail: referral) |
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ NAMES = (
     "staff_deactivated",
     "staff_profile_changed",
     "export_made",
+    "counsel_profile_changed",
+    "referral_created",
+    "referral_status_changed",
+    "packet_downloaded",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

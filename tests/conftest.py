@@ -167,6 +167,7 @@ def run_worker(app: Flask) -> int:
 
 def worker_env(app: Flask, keys_dir: Path, log_file: Path) -> dict[str, str]:
     """The environment for a real `python -m workers` process serving ``app``'s database."""
+    settings = app.config["CONFIDE"]
     env = {
         **os.environ,
         "CONFIDE_ENV": "test",
@@ -174,7 +175,9 @@ def worker_env(app: Flask, keys_dir: Path, log_file: Path) -> dict[str, str]:
         "CONFIDE_REDIS_URL": REDIS_URL,
         "CONFIDE_KEYS_DIR": str(keys_dir),
         "CONFIDE_LOG_FILE": str(log_file),
-        "CONFIDE_QUEUE_PREFIX": app.config["CONFIDE"].queue_prefix,
+        "CONFIDE_QUEUE_PREFIX": settings.queue_prefix,
+        # The links in the worker's mail, as the app's (see settings_for).
+        "CONFIDE_BASE_URL": settings.base_url,
     }
     env.pop("CONFIDE_CONFIG", None)
     return env

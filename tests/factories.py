@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
+from pyrage import x25519
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -18,6 +19,9 @@ from app.extensions import db
 from app.intake import services as intake
 from app.keystore import current_keyring
 from app.models import utcnow
+from app.referrals import services as referrals
+from app.referrals.consent import current_consent, record_consent
+from app.referrals.models import Referral
 from app.staff import credentials
 from app.staff.models import StaffUser
 from tests.helpers import hidden_fields
@@ -129,3 +133,44 @@ def make_case(
         db.session.commit()
     case.receipt = filed.receipt.display()  # type: ignore[attr-defined]
     return case
+
+
+@dataclass
+class Counsel:
+    staff: Staff
+    # The age identity only counsel hold; tests decrypt packets with it.
+    identity: x25519.Identity
+
+    @property
+    def id(self) -> str:
+        return self.staff.id
+
+    @property
+    def user(self) -> StaffUser:
+        return self.staff.user
+
+
+def make_counsel(*, firm: str = "Harbor Legal Aid", languages: str = "en, es", name: str = "") -> Counsel:
+    """A counsel account in the directory, with a fresh age key pair."""
+    staff = make_staff("counsel", name=name)
+    identity = x25519.Identity.generate()
+    referrals.save_counsel_profile(
+        staff.user,
+        by=staff.user,
+        firm=firm,
+        practice_areas=["employment", "sexual_violence"],
+        languages=languages,
+        age_recipient=str(identity.to_public()),
+    )
+    return Counsel(staff, identity)
+
+
+def make_referral(case: Case, counsel: Counsel, coordinator: Staff, *, send: bool = True) -> Referral:
+    """A referral of ``case`` (given consent to a legal referral first), sent unless told not."""
+    if not current_consent(case.id)["legal_referral"]:
+        record_consent(case.id, {"legal_referral": True}, source="status")
+        db.session.commit()
+    referral = referrals.create_referral(coordinator.user, case, counsel.id)
+    if send:
+        referrals.send_referral(coordinator.user, referral)
+    return referral

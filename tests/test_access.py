@@ -17,14 +17,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
+from pyrage import x25519
 from werkzeug.test import TestResponse
 
 from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.extensions import db
+from app.referrals import services as referrals
+from app.referrals.models import Referral
 from app.staff import profiles, services as staff_services
 from app.staff.models import StaffUser, Training
-from tests.factories import Staff, make_case, make_staff, sign_in
+from tests.factories import Counsel, Staff, make_case, make_referral, make_staff, sign_in
 from tests.helpers import hidden_fields, open_status
 
 # Roles, as the table names them. Anonymous is a visitor with no session at all.
@@ -70,6 +73,7 @@ ROUTES: dict[str, Route] = {
     "intake.status_message": Route("POST", frozenset({REPORTER}), RECEIPT),
     "intake.status_consent": Route("POST", frozenset({REPORTER}), RECEIPT),
     "intake.status_logout": Route("POST", EVERYONE),
+    "intake.licensing_letter": Route("GET", frozenset({REPORTER}), RECEIPT),
     "staff.login": Route("GET POST", EVERYONE),
     "staff.login_code": Route("GET POST", EVERYONE),
     "staff.enrol": Route("GET POST", EVERYONE),
@@ -91,6 +95,17 @@ ROUTES: dict[str, Route] = {
     "cases.important": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
     "cases.note": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
     "cases.message": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+    "people.counsel_profile": Route("POST", COORDINATORS, SIGN_IN),
+    "referrals.create": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
+    "referrals.send": Route("POST", COORDINATORS, SIGN_IN),
+    "referrals.revoke": Route("POST", COORDINATORS, SIGN_IN),
+    "referrals.close": Route("POST", frozenset({COORDINATOR, COUNSEL}), SIGN_IN),
+    "referrals.packet": Route("GET", frozenset({COORDINATOR, COUNSEL}), SIGN_IN),
+    "referrals.directory": Route("GET", COORDINATORS, SIGN_IN),
+    "referrals.portal": Route("GET", frozenset({COUNSEL}), SIGN_IN),
+    "referrals.counsel_referral": Route("GET", frozenset({COUNSEL}), SIGN_IN),
+    "referrals.acknowledge": Route("POST", frozenset({COUNSEL}), SIGN_IN),
+    "referrals.decide": Route("POST", frozenset({COUNSEL}), SIGN_IN),
 }
 CASE_ROUTES = sorted(e for e, r in ROUTES.items() if r.own_case)
 
@@ -111,6 +126,7 @@ class World:
         self.case = make_case(assigned_to=self.staff["responder A"], narrative=CASE_MARKER)
         self._person: Staff | None = None
         self._invite_token: str | None = None
+        self._referral: tuple[str, bytes] | None = None
         # identity → (session cookie or None, a CSRF token valid in that session)
         self.sessions: dict[str, tuple[str | None, str]] = {}
         for identity in identities:
@@ -118,7 +134,7 @@ class World:
             if identity == "anonymous":
                 self._keep_session(identity, "/status")
             elif identity == "reporter":
-                own = make_case(narrative="the reporter's own report")
+                own = make_case(narrative="the reporter's own report", wants=("licensing",))
                 assert "Received." in open_status(client, own.receipt).get_data(as_text=True)
                 self._keep_session(identity, "/status/case")
             else:
@@ -136,7 +152,8 @@ class World:
     def person(self) -> Staff:
         """The account coordinators edit, train and deactivate in the matrix."""
         if self._person is None:
-            self._person = make_staff("responder", name="Pat Person")
+            # Counsel, so that their directory entry can be edited too.
+            self._person = make_staff("counsel", name="Pat Person")
         return self._person
 
     def values(self, rule: Rule, case_id: str | None = None) -> dict[str, object]:
@@ -147,6 +164,7 @@ class World:
             "training_id": self.training_id,
             "token": self.invite_token,
             "code": lambda: "en",
+            "referral_id": self.referral_id,
         }
         missing = rule.arguments - makers.keys()
         assert not missing, f"{rule.rule}: give World.values a real value for {sorted(missing)}"
@@ -167,6 +185,19 @@ class World:
             )
         return training.id
 
+    def referral_id(self) -> str:
+        """A referral of the world's case, sent to the counsel identity."""
+        if self._referral is None:
+            counsel = self.staff.get("counsel") or make_staff("counsel")
+            coordinator = self.staff.get("coordinator") or make_staff("coordinator")
+            referrals.save_counsel_profile(
+                counsel.user, by=coordinator.user, firm="Harbor Legal Aid", practice_areas=[], languages="en",
+                age_recipient=str(x25519.Identity.generate().to_public()),
+            )
+            referral = make_referral(self.case, Counsel(counsel, x25519.Identity.generate()), coordinator)
+            self._referral = (referral.id, referral.packet or b"")
+        return self._referral[0]
+
     def restore(self) -> None:
         """Undo what an allowed request may have changed, so every request meets the same world."""
         db.session.expire_all()
@@ -177,6 +208,10 @@ class World:
             person = db.session.get(StaffUser, self._person.id)
             assert person is not None
             person.active = True
+        if self._referral is not None:
+            referral = db.session.get(Referral, self._referral[0])
+            assert referral is not None
+            referral.status, referral.packet = "sent", self._referral[1]
         db.session.commit()
 
     def send(self, identity: str, method: str, url: str, *, token: bool = True) -> TestResponse:
@@ -342,7 +377,7 @@ def test_made_up_case_ids_are_404_and_audited(make_world: Callable[..., World]) 
 
 def test_counsel_gets_404_for_every_case_route(make_world: Callable[..., World]) -> None:
     world = make_world("counsel")
-    case_rules = [rule for rule in _rules(world.app) if rule.endpoint.startswith("cases.")]
+    case_rules = [rule for rule in _rules(world.app) if rule.endpoint in CASE_ROUTES or rule.endpoint == "cases.queue"]
     assert len(case_rules) == len(CASE_ROUTES) + 1  # and the queue
     for rule in case_rules:
         for method in _methods(rule):
@@ -388,7 +423,7 @@ def test_responder_b_gets_404_for_a_case_of_responder_a_and_is_audited(make_worl
 def test_responder_b_on_coordinator_only_routes_of_a_case_is_audited(make_world: Callable[..., World]) -> None:
     world = make_world("responder B")
     coordinator_only = [e for e in CASE_ROUTES if RESPONDER not in ROUTES[e].allowed]
-    assert coordinator_only == ["cases.assign", "cases.claim"]
+    assert coordinator_only == ["cases.assign", "cases.claim", "referrals.create"]
     problems = _b_tries(world, coordinator_only)
     assert not problems, "\n".join(problems)
 

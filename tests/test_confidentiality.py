@@ -52,7 +52,16 @@ def database_bytes(app: Flask) -> bytes:
         path = Path(str(url.database))
         files = [path, path.with_name(path.name + "-wal")]
         assert files[1].exists(), "expected a WAL file next to the SQLite database"
-        return b"".join(f.read_bytes() for f in files if f.exists())
+        # Read by another process. Closing a descriptor of the database file here would drop
+        # every SQLite lock this process holds on it (POSIX locks belong to the process), so
+        # the next worker to close its last connection would think itself the last user,
+        # checkpoint and delete the WAL, and this process's pooled connections would write
+        # on into the deleted file, unseen by every later worker (sqlite.org/howtocorrupt.html).
+        return b"".join(
+            subprocess.run(["cat", str(f)], capture_output=True, check=True, timeout=60).stdout
+            for f in files
+            if f.exists()
+        )
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         pytest.fail("pg_dump is needed to check the PostgreSQL tables")

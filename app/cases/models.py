@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models import UTCDateTime, utcnow
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+from app.models import UTCDateTime, new_id, utcnow
 
 
 class Case(db.Model):

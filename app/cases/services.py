@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditEntry
@@ -238,14 +238,33 @@ def _set_status(case: Case, status: str) -> None:
     case.updated_at = utcnow()
 
 
+MOVED_ON = (
+    "This case moved on while the page was open: its deadline passed and it went to someone "
+    "else. Reload the page to see where it is now."
+)
+
+
 def acknowledge(viewer: StaffUser, case: Case) -> None:
+    """Record that someone has read the case, if it is still where the viewer saw it.
+
+    Written with a conditional UPDATE: if a deadline check has meanwhile passed the case on
+    to the next responder, the acknowledgement must not land on their case (CaseActionError)."""
     if case.acknowledged_at is not None:
         return
-    case.acknowledged_at = utcnow()
+    now = utcnow()
+    holder = case.assigned_to_id
+    values: dict[str, Any] = {"acknowledged_at": now, "updated_at": now}
     if case.status == "new":
-        _set_status(case, "acknowledged")
-    if case.assigned_to_id is None:
-        case.assigned_to_id, case.assigned_at = viewer.id, utcnow()
+        values.update(status="acknowledged", queue_rank=QUEUE_RANK["acknowledged"])
+    if holder is None:
+        values.update(assigned_to_id=viewer.id, assigned_at=now)
+    same_holder = Case.assigned_to_id.is_(None) if holder is None else Case.assigned_to_id == holder
+    done = db.session.execute(
+        update(Case).where(Case.id == case.id, Case.acknowledged_at.is_(None), same_holder).values(**values)
+    )
+    if not done.rowcount:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise CaseActionError(MOVED_ON)
     db.session.commit()
     announce("case_acknowledged", actor=viewer.id, role=viewer.role, case_id=case.id)
 
@@ -310,7 +329,10 @@ def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
         notify_reporter(case.id, "message", key=f"message:{message_id}")
         db.session.commit()
     if case.acknowledged_at is None:
-        acknowledge(viewer, case)
+        try:
+            acknowledge(viewer, case)
+        except CaseActionError:
+            pass  # the message is sent; the case, moved on meanwhile, waits for its new responder
     announce("message_sent", actor=viewer.id, role=viewer.role, case_id=case.id, direction="to_reporter")
 
 

@@ -10,9 +10,14 @@ from app.cases import services
 from app.cases.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
 from app.cases.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
 from app.models import utcnow
+from app.referrals import services as referrals
+from app.referrals.forms import ReferForm
+from app.referrals.vocabulary import OPEN_TO_COUNSEL
+from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STATUS_NAMES
 from app.security import COORDINATOR, RESPONDER, allow
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
+from app.staff.services import staff_directory
 from app.staff.sessions import current_staff
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
@@ -52,6 +57,28 @@ def _assignee_choices() -> list[SelectChoice]:
     ]
 
 
+def _referral_context(viewer: StaffUser, case_id: str) -> dict[str, object]:
+    if viewer.role != COORDINATOR:
+        return {"referral_status_names": REFERRAL_STATUS_NAMES}
+    directory = referrals.counsel_directory()
+    refer_form = ReferForm(prefix="refer")
+    refer_form.counsel_id.choices = [SelectChoice(c.user.id, c.label) for c in directory]
+    names = {c.user.id: c.label for c in directory}
+    cases_referrals = referrals.referrals_for_case(case_id)
+    for referral in cases_referrals:
+        if referral.counsel_id not in names:
+            person = staff_directory().get(referral.counsel_id)
+            names[referral.counsel_id] = person.label if person else "former counsel"
+    return {
+        "referrals": cases_referrals,
+        "refer_form": refer_form,
+        "counsel_names": names,
+        "referral_status_names": REFERRAL_STATUS_NAMES,
+        "referral_open_states": OPEN_TO_COUNSEL,
+        "referral_reason": referrals.revoke_reason_label,
+    }
+
+
 def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str, int]:
     viewer = _me()
     case = services.visible_case(viewer, case_id)
@@ -64,6 +91,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     if not next_statuses:
         status_form.status.choices = []
     context = {
+        **_referral_context(viewer, case.id),
         "message_form": StaffMessageForm(prefix="message"),
         "note_form": NoteForm(prefix="note"),
         "status_form": status_form,
@@ -89,7 +117,11 @@ def _back(case_id: str, anchor: str = "") -> Response:
 def acknowledge(case_id: str) -> Response:
     case = services.visible_case(_me(), case_id)
     if ActionForm().validate_on_submit():
-        services.acknowledge(_me(), case)
+        try:
+            services.acknowledge(_me(), case)
+        except services.CaseActionError as error:
+            flash(str(error), "error")
+            return redirect(url_for("cases.queue"), 303)  # the case may no longer be theirs
         flash("Acknowledged. The reporter sees that someone has read their report.", "success")
     return _back(case_id)
 

@@ -24,6 +24,7 @@ from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals.consent import current_consent, record_consent, record_initial_consent
+from app.referrals.services import ReporterReferral, reporter_referrals, revoke_for_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
 from app.triage.scoring import Triage, TriageRules, score
@@ -150,6 +151,7 @@ class ReporterView:
     contact: ContactDetails | None
     messages: list[ThreadMessage]
     consent: dict[str, bool]
+    referrals: list[ReporterReferral]
 
 
 def reporter_view(case_id: str) -> ReporterView:
@@ -170,6 +172,7 @@ def reporter_view(case_id: str) -> ReporterView:
         contact=contact,
         messages=messages,
         consent=current_consent(case.id),
+        referrals=reporter_referrals(case.id),
     )
 
 
@@ -189,4 +192,5 @@ def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
     if changed:
         log.info("case %s: consent changed for %s", case_id, ", ".join(changed))
         announce("consent_changed", actor="", role="reporter", case_id=case_id, purposes=changed)
+        revoke_for_consent(case_id, current_consent(case_id))
     return changed

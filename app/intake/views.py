@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
 from flask_wtf.csrf import generate_csrf
@@ -19,7 +19,10 @@ from app.intake.forms import (
     ReportForm,
     new_submission_token,
 )
+from app.models import utcnow
 from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
+from app.referrals.letter import complaint_letter, wants_licensing_help
+from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
 from app.security import (
     PUBLIC,
     REPORTER,
@@ -218,6 +221,8 @@ def _render_case(message_form: MessageForm | None = None, status: int = 200) -> 
             consent_form=consent_form,
             logout_form=LogoutForm(),
             contact_purposes=CONTACT_PURPOSES,
+            referral_words=REFERRAL_WORDS,
+            licensing_help=wants_licensing_help(view.content),
         ),
         status,
     )
@@ -250,6 +255,19 @@ def status_consent() -> Response:
         )
         flash(_("Your choices are saved."), "success")
     return redirect(url_for("intake.status_case", _anchor="choices"), 303)
+
+
+@blueprint.get("/status/licensing-letter")
+@allow(REPORTER)
+def licensing_letter() -> Response:
+    """The draft licensing complaint, for a reporter who asked for help with one."""
+    view = services.reporter_view(reporter_case_id() or "")
+    if not wants_licensing_help(view.content):
+        abort(404)
+    pdf = complaint_letter(view.case, view.content, view.contact, today=utcnow())
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = 'attachment; filename="draft-complaint.pdf"'
+    return response
 
 
 @blueprint.post("/status/logout")

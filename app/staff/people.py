@@ -7,7 +7,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.extensions import db
-from app.security import COORDINATOR, allow
+from app.referrals import services as referrals
+from app.referrals.forms import CounselProfileForm
+from app.referrals.models import CounselProfile
+from app.referrals.packet import PacketError
+from app.security import COORDINATOR, COUNSEL, allow
 from app.staff import profiles, services
 from app.staff.forms import ActionForm, InviteForm, StaffEditForm, TrainingForm
 from app.staff.models import StaffUser
@@ -75,9 +79,64 @@ def edit(staff_id: str) -> Response | tuple[str, int] | str:
             flash("Saved.", "success")
             return redirect(url_for("people.edit", staff_id=person.id), 303)
     status = 400 if form.errors else 200
+    return _render_person(person, form=form, status=status)
+
+
+def _render_person(
+    person: StaffUser,
+    *,
+    form: StaffEditForm | None = None,
+    training_form: TrainingForm | None = None,
+    counsel_form: CounselProfileForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    if counsel_form is None and person.role == COUNSEL:
+        profile = db.session.get(CounselProfile, person.id)
+        counsel_form = CounselProfileForm(
+            prefix="counsel",
+            data={
+                "firm": profile.firm if profile else "",
+                "practice_areas": profile.practice_areas if profile else [],
+                "languages": ", ".join(profile.languages if profile else ["en"]),
+                "age_recipient": profile.age_recipient if profile else "",
+            },
+        )
     return render_template(
-        "staff/person.html", person=person, form=form, training_form=TrainingForm(prefix="t"), action=ActionForm()
+        "staff/person.html",
+        person=person,
+        form=form or StaffEditForm(obj=person),
+        training_form=training_form or TrainingForm(prefix="t"),
+        counsel_form=counsel_form,
+        action=ActionForm(),
     ), status
+
+
+@blueprint.post("/<staff_id>/counsel")
+@allow(COORDINATOR)
+def counsel_profile(staff_id: str) -> Response | tuple[str, int]:
+    """A counsel's directory entry: firm, practice areas, languages and age key."""
+    person = _person(staff_id)
+    if person.role != COUNSEL:
+        abort(404)
+    form = CounselProfileForm(prefix="counsel")
+    if form.validate_on_submit():
+        try:
+            referrals.save_counsel_profile(
+                person,
+                by=_me(),
+                firm=form.firm.data,
+                practice_areas=form.practice_areas.data,
+                languages=form.languages.data,
+                age_recipient=form.age_recipient.data,
+            )
+        except referrals.ReferralError as error:
+            form.languages.errors = [str(error)]
+        except PacketError as error:
+            form.age_recipient.errors = [str(error)]
+        else:
+            flash("Counsel profile saved.", "success")
+            return redirect(url_for("people.edit", staff_id=person.id), 303)
+    return _render_person(person, counsel_form=form, status=400)
 
 
 @blueprint.post("/<staff_id>/training")
@@ -96,9 +155,7 @@ def add_training(staff_id: str) -> Response | tuple[str, int]:
         )
         flash("Training record added.", "success")
         return redirect(url_for("people.edit", staff_id=person.id), 303)
-    return render_template(
-        "staff/person.html", person=person, form=StaffEditForm(obj=person), training_form=form, action=ActionForm()
-    ), 400
+    return _render_person(person, training_form=form, status=400)
 
 
 @blueprint.post("/<staff_id>/training/<int:training_id>/remove")

@@ -33,7 +33,7 @@ def _login_limit() -> str:
 
 
 def home_for(user: StaffUser) -> str:
-    return url_for("cases.queue") if user.role in (RESPONDER, COORDINATOR) else url_for("staff.profile")
+    return url_for("cases.queue") if user.role in (RESPONDER, COORDINATOR) else url_for("referrals.portal")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

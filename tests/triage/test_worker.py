@@ -1,8 +1,10 @@
-"""The real worker process: routes what is queued, runs the periodic jobs, stops cleanly."""
+"""The real worker process: routes what is queued, runs the periodic jobs, stops cleanly,
+and lives through a PostgreSQL restart."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,24 +15,16 @@ import pytest
 from flask import Flask
 from redis import Redis
 from rq import Queue, Worker
+from rq.job import Job
+from sqlalchemy import make_url
 
 from app import ROOT
 from app.cases.models import Case
 from app.extensions import db
 from app.triage.queue import queue_names
-from tests.conftest import worker_env
+from tests.conftest import _require_postgres, worker_env
 from tests.factories import make_case
 from tests.triage.test_routing import responder
-
-
-@pytest.fixture(autouse=True)
-def production_database(database_url: str) -> None:
-    # These tests race separate worker processes against row locks; on SQLite, whose one
-    # write lock covers the whole file, they were order-dependent in the full suite (the
-    # route job sometimes found no eligible responder). Until that is understood they run
-    # on PostgreSQL, the production database, only.
-    if database_url.startswith("sqlite"):
-        pytest.skip("worker-process fault tests run on PostgreSQL (see the fixture's comment)")
 
 
 def wait_for(condition, seconds: float = 30) -> bool:  # type: ignore[no-untyped-def]
@@ -40,6 +34,10 @@ def wait_for(condition, seconds: float = 30) -> bool:  # type: ignore[no-untyped
             return True
         time.sleep(0.1)
     return False
+
+
+def tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:]
 
 
 def test_the_worker_routes_then_stops_gracefully_on_sigterm(
@@ -59,9 +57,9 @@ def test_the_worker_routes_then_stops_gracefully_on_sigterm(
             found = db.session.get(Case, case.id)
             return found is not None and found.assigned_to_id == maple.id
 
-        assert wait_for(routed), "the worker did not route the queued case:\n" + log_file.with_suffix(
-            ".worker"
-        ).read_text()[-3000:]
+        assert wait_for(routed), "the worker did not route the queued case:\n" + tail(
+            log_file.with_suffix(".worker")
+        )
         # RQ's cron has started the periodic jobs on their own queue.
         periodic = Queue(f"{app.config['CONFIDE'].queue_prefix}-periodic", connection=redis_client)
         assert wait_for(lambda: len(periodic.finished_job_registry) > 0), "no periodic job ran"
@@ -118,3 +116,102 @@ def test_a_worker_killed_mid_routing_leaves_the_case_to_be_routed_once_after_res
 
     assert db.session.query(RoutingRound).count() == 1
     assert db.session.query(Notification).filter_by(kind="assigned").count() == 1
+
+
+def _local_cluster(host: str, port: int) -> tuple[str, str] | None:
+    """The PostgreSQL cluster (version, name) this machine runs on ``port``, if this process
+    may restart it: a loopback address, root, and Debian's pg_ctlcluster."""
+    if host not in ("127.0.0.1", "localhost", "::1") or os.geteuid() != 0:
+        return None
+    if shutil.which("pg_ctlcluster") is None:
+        return None
+    listed = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True, timeout=30
+    )
+    for line in listed.stdout.splitlines():
+        version, name, cluster_port, *_ = line.split()
+        if cluster_port == str(port):
+            return version, name
+    return None
+
+
+def _pg_ctlcluster(cluster: tuple[str, str], action: str) -> None:
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action]
+    subprocess.run(command, check=True, timeout=120)
+
+
+def _accepting(host: str, port: int) -> bool:
+    checked = subprocess.run(["pg_isready", "-q", "-h", host, "-p", str(port)], timeout=30)
+    return checked.returncode == 0
+
+
+def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
+    app: Flask, redis_client: Redis, keys_dir: Path, log_file: Path
+) -> None:
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("a restart of the database server is a PostgreSQL fault: SQLite has no server")
+    host, port = url.host or "127.0.0.1", url.port or 5432
+    cluster = _local_cluster(host, port)
+    if cluster is None:
+        message = f"cannot restart PostgreSQL at {host}:{port} (needs root and a local Debian cluster)"
+        if _require_postgres():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    maple_id = responder().id
+    first_id = make_case().id
+    queues = [Queue(name, connection=redis_client, serializer="json") for name in queue_names()]
+
+    def assignee(case_id: str) -> str | None:
+        db.session.expire_all()
+        found = db.session.get(Case, case_id)
+        return found.assigned_to_id if found else None
+
+    def finished_jobs() -> list[Job]:
+        return [
+            Job.fetch(job_id, connection=redis_client, serializer="json")
+            for queue in queues
+            for job_id in queue.finished_job_registry.get_job_ids()
+        ]
+
+    worker_output = log_file.with_suffix(".restart-worker")
+    output = open(worker_output, "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workers", "--no-cron"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
+        stdout=output, stderr=subprocess.STDOUT,
+    )
+    try:
+        assert wait_for(lambda: assignee(first_id) == maple_id), (
+            "the worker did not route the first case:\n" + tail(worker_output)
+        )
+        # Between jobs: the first one is done, and the worker waits for the next.
+        assert wait_for(lambda: len(finished_jobs()) == 1), "the first routing job did not finish"
+        # A restart ends every connection to the server, this process's own too: hand ours
+        # back before, and drop the dead ones after.
+        db.session.remove()
+        _pg_ctlcluster(cluster, "restart")
+        assert wait_for(lambda: _accepting(host, port), 60), "PostgreSQL did not come back"
+        db.engine.dispose()
+
+        second_id = make_case().id
+        assert wait_for(lambda: assignee(second_id) == maple_id), (
+            "the worker did not route a case queued after PostgreSQL restarted:\n" + tail(worker_output)
+        )
+        assert process.poll() is None, "the worker must live through the restart"
+        assert wait_for(lambda: len(finished_jobs()) == 2), "the second routing job did not finish"
+        names = {job.worker_name for job in finished_jobs()}
+        assert len(names) == 1 and all(names), f"one worker must have routed both cases, not {names}"
+    finally:
+        try:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+        finally:
+            output.close()
+            # Whatever happened above, the server is left running for everyone else.
+            if not _accepting(host, port):
+                _pg_ctlcluster(cluster, "start")
+                assert wait_for(lambda: _accepting(host, port), 60), "PostgreSQL did not start again"

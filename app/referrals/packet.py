@@ -1,0 +1,207 @@
+"""The referral packet: a JSON document (schema: packet-v1.schema.json) and its PDF, in a
+ZIP file encrypted with age to the counsel's recipient, so `age -d -i key.txt` opens it.
+
+The document holds only what the reporter agreed to share: the report always (a referral
+needs consent to legal referral), their identity only with consent to disclose it to
+counsel. Message text and internal notes never go into a packet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyrage
+from flask import current_app
+from flask_babel import force_locale
+from pyrage import x25519
+from sqlalchemy import select
+
+from app.audit.models import AuditEntry
+from app.cases import vocabulary as words
+from app.cases.conversation import open_case_key
+from app.cases.models import Case
+from app.cases.sealing import open_json
+from app.extensions import db
+from app.models import utcnow
+from app.referrals.models import ConsentRecord, CounselProfile, Referral
+from app.referrals.pdf import render_packet_pdf
+from app.staff.models import StaffUser
+
+SCHEMA_PATH = Path(__file__).with_name("packet-v1.schema.json")
+SCHEMA_ID = "urn:confide:referral-packet"
+VERSION = 1
+
+CONFIDENTIALITY = (
+    "CONFIDENTIAL. This packet was shared by a peer-support program with the written consent of "
+    "the person who reported, for the sole purpose of legal advice or representation. It holds only "
+    "what they agreed to share. Do not forward it, store it outside your matter file, or contact "
+    "anyone named in it without first agreeing the approach with the program's coordinator. If "
+    "the reporter withdraws consent, the program will ask you to stop using it. If you received "
+    "it in error, tell the program and destroy every copy."
+)
+
+# Timeline wording for what the audit log records about a case. Anything not listed here
+# (views, notes, flags) stays out of the packet.
+EVENTS = {
+    "case_acknowledged": "A peer responder acknowledged the report.",
+    "case_assigned": "The case was assigned to a peer responder.",
+    "consent_changed": "The reporter changed their consent choices.",
+    "referral_created": "A coordinator began a referral to counsel.",
+}
+
+
+class PacketError(Exception):
+    """The packet cannot be made (for example, the counsel's key is missing)."""
+
+
+def parse_recipient(text: str) -> x25519.Recipient:
+    """An age X25519 recipient, or PacketError with a message a coordinator can act on."""
+    text = (text or "").strip()
+    if not text.startswith("age1"):
+        raise PacketError("An age public key starts with age1 (a secret key, AGE-SECRET-KEY-…, must never be shared).")
+    try:
+        return x25519.Recipient.from_str(text)
+    except pyrage.RecipientError:
+        raise PacketError("That is not a valid age public key; ask counsel to copy it again from age-keygen.") from None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _label(table: dict[str, Any], code: str) -> str:
+    return str(table.get(code, code)) if code else ""
+
+
+def _timeline(case: Case) -> list[dict[str, str]]:
+    entries = [{"at": _iso(case.created_at) or "", "event": "The report was received."}]
+    rows = db.session.execute(
+        select(AuditEntry.at, AuditEntry.action, AuditEntry.detail).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id)
+    )
+    for at, action, detail in rows:
+        if action == "case_status_changed":
+            event = f"Status changed to {words.STATUS_NAMES.get(detail.get('new'), detail.get('new'))}."
+        elif action == "message_sent":
+            who = "the reporter" if detail.get("direction") == "from_reporter" else "the program"
+            event = f"A message was sent by {who}."
+        elif action == "referral_status_changed":
+            event = f"A referral to counsel became {detail.get('new')}."
+        elif action in EVENTS:
+            event = EVENTS[action]
+        else:
+            continue
+        entries.append({"at": _iso(at) or "", "event": event})
+    return entries
+
+
+def _consent(case_id: str) -> list[dict[str, Any]]:
+    latest: dict[str, ConsentRecord] = {}
+    for record in db.session.scalars(
+        select(ConsentRecord).where(ConsentRecord.case_id == case_id, ConsentRecord.recipient == "").order_by(ConsentRecord.id)
+    ):
+        latest[record.purpose] = record
+    return [{"purpose": p, "granted": r.granted, "recorded_at": _iso(r.recorded_at)} for p, r in latest.items()]
+
+
+def build_document(referral: Referral, case: Case, *, consent: dict[str, bool], now: datetime | None = None) -> dict[str, Any]:
+    """The packet's JSON document for ``referral``, within the consent given in ``consent``."""
+    counsel = db.session.get(StaffUser, referral.counsel_id)
+    profile = db.session.get(CounselProfile, referral.counsel_id)
+    by = db.session.get(StaffUser, referral.created_by_id) if referral.created_by_id else None
+    assert counsel is not None and profile is not None
+    dek = open_case_key(case)
+    report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
+    identity = referral.identity_disclosed and consent["identity_to_counsel"]
+    reporter = None
+    if identity and case.contact_sealed is not None:
+        contact = open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
+        reporter = {
+            "name": contact.get("name", ""),
+            "email": contact.get("email", "") if consent["contact_email"] else "",
+            "phone": contact.get("phone", "") if consent["contact_phone"] or consent["contact_text"] else "",
+            "safe_times": contact.get("safe_times", ""),
+            "voicemail_ok": contact.get("voicemail_ok", ""),
+            "contact_by": [way for way in ("phone", "email", "text") if consent[f"contact_{way}"]],
+        }
+    with force_locale("en"):
+        document = {
+            "schema": SCHEMA_ID,
+            "version": VERSION,
+            "generated_at": _iso(now or utcnow()),
+            "referral": {
+                "id": referral.id,
+                "program": current_app.config["CONFIDE"].base_url,
+                "referred_by": by.display_name if by else "",
+                "counsel": {"name": counsel.name, "firm": profile.firm, "email": counsel.email},
+                "sent_at": _iso(referral.sent_at or now or utcnow()),
+            },
+            "case": {
+                "reference": case.id,
+                "received_at": _iso(case.created_at),
+                "category": case.category,
+                "category_label": _label(words.CATEGORIES, case.category),
+                "level": case.level,
+                "language": case.language,
+                "county": _label(words.COUNTIES, case.county) if case.county else None,
+            },
+            "scope": {"identity_disclosed": reporter is not None, "consent": _consent(case.id)},
+            "report": {
+                "narrative": report.get("narrative", ""),
+                "perpetrator": _label(words.PERPETRATORS, report.get("perpetrator", "")),
+                "setting": _label(words.SETTINGS, report.get("setting", "")),
+                "when": _label(words.WHEN, report.get("when", "")),
+                "danger_now": _label(words.YES_NO_UNSURE, report.get("danger_now", "")),
+                "injured": _label(words.YES_NO_UNSURE, report.get("injured", "")),
+                "ongoing": _label(words.YES_NO_UNSURE, report.get("ongoing", "")),
+                "wants": [_label(words.WANTS, w) for w in report.get("wants", ())],
+            },
+            "reporter": reporter,
+            "timeline": _timeline(case),
+            "confidentiality": CONFIDENTIALITY,
+        }
+    return document
+
+
+README = """Confide referral packet {id}
+
+packet.pdf   the packet to read
+packet.json  the same, as data (schema {schema}, version {version})
+
+{confidentiality}
+"""
+
+
+def _zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name, data in entries:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
+def packet_files(document: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, bytes]]:
+    """The files of one packet: README.txt, packet.json and packet.pdf."""
+    readme = README.format(id=document["referral"]["id"], schema=SCHEMA_ID, version=VERSION, confidentiality=CONFIDENTIALITY)
+    yield f"{prefix}README.txt", readme.encode()
+    yield f"{prefix}packet.json", json.dumps(document, ensure_ascii=False, indent=2).encode()
+    yield f"{prefix}packet.pdf", render_packet_pdf(document)
+
+
+@dataclass(frozen=True)
+class SealedPacket:
+    data: bytes
+    sha256: str
+
+
+def seal(recipient: str, files: Iterable[tuple[str, bytes]]) -> SealedPacket:
+    """ZIP ``files`` and encrypt them to ``recipient``; only that counsel's identity opens it."""
+    encrypted = pyrage.encrypt(_zip(files), [parse_recipient(recipient)])
+    return SealedPacket(encrypted, hashlib.sha256(encrypted).hexdigest())
