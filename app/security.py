@@ -115,6 +115,8 @@ def _check_access() -> BaseResponse | None:
         return None  # unmatched URL: Flask answers 404 itself
     allowed = view_roles(current_app, endpoint)
     if allowed & current_roles():
+        if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+            abort(404)  # no id holds a NUL, and PostgreSQL refuses to be asked about one
         return None
     if REPORTER in allowed:
         # A reporter whose session ended is sent back to enter their receipt again.

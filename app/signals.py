@@ -28,6 +28,7 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | referral_created | a coordinator began a referral (detail: referral, counsel) |
 | referral_status_changed | a referral moved (detail: referral, old, new, reason) |
 | packet_downloaded | a referral packet was downloaded (detail: referral) |
+| packet_exported | a referral's packet went into a bulk export (detail: referral) |
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ NAMES = (
     "referral_created",
     "referral_status_changed",
     "packet_downloaded",
+    "packet_exported",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.intake import services as intake
 from app.keystore import current_keyring
 from app.models import utcnow
+from app.referrals import directory
 from app.referrals import services as referrals
 from app.referrals.consent import current_consent, record_consent
 from app.referrals.models import Referral
@@ -154,7 +155,7 @@ def make_counsel(*, firm: str = "Harbor Legal Aid", languages: str = "en, es", n
     """A counsel account in the directory, with a fresh age key pair."""
     staff = make_staff("counsel", name=name)
     identity = x25519.Identity.generate()
-    referrals.save_counsel_profile(
+    directory.save_counsel_profile(
         staff.user,
         by=staff.user,
         firm=firm,

@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.extensions import db
-from app.referrals import services as referrals
+from app.referrals import directory
 from app.referrals.models import Referral
 from app.staff import profiles, services as staff_services
 from app.staff.models import StaffUser, Training
@@ -190,7 +190,7 @@ class World:
         if self._referral is None:
             counsel = self.staff.get("counsel") or make_staff("counsel")
             coordinator = self.staff.get("coordinator") or make_staff("coordinator")
-            referrals.save_counsel_profile(
+            directory.save_counsel_profile(
                 counsel.user, by=coordinator.user, firm="Harbor Legal Aid", practice_areas=[], languages="en",
                 age_recipient=str(x25519.Identity.generate().to_public()),
             )

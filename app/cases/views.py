@@ -11,6 +11,7 @@ from app.cases.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
 from app.cases.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
 from app.models import utcnow
 from app.referrals import services as referrals
+from app.referrals.directory import counsel_directory
 from app.referrals.forms import ReferForm
 from app.referrals.vocabulary import OPEN_TO_COUNSEL
 from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STATUS_NAMES
@@ -60,7 +61,7 @@ def _assignee_choices() -> list[SelectChoice]:
 def _referral_context(viewer: StaffUser, case_id: str) -> dict[str, object]:
     if viewer.role != COORDINATOR:
         return {"referral_status_names": REFERRAL_STATUS_NAMES}
-    directory = referrals.counsel_directory()
+    directory = counsel_directory()
     refer_form = ReferForm(prefix="refer")
     refer_form.counsel_id.choices = [SelectChoice(c.user.id, c.label) for c in directory]
     names = {c.user.id: c.label for c in directory}
@@ -75,7 +76,7 @@ def _referral_context(viewer: StaffUser, case_id: str) -> dict[str, object]:
         "counsel_names": names,
         "referral_status_names": REFERRAL_STATUS_NAMES,
         "referral_open_states": OPEN_TO_COUNSEL,
-        "referral_reason": referrals.revoke_reason_label,
+        "referral_reason": referrals.reason_label,
     }
 
 

@@ -24,7 +24,7 @@ from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals.consent import current_consent, record_consent, record_initial_consent
-from app.referrals.services import ReporterReferral, reporter_referrals, revoke_for_consent
+from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
 from app.triage.scoring import Triage, TriageRules, score
@@ -188,9 +188,12 @@ def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
     """Record the reporter's new choices; returns the purposes that changed."""
     db.get_or_404(Case, case_id)
     changed = record_consent(case_id, choices, source="status")
+    # What a withdrawal covered is revoked in the same transaction that records it.
+    withdrawn = [p for p in changed if not choices[p]]
+    revoked = revoke_for_consent(case_id, current_consent(case_id), withdrawn) if withdrawn else []
     db.session.commit()
     if changed:
         log.info("case %s: consent changed for %s", case_id, ", ".join(changed))
         announce("consent_changed", actor="", role="reporter", case_id=case_id, purposes=changed)
-        revoke_for_consent(case_id, current_consent(case_id))
+        announce_pending(revoked)
     return changed

@@ -64,9 +64,9 @@ def _files(plan: Export, index: list[dict[str, str]], step: Callable[[], None]) 
         case = db.session.get(Case, referral.case_id)
         consent = current_consent(referral.case_id)
         if case is not None and consent["legal_referral"]:
-            document = packet.build_document(referral, case, consent=consent, now=now)
+            document = packet.build_document(referral, case, consent=consent, identity=referral.identity_disclosed, now=now)
             yield from packet.packet_files(document, prefix=f"referral-{referral.id}/")
-            index.append({"id": referral.id, "status": referral.status, "sent_at": document["referral"]["sent_at"]})
+            index.append({"id": referral.id, "case": case.id, "status": referral.status, "sent_at": document["referral"]["sent_at"]})
         step()
     listing = {"schema": packet.SCHEMA_ID, "version": packet.VERSION, "generated_at": now.isoformat(), "referrals": index}
     yield "index.json", json.dumps(listing, indent=2).encode()
@@ -83,6 +83,8 @@ def write_export(plan: Export, out: Path, *, step: Callable[[], None] = lambda: 
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(sealed.data)
     partial.replace(out)
+    for entry in index:  # on each case's own timeline too
+        announce("packet_exported", actor=actor, role="operator", case_id=entry["case"], referral=entry["id"])
     announce(
         "export_made", actor=actor, role="operator", kind="referrals", counsel=plan.counsel.id, count=len(index), sha256=sealed.sha256
     )

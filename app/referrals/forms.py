@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.referrals.vocabulary import DECLINE_REASONS, PRACTICE_AREAS
-from app.staff.forms import CheckboxList
+from app.staff.forms import CheckboxList, plain_text
 
 
 class ReferForm(FlaskForm):
@@ -29,15 +29,16 @@ class DecideForm(FlaskForm):
 
 
 class CounselProfileForm(FlaskForm):
-    firm = StringField("Firm or organisation", validators=[DataRequired("Give the firm's name."), Length(max=200)])
+    firm = StringField("Firm or organisation", validators=[DataRequired("Give the firm's name."), Length(max=200), plain_text])
     practice_areas = CheckboxList("Practice areas", choices=[SelectChoice(k, v) for k, v in PRACTICE_AREAS.items()])
     languages = StringField(
         "Languages",
         description="Language codes, separated by commas: en, es, zh, ko, pt…",
-        validators=[DataRequired("Give at least one language."), Length(max=200)],
+        validators=[DataRequired("Give at least one language."), Length(max=200), plain_text],
     )
     age_recipient = TextAreaField(
         "age public key",
         description="Counsel make it with age-keygen and send the line starting age1. Never the secret key.",
-        validators=[DataRequired("Paste counsel's age public key."), Length(max=200)],
+        filters=[lambda value: value.strip() if value else value],
+        validators=[DataRequired("Paste counsel's age public key."), Length(max=200), plain_text],
     )

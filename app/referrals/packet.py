@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.referrals.models import ConsentRecord, CounselProfile, Referral
 from app.referrals.pdf import render_packet_pdf
+from app.referrals.vocabulary import STATUS_NAMES as STEP_NAMES
 from app.staff.models import StaffUser
 
 SCHEMA_PATH = Path(__file__).with_name("packet-v1.schema.json")
@@ -54,7 +56,7 @@ EVENTS = {
     "case_acknowledged": "A peer responder acknowledged the report.",
     "case_assigned": "The case was assigned to a peer responder.",
     "consent_changed": "The reporter changed their consent choices.",
-    "referral_created": "A coordinator began a referral to counsel.",
+    "referral_created": "A coordinator began this referral.",
 }
 
 
@@ -81,7 +83,9 @@ def _label(table: dict[str, Any], code: str) -> str:
     return str(table.get(code, code)) if code else ""
 
 
-def _timeline(case: Case) -> list[dict[str, str]]:
+def _timeline(case: Case, referral_id: str) -> list[dict[str, str]]:
+    """What the program did, oldest first. Of referrals, only this one: counsel do not learn
+    whom else the case went to."""
     entries = [{"at": _iso(case.created_at) or "", "event": "The report was received."}]
     rows = db.session.execute(
         select(AuditEntry.at, AuditEntry.action, AuditEntry.detail).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id)
@@ -92,8 +96,10 @@ def _timeline(case: Case) -> list[dict[str, str]]:
         elif action == "message_sent":
             who = "the reporter" if detail.get("direction") == "from_reporter" else "the program"
             event = f"A message was sent by {who}."
+        elif action.startswith("referral_") and detail.get("referral") != referral_id:
+            continue
         elif action == "referral_status_changed":
-            event = f"A referral to counsel became {detail.get('new')}."
+            event = f"This referral became {STEP_NAMES.get(detail.get('new'), detail.get('new'))}."
         elif action in EVENTS:
             event = EVENTS[action]
         else:
@@ -111,18 +117,43 @@ def _consent(case_id: str) -> list[dict[str, Any]]:
     return [{"purpose": p, "granted": r.granted, "recorded_at": _iso(r.recorded_at)} for p, r in latest.items()]
 
 
-def build_document(referral: Referral, case: Case, *, consent: dict[str, bool], now: datetime | None = None) -> dict[str, Any]:
-    """The packet's JSON document for ``referral``, within the consent given in ``consent``."""
+WITHHELD = "[withheld]"
+
+
+def redact(text: str, contact: dict[str, str]) -> tuple[str, int]:
+    """``text`` with the reporter's name (whole or any part), email and phone number replaced by
+    [withheld], for packets that must not say who they are. Returns the text and the count."""
+    patterns = []
+    if email := (contact.get("email") or "").strip():
+        patterns.append(re.escape(email))
+    digits = re.sub(r"\D", "", contact.get("phone") or "")
+    if len(digits) >= 7:
+        # The number however it is written (860-555-0147, (860) 555 0147), and without its area code.
+        patterns += [r"\(?" + r"[\s().+-]*".join(tail) for tail in dict.fromkeys((digits[-10:], digits[-7:]))]
+    # Longest first, so that a whole name goes before its parts, and an email before the name in it.
+    name = (contact.get("name") or "").strip()
+    parts = sorted({name, *name.split()}, key=len, reverse=True)
+    patterns += [r"\b" + re.escape(part) + r"\b" for part in parts if len(part) >= 2]
+    if not patterns:
+        return text, 0
+    return re.subn("|".join(patterns), WITHHELD, text, flags=re.IGNORECASE)
+
+
+def build_document(
+    referral: Referral, case: Case, *, consent: dict[str, bool], identity: bool, now: datetime | None = None
+) -> dict[str, Any]:
+    """The packet's JSON document for ``referral``, within ``consent``: the reporter named only
+    if ``identity`` (what the referral was sent with) and their consent still stands."""
     counsel = db.session.get(StaffUser, referral.counsel_id)
     profile = db.session.get(CounselProfile, referral.counsel_id)
     by = db.session.get(StaffUser, referral.created_by_id) if referral.created_by_id else None
     assert counsel is not None and profile is not None
     dek = open_case_key(case)
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
-    identity = referral.identity_disclosed and consent["identity_to_counsel"]
-    reporter = None
-    if identity and case.contact_sealed is not None:
-        contact = open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
+    contact = open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact") if case.contact_sealed else {}
+    narrative = report.get("narrative", "")
+    reporter, redacted = None, 0
+    if identity and consent["identity_to_counsel"] and contact:
         reporter = {
             "name": contact.get("name", ""),
             "email": contact.get("email", "") if consent["contact_email"] else "",
@@ -131,6 +162,8 @@ def build_document(referral: Referral, case: Case, *, consent: dict[str, bool], 
             "voicemail_ok": contact.get("voicemail_ok", ""),
             "contact_by": [way for way in ("phone", "email", "text") if consent[f"contact_{way}"]],
         }
+    elif contact:
+        narrative, redacted = redact(narrative, contact)
     with force_locale("en"):
         document = {
             "schema": SCHEMA_ID,
@@ -152,9 +185,9 @@ def build_document(referral: Referral, case: Case, *, consent: dict[str, bool], 
                 "language": case.language,
                 "county": _label(words.COUNTIES, case.county) if case.county else None,
             },
-            "scope": {"identity_disclosed": reporter is not None, "consent": _consent(case.id)},
+            "scope": {"identity_disclosed": reporter is not None, "redactions": redacted, "consent": _consent(case.id)},
             "report": {
-                "narrative": report.get("narrative", ""),
+                "narrative": narrative,
                 "perpetrator": _label(words.PERPETRATORS, report.get("perpetrator", "")),
                 "setting": _label(words.SETTINGS, report.get("setting", "")),
                 "when": _label(words.WHEN, report.get("when", "")),
@@ -164,7 +197,7 @@ def build_document(referral: Referral, case: Case, *, consent: dict[str, bool], 
                 "wants": [_label(words.WANTS, w) for w in report.get("wants", ())],
             },
             "reporter": reporter,
-            "timeline": _timeline(case),
+            "timeline": _timeline(case, referral.id),
             "confidentiality": CONFIDENTIALITY,
         }
     return document

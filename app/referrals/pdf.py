@@ -110,6 +110,10 @@ def _scope(out: Writer, document: dict[str, Any]) -> None:
     else:
         out.block("Identity withheld at the reporter's request. Their name and contact details "
                   "are not in this packet.", bold=True)
+        count = document["scope"].get("redactions", 0)
+        if count:
+            mentions = "1 mention" if count == 1 else f"{count} mentions"
+            out.block(f"In the report, {mentions} of their name or contact details replaced by [withheld].")
     out.y += 4
     titles = ("Choice", "Decision", "Recorded")
     out.row(*((title, x, width, True, GREY) for title, (x, width) in zip(titles, CONSENT_COLUMNS)))

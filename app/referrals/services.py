@@ -1,18 +1,23 @@
 """Referring a case to counsel, within the consent the reporter gave.
 
 Consent is checked when a referral is begun and again at the moment it is sent, which is when
-the packet is made. Withdrawing consent revokes every referral it covered and deletes their
-packets, so counsel can no longer download them. Every step is audited.
+the packet is made. Withdrawing consent revokes every referral it covered, in the same
+transaction that records the withdrawal, and deletes their packets.
+
+Every step is a conditional UPDATE from the status it was taken from, so two steps racing
+(a send and a withdrawal, a decision and a revocation) cannot both land: the loser changes
+nothing and is told. Steps are audited after their commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 
 from app.cases.models import Case
 from app.cases.vocabulary import QUEUE_RANK, TRANSITIONS
@@ -20,126 +25,88 @@ from app.extensions import db
 from app.models import utcnow
 from app.notify.service import notify_coordinators, notify_staff
 from app.referrals import packet
-from app.referrals.consent import current_consent
+from app.referrals.consent import CONTACT_PURPOSES, current_consent
+from app.referrals.directory import counsel_directory
 from app.referrals.models import CounselProfile, Referral
-from app.referrals.vocabulary import ACTIVE, DECLINE_REASONS, OPEN_TO_COUNSEL, PRACTICE_AREAS, REVOKE_REASONS, STEPS
+from app.referrals.vocabulary import ACTIVE, DECLINE_REASONS, OPEN_TO_COUNSEL, REVOKE_REASONS, STEPS
 from app.security import COORDINATOR, COUNSEL
 from app.signals import announce
 from app.staff.models import StaffUser
 
 log = logging.getLogger("confide.referrals")
 
+CHANGED = "This referral changed meanwhile (it may have been withdrawn). Reload the page to see where it stands."
+# Stamped when a referral reaches the status.
+STAMPS = {"sent": "sent_at", "acknowledged": "acknowledged_at", "accepted": "decided_at", "declined": "decided_at",
+          "closed": "ended_at", "revoked": "ended_at"}
+# Once a referral is over, nobody needs its packet: counsel can no longer download it.
+PACKET_GONE = ("declined", "closed", "revoked")
+
 
 class ReferralError(Exception):
     """A step that cannot be taken; the message says why, for the person who tried."""
 
 
-@dataclass(frozen=True)
-class Counsel:
-    user: StaffUser
-    profile: CounselProfile
-
-    @property
-    def label(self) -> str:
-        firm = f", {self.profile.firm}" if self.profile.firm else ""
-        return f"{self.user.display_name}{firm}"
+# Signals to send once the transaction they describe has committed.
+Pending = list[tuple[str, dict[str, Any]]]
 
 
-def counsel_profile(user: StaffUser) -> CounselProfile:
-    """The counsel's profile, created empty the first time it is asked for."""
-    profile = db.session.get(CounselProfile, user.id)
-    if profile is None:
-        profile = CounselProfile(staff_id=user.id, firm="", practice_areas=[], languages=["en"], age_recipient="")
-        db.session.add(profile)
-    return profile
+def announce_pending(pending: Pending) -> None:
+    for name, fields in pending:
+        announce(name, **fields)
 
 
-def clean_languages(text: str) -> list[str]:
-    """Language tags from "en, es, zh-Hant"; ReferralError names the first malformed one."""
-    tags: list[str] = []
-    for raw in text.replace(";", ",").replace(" ", ",").split(","):
-        tag = raw.strip()
-        if not tag:
-            continue
-        parts = tag.split("-")
-        if not (2 <= len(parts[0]) <= 3 and parts[0].isascii() and parts[0].isalpha()) or not all(
-            1 <= len(p) <= 8 and p.isascii() and p.isalnum() for p in parts[1:]
-        ):
-            raise ReferralError(f"“{tag[:20]}” is not a language code (examples: en, es, zh, ko).")
-        tag = "-".join([parts[0].lower(), *parts[1:]])
-        if tag not in tags:
-            tags.append(tag)
-    if not tags:
-        raise ReferralError("Give at least one language, for example en.")
-    return tags[:20]
+def _step(referral: Referral, old: str, new: str, *, actor: StaffUser | None, pending: Pending,
+          reason: str | None = None, **values: Any) -> bool:
+    """Move ``referral`` from ``old`` to ``new`` unless someone moved it first. Not committed."""
+    if new not in STEPS[old]:
+        raise ReferralError(f"A referral that is {old} cannot become {new}.")
+    values = {"status": new, STAMPS[new]: utcnow(), **values}
+    if reason is not None:
+        values["reason"] = reason
+    if new in PACKET_GONE:
+        values["packet"] = None
+    moved = db.session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.status == old).values(**values)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return False
+    pending.append(("referral_status_changed", {
+        "actor": actor.id if actor else "", "role": actor.role if actor else "reporter",
+        "case_id": referral.case_id, "referral": referral.id, "old": old, "new": new, "reason": reason,
+    }))
+    return True
 
 
-def save_counsel_profile(
-    user: StaffUser, *, by: StaffUser, firm: str, practice_areas: Sequence[str], languages: str, age_recipient: str
-) -> CounselProfile:
-    if user.role != COUNSEL:
-        raise ReferralError("Only counsel accounts have a counsel profile.")
-    recipient = age_recipient.strip()
-    packet.parse_recipient(recipient)  # raises PacketError with a message for the coordinator
-    profile = counsel_profile(user)
-    changed_key = profile.age_recipient != recipient
-    profile.firm = firm.strip()
-    profile.practice_areas = [a for a in PRACTICE_AREAS if a in set(practice_areas)]
-    profile.languages = clean_languages(languages)
-    profile.age_recipient = recipient
-    db.session.commit()
-    announce("counsel_profile_changed", actor=by.id, role=by.role, staff=user.id, key_changed=changed_key)
-    return profile
+def _take(referral: Referral, new: str, *, actor: StaffUser, reason: str | None = None) -> Pending:
+    """One step from the status the caller saw; ReferralError (nothing changed) if it moved."""
+    pending: Pending = []
+    if not _step(referral, referral.status, new, actor=actor, pending=pending, reason=reason):
+        db.session.rollback()
+        raise ReferralError(CHANGED)
+    return pending
 
 
-def counsel_directory() -> list[Counsel]:
-    """Active, enrolled counsel with a key to encrypt to, by name."""
-    rows = db.session.execute(
-        select(StaffUser, CounselProfile)
-        .join(CounselProfile, CounselProfile.staff_id == StaffUser.id)
-        .where(
-            StaffUser.role == COUNSEL,
-            StaffUser.active.is_(True),
-            StaffUser.enrolled_at.is_not(None),
-            CounselProfile.age_recipient != "",
-        )
-        .order_by(StaffUser.name, StaffUser.email)
-    ).all()
-    return [Counsel(user, profile) for user, profile in rows]
+def _case_back_from_referred(case_id: str, pending: Pending, actor: StaffUser | None) -> None:
+    """A referred case with no referral still going is in progress again."""
+    going = db.session.scalar(
+        select(exists().where(Referral.case_id == case_id, Referral.status.in_(("sent", "acknowledged", "accepted"))))
+    )
+    if going:
+        return
+    moved = db.session.execute(
+        update(Case).where(Case.id == case_id, Case.status == "referred")
+        .values(status="in_progress", queue_rank=QUEUE_RANK["in_progress"], updated_at=utcnow())
+    )
+    if moved.rowcount:  # type: ignore[attr-defined]
+        pending.append(("case_status_changed", {
+            "actor": actor.id if actor else "", "role": actor.role if actor else "system", "case_id": case_id,
+            "old": "referred", "new": "in_progress", "reason": None,
+        }))
 
 
 def referrals_for_case(case_id: str) -> list[Referral]:
     return list(db.session.scalars(select(Referral).where(Referral.case_id == case_id).order_by(Referral.created_at)))
-
-
-def _move(referral: Referral, new: str, *, actor: StaffUser | None, reason: str | None = None) -> None:
-    """Take one step, audited after the commit. ``actor`` None is the reporter's own choice."""
-    old = referral.status
-    if new not in STEPS[old]:
-        raise ReferralError(f"A referral that is {old} cannot become {new}.")
-    now = utcnow()
-    referral.status = new
-    if new == "acknowledged":
-        referral.acknowledged_at = now
-    elif new in ("accepted", "declined"):
-        referral.decided_at = now
-    elif new in ("closed", "revoked"):
-        referral.ended_at = now
-    if reason is not None:
-        referral.reason = reason
-    if new == "revoked":
-        referral.packet = None
-    db.session.commit()
-    announce(
-        "referral_status_changed",
-        actor=actor.id if actor else "",
-        role=actor.role if actor else "reporter",
-        case_id=referral.case_id,
-        referral=referral.id,
-        old=old,
-        new=new,
-        reason=reason,
-    )
 
 
 def create_referral(viewer: StaffUser, case: Case, counsel_id: str) -> Referral:
@@ -177,92 +144,152 @@ def send_referral(viewer: StaffUser, referral: Referral, *, now: datetime | None
     case = db.session.get(Case, referral.case_id)
     assert case is not None
     now = now or utcnow()
-    referral.identity_disclosed = consent["identity_to_counsel"] and case.is_named
-    referral.sent_at = now
-    document = packet.build_document(referral, case, consent=consent, now=now)
+    identity = consent["identity_to_counsel"] and case.is_named
+    document = packet.build_document(referral, case, consent=consent, identity=identity, now=now)
     sealed = packet.seal(counsel.profile.age_recipient, packet.packet_files(document))
-    referral.packet, referral.packet_sha256 = sealed.data, sealed.sha256
-    if case.status == "new" or "referred" in TRANSITIONS.get(case.status, ()):
+    old_status = case.status
+    pending: Pending = []
+    # If the reporter withdrew consent while the packet was made, their withdrawal revoked
+    # the draft and this changes nothing.
+    if not _step(referral, "draft", "sent", actor=viewer, pending=pending, sent_at=now, identity_disclosed=identity,
+                 packet=sealed.data, packet_sha256=sealed.sha256):
+        db.session.rollback()
+        raise ReferralError(CHANGED)
+    if old_status == "new" or "referred" in TRANSITIONS.get(old_status, ()):
         # A coordinator sending a referral has read the case: it is acknowledged, and referred.
-        old_status = case.status
-        case.status, case.queue_rank = "referred", QUEUE_RANK["referred"]
-        case.acknowledged_at = case.acknowledged_at or now
-        case.updated_at = now
-        announce_status = True
-    else:
-        announce_status = False
+        referred = db.session.execute(
+            update(Case).where(Case.id == case.id, Case.status == old_status).values(
+                status="referred", queue_rank=QUEUE_RANK["referred"], updated_at=now,
+                acknowledged_at=case.acknowledged_at or now,
+            )
+        )
+        if referred.rowcount:  # type: ignore[attr-defined]
+            pending.append(("case_status_changed", {"actor": viewer.id, "role": viewer.role, "case_id": case.id,
+                                                    "old": old_status, "new": "referred", "reason": None}))
     notify_staff(counsel.user.id, "referral", case_id=None, key=f"referral:{referral.id}")
-    _move(referral, "sent", actor=viewer)
-    if announce_status:
-        announce("case_status_changed", actor=viewer.id, role=viewer.role, case_id=case.id, old=old_status, new="referred", reason=None)
+    db.session.commit()
+    announce_pending(pending)
     log.info("referral %s sent (%d bytes)", referral.id, len(sealed.data))
 
 
-def acknowledge_referral(counsel: StaffUser, referral: Referral) -> None:
-    if referral.status == "sent":
-        _move(referral, "acknowledged", actor=counsel)
+def acknowledge_referral(counsel: StaffUser, referral: Referral) -> bool:
+    """Counsel confirm they have the referral. False if it was not waiting for that."""
+    pending: Pending = []
+    if referral.status != "sent" or not _step(referral, "sent", "acknowledged", actor=counsel, pending=pending):
+        db.session.rollback()
+        return False
+    db.session.commit()
+    announce_pending(pending)
+    return True
 
 
 def decide_referral(counsel: StaffUser, referral: Referral, *, accept: bool, reason: str = "") -> None:
     """Counsel accept, or decline with a reason; the coordinators hear either way."""
-    if referral.status == "sent":
-        _move(referral, "acknowledged", actor=counsel)
     if not accept and reason not in DECLINE_REASONS:
         raise ReferralError("Choose why you are declining.")
+    if referral.status not in ("sent", "acknowledged"):
+        raise ReferralError(CHANGED)
+    pending: Pending = []
+    if referral.status == "sent" and not _step(referral, "sent", "acknowledged", actor=counsel, pending=pending):
+        db.session.rollback()
+        raise ReferralError(CHANGED)
+    new = "accepted" if accept else "declined"
+    if not _step(referral, "acknowledged", new, actor=counsel, pending=pending, reason=None if accept else reason):
+        db.session.rollback()
+        raise ReferralError(CHANGED)
+    if not accept:
+        _case_back_from_referred(referral.case_id, pending, None)
     notify_coordinators("referral_decided", case_id=referral.case_id, key=f"referral-decided:{referral.id}")
-    _move(referral, "accepted" if accept else "declined", actor=counsel, reason=None if accept else reason)
+    db.session.commit()
+    announce_pending(pending)
 
 
 def close_referral(actor: StaffUser, referral: Referral) -> None:
-    _move(referral, "closed", actor=actor)
+    pending = _take(referral, "closed", actor=actor)
+    db.session.commit()
+    announce_pending(pending)
 
 
 def revoke_referral(viewer: StaffUser, referral: Referral) -> None:
     if viewer.role != COORDINATOR:
         raise ReferralError("Only a coordinator can withdraw a referral.")
-    if referral.status != "draft":
+    was = referral.status
+    pending = _take(referral, "revoked", actor=viewer, reason="coordinator")
+    if was != "draft":
         notify_staff(referral.counsel_id, "referral_revoked", case_id=None, key=f"referral-revoked:{referral.id}")
-    _move(referral, "revoked", actor=viewer, reason="coordinator")
+    _case_back_from_referred(referral.case_id, pending, viewer)
+    db.session.commit()
+    announce_pending(pending)
 
 
-def revoke_for_consent(case_id: str, consent: dict[str, bool]) -> list[str]:
-    """After the reporter changed their choices: revoke what no longer has consent.
+def _revoke_all(referrals: Collection[Referral], reason: str, pending: Pending, actor: StaffUser | None) -> None:
+    for referral in referrals:
+        # A step racing this one (a send, a decision) may move it first: try from where it is now.
+        for _attempt in range(3):
+            status = db.session.scalar(select(Referral.status).where(Referral.id == referral.id))
+            if status not in ACTIVE or _step(referral, status, "revoked", actor=actor, pending=pending, reason=reason):
+                break
+        else:
+            raise ReferralError(CHANGED)
+        if status in ACTIVE:
+            if status != "draft":
+                notify_staff(referral.counsel_id, "referral_revoked", case_id=None, key=f"referral-revoked:{referral.id}")
+            notify_coordinators("referral_revoked", case_id=referral.case_id, key=f"referral-revoked:{referral.id}")
 
-    Withdrawing consent to a legal referral revokes every active referral; withdrawing consent
-    to disclose identity revokes those whose packet names the reporter. Returns their ids."""
-    query = select(Referral).where(Referral.case_id == case_id, Referral.status.in_(ACTIVE))
-    if consent["legal_referral"]:
-        if consent["identity_to_counsel"]:
-            return []
+
+def revoke_for_consent(case_id: str, consent: dict[str, bool], withdrawn: Collection[str]) -> Pending:
+    """In the reporter's consent transaction: revoke what the choices they just withdrew covered.
+
+    Withdrawing consent to a legal referral revokes every open referral and deletes every
+    packet; withdrawing identity, or a way of contact, does so for packets that name them.
+    Not committed; returns the signals to send after the commit."""
+    query = select(Referral).where(Referral.case_id == case_id)
+    if "legal_referral" in withdrawn and not consent["legal_referral"]:
+        reason = "consent_withdrawn"
+    elif {"identity_to_counsel", *CONTACT_PURPOSES} & set(withdrawn):
         query = query.where(Referral.identity_disclosed.is_(True))
         reason = "identity_withdrawn"
     else:
-        reason = "consent_withdrawn"
-    revoked = []
-    for referral in db.session.scalars(query).all():
-        if referral.status != "draft":
-            notify_staff(referral.counsel_id, "referral_revoked", case_id=None, key=f"referral-revoked:{referral.id}")
-        notify_coordinators("referral_revoked", case_id=case_id, key=f"referral-revoked:{referral.id}")
-        _move(referral, "revoked", actor=None, reason=reason)
-        revoked.append(referral.id)
-    if revoked:
-        log.info("case %s: %d referral(s) revoked, consent withdrawn", case_id, len(revoked))
-    return revoked
+        return []
+    pending: Pending = []
+    affected = list(db.session.scalars(query))
+    _revoke_all([r for r in affected if r.status in ACTIVE], reason, pending, None)
+    db.session.execute(update(Referral).where(Referral.id.in_([r.id for r in affected])).values(packet=None))
+    if pending:
+        _case_back_from_referred(case_id, pending, None)
+        log.info("case %s: referrals revoked, consent withdrawn", case_id)
+    return pending
+
+
+def end_for_counsel(counsel: StaffUser, *, by: StaffUser) -> int:
+    """A deactivated counsel keeps nothing open: their referrals are revoked, the packets
+    deleted and the coordinators told, so each case can go to someone else."""
+    referrals = list(
+        db.session.scalars(select(Referral).where(Referral.counsel_id == counsel.id, Referral.status.in_(ACTIVE)))
+    )
+    pending: Pending = []
+    _revoke_all(referrals, "counsel_removed", pending, by)
+    for case_id in {r.case_id for r in referrals}:
+        _case_back_from_referred(case_id, pending, by)
+    db.session.commit()
+    announce_pending(pending)
+    return len(referrals)
 
 
 def counsel_referral(counsel: StaffUser, referral_id: str) -> Referral:
     """One of this counsel's referrals; LookupError for anything else, which does not exist for them."""
-    referral = db.session.get(Referral, referral_id)
-    if referral is None or referral.counsel_id != counsel.id or referral.status == "draft":
+    referral = db.session.get(Referral, referral_id) if len(referral_id) <= 36 else None
+    if referral is None or referral.counsel_id != counsel.id or referral.sent_at is None:
         raise LookupError(referral_id)
     return referral
 
 
 def counsel_referrals(counsel: StaffUser) -> list[Referral]:
+    """Every referral ever sent to this counsel; never a draft, even a discarded one."""
     return list(
         db.session.scalars(
             select(Referral)
-            .where(Referral.counsel_id == counsel.id, Referral.status != "draft")
+            .where(Referral.counsel_id == counsel.id, Referral.sent_at.is_not(None))
             .order_by(Referral.sent_at.desc())
         )
     )
@@ -271,7 +298,7 @@ def counsel_referrals(counsel: StaffUser) -> list[Referral]:
 def packet_for(viewer: StaffUser, referral: Referral) -> bytes:
     """The encrypted packet, for its counsel while consent stands, or for a coordinator."""
     if viewer.role == COUNSEL and referral.status not in OPEN_TO_COUNSEL:
-        raise ReferralError("This referral was withdrawn; its packet no longer exists.")
+        raise ReferralError("This referral was withdrawn or has ended; its packet no longer exists.")
     data = db.session.scalar(select(Referral.packet).where(Referral.id == referral.id))
     if data is None:
         raise ReferralError("This referral has no packet.")
@@ -281,7 +308,7 @@ def packet_for(viewer: StaffUser, referral: Referral) -> bytes:
     return data
 
 
-def revoke_reason_label(code: str | None) -> str:
+def reason_label(code: str | None) -> str:
     return REVOKE_REASONS.get(code or "", DECLINE_REASONS.get(code or "", code or ""))
 
 

@@ -12,11 +12,14 @@ from werkzeug.wrappers import Response
 from app.cases import services as cases
 from app.extensions import db
 from app.referrals import services
+from app.referrals.directory import counsel_directory
 from app.referrals.forms import DecideForm, ReferForm
 from app.referrals.models import Referral
 from app.referrals.packet import PacketError
+from app.referrals.pdf import FontMissing
 from app.referrals.vocabulary import DECLINE_REASONS, OPEN_TO_COUNSEL, PRACTICE_AREAS, STATUS_NAMES
 from app.security import COORDINATOR, COUNSEL, allow
+from app.signals import announce
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.sessions import current_staff, recently_authenticated
@@ -41,8 +44,10 @@ def _referral(referral_id: str) -> Referral:
         try:
             return services.counsel_referral(viewer, referral_id)
         except LookupError:
+            # Answered as if it did not exist, and kept in the audit log like any refusal.
+            announce("access_denied", actor=viewer.id, role=viewer.role, case_id=None, referral=referral_id[:36])
             abort(404)
-    referral = db.session.get(Referral, referral_id)
+    referral = db.session.get(Referral, referral_id) if len(referral_id) <= 36 else None
     if referral is None:
         abort(404)
     return referral
@@ -54,7 +59,7 @@ def create(case_id: str) -> Response:
     viewer = _me()
     case = cases.visible_case(viewer, case_id)
     form = ReferForm(prefix="refer")
-    form.counsel_id.choices = [c.user.id for c in services.counsel_directory()]
+    form.counsel_id.choices = [c.user.id for c in counsel_directory()]
     if not form.validate_on_submit():
         flash("Choose counsel from the directory.", "error")
         return _case_page(case.id)
@@ -76,6 +81,8 @@ def send(referral_id: str) -> Response:
             services.send_referral(_me(), referral)
         except (services.ReferralError, PacketError) as error:
             flash(str(error), "error")
+        except FontMissing as error:
+            flash(f"The packet could not be made: {error}", "error")
         else:
             flash("Referral sent. Counsel have been told a packet is waiting for them.", "success")
     return _case_page(referral.case_id)
@@ -163,8 +170,8 @@ def counsel_referral(referral_id: str) -> tuple[str, int]:
 def acknowledge(referral_id: str) -> Response:
     referral = _referral(referral_id)
     if ActionForm().validate_on_submit():
-        services.acknowledge_referral(_me(), referral)
-        flash("Thank you: the program knows you have the referral.", "success")
+        if services.acknowledge_referral(_me(), referral):
+            flash("Thank you: the program knows you have the referral.", "success")
     return redirect(url_for("referrals.counsel_referral", referral_id=referral.id), 303)
 
 
@@ -187,4 +194,4 @@ def decide(referral_id: str) -> Response | tuple[str, int]:
 @blueprint.get("/staff/counsel")
 @allow(COORDINATOR)
 def directory() -> str:
-    return render_template("referrals/directory.html", directory=services.counsel_directory(), areas=PRACTICE_AREAS)
+    return render_template("referrals/directory.html", directory=counsel_directory(), areas=PRACTICE_AREAS)

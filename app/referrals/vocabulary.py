@@ -66,4 +66,5 @@ REVOKE_REASONS = {
     "consent_withdrawn": "The reporter withdrew consent",
     "identity_withdrawn": "The reporter withdrew consent to share their identity",
     "coordinator": "Withdrawn by a coordinator",
+    "counsel_removed": "The counsel's account was deactivated",
 }

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-
-
-
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -17,8 +14,14 @@ from app.staff.models import ROLES
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Spanish")]
 
 
+def plain_text(form: FlaskForm, field: StringField) -> None:
+    """Refuse control characters in text kept in the clear (PostgreSQL refuses NUL outright)."""
+    if field.data and any(ord(char) < 32 or ord(char) == 127 for char in field.data):
+        raise ValidationError("Remove the invisible control characters from this field.")
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), plain_text])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
@@ -48,8 +51,8 @@ class ReauthForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), plain_text])
+    name = StringField("Name", validators=[Optional(), Length(max=200), plain_text])
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
 
     def validate_email(self, field: EmailField) -> None:
@@ -61,7 +64,7 @@ class ProfileForm(FlaskForm):
     pseudonym = StringField(
         "Pseudonym reporters see",
         description="Never your real name. Reporters may ask that a pseudonym not see their case.",
-        validators=[Optional(), Length(min=2, max=64)],
+        validators=[Optional(), Length(min=2, max=64), plain_text],
     )
     languages = CheckboxList("Languages you can work in", choices=LANGUAGE_CHOICES)
     on_duty = BooleanField("On duty: new cases may be routed to me")
@@ -72,7 +75,7 @@ class StaffEditForm(ProfileForm):
 
 
 class TrainingForm(FlaskForm):
-    course = StringField("Course", validators=[DataRequired(), Length(max=200)])
+    course = StringField("Course", validators=[DataRequired(), Length(max=200), plain_text])
     category = SelectField(
         "Qualifies for",
         choices=[SelectChoice("all", "All categories")] + [SelectChoice(k, v) for k, v in CATEGORIES.items()],

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.extensions import db
-from app.referrals import services as referrals
+from app.referrals import directory
 from app.referrals.forms import CounselProfileForm
 from app.referrals.models import CounselProfile
 from app.referrals.packet import PacketError
@@ -121,7 +121,7 @@ def counsel_profile(staff_id: str) -> Response | tuple[str, int]:
     form = CounselProfileForm(prefix="counsel")
     if form.validate_on_submit():
         try:
-            referrals.save_counsel_profile(
+            directory.save_counsel_profile(
                 person,
                 by=_me(),
                 firm=form.firm.data,
@@ -129,7 +129,7 @@ def counsel_profile(staff_id: str) -> Response | tuple[str, int]:
                 languages=form.languages.data,
                 age_recipient=form.age_recipient.data,
             )
-        except referrals.ReferralError as error:
+        except directory.DirectoryError as error:
             form.languages.errors = [str(error)]
         except PacketError as error:
             form.age_recipient.errors = [str(error)]

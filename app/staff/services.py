@@ -216,6 +216,10 @@ def deactivate(user: StaffUser, *, by: StaffUser) -> None:
     _cancel_invites(user)
     db.session.commit()
     announce("staff_deactivated", actor=by.id, role=by.role, staff=user.id)
+    if user.role == "counsel":
+        from app.referrals.services import end_for_counsel  # referrals build on staff, not the reverse
+
+        end_for_counsel(user, by=by)
 
 
 def reauthenticate(user: StaffUser, password: str, code: str) -> bool:

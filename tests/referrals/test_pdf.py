@@ -131,6 +131,7 @@ def packet(narrative: str = SPANISH, *, language: str = "es", reporter: dict[str
         },
         "scope": {
             "identity_disclosed": reporter is not None,
+            "redactions": 0,
             "consent": [{"purpose": p, "granted": g, "recorded_at": "2025-03-01T09:00:00Z"} for p, g in consent],
         },
         "report": {

@@ -22,6 +22,9 @@ from app.cases.content import ContactDetails
 from app.cases.models import Case
 from app.extensions import db
 from app.notify.models import Notification
+from app.intake.services import change_consent
+from app.referrals import directory
+from app.referrals import packet as packet_module
 from app.referrals import services as referrals
 from app.referrals.consent import record_consent
 from app.referrals.models import Referral
@@ -61,10 +64,10 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 
 
 def named_case(**kwargs: object) -> Case:
+    kwargs.setdefault("narrative", "My employer kept my passport and said I owe him for the room.")
     return make_case(
         contact=ContactDetails(name="Dana Whitfield", email="dana@example.org", phone="860-555-0147", safe_times="evenings"),
         consent={"contact_email": True, "legal_referral": True, **kwargs.pop("consent", {})},  # type: ignore[dict-item]
-        narrative="My employer kept my passport and said I owe him for the room.",
         category="exploitation",
         **kwargs,
     )
@@ -237,8 +240,6 @@ def test_withdrawing_identity_consent_revokes_only_packets_that_name_the_reporte
     record_consent(case.id, {"identity_to_counsel": True}, source="status")
     db.session.commit()
     named_packet = make_referral(case, second, coordinator)
-    from app.intake.services import change_consent
-
     change_consent(case.id, {"identity_to_counsel": False})
     assert fresh_referral(anonymous_packet.id).status == "sent"
     assert fresh_referral(named_packet.id).status == "revoked"
@@ -323,7 +324,125 @@ def test_a_bad_key_never_reaches_the_directory(app: Flask) -> None:
     coordinator = make_staff("coordinator")
     person = make_staff("counsel")
     with pytest.raises(PacketError):
-        referrals.save_counsel_profile(
+        directory.save_counsel_profile(
             person.user, by=coordinator.user, firm="X", practice_areas=[], languages="en", age_recipient="age1xyz"
         )
-    assert referrals.counsel_directory() == []
+    assert directory.counsel_directory() == []
+
+
+def test_a_withdrawal_while_the_packet_is_made_wins_over_the_send(app: Flask) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    case = named_case()
+    referral = make_referral(case, counsel, coordinator, send=False)
+    real_seal = packet_module.seal
+
+    def seal_while_the_reporter_withdraws(*args: object, **kwargs: object) -> object:
+        sealed = real_seal(*args, **kwargs)  # type: ignore[arg-type]
+        with app.app_context():  # the reporter, in a request of their own
+            change_consent(case.id, {"legal_referral": False})
+        return sealed
+
+    packet_module.seal = seal_while_the_reporter_withdraws  # type: ignore[assignment]
+    try:
+        with pytest.raises(referrals.ReferralError, match="changed meanwhile"):
+            referrals.send_referral(coordinator.user, referral)
+    finally:
+        packet_module.seal = real_seal  # type: ignore[assignment]
+    revoked = fresh_referral(referral.id)
+    assert revoked.status == "revoked" and revoked.packet is None and revoked.sent_at is None
+    assert db.session.scalars(select(Notification.kind).where(Notification.staff_id == counsel.id)).all() == []
+
+
+def test_a_decision_cannot_undo_a_revocation(app: Flask) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    case = named_case()
+    referral = make_referral(case, counsel, coordinator)
+    seen_by_counsel = fresh_referral(referral.id)  # loaded as "sent" in counsel's request
+    with app.app_context():
+        change_consent(case.id, {"legal_referral": False})
+    with pytest.raises(referrals.ReferralError, match="changed meanwhile"):
+        referrals.decide_referral(counsel.user, seen_by_counsel, accept=True)
+    assert fresh_referral(referral.id).status == "revoked"
+
+
+def test_withdrawing_a_way_of_contact_revokes_packets_that_hold_it(app: Flask) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    case = named_case(consent={"identity_to_counsel": True})
+    referral = make_referral(case, counsel, coordinator)
+    change_consent(case.id, {"contact_email": False})
+    revoked = fresh_referral(referral.id)
+    assert revoked.status == "revoked" and revoked.reason == "identity_withdrawn" and revoked.packet is None
+
+
+def test_the_narrative_names_no_one_when_identity_is_withheld(app: Flask, tmp_path: Path) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    case = named_case(
+        narrative="I am Dana Whitfield. Call me on (860) 555 0147 or write to DANA@example.org. Dana is scared."
+    )
+    referral = make_referral(case, counsel, coordinator)
+    archive = open_with_age(fresh_referral(referral.id).packet or b"", counsel, tmp_path)
+    document = json.loads(archive.read("packet.json"))
+    assert document["report"]["narrative"] == (
+        "I am [withheld]. Call me on [withheld] or write to [withheld]. [withheld] is scared."
+    )
+    assert document["scope"]["redactions"] == 4
+    assert "replaced by [withheld]" in " ".join(pdf_text(archive.read("packet.pdf"), tmp_path).split())
+
+
+def test_the_packet_timeline_tells_nothing_of_other_referrals(app: Flask, tmp_path: Path) -> None:
+    coordinator, first, second = make_staff("coordinator"), make_counsel(), make_counsel()
+    case = named_case()
+    declined = make_referral(case, first, coordinator)
+    referrals.decide_referral(first.user, declined, accept=False, reason="capacity")
+    referral = make_referral(case, second, coordinator)
+    archive = open_with_age(fresh_referral(referral.id).packet or b"", second, tmp_path)
+    events = [e["event"] for e in json.loads(archive.read("packet.json"))["timeline"]]
+    assert events.count("A coordinator began this referral.") == 1
+    assert not any("Declined" in e or "declined" in e for e in events)
+
+
+def test_ending_a_referral_deletes_its_packet_and_returns_the_case_to_in_progress(app: Flask) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    case = named_case()
+    referral = make_referral(case, counsel, coordinator)
+    assert db.session.get(Case, case.id).status == "referred"  # type: ignore[union-attr]
+    referrals.decide_referral(counsel.user, fresh_referral(referral.id), accept=False, reason="conflict")
+    declined = fresh_referral(referral.id)
+    assert declined.status == "declined" and declined.packet is None
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == "in_progress"  # type: ignore[union-attr]
+
+
+def test_a_discarded_draft_never_reaches_counsel(client: FlaskClient, app: Flask) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    draft = make_referral(named_case(), counsel, coordinator, send=False)
+    referrals.revoke_referral(coordinator.user, draft)
+    lawyer = signed_in(app, counsel.staff)
+    assert draft.id[:8] not in lawyer.get("/counsel").get_data(as_text=True)
+    assert lawyer.get(f"/counsel/referrals/{draft.id}").status_code == 404
+    denied = db.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "access_denied")).all()
+    assert [d.get("referral") for d in denied] == [draft.id]
+
+
+def test_deactivating_counsel_revokes_their_open_referrals(app: Flask) -> None:
+    from app.staff.services import deactivate
+
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    referral = make_referral(named_case(), counsel, coordinator)
+    deactivate(counsel.user, by=coordinator.user)
+    ended = fresh_referral(referral.id)
+    assert ended.status == "revoked" and ended.reason == "counsel_removed" and ended.packet is None
+
+
+def test_ids_with_a_nul_are_not_found_rather_than_an_error(client: FlaskClient, app: Flask) -> None:
+    coordinator, counsel = make_staff("coordinator"), make_counsel()
+    staff = signed_in(app, coordinator)
+    for path in ("/referrals/a%00b/packet", "/cases/a%00b", "/counsel/referrals/%00"):
+        assert staff.get(path).status_code == 404
+    page = staff.get(f"/staff/people/{counsel.id}").get_data(as_text=True)
+    response = staff.post(
+        f"/staff/people/{counsel.id}/counsel",
+        data={"csrf_token": hidden_fields(page)["csrf_token"], "counsel-firm": "Harbor\x00Legal", "counsel-languages": "en",
+              "counsel-age_recipient": "age1x"},
+    )
+    assert response.status_code == 400 and "control characters" in response.get_data(as_text=True)
