@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from app import typeset
+from app import fonts as font_files
 from app.referrals import pdf
 from app.referrals.pdf import FontMissing, render_packet_pdf
 
@@ -269,7 +269,7 @@ def test_the_metadata_names_the_packet_and_its_time() -> None:
 
 
 def test_a_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(typeset.FONT_DIRS, "fonts-noto-cjk", (str(tmp_path),))
+    monkeypatch.setitem(font_files.FONT_DIRS, "fonts-noto-cjk", (str(tmp_path),))
 
     with pytest.raises(FontMissing, match="install the Debian package fonts-noto-cjk"):
-        typeset._font_file("NotoSansCJK-Regular.ttc", "fonts-noto-cjk")
+        font_files.font_file("NotoSansCJK-Regular.ttc", "fonts-noto-cjk")
