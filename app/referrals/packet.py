@@ -220,12 +220,13 @@ def _zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def packet_files(document: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, bytes]]:
-    """The files of one packet: README.txt, packet.json and packet.pdf."""
+def packet_files(document: dict[str, Any], prefix: str = "", pdf: bytes | None = None) -> Iterator[tuple[str, bytes]]:
+    """The files of one packet: README.txt, packet.json and packet.pdf (rendered here unless
+    given already rendered)."""
     readme = README.format(id=document["referral"]["id"], schema=SCHEMA_ID, version=VERSION, confidentiality=CONFIDENTIALITY)
     yield f"{prefix}README.txt", readme.encode()
     yield f"{prefix}packet.json", json.dumps(document, ensure_ascii=False, indent=2).encode()
-    yield f"{prefix}packet.pdf", render_packet_pdf(document)
+    yield f"{prefix}packet.pdf", pdf if pdf is not None else render_packet_pdf(document)
 
 
 @dataclass(frozen=True)

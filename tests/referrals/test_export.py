@@ -16,7 +16,7 @@ from app.intake.services import change_consent
 from app.models import utcnow
 from app.referrals.models import Referral
 from tests.factories import make_case, make_counsel, make_referral, make_staff
-from tests.referrals.test_referrals import named_case, open_with_age
+from tests.referrals.test_referrals import named_case, open_with_age, pdf_text
 
 
 def export(app: Flask, *args: str) -> tuple[int, str]:
@@ -82,3 +82,19 @@ def test_export_refusals_are_clear_and_write_nothing(app: Flask, tmp_path: Path)
         code, output = export(app, *args)
         assert code != 0 and message in output, output
         assert not out.exists()
+
+
+def test_rendering_in_separate_processes_gives_the_same_export(app: Flask, tmp_path: Path) -> None:
+    coordinator, firm = make_staff("coordinator"), make_counsel()
+    narratives = ["First report, in English.", "他在门外，我很害怕。", "Segundo reporte: el dueño me gritó."]
+    for narrative in narratives:
+        make_referral(make_case(narrative=narrative, consent={"legal_referral": True}), firm, coordinator)
+    out = tmp_path / "parallel.zip.age"
+    code, output = export(app, "--counsel", firm.user.email, "--jobs", "2", "--out", str(out))
+    assert code == 0, output
+    archive = open_with_age(out.read_bytes(), firm, tmp_path)
+    index = json.loads(archive.read("index.json"))["referrals"]
+    for entry, narrative in zip(index, narratives, strict=True):
+        folder = f"referral-{entry['id']}/"
+        assert json.loads(archive.read(folder + "packet.json"))["report"]["narrative"] == narrative
+        assert narrative in pdf_text(archive.read(folder + "packet.pdf"), tmp_path).replace("\n", "")
