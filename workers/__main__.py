@@ -11,12 +11,11 @@ hand finishes first.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 from app.extensions import db
 from app.triage.queue import queue_names, redis_connection
@@ -44,11 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         from workers.jobs import sweep_and_escalate
 
         sweep_and_escalate(force=True)
-        # Nothing of the parent's session or connections may reach the forked jobs.
         db.session.remove()
-        engine = db.engine
-        # Each job runs in a forked child: give it its own database connections.
-        os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
         helpers: list[subprocess.Popen[bytes]] = []
         if not (args.burst or args.no_cron):
             redis_url = app.config["CONFIDE"].redis_url
@@ -57,7 +52,10 @@ def main(argv: list[str] | None = None) -> None:
             )
             helpers.append(subprocess.Popen([sys.executable, "-m", "workers", "--periodic"], cwd=ROOT))
         try:
-            worker = Worker(list(queue_names()), connection=redis_connection(), serializer="json")
+            # Jobs run in this process, each with a session of its own (workers/context.py): a
+            # forked child per job would open a new database connection every time, which
+            # cost four times the routing itself (bench/routing.py).
+            worker = SimpleWorker(list(queue_names()), connection=redis_connection(), serializer="json")
             worker.work(burst=args.burst, with_scheduler=not args.burst)
         finally:
             for helper in helpers:

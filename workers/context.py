@@ -23,8 +23,8 @@ def worker_app() -> Flask:
 def job_context() -> Iterator[None]:
     """A fresh app context, so every job has a database session of its own.
 
-    It is for the app already in use (tests, in-process workers), or else the worker's.
-    A forked job never reuses a session, or a connection, of the process it came from."""
+    It is for the app already in use (tests), or else the worker's. Jobs run one after
+    another in the worker's process; each returns its connection to the pool when it ends."""
     app = current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
     with app.app_context():
         try:

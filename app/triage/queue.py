@@ -7,6 +7,7 @@ The database is the source of truth: a case whose enqueue fails (Redis down) sta
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 from flask import current_app
@@ -57,17 +58,17 @@ def _route_job_id(case_id: str) -> str:
     return f"route-{case_id}"
 
 
-def enqueue_route(case_id: str, level: int, *, unless_pending: bool = False) -> bool:
+def enqueue_route(case_id: str, level: int, *, unless: Collection[JobStatus] = ()) -> bool:
     """Queue routing for a committed case. False (and logged) if Redis is unreachable.
 
-    With ``unless_pending``, a case whose job is still waiting or running is left alone."""
+    A case whose job is already in one of the states ``unless`` is left alone."""
     try:
-        if unless_pending:
+        if unless:
             try:
                 job = Job.fetch(_route_job_id(case_id), connection=redis_connection(), serializer="json")
             except NoSuchJobError:
                 job = None
-            if job is not None and job.get_status(refresh=False) in PENDING:
+            if job is not None and job.get_status(refresh=False) in unless:
                 return True
         _queue_for(level).enqueue(
             ROUTE_JOB,
@@ -111,15 +112,17 @@ def schedule_deadline_check(case_id: str, number: int, due: datetime) -> bool:
 def sweep(*, force: bool = False) -> int:
     """Queue again every case that no worker has routed yet. Returns how many were queued.
 
-    Normally a case whose job is still waiting is left alone. With ``force`` (at worker
-    start) every such case is queued again: a job shown as running may belong to a worker
-    that was killed, and routing twice has the effect of routing once."""
+    Normally a case whose job is still waiting or running is left alone. With ``force`` (at
+    worker start) only a case whose job still waits in a queue is: a job shown as running
+    may belong to a worker that was killed, and routing twice has the effect of routing once.
+    (Queueing a waiting job again would put its id in the queue twice.)"""
     rows = db.session.execute(
         select(Case.id, Case.level)
         .where(Case.routing_state.in_(("intake", "awaiting_assignment", "rerouting")))
         .order_by(Case.created_at)
     ).all()
-    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless_pending=not force))
+    unless = {JobStatus.QUEUED} if force else PENDING
+    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless=unless))
     if rows:
         log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
     return queued

@@ -97,11 +97,12 @@ def route_case(case_id: str, *, now: datetime | None = None) -> str:
         notify_coordinators("urgent", case_id=case.id, key=f"urgent:{case.id}", urgent=True, on_call_only=True)
     db.session.commit()
     outcome = "assigned" if chosen else "coordinators"
-    log.info("case %s round %d: %s", case.id, number, outcome)
+    # case_id, not case.id: after the commit that would read the whole row again.
+    log.info("case %s round %d: %s", case_id, number, outcome)
     if chosen is not None:
         from app.triage.queue import schedule_deadline_check
 
-        schedule_deadline_check(case.id, number, due)
+        schedule_deadline_check(case_id, number, due)
     return outcome
 
 

@@ -159,3 +159,28 @@ def test_sweep_leaves_waiting_jobs_alone(client: FlaskClient, app: Flask) -> Non
     submit_report(client)
     assert sweep() == 1  # counted as queued: its job is already waiting
     assert run_worker(app) == 1, "the waiting job must not be queued a second time"
+
+
+def test_a_forced_sweep_at_worker_start_queues_a_waiting_job_once(client: FlaskClient, app: Flask) -> None:
+    submit_report(client)
+    assert sweep(force=True) == 1
+    assert run_worker(app) == 1, "a job still waiting in its queue must not be queued a second time"
+    assert only_case().routing_state == "coordinators"
+
+
+def test_a_forced_sweep_queues_again_a_job_a_killed_worker_left_running(
+    client: FlaskClient, app: Flask, redis_client: Redis
+) -> None:
+    from rq.job import Job, JobStatus
+
+    from app.triage.queue import redis_connection
+
+    submit_report(client)
+    case = only_case()
+    job = Job.fetch(f"route-{case.id}", connection=redis_connection(), serializer="json")
+    # The worker that took it was killed: the job says started, and is in no queue.
+    for key in redis_client.keys("*-default"):
+        redis_client.delete(key)
+    job.set_status(JobStatus.STARTED)
+    assert sweep(force=True) == 1
+    assert run_worker(app) == 1 and only_case().routing_state == "coordinators"
