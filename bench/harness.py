@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlencode
 
 import psycopg
@@ -65,6 +65,18 @@ SENTENCES = [
 
 # --------------------------------------------------------------------------- the setup
 
+
+# How often each category comes in, roughly, in the benchmarks' made-up reports.
+CATEGORY_WEIGHTS = {
+    "sexual_harassment": 26,
+    "sexual_assault": 12,
+    "practitioner_violation": 12,
+    "exploitation": 10,
+    "threats": 12,
+    "physical_assault": 9,
+    "rape": 7,
+    "other": 12,
+}
 
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""
@@ -584,3 +596,26 @@ def finish(
     sys.stderr.flush()
     print(json.dumps(figures, separators=(",", ":")), flush=True)
     return status
+
+
+@contextmanager
+def sql_capture(engine: Any) -> Iterator[list[dict[str, Any]]]:
+    """Every statement ``engine`` runs meanwhile, with its parameters and time in seconds."""
+    from sqlalchemy import event
+
+    captured: list[dict[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        took = time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        captured.append({"sql": statement, "params": parameters, "s": took})
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield captured
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)

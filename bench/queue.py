@@ -91,8 +91,6 @@ import signal
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Self
@@ -158,16 +156,7 @@ MESSAGES = [
     "That sounds frightening. Are you safe at work now, and is there someone with you on shifts?",
     "I wrote down the dates of every booking he made this year, I can add them here.",
 ]
-CATEGORY_WEIGHTS = {
-    "sexual_harassment": 26,
-    "sexual_assault": 12,
-    "practitioner_violation": 12,
-    "exploitation": 10,
-    "threats": 12,
-    "physical_assault": 9,
-    "rape": 7,
-    "other": 12,
-}
+CATEGORY_WEIGHTS = harness.CATEGORY_WEIGHTS
 # Status by the case's age in days: (up to age, {status: weight}).
 STATUS_BY_AGE = [
     (1, {"new": 45, "acknowledged": 35, "in_progress": 20}),
@@ -632,29 +621,6 @@ def run_phase(
 # -------------------------------------------------------------- in-process inspection
 
 
-@contextmanager
-def sql_capture(engine: Any) -> Iterator[list[dict[str, Any]]]:
-    """Every statement run meanwhile, with its parameters and time."""
-    from sqlalchemy import event
-
-    captured: list[dict[str, Any]] = []
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        took = time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
-        captured.append({"sql": statement, "params": parameters, "s": took})
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    try:
-        yield captured
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-
-
 def expected_answers(
     app: Any, viewers: dict[str, str], phases: list[Phase], page_cases: list[tuple[str, str]]
 ) -> dict[tuple[str, str], Expect]:
@@ -727,7 +693,7 @@ def profile_views(app: Any, viewers: dict[str, str], phases: list[Phase], rounds
             path = phase.paths[r % len(phase.paths)]
             with app.test_request_context(path):
                 as_viewer(viewers[phase.account])
-                with sql_capture(db.engine) as captured:
+                with harness.sql_capture(db.engine) as captured:
                     start = time.perf_counter()
                     if phase.kind == "trivial":
                         staff_views.profile()
@@ -813,7 +779,7 @@ def explain_queue(app: Any, viewer_id: str, path: str) -> dict[str, Any]:
 
     with app.test_request_context(path):
         viewer = as_viewer(viewer_id)
-        with sql_capture(db.engine) as captured:
+        with harness.sql_capture(db.engine) as captured:
             services.queue_page(viewer, views._filters(), request_page())
         plans = {}
         for statement in captured:
