@@ -154,8 +154,8 @@ class ReporterView:
     referrals: list[ReporterReferral]
 
 
-def reporter_view(case_id: str) -> ReporterView:
-    """A case as its reporter sees it: their report, the conversation, their choices."""
+def reporter_report(case_id: str) -> tuple[Case, ReportContent, ContactDetails | None, bytes]:
+    """The reporter's own case, report and contact details, and the case's data key."""
     case = db.get_or_404(Case, case_id)
     dek = open_case_key(case)
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
@@ -165,12 +165,17 @@ def reporter_view(case_id: str) -> ReporterView:
         contact = ContactDetails(
             **open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
         )
-    messages = read_thread(case, dek, for_reporter=True)
+    return case, ReportContent(**report), contact, dek
+
+
+def reporter_view(case_id: str) -> ReporterView:
+    """A case as its reporter sees it: their report, the conversation, their choices."""
+    case, content, contact, dek = reporter_report(case_id)
     return ReporterView(
         case=case,
-        content=ReportContent(**report),
+        content=content,
         contact=contact,
-        messages=messages,
+        messages=read_thread(case, dek, for_reporter=True),
         consent=current_consent(case.id),
         referrals=reporter_referrals(case.id),
     )

@@ -261,10 +261,10 @@ def status_consent() -> Response:
 @allow(REPORTER)
 def licensing_letter() -> Response:
     """The draft licensing complaint, for a reporter who asked for help with one."""
-    view = services.reporter_view(reporter_case_id() or "")
-    if not wants_licensing_help(view.content):
+    case, content, contact, _ = services.reporter_report(reporter_case_id() or "")
+    if not wants_licensing_help(content):
         abort(404)
-    pdf = complaint_letter(view.case, view.content, view.contact, today=utcnow())
+    pdf = complaint_letter(case, content, contact, today=utcnow())
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = 'attachment; filename="draft-complaint.pdf"'
     return response
