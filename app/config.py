@@ -45,6 +45,7 @@ class TriageSettings:
     ack_hours: tuple[int, int, int, int]
     feedback_days: int
     feedback_reminder_days: int
+    route_batch: int
     signal_words: dict[str, dict[str, tuple[str, ...]]]
 
 
@@ -213,6 +214,8 @@ def load_settings(
         raise ConfigError(f"env must be one of {', '.join(ENVIRONMENTS)}")
     if settings.session_idle_minutes < 1:
         raise ConfigError("session_idle_minutes must be at least 1")
+    if settings.triage.route_batch < 1:
+        raise ConfigError("triage.route_batch must be at least 1")
     try:
         ZoneInfo(settings.display_timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -12,8 +12,8 @@ It starts everything it needs and removes it again, even on error:
 * Redis database 13 (flushed before and after; the run refuses to start if it holds
   anything) with its own queue prefix,
 * the workers, `python -m workers --no-cron` (RQ's SimpleWorker: jobs in its own process),
-  started with the app's environment and stopped (SIGTERM, as a deployment does) after
-  each phase.
+  started with the app's environment (and, for the comparison, a config file of their
+  own) and stopped (SIGTERM, as a deployment does) after each phase.
 
 THE STAFF. 50 responders, each active, enrolled, on duty, speaking English and Spanish,
 trained for every category (a course "all", valid for a year) and with a caseload cap of
@@ -32,32 +32,33 @@ THE PHASES.
   its route_case job is in Redis (a blocking XREAD on RQ's result stream, so no polling),
   by when the assignment is committed; every case is then checked to be assigned. Beside
   each, interleaved, a no-op job (``os.getpid`` by name, on the default queue, with
-  enqueue_route's options) is timed from enqueue to its result the same way; its result,
-  a pid, shows whether it ran in a forked child. Ratio: routing ÷ no-op at p50 and p95.
-  RQ's own timestamps split both into waiting for the worker plus fork (enqueued →
-  started), the job body (started → ended) and the bookkeeping after (ended → seen).
+  enqueue_route's options) is timed from enqueue to its result the same way. Ratio:
+  routing ÷ no-op at p50 and p95. RQ's own timestamps split both into waiting for the
+  worker (enqueued → started), the job body (started → ended) and the bookkeeping after
+  (ended → seen).
+* no-op jobs: as many no-op jobs as cases, queued, then 1 worker, later 2, timed until
+  all have run: RQ's own ceiling for one job per case.
 * throughput: ``--cases`` reports are filed and queued with no worker running (not timed);
   then 1 worker, later 2 (fresh cases), are started together and timed until no case
-  waits. A worker's start queues every unrouted case again (workers/__main__.py,
-  sweep_and_escalate(force=True)), so each worker adds up to ``--cases`` duplicate jobs
-  that find the case already routed; those run meanwhile are counted from the logs, the
-  rest are left in the queues, counted, and removed once the workers have stopped. CPU
-  per case is counted for the workers (with their forked children), the PostgreSQL server
-  (with its ended backends), Redis, this script and everything else on the machine.
-  While they run, the share of moments at which a worker's backend waits for a lock is
-  sampled. Before each throughput phase every routed case is closed and every notice
-  marked sent, as responders and the digest job would, and the database vacuumed and
-  analyzed, so every phase starts from the same open caseloads and outbox.
-* the same latency and throughput phases with RQ's Worker (a forked child per job, the
-  database pool disposed of in it), started by this script with ``--fork-worker``: exactly
-  what workers/__main__.py does but for the worker class, to show what the fork costs.
-  --no-fork leaves them out.
+  waits. A route job routes its own case and up to ``triage.route_batch`` (50) waiting
+  cases in all, and withdraws their jobs from the queue (app/triage/routing.py); jobs a
+  worker took before they were withdrawn find their case routed. Jobs run are counted
+  from the workers' logs, jobs withdrawn from the app's log, jobs left in the queues are
+  counted and removed once the workers have stopped. CPU per case is counted for the
+  workers, the PostgreSQL server (with its ended backends), Redis, this script and
+  everything else on the machine. While they run, the share of moments at which a
+  worker's backend waits for a lock is sampled. Before each throughput phase every routed
+  case is closed and every notice marked sent, as responders and the digest job would,
+  and the database vacuumed and analyzed, so every phase starts from the same state.
+* the same throughput phases with ``route_batch = 1``: one case per job and per
+  transaction, as routing was before batches, to show what they gain. --batch-only
+  leaves them out.
 * in-process profile (no RQ): the job body workers.jobs.route_case run in this process,
-  warm, with its SQL statements counted and timed; then forked children, as RQ's Worker
-  forks for each job (the database pool disposed of in the child): one that does nothing, and ones that connect, then route a
-  case, then route a second one, each step timed in the child. Once on a light database
-  (after the latency phases) and once right after the last throughput phase, before its
-  clean-up (``--cases`` more open cases and unsent notices).
+  warm, with its SQL statements counted and timed: for a case filed when nothing else
+  waits (the latency phase's case), and for a backlog of ``route_batch`` cases routed by
+  one job. Once on a light database (after the latency phase) and once right after the
+  last throughput phase, before its clean-up (``--cases`` more open cases and unsent
+  notices).
 
 Targets: routing p95 < 250 ms with `python -m workers`; at least 200 cases routed per second
 with 2 of them (from their start until the last case is routed). The last line printed is
@@ -80,7 +81,6 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
-import json
 import os
 import random
 import re
@@ -90,7 +90,7 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -119,8 +119,7 @@ TARGET_CASES_PER_S = 200.0
 RESPONDERS = 50
 CASELOAD_CAP = 100_000
 PASSWORD = "quiet lantern orchard 47"
-# A job id RQ runs by name, with nothing to do: the no-op of the latency baseline. Its
-# result, the pid it ran in, shows whether the worker forked for it.
+# A job RQ runs by name, with nothing to do: the no-op of the latency baseline.
 NOOP_JOB = "os.getpid"
 # Between one report and the next in the latency phases: reports arrive far apart, so each
 # one finds the worker idle, waiting on Redis.
@@ -269,37 +268,16 @@ def file_reports(count: int, rng: random.Random, start: int) -> list[str]:
 
 @dataclass(frozen=True)
 class WorkerKind:
-    """A way to run the workers: its key in the figures, its title, its command line."""
+    """A way to run the workers: its key in the figures, its title, and the settings it
+    adds to the bench's config file."""
 
     key: str
     title: str
-    command: tuple[str, ...]
+    settings: str = ""
 
 
-WORKERS = WorkerKind("workers", "python -m workers (RQ SimpleWorker)", ("-m", "workers", "--no-cron"))
-FORK_WORKER = WorkerKind(
-    "fork_worker", "RQ Worker, a forked child per job", (str(Path(__file__).resolve()), "--fork-worker")
-)
-
-
-def serve_fork_worker() -> None:
-    """What `python -m workers --no-cron` does (workers/__main__.py), but with RQ's Worker,
-    which runs each job in a forked child (the pool disposed of in the child), for comparison."""
-    from rq import Worker
-
-    from app.extensions import db
-    from app.triage.queue import queue_names, redis_connection
-    from workers.context import worker_app
-    from workers.jobs import sweep_and_escalate
-
-    app = worker_app()
-    with app.app_context():
-        sweep_and_escalate(force=True)
-        db.session.remove()
-        engine = db.engine
-        os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-        worker = Worker(list(queue_names()), connection=redis_connection(), serializer="json")
-        worker.work(with_scheduler=True)
+WORKERS = WorkerKind("workers", "python -m workers")
+ONE_PER_JOB = WorkerKind("one_per_job", "route_batch = 1", "[triage]\nroute_batch = 1\n")
 
 
 @contextmanager
@@ -308,13 +286,19 @@ def running_workers(
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` worker processes of ``kind``, their output in the work folder; stopped with
     SIGTERM (each finishes the job in hand), then KILL, however the block ends."""
+    env = setup.env
+    if kind.settings:
+        config = setup.workdir / f"confide-{kind.key}.toml"
+        config.write_text(CONFIG_TOML + kind.settings)
+        env = {**env, "CONFIDE_CONFIG": str(config)}
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for n in range(count):
             with open(setup.workdir / f"worker-{label}-{n}.log", "wb") as out:
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, *kind.command], cwd=ROOT, env=setup.env, stdout=out, stderr=subprocess.STDOUT
+                        [sys.executable, "-m", "workers", "--no-cron"], cwd=ROOT, env=env, stdout=out,
+                        stderr=subprocess.STDOUT,
                     )
                 )
         yield processes
@@ -368,7 +352,6 @@ class Samples:
 
     total: list[float] = field(default_factory=list)
     parts: dict[str, list[float]] = field(default_factory=dict)
-    forked: int = 0
 
     def part(self, name: str, seconds: float) -> None:
         self.parts.setdefault(name, []).append(seconds)
@@ -424,14 +407,13 @@ def route_sample(app: Any, redis: Redis, clock: CommitClock, rng: random.Random,
     return case_id
 
 
-def noop_sample(redis: Redis, queue: Queue, job_id: str, worker_pids: set[int], samples: Samples) -> None:
+def noop_sample(redis: Redis, queue: Queue, job_id: str, samples: Samples) -> None:
     """Enqueue one no-op job as enqueue_route enqueues, and wait for its result."""
     start, start_wall = time.perf_counter(), time.time()
     queue.enqueue(NOOP_JOB, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400, description="noop")
     wait_for_result(redis, job_id)
     samples.total.append(time.perf_counter() - start)
-    pid = job_split(redis, job_id, start_wall, time.time(), samples)
-    samples.forked += int(pid not in worker_pids)
+    job_split(redis, job_id, start_wall, time.time(), samples)
 
 
 @dataclass
@@ -452,11 +434,10 @@ def run_latency(
     default_queue = queues(redis)[1]
     label = f"latency-{kind.key}"
     with running_workers(kind, 1, setup, label) as processes, CommitClock() as clock, app.app_context():
-        pids = {p.pid for p in processes}
         # The worker is ready once it has run a first job (it starts the app and sweeps first).
         ready = Samples()
         for n in range(warmup):
-            noop_sample(redis, default_queue, f"bench-noop-{kind.key}-warm-{n}", pids, ready)
+            noop_sample(redis, default_queue, f"bench-noop-{kind.key}-warm-{n}", ready)
             route_sample(app, redis, clock, rng, 10_000_000 + n, Samples())
         for n in range(samples):
             check_alive(processes, setup, label)
@@ -468,7 +449,7 @@ def run_latency(
                     if which == 0:
                         route_sample(app, redis, clock, rng, n, route)
                     else:
-                        noop_sample(redis, default_queue, f"bench-noop-{kind.key}-{n}", pids, noop)
+                        noop_sample(redis, default_queue, f"bench-noop-{kind.key}-{n}", noop)
                 except harness.ClientError as error:
                     tally.error(str(error))
                     if tally.errors > 10:
@@ -549,6 +530,7 @@ class ThroughputResult:
     first_half_per_s: float
     second_half_per_s: float
     jobs_run: int
+    jobs_withdrawn: int
     jobs_left: int
     cpu_ms_per_case: dict[str, float]
     busy_cores: float
@@ -563,8 +545,24 @@ class ThroughputResult:
 
     @property
     def duplicates(self) -> int:
-        """Jobs queued beyond one per case: the start-up sweeps' (run, or left in the queue)."""
-        return self.jobs_run + self.jobs_left - self.cases
+        """Jobs queued beyond one per case: the start-up sweeps' (run, withdrawn, or left)."""
+        return self.jobs_run + self.jobs_withdrawn + self.jobs_left - self.cases
+
+
+WITHDRAWN = re.compile(r"other case\(s\) routed with it, (\d+) of their jobs withdrawn")
+
+
+def app_log_size(setup: harness.Setup) -> int:
+    path = setup.workdir / "confide.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def jobs_withdrawn(setup: harness.Setup, since: int) -> int:
+    """Route jobs withdrawn from the queues, as the app's log says, after offset ``since``."""
+    with open(setup.workdir / "confide.log", "rb") as log:
+        log.seek(since)
+        text = log.read().decode(errors="replace")
+    return sum(int(count) for count in WITHDRAWN.findall(text))
 
 
 def waiting_cases(conn: psycopg.Connection[Any]) -> int:
@@ -601,6 +599,7 @@ def run_throughput(
     label = f"throughput-{kind.key}-{workers}"
     with psycopg.connect(harness.pg_url(BENCH_DATABASE, "postgresql"), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE cases")
+        log_start = app_log_size(setup)
         postmaster = postmaster_pid()
         cpu_before, commands_before = cpu_now(postmaster), redis_commands(redis)
         start, start_wall = time.perf_counter(), time.time()
@@ -658,6 +657,7 @@ def run_throughput(
         first_half_per_s=rate(0, half) if times else 0.0,
         second_half_per_s=rate(half, len(times) - 1) if times else 0.0,
         jobs_run=worker_log_lines(setup, label, "Job OK"),
+        jobs_withdrawn=jobs_withdrawn(setup, log_start),
         jobs_left=jobs_left,
         cpu_ms_per_case=cpu,
         busy_cores=round(used["machine"] / wall, 2) if wall else 0.0,
@@ -719,37 +719,6 @@ def run_noop_throughput(
 # ----------------------------------------------------------------- in-process profile
 
 
-def in_child(steps: list[Callable[[], object]], engine: Any) -> list[float]:
-    """Fork, as RQ's Worker does for a job, and in the child dispose of the database pool
-    (as serve_fork_worker does), then run ``steps`` one after the other.
-    Returns the seconds from the fork until the child was reaped, then each step's."""
-    read, write = os.pipe()
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns from here
-        code = 1
-        try:
-            os.close(read)
-            engine.dispose(close=False)
-            took = []
-            for step in steps:
-                began = time.perf_counter()
-                step()
-                took.append(time.perf_counter() - began)
-            os.write(write, json.dumps(took).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        answer = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    took = time.perf_counter() - start
-    if status != 0 or not answer:
-        raise SystemExit(f"profile: a forked child failed (wait status {status})")
-    return [took, *json.loads(answer)]
-
-
 def statement_key(sql: str) -> str:
     """A statement's verb, table and shape, enough to tell the route job's statements apart."""
     sql = " ".join(sql.split())
@@ -767,76 +736,79 @@ def statement_key(sql: str) -> str:
 
 
 def run_profile(app: Any, redis: Redis, count: int, seed: int) -> dict[str, Any]:
-    """The route job's body in this process: warm, and in forked children as RQ runs it."""
+    """The route job's body in this process, warm: ``count`` times for a case filed when
+    nothing else waits, then ``count`` // 5 (at least 2) backlogs of ``triage.route_batch``
+    cases, each routed by one job."""
     from sqlalchemy import text
 
     from app.extensions import db
     from workers.jobs import route_case
 
     rng = random.Random(seed)
-    with app.app_context():
-        ids = file_reports(3 * count + 5, rng, seed * 1_000_000)
-        # Their queued jobs are for no worker: they are routed here.
-        for queue in queues(redis):
+    batch = app.config["CONFIDE"].triage.route_batch
+    number = seed * 1_000_000
+
+    def filed(n: int) -> list[str]:
+        nonlocal number
+        ids = file_reports(n, rng, number)
+        number += n
+        for queue in queues(redis):  # their jobs are for no worker: they are routed here
             queue.empty()
-        engine = db.engine
-        for case_id in ids[:5]:  # warm: statements compiled, connection open, modules imported
+        return ids
+
+    def timed(case_id: str, by_statement: dict[str, list[float]]) -> tuple[float, float, int]:
+        with harness.sql_capture(db.engine) as captured:
+            start = time.perf_counter()
+            outcome = route_case(case_id)
+            took = time.perf_counter() - start
+        if outcome != "assigned":
+            raise SystemExit(f"profile: case {case_id} {outcome}, not assigned")
+        for statement in captured:
+            by_statement.setdefault(statement_key(statement["sql"]), []).append(statement["s"])
+        return took, sum(c["s"] for c in captured), len(captured)
+
+    with app.app_context():
+        for case_id in filed(3):  # warm: statements compiled, connection open, modules imported
             route_case(case_id)
-        warm: list[float] = []
-        statements: list[int] = []
-        sql_seconds: list[float] = []
-        by_statement: dict[str, list[float]] = {}
-        for case_id in ids[5 : 5 + count]:
-            with harness.sql_capture(engine) as captured:
-                start = time.perf_counter()
-                outcome = route_case(case_id)
-                warm.append(time.perf_counter() - start)
-            if outcome != "assigned":
-                raise SystemExit(f"profile: case {case_id} {outcome}, not assigned")
-            statements.append(len(captured))
-            sql_seconds.append(sum(c["s"] for c in captured))
-            for statement in captured:
-                by_statement.setdefault(statement_key(statement["sql"]), []).append(statement["s"])
-        db.session.remove()
-
-        def connect() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
-        forks = [in_child([], engine)[0] for _ in range(count)]
-        # Each child: a new connection, then two jobs, the first on the new connection.
-        pairs = [ids[5 + count + 2 * n : 7 + count + 2 * n] for n in range(count)]
-        children = [
-            in_child([connect, *(lambda case_id=case_id: route_case(case_id) for case_id in pair)], engine)
-            for pair in pairs
-        ]
-        routed = db.session.scalar(
-            text("SELECT count(*) FROM cases WHERE id = ANY(:ids) AND routing_state = 'assigned'"), {"ids": ids}
-        )
+        single_statements: dict[str, list[float]] = {}
+        single = [timed(filed(1)[0], single_statements) for _ in range(count)]
+        backlogs = max(2, count // 5)
+        batch_statements: dict[str, list[float]] = {}
+        batches = []
+        for _ in range(backlogs):
+            ids = filed(batch)
+            batches.append(timed(ids[0], batch_statements))
+            waiting = db.session.scalar(
+                text("SELECT count(*) FROM cases WHERE id = ANY(:ids) AND routing_state = 'intake'"), {"ids": ids}
+            )
+            if waiting:
+                raise SystemExit(f"profile: one job left {waiting} of a backlog of {batch} unrouted")
         open_cases = db.session.scalar(text("SELECT count(*) FROM cases WHERE queue_rank IN (0, 1)"))
         unsent = db.session.scalar(text("SELECT count(*) FROM notifications WHERE sent_at IS NULL"))
         db.session.remove()
-        if routed != len(ids):
-            raise SystemExit(f"profile: {len(ids) - (routed or 0)} cases not assigned")
 
-    def ms(values: list[float]) -> float:
-        return round(1000 * statistics.median(values), 2)
+    def ms(values: list[float], per: int = 1) -> float:
+        return round(1000 * statistics.median(values) / per, 2)
+
+    def statement_ms(by_statement: dict[str, list[float]], jobs: int) -> dict[str, Any]:
+        return {
+            key: {"per_job": round(len(values) / jobs, 2), "mean_ms": round(1000 * statistics.fmean(values), 3)}
+            for key, values in sorted(by_statement.items(), key=lambda item: -sum(item[1]))
+        }
 
     return {
         "open_cases": open_cases,
         "unsent_notices": unsent,
-        "warm_ms": ms(warm),
-        "warm_sql_ms": ms(sql_seconds),
-        "statements": statistics.median(statements),
-        "fork_ms": ms(forks),
-        "child_connect_ms": ms([c[1] for c in children]),
-        "child_first_job_ms": ms([c[2] for c in children]),
-        "child_second_job_ms": ms([c[3] for c in children]),
-        "child_whole_ms": ms([c[0] for c in children]),
-        "statement_ms": {
-            key: {"per_job": round(len(values) / count, 2), "mean_ms": round(1000 * statistics.fmean(values), 3)}
-            for key, values in sorted(by_statement.items(), key=lambda item: -sum(item[1]))
-        },
+        "batch": batch,
+        "single_ms": ms([t for t, _, _ in single]),
+        "single_sql_ms": ms([q for _, q, _ in single]),
+        "single_statements": statistics.median(n for _, _, n in single),
+        "backlog_ms": ms([t for t, _, _ in batches]),
+        "backlog_sql_ms": ms([q for _, q, _ in batches]),
+        "backlog_statements": statistics.median(n for _, _, n in batches),
+        "backlog_ms_per_case": ms([t for t, _, _ in batches], batch),
+        "single_statement_ms": statement_ms(single_statements, count),
+        "backlog_statement_ms": statement_ms(batch_statements, backlogs),
     }
 
 
@@ -856,7 +828,6 @@ def latency_figures(result: LatencyResult) -> dict[str, Any]:
             "mean_ms": round(1000 * statistics.fmean(ordered), 1) if ordered else float("nan"),
             "parts_median_ms": {k: round(1000 * statistics.median(v), 1) for k, v in samples.parts.items()},
         }
-    out["noop"]["ran_in_forked_child"] = result.noop.forked
     route, noop = out["route"], out["noop"]
     if route["samples"] and noop["samples"]:
         out["ratio_p50"] = round(route["p50_ms"] / noop["p50_ms"], 2)
@@ -876,6 +847,7 @@ def throughput_figures(result: ThroughputResult) -> dict[str, Any]:
         "first_half_per_s": round(result.first_half_per_s, 1),
         "second_half_per_s": round(result.second_half_per_s, 1),
         "jobs_run": result.jobs_run,
+        "jobs_withdrawn": result.jobs_withdrawn,
         "jobs_left": result.jobs_left,
         "duplicate_jobs": result.duplicates,
         "cpu_ms_per_case": result.cpu_ms_per_case,
@@ -914,6 +886,7 @@ RATE_COLUMNS = (
     harness.Column("1st half/s", 11, ".1f"),
     harness.Column("2nd half/s", 11, ".1f"),
     harness.Column("jobs run", 9),
+    harness.Column("withdrawn", 10),
     harness.Column("dup jobs", 9),
 )
 CPU_COLUMNS = (
@@ -928,14 +901,13 @@ CPU_COLUMNS = (
     harness.Column("lock waits", 11, ".0%"),
 )
 PROFILE_ROWS = (
-    ("job body, warm, in this process", "warm_ms"),
-    ("  of which in SQL statements", "warm_sql_ms"),
-    ("  SQL statements (count)", "statements"),
-    ("fork, exit, reaped; nothing else", "fork_ms"),
-    ("forked child: new connection + SELECT 1", "child_connect_ms"),
-    ("forked child: then a job body", "child_first_job_ms"),
-    ("forked child: then a second job body", "child_second_job_ms"),
-    ("forked child: fork to reaped, all of it", "child_whole_ms"),
+    ("one case, nothing else waiting: job body ms", "single_ms"),
+    ("  of which in SQL statements", "single_sql_ms"),
+    ("  SQL statements (count)", "single_statements"),
+    ("a backlog routed by one job: job body ms", "backlog_ms"),
+    ("  of which in SQL statements", "backlog_sql_ms"),
+    ("  SQL statements (count)", "backlog_statements"),
+    ("  job body ms per case", "backlog_ms_per_case"),
 )
 
 
@@ -957,15 +929,13 @@ def print_report(figures: dict[str, Any], kinds: list[WorkerKind]) -> None:
     for key, entry in figures["latency"].items():
         if "ratio_p50" in entry:
             print(
-                f"  {titles[key]}: routing ÷ no-op = {entry['ratio_p50']:.2f} at p50, {entry['ratio_p95']:.2f} at p95; "
-                f"no-op ran in a forked child {entry['noop']['ran_in_forked_child']} of "
-                f"{entry['noop']['samples']} times"
+                f"  {titles[key]}: routing ÷ no-op = {entry['ratio_p50']:.2f} at p50, {entry['ratio_p95']:.2f} at p95"
             )
     print()
     harness.print_table(PARTS_COLUMNS, parts_rows)
     print(
         "  (→ queued: from the commit, or the no-op's enqueue call, to RQ's enqueued_at; → started: to the job's\n"
-        "   start in the work horse (dequeue, fork); → ended: the job body; → seen: RQ's bookkeeping until the\n"
+        "   start (dequeue); → ended: the job body; → seen: RQ's bookkeeping until the\n"
         "   result is read here. route began: from the commit to route_case's own clock reading, in the body)"
     )
     rate_rows: list[tuple[object, ...]] = []
@@ -983,7 +953,8 @@ def print_report(figures: dict[str, Any], kinds: list[WorkerKind]) -> None:
         rate_rows.append(
             (
                 key, entry["cases"], entry["routed_s"], entry["per_s"], entry["first_route_s"], entry["steady_per_s"],
-                entry["first_half_per_s"], entry["second_half_per_s"], entry["jobs_run"], entry["duplicate_jobs"],
+                entry["first_half_per_s"], entry["second_half_per_s"], entry["jobs_run"], entry["jobs_withdrawn"],
+                entry["duplicate_jobs"],
             )
         )
         cpu = entry["cpu_ms_per_case"]
@@ -1000,15 +971,15 @@ def print_report(figures: dict[str, Any], kinds: list[WorkerKind]) -> None:
             "  (no-op jobs: as many no-op jobs as cases, queued, then timed from starting the workers until all\n"
             "   have run: RQ's own ceiling. routed s and cases/s: from starting the workers until no case waits;\n"
             "   1st route: when the first case was routed; steady/s: between the first and the last case routed,\n"
-            "   and per half of the cases (the urgent queue, L0-L1, goes first); jobs run: route jobs the workers\n"
-            "   ran until then; dup jobs: jobs queued again by the workers' start-up sweeps, run or left in the\n"
-            "   queue, beyond one per case)"
+            "   and per half of the cases (L0-L1 go first); jobs run: route jobs the workers ran until then;\n"
+            "   withdrawn: route jobs taken off the queue because another job routed their case; dup jobs: jobs\n"
+            "   queued again by the workers' start-up sweeps, beyond one per case)"
         )
         print()
         harness.print_table(CPU_COLUMNS, cpu_rows)
         print(
             "  (from starting the workers until they have stopped, per case (per job for no-op jobs): the workers\n"
-            "   with their forked children, PostgreSQL with its ended backends, Redis, this script, every other\n"
+            "   (with any children), PostgreSQL with its ended backends, Redis, this script, every other\n"
             "   process (other work on the machine: noise); busy CPUs: of the machine meanwhile; redis cmds:\n"
             "   commands the whole server ran;\n"
             "   lock waits: share of the progress checks (4 a second) that found a worker's backend waiting on a lock)"
@@ -1025,20 +996,21 @@ def print_report(figures: dict[str, Any], kinds: list[WorkerKind]) -> None:
         figures["noisy_phases"] = noisy
     profiles = figures.get("profile", {})
     if profiles:
-        columns = (
-            harness.Column("in-process, median ms per case", 44), *(harness.Column(k, 10, ".2f") for k in profiles)
-        )
+        columns = (harness.Column("in-process, median", 44), *(harness.Column(k, 10, ".2f") for k in profiles))
         print()
         harness.print_table(columns, [(title, *(p[key] for p in profiles.values())) for title, key in PROFILE_ROWS])
+        first = next(iter(profiles.values()))
         states = [f"{k}: {p['open_cases']:,} open cases, {p['unsent_notices']:,} unsent notices" for k, p in profiles.items()]
-        print("  " + "; ".join(states))
-        print("\n  the job body's statements, mean ms each (" + " / ".join(profiles) + "):")
-        names = list(dict.fromkeys(name for p in reversed(profiles.values()) for name in p["statement_ms"]))
-        for name in names:
-            values = [p["statement_ms"].get(name, {}) for p in profiles.values()]
-            per_job = values[0].get("per_job", 0)
-            means = " / ".join(f"{v.get('mean_ms', float('nan')):.3f}" for v in values)
-            print(f"    {per_job:>4g} × {name[:70]:<70} {means}")
+        print(f"  a backlog: {first['batch']} cases (triage.route_batch); " + "; ".join(states))
+        for kind, title in (("single", "one case"), ("backlog", "a backlog")):
+            print(f"\n  the job body's statements, {title}: per job, mean ms each (" + " / ".join(profiles) + "):")
+            key = f"{kind}_statement_ms"
+            names = list(dict.fromkeys(name for p in reversed(profiles.values()) for name in p[key]))
+            for name in names:
+                values = [p[key].get(name, {}) for p in profiles.values()]
+                per_job = values[0].get("per_job", 0)
+                means = " / ".join(f"{v.get('mean_ms', float('nan')):.3f}" for v in values)
+                print(f"    {per_job:>5g} × {name[:70]:<70} {means}")
 
 
 def check_targets(figures: dict[str, Any]) -> bool | None:
@@ -1081,10 +1053,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--samples", type=int, help="latency samples of each kind (default 200)")
     parser.add_argument("--cases", type=int, help="cases per throughput phase (default 10,000)")
     parser.add_argument("--profile", type=int, help="cases per in-process profile (default 100)")
-    parser.add_argument("--no-fork", action="store_true", help="leave out the comparison with a forking worker")
+    parser.add_argument(
+        "--batch-only", action="store_true", help="leave out the comparison with one case per job (route_batch = 1)"
+    )
     parser.add_argument("--seed", type=int, default=11)
-    # How the forking worker of the comparison is started (by this script, as a subprocess).
-    parser.add_argument("--fork-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.samples = args.samples or (40 if args.quick else 200)
     args.cases = args.cases or (1_000 if args.quick else 10_000)
@@ -1097,9 +1069,6 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     """Set up, run every phase, report; the exit status as the module docstring says."""
     args = parse_args()
-    if args.fork_worker:
-        serve_fork_worker()
-        return 0
     # SIGTERM ends the run like Ctrl-C does, through the clean-up below and bench_setup's.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     refuse_used_redis()
@@ -1140,7 +1109,7 @@ def refuse_used_redis() -> None:
 
 def run(args: argparse.Namespace, app: Any, setup: harness.Setup, redis: Redis) -> int:
     """Every phase in turn, then the report."""
-    kinds = [WORKERS] if args.no_fork else [WORKERS, FORK_WORKER]
+    kinds = [WORKERS] if args.batch_only else [WORKERS, ONE_PER_JOB]
     with app.app_context():
         seed_staff(RESPONDERS)
     print(
@@ -1162,21 +1131,20 @@ def run(args: argparse.Namespace, app: Any, setup: harness.Setup, redis: Redis) 
     }
     errors = 0
     samples: dict[str, list[str]] = {}
-    for n, kind in enumerate(kinds):
-        print(f"latency, {kind.title} …", flush=True)
-        result = run_latency(app, setup, redis, kind, args.samples, warmup=5, seed=args.seed + n)
-        figures["latency"][kind.key] = latency_figures(result)
-        errors += result.errors.errors
-        samples[f"latency {kind.key}"] = result.errors.samples
+    # One report at a time: no backlog to batch, so the latency is the same with either kind.
+    print(f"latency, {WORKERS.title} …", flush=True)
+    result = run_latency(app, setup, redis, WORKERS, args.samples, warmup=5, seed=args.seed)
+    figures["latency"][WORKERS.key] = latency_figures(result)
+    errors += result.errors.errors
+    samples[f"latency {WORKERS.key}"] = result.errors.samples
     print("in-process profile, light database …", flush=True)
     figures["profile"]["light"] = run_profile(app, redis, args.profile, args.seed + 50)
-    for kind in kinds:
-        for workers in (1, 2):
-            print(f"no-op jobs, {workers} x {kind.title} …", flush=True)
-            noop = run_noop_throughput(setup, redis, kind, workers, args.cases)
-            figures["throughput_noop"][f"{kind.key} x{workers}"] = noop
-            errors += noop["failed_jobs"]
-            print(f"    {noop['jobs']:,} no-op jobs run in {noop['done_s']:.1f} s ({noop['per_s']:.1f}/s)", flush=True)
+    for workers in (1, 2):
+        print(f"no-op jobs, {workers} x {WORKERS.title} …", flush=True)
+        noop = run_noop_throughput(setup, redis, WORKERS, workers, args.cases)
+        figures["throughput_noop"][f"{WORKERS.key} x{workers}"] = noop
+        errors += noop["failed_jobs"]
+        print(f"    {noop['jobs']:,} no-op jobs run in {noop['done_s']:.1f} s ({noop['per_s']:.1f}/s)", flush=True)
     phase = 0
     for kind in kinds:
         for workers in (1, 2):
@@ -1187,8 +1155,8 @@ def run(args: argparse.Namespace, app: Any, setup: harness.Setup, redis: Redis) 
             figures["throughput"][key] = throughput_figures(outcome)
             errors += outcome.not_assigned + outcome.failed
             print(
-                f"    routed in {outcome.routed_s:.1f} s ({outcome.per_s:.1f}/s); "
-                f"{outcome.duplicates:,} duplicate jobs queued",
+                f"    routed in {outcome.routed_s:.1f} s ({outcome.per_s:.1f}/s); {outcome.jobs_run:,} jobs run, "
+                f"{outcome.jobs_withdrawn:,} withdrawn; {outcome.duplicates:,} duplicate jobs queued",
                 flush=True,
             )
     print("in-process profile, loaded database (before the last phase's clean-up) …", flush=True)

@@ -44,6 +44,7 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[triage]\nack_hour = [1, 2, 3, 4]", "unknown setting triage.ack_hour"),
         ("session_idle_minutes = 'soon'", "session_idle_minutes must be a whole number"),
         ("[triage]\nack_hours = [1, 2]", "triage.ack_hours must have 4 items"),
+        ("[triage]\nroute_batch = 0", "triage.route_batch must be at least 1"),
         ("env = 'staging'", "env must be one of"),
         ("languages = ['es']", "languages must include en"),
         ("secure_cookies = 'maybe'", "secure_cookies must be true or false"),

@@ -6,15 +6,19 @@ from workers.context import job_context
 
 
 def route_case(case_id: str) -> str:
-    """Route a committed case to a responder or to the coordinators."""
+    """Route a committed case to a responder or to the coordinators, and with it other
+    cases that wait (up to triage.route_batch in all)."""
+    from flask import current_app
+
     from app.notify.sending import send_pending
-    from app.triage.routing import route_case as route
+    from app.triage.routing import route_batch
 
     with job_context():
-        outcome = route(case_id)
-        # Urgent notices (imminent danger) go now, not with the next digest.
-        send_pending(urgent_only=True)
-        return outcome
+        routed = route_batch(case_id, limit=current_app.config["CONFIDE"].triage.route_batch)
+        if routed.urgent:
+            # Imminent danger: the notices go now, not with the next digest.
+            send_pending(urgent_only=True)
+        return routed.outcome
 
 
 def check_deadline(case_id: str, number: int) -> str:

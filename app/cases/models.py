@@ -70,7 +70,7 @@ class Case(db.Model):
     )
 
     __table_args__ = (
-        Index("ix_cases_routing_state_created", "routing_state", "created_at"),
+        Index("ix_cases_routing_waiting", "routing_state", "level", "created_at"),
         # The queue: waiting cases first, by level, then by deadline.
         # The id ends each key so the index alone gives the queue's full order.
         Index("ix_cases_queue", "queue_rank", "level", "ack_due_at", "id"),

@@ -3,7 +3,8 @@ sent later, in batches (see app/notify/sending.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,36 +16,62 @@ from app.notify.models import Notification
 from app.staff.models import StaffUser
 
 
-def _insert_once(**values: Any) -> None:
+@dataclass(frozen=True)
+class Notice:
+    """One line of the outbox. ``dedupe_key`` makes it happen once, however often raised."""
+
+    staff_id: str | None
+    case_id: str | None
+    kind: str
+    dedupe_key: str
+    urgent: bool = False
+    recipient: str = "staff"
+
+
+def raise_notices(notices: Sequence[Notice]) -> None:
+    """Write ``notices`` to the outbox in one statement, leaving out any raised before."""
+    if not notices:
+        return
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    created = utcnow()
     db.session.execute(
-        insert(Notification).values(created_at=utcnow(), **values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [{**asdict(notice), "created_at": created} for notice in notices],
     )
+
+
+def coordinator_ids(*, on_call_only: bool = False) -> list[str]:
+    """Active, enrolled coordinators; ``on_call_only``: those on duty (all of them if none is)."""
+    rows = db.session.execute(
+        select(StaffUser.id, StaffUser.on_duty).where(
+            StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.enrolled_at.is_not(None)
+        )
+    ).all()
+    if on_call_only and any(on_duty for _, on_duty in rows):
+        rows = [row for row in rows if row.on_duty]
+    return [staff_id for staff_id, _ in rows]
+
+
+def to_coordinators(
+    coordinators: Sequence[str], kind: str, *, case_id: str | None, key: str, urgent: bool = False
+) -> list[Notice]:
+    """The notice ``key`` for each of ``coordinators``, each with a key of its own."""
+    return [Notice(staff_id, case_id, kind, f"{key}:{staff_id}", urgent) for staff_id in coordinators]
 
 
 def notify_staff(staff_id: str, kind: str, *, case_id: str | None, key: str, urgent: bool = False) -> None:
     """Tell one staff member that something needs them. ``key`` makes it happen once."""
-    _insert_once(recipient="staff", staff_id=staff_id, case_id=case_id, kind=kind, urgent=urgent, dedupe_key=key)
+    raise_notices([Notice(staff_id, case_id, kind, key, urgent)])
 
 
 def notify_coordinators(
     kind: str, *, case_id: str | None, key: str, urgent: bool = False, on_call_only: bool = False
 ) -> None:
     """Tell the coordinators; ``on_call_only`` reaches those on duty (all of them if none is)."""
-    coordinators = list(
-        db.session.scalars(
-            select(StaffUser).where(
-                StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.enrolled_at.is_not(None)
-            )
-        )
-    )
-    if on_call_only and any(c.on_duty for c in coordinators):
-        coordinators = [c for c in coordinators if c.on_duty]
-    for coordinator in coordinators:
-        notify_staff(coordinator.id, kind, case_id=case_id, key=f"{key}:{coordinator.id}", urgent=urgent)
+    raise_notices(to_coordinators(coordinator_ids(on_call_only=on_call_only), kind, case_id=case_id, key=key, urgent=urgent))
 
 
 def notify_reporter(case_id: str, kind: str, *, key: str) -> None:
     """A content-free note to a reporter who gave an email and agreed to be emailed."""
-    _insert_once(recipient="reporter", staff_id=None, case_id=case_id, kind=kind, urgent=False, dedupe_key=key)
+    raise_notices([Notice(None, case_id, kind, key, recipient="reporter")])

@@ -1,12 +1,18 @@
-"""Who may take a case: the eligibility rules of routing, read from metadata only."""
+"""Who may take a case: the eligibility rules of routing, read from metadata only.
+
+Eligible: an active, enrolled responder, on duty, trained for the case's category with a
+record that has not expired, speaking the case's language, under their caseload cap, and
+not excluded (by the reporter, or for having let this case's deadline pass).
+Best: least loaded, then longest since their last assignment.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app.cases.models import Case
 from app.extensions import db
@@ -15,12 +21,7 @@ from app.staff.models import StaffUser, Training
 # Statuses that count against a responder's caseload cap.
 OPEN_RANKS = (0, 1)
 NEVER = datetime.min
-
-
-@dataclass(frozen=True)
-class Candidate:
-    staff: StaffUser
-    load: int
+ANY_CATEGORY = "all"
 
 
 def open_caseload(staff_ids: Collection[str]) -> dict[str, int]:
@@ -35,31 +36,85 @@ def open_caseload(staff_ids: Collection[str]) -> dict[str, int]:
     return {staff_id: count for staff_id, count in rows}
 
 
-def eligible_responders(case: Case, *, excluded: Collection[str], today: date) -> list[Candidate]:
-    """Responders who may take ``case``, best first.
+@dataclass
+class Responder:
+    """What routing needs to know of one responder; ``load`` and ``since`` change as the
+    pool hands out cases."""
 
-    Eligible: an active, enrolled responder, on duty, trained for the case's category with a
-    record that has not expired, speaking the case's language, under their caseload cap,
-    and not excluded (by the reporter, or for having let this case's deadline pass).
-    Best: least loaded, then longest since their last assignment."""
-    trained = select(Training.staff_id).where(
-        or_(Training.category == case.category, Training.category == "all"), Training.expires_on >= today
-    )
-    query = select(StaffUser).where(
-        StaffUser.role == "responder",
-        StaffUser.active.is_(True),
-        StaffUser.on_duty.is_(True),
-        StaffUser.enrolled_at.is_not(None),
-        StaffUser.id.in_(trained),
-    )
-    if excluded:
-        query = query.where(StaffUser.id.not_in(list(excluded)))
-    people = [s for s in db.session.scalars(query) if case.language in (s.languages or [])]
-    loads = open_caseload([s.id for s in people])
-    candidates = [Candidate(s, loads.get(s.id, 0)) for s in people if loads.get(s.id, 0) < s.caseload_cap]
+    id: str
+    languages: frozenset[str]
+    categories: set[str]
+    cap: int
+    load: int
+    # When they were last given a case, and the order of that within this pool's
+    # decisions (all of which happen at one "now").
+    since: tuple[datetime, int]
 
-    def rank(candidate: Candidate) -> tuple[int, datetime, str]:
-        last = candidate.staff.last_assigned_at
-        return (candidate.load, last.replace(tzinfo=None) if last else NEVER, candidate.staff.id)
+    def may_take(self, language: str, category: str, excluded: Collection[str]) -> bool:
+        return (
+            self.load < self.cap
+            and language in self.languages
+            and (category in self.categories or ANY_CATEGORY in self.categories)
+            and self.id not in excluded
+        )
 
-    return sorted(candidates, key=rank)
+
+class Pool:
+    """The responders who may take some case of a routing transaction.
+
+    Made by :func:`lock_pool`, which holds their rows until the transaction ends, so the
+    caseloads counted here stay true until the assignments are committed."""
+
+    def __init__(self, responders: Iterable[Responder], now: datetime) -> None:
+        self.responders = list(responders)
+        self._now = now.replace(tzinfo=None)
+        self._decisions = 0
+
+    def choose(self, language: str, category: str, excluded: Collection[str]) -> str | None:
+        """The best responder for a case, counted as having taken it; None if nobody may."""
+        best: Responder | None = None
+        for responder in self.responders:
+            if responder.may_take(language, category, excluded) and (
+                best is None or (responder.load, responder.since, responder.id) < (best.load, best.since, best.id)
+            ):
+                best = responder
+        if best is None:
+            return None
+        self._decisions += 1
+        best.load += 1
+        best.since = (self._now, self._decisions)
+        return best.id
+
+
+def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Pool:
+    """Every responder who may take a case in one of ``categories`` today, but for
+    language, exclusions and caseload, which :meth:`Pool.choose` checks case by case.
+
+    On PostgreSQL their rows are locked (in id order, so two routing transactions never
+    deadlock) before their open cases are counted: another transaction that would give
+    them a case waits until this one has committed its own. (SQLite: the caller holds
+    the database's write lock, see routing.py.)"""
+    rows = db.session.execute(
+        select(StaffUser.id, StaffUser.languages, StaffUser.caseload_cap, StaffUser.last_assigned_at, Training.category)
+        .join(Training, Training.staff_id == StaffUser.id)
+        .where(
+            StaffUser.role == "responder",
+            StaffUser.active.is_(True),
+            StaffUser.on_duty.is_(True),
+            StaffUser.enrolled_at.is_not(None),
+            Training.category.in_({*categories, ANY_CATEGORY}),
+            Training.expires_on >= today,
+        )
+        .order_by(StaffUser.id)
+        .with_for_update(of=StaffUser)
+    ).all()
+    people: dict[str, Responder] = {}
+    for staff_id, languages, cap, last, category in rows:
+        responder = people.get(staff_id)
+        if responder is None:
+            since = (last.replace(tzinfo=None) if last else NEVER, 0)
+            responder = people[staff_id] = Responder(staff_id, frozenset(languages or ()), set(), cap, 0, since)
+        responder.categories.add(category)
+    for staff_id, load in open_caseload(list(people)).items():
+        people[staff_id].load = load
+    return Pool(people.values(), now)

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models import UTCDateTime, utcnow
 
+# Routing states of a case: intake (committed, no worker yet) → assigned | coordinators; a
+# missed deadline moves an assigned case to rerouting, and routing runs again.
+ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
+
 
 class CaseExclusion(db.Model):
     """A responder the reporter asked never to see their case (matched by pseudonym at intake)."""

@@ -7,19 +7,19 @@ The database is the source of truth: a case whose enqueue fails (Redis down) sta
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Sequence
 from datetime import datetime
 
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from app.cases.models import Case
 from app.extensions import db
+from app.triage.models import ROUTABLE
 
 log = logging.getLogger("confide.triage")
 
@@ -58,18 +58,9 @@ def _route_job_id(case_id: str) -> str:
     return f"route-{case_id}"
 
 
-def enqueue_route(case_id: str, level: int, *, unless: Collection[JobStatus] = ()) -> bool:
-    """Queue routing for a committed case. False (and logged) if Redis is unreachable.
-
-    A case whose job is already in one of the states ``unless`` is left alone."""
+def enqueue_route(case_id: str, level: int) -> bool:
+    """Queue routing for a committed case. False (and logged) if Redis is unreachable."""
     try:
-        if unless:
-            try:
-                job = Job.fetch(_route_job_id(case_id), connection=redis_connection(), serializer="json")
-            except NoSuchJobError:
-                job = None
-            if job is not None and job.get_status(refresh=False) in unless:
-                return True
         _queue_for(level).enqueue(
             ROUTE_JOB,
             case_id,
@@ -86,43 +77,89 @@ def enqueue_route(case_id: str, level: int, *, unless: Collection[JobStatus] = (
     return True
 
 
+def withdraw_route_jobs(cases: Sequence[tuple[str, int]]) -> int:
+    """Take off the queue the routing jobs of ``cases`` (id, level), which another case's
+    job has routed: they would find nothing to do. A job a worker has already taken is
+    left to run (it finds its case routed). Returns how many were withdrawn."""
+    if not cases:
+        return 0
+    redis = redis_connection()
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            for case_id, level in cases:
+                _queue_for(level).remove(_route_job_id(case_id), pipeline=pipe)
+            removed = pipe.execute()
+        # Off the queue, nobody can take them any more: their records go too.
+        gone = [Job.key_for(_route_job_id(case_id)) for (case_id, _), count in zip(cases, removed) if count]
+        if gone:
+            redis.delete(*gone)
+    except RedisError as error:
+        log.warning("routing jobs not withdrawn (%s); they will find their cases routed", error.__class__.__name__)
+        return 0
+    return len(gone)
+
+
 DEADLINE_JOB = "workers.jobs.check_deadline"
 
 
-def schedule_deadline_check(case_id: str, number: int, due: datetime) -> bool:
-    """Ask the worker's scheduler to check round ``number`` when its deadline passes.
-
-    If Redis is away the periodic overdue scan catches the deadline instead."""
+def schedule_deadline_checks(rounds: Sequence[tuple[str, int, datetime]]) -> bool:
+    """Ask the worker's scheduler to check each round (case id, number, deadline) when its
+    deadline passes. If Redis is away the periodic overdue scan catches them instead."""
+    if not rounds:
+        return True
+    queue = Queue(queue_names()[0], connection=redis_connection(), serializer="json")
     try:
-        Queue(queue_names()[0], connection=redis_connection(), serializer="json").enqueue_at(
-            due,
-            DEADLINE_JOB,
-            case_id,
-            number,
-            job_id=f"deadline-{case_id}-{number}",
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
+        with redis_connection().pipeline() as pipe:
+            for case_id, number, due in rounds:
+                queue.enqueue_at(
+                    due,
+                    DEADLINE_JOB,
+                    case_id,
+                    number,
+                    job_id=f"deadline-{case_id}-{number}",
+                    result_ttl=3600,
+                    failure_ttl=7 * 86400,
+                    pipeline=pipe,
+                )
+            pipe.execute()
     except RedisError as error:
-        log.warning("deadline check for case %s not scheduled (%s)", case_id, error.__class__.__name__)
+        log.warning("%d deadline check(s) not scheduled (%s)", len(rounds), error.__class__.__name__)
         return False
     return True
 
 
+def _route_job_states(case_ids: Sequence[str]) -> list[JobStatus | None]:
+    """The state of each case's routing job (None: there is none), read in a few round trips."""
+    states: list[JobStatus | None] = []
+    redis = redis_connection()
+    for start in range(0, len(case_ids), 1000):
+        chunk = [_route_job_id(case_id) for case_id in case_ids[start : start + 1000]]
+        jobs = Job.fetch_many(chunk, connection=redis, serializer="json")
+        states += [job.get_status(refresh=False) if job is not None else None for job in jobs]
+    return states
+
+
 def sweep(*, force: bool = False) -> int:
-    """Queue again every case that no worker has routed yet. Returns how many were queued.
+    """Queue again every case that no worker has routed yet. Returns how many are queued
+    now, counting those whose job was still waiting.
 
     Normally a case whose job is still waiting or running is left alone. With ``force`` (at
     worker start) only a case whose job still waits in a queue is: a job shown as running
     may belong to a worker that was killed, and routing twice has the effect of routing once.
     (Queueing a waiting job again would put its id in the queue twice.)"""
     rows = db.session.execute(
-        select(Case.id, Case.level)
-        .where(Case.routing_state.in_(("intake", "awaiting_assignment", "rerouting")))
-        .order_by(Case.created_at)
+        select(Case.id, Case.level).where(Case.routing_state.in_(ROUTABLE)).order_by(Case.created_at)
     ).all()
+    if not rows:
+        return 0
     unless = {JobStatus.QUEUED} if force else PENDING
-    queued = sum(1 for case_id, level in rows if enqueue_route(case_id, level, unless=unless))
-    if rows:
-        log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
+    try:
+        states = _route_job_states([case_id for case_id, _ in rows])
+    except RedisError as error:
+        log.warning("sweep: %d waiting cases, Redis unreachable (%s)", len(rows), error.__class__.__name__)
+        return 0
+    queued = sum(
+        1 for (case_id, level), state in zip(rows, states) if state in unless or enqueue_route(case_id, level)
+    )
+    log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
     return queued

@@ -1,109 +1,234 @@
 """Routing a case to a responder, and escalating when a deadline passes.
 
-Jobs call these with an id; nothing here needs a case's plaintext. Every step is guarded by
-a conditional UPDATE on the case's routing state, so a job delivered twice routes once.
+Jobs call these with an id; nothing here needs a case's plaintext.
+
+A routing job routes its own case and, when more wait (a busy night, or the backlog after
+an outage), up to ``triage.route_batch`` cases in all, in one transaction, the most urgent
+and oldest first; it then takes their jobs off the queue. A transaction and an RQ job per
+case cost several times the routing itself (bench/routing.py).
+
+Under concurrency:
+
+* the cases: the job's own case is locked, waiting for whoever holds it; the others are
+  taken with SKIP LOCKED, so two workers never take the same one. Every change is still
+  conditional on the routing state it was read in, so a job delivered twice routes once.
+* the caseload caps: the responders who may be chosen are locked, in id order, before
+  their open cases are counted (app/triage/eligibility.py).
+* SQLite has no row locks: a routing transaction takes the database's write lock first.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, false, insert, select, union_all, update
 
 from app.cases.models import Case
 from app.extensions import db
 from app.models import utcnow
-from app.notify.service import notify_coordinators, notify_staff
+from app.notify.service import Notice, coordinator_ids, notify_coordinators, raise_notices, to_coordinators
 from app.staff.models import StaffUser
-from app.triage.eligibility import OPEN_RANKS, eligible_responders
-from app.triage.models import CaseExclusion, RoutingRound
+from app.triage.eligibility import lock_pool
+from app.triage.models import ROUTABLE, CaseExclusion, RoutingRound
 
 log = logging.getLogger("confide.triage")
 
-# Routing states: intake (committed, no worker yet) → assigned | coordinators; a missed
-# deadline moves an assigned case to rerouting, and routing runs again.
-ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
+# What routing reads of a case: metadata only, never the sealed report.
+_WAITING = (Case.id, Case.level, Case.category, Case.language, Case.routing_state, Case.routing_round, Case.ack_due_at)
 
 
-def _excluded(case: Case) -> set[str]:
-    chosen = set(db.session.scalars(select(CaseExclusion.staff_id).where(CaseExclusion.case_id == case.id)))
-    missed = db.session.scalars(
-        select(RoutingRound.staff_id).where(
-            RoutingRound.case_id == case.id, RoutingRound.outcome == "missed", RoutingRound.staff_id.is_not(None)
-        )
-    )
-    return chosen | {staff_id for staff_id in missed if staff_id}
+class RoutingConflict(RuntimeError):
+    """A case changed under a routing transaction that had locked it: a bug, not a race."""
 
 
-def _round_due(case: Case, now: datetime) -> datetime:
-    if case.routing_round == 0:
-        return case.ack_due_at
+@dataclass(frozen=True)
+class Routed:
+    """What one routing transaction did."""
+
+    # For the case named: assigned, coordinators, already-routed or missing.
+    outcome: str
+    # Every case routed, the named one first if it was.
+    cases: tuple[str, ...] = ()
+    # An urgent notice was raised, to be sent now rather than with the next digest.
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class _Decision:
+    case: Any  # a row of _WAITING
+    number: int
+    staff_id: str | None
+    due: datetime
+
+    @property
+    def outcome(self) -> str:
+        return "assigned" if self.staff_id else "coordinators"
+
+
+def _take_write_lock() -> None:
+    """SQLite: begin with the database's write lock (a write that changes nothing), so no
+    other writer can route, assign or acknowledge between what this transaction reads and
+    what it writes. PostgreSQL locks rows instead."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().execute(update(StaffUser).where(false()).values(caseload_cap=StaffUser.caseload_cap))
+
+
+def _due(case: Any, number: int, now: datetime) -> datetime:
+    if number == 1:
+        return case.ack_due_at  # type: ignore[no-any-return]
     hours = current_app.config["CONFIDE"].triage.ack_hours[case.level]
     return now + timedelta(hours=hours)
 
 
-def _under_cap(staff: StaffUser) -> bool:
-    # Lock the responder's row (PostgreSQL) so two workers cannot both fill their last place.
-    db.session.execute(select(StaffUser.id).where(StaffUser.id == staff.id).with_for_update())
-    load = db.session.scalar(
-        select(func.count()).select_from(Case).where(Case.assigned_to_id == staff.id, Case.queue_rank.in_(OPEN_RANKS))
+def _exclusions(case_ids: Sequence[str]) -> dict[str, set[str]]:
+    """For each case, the responders who must not get it: those the reporter excluded,
+    and those who let one of its deadlines pass."""
+    chosen = select(CaseExclusion.case_id, CaseExclusion.staff_id).where(CaseExclusion.case_id.in_(case_ids))
+    missed = select(RoutingRound.case_id, RoutingRound.staff_id).where(
+        RoutingRound.case_id.in_(case_ids), RoutingRound.outcome == "missed", RoutingRound.staff_id.is_not(None)
     )
-    return (load or 0) < staff.caseload_cap
+    excluded: dict[str, set[str]] = defaultdict(set)
+    for case_id, staff_id in db.session.execute(union_all(chosen, missed)):
+        excluded[case_id].add(staff_id)
+    return excluded
+
+
+def _decide(batch: Sequence[Any], now: datetime) -> list[_Decision]:
+    """The responder (or None: the coordinators) for each case, in order, each decision
+    counting for the next."""
+    excluded = _exclusions([case.id for case in batch])
+    pool = lock_pool({case.category for case in batch}, today=now.date(), now=now)
+    decisions = []
+    for case in batch:
+        number = case.routing_round + 1
+        staff_id = pool.choose(case.language, case.category, excluded.get(case.id, ()))
+        decisions.append(_Decision(case, number, staff_id, _due(case, number, now)))
+    return decisions
+
+
+def _notices(decisions: Sequence[_Decision]) -> list[Notice]:
+    """Who hears of the decisions: the responder given a case, or the coordinators when
+    nobody could take it; and, for imminent danger (L0), the on-call coordinators at once,
+    whoever has the case."""
+    coordinators: dict[bool, list[str]] = {}
+
+    def to(on_call_only: bool) -> list[str]:
+        if on_call_only not in coordinators:
+            coordinators[on_call_only] = coordinator_ids(on_call_only=on_call_only)
+        return coordinators[on_call_only]
+
+    notices: list[Notice] = []
+    for decision in decisions:
+        case_id, number = decision.case.id, decision.number
+        if decision.staff_id:
+            notices.append(
+                Notice(decision.staff_id, case_id, "assigned", f"assigned:{case_id}:{number}", decision.case.level == 0)
+            )
+        else:
+            notices += to_coordinators(to(False), "no_eligible", case_id=case_id, key=f"no-eligible:{case_id}:{number}")
+        if decision.case.level == 0 and number == 1:
+            notices += to_coordinators(to(True), "urgent", case_id=case_id, key=f"urgent:{case_id}", urgent=True)
+    return notices
+
+
+def _record(decisions: Sequence[_Decision], now: datetime) -> bool:
+    """Write the decisions; returns whether an urgent notice was raised."""
+    connection = db.session.connection()
+    moved = connection.execute(
+        update(Case)
+        .where(
+            Case.id == bindparam("case_id"),
+            Case.routing_state == bindparam("from_state"),
+            Case.routing_round == bindparam("from_round"),
+        )
+        .values(
+            routing_state=bindparam("to_state"),
+            routing_round=bindparam("number"),
+            queued_at=now,
+            assigned_to_id=bindparam("staff_id"),
+            assigned_at=bindparam("at"),
+        ),
+        [
+            {
+                "case_id": d.case.id,
+                "from_state": d.case.routing_state,
+                "from_round": d.case.routing_round,
+                "to_state": d.outcome,
+                "number": d.number,
+                "staff_id": d.staff_id,
+                "at": now if d.staff_id else None,
+            }
+            for d in decisions
+        ],
+    )
+    if moved.rowcount != len(decisions):
+        raise RoutingConflict(f"{len(decisions) - moved.rowcount} of {len(decisions)} locked cases changed meanwhile")
+    connection.execute(
+        insert(RoutingRound),
+        [
+            {"case_id": d.case.id, "number": d.number, "staff_id": d.staff_id, "started_at": now, "due_at": d.due, "outcome": d.outcome}
+            for d in decisions
+        ],
+    )
+    chosen = {d.staff_id for d in decisions if d.staff_id}
+    if chosen:
+        connection.execute(update(StaffUser).where(StaffUser.id.in_(chosen)).values(last_assigned_at=now))
+    notices = _notices(decisions)
+    raise_notices(notices)
+    return any(notice.urgent for notice in notices)
 
 
 def route_case(case_id: str, *, now: datetime | None = None) -> str:
     """Assign a case to the best eligible responder, or hand it to the coordinators.
 
     Returns what happened: assigned, coordinators, already-routed or missing."""
-    now = now or utcnow()
-    case = db.session.get(Case, case_id, populate_existing=True)
-    if case is None:
-        return "missing"
-    state = case.routing_state
-    if state not in ROUTABLE:
-        return "already-routed"
-    number = case.routing_round + 1
-    due = _round_due(case, now)
-    chosen: StaffUser | None = None
-    for candidate in eligible_responders(case, excluded=_excluded(case), today=now.date()):
-        if _under_cap(candidate.staff):
-            chosen = candidate.staff
-            break
-        db.session.rollback()
-    values: dict[str, object] = {"routing_state": "assigned" if chosen else "coordinators", "routing_round": number, "queued_at": now}
-    if chosen is not None:
-        values.update(assigned_to_id=chosen.id, assigned_at=now)
-    claimed = db.session.execute(
-        update(Case).where(Case.id == case.id, Case.routing_state == state, Case.routing_round == number - 1).values(**values)
-    )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
-        db.session.rollback()
-        return "already-routed"
-    db.session.add(
-        RoutingRound(
-            case_id=case.id, number=number, staff_id=chosen.id if chosen else None, started_at=now, due_at=due,
-            outcome="assigned" if chosen else "coordinators",
-        )
-    )
-    if chosen is not None:
-        chosen.last_assigned_at = now
-        notify_staff(chosen.id, "assigned", case_id=case.id, key=f"assigned:{case.id}:{number}", urgent=case.level == 0)
-    else:
-        notify_coordinators("no_eligible", case_id=case.id, key=f"no-eligible:{case.id}:{number}")
-    if case.level == 0 and number == 1:
-        # Imminent danger: the on-call coordinators hear at once, whoever has the case.
-        notify_coordinators("urgent", case_id=case.id, key=f"urgent:{case.id}", urgent=True, on_call_only=True)
-    db.session.commit()
-    outcome = "assigned" if chosen else "coordinators"
-    # case_id, not case.id: after the commit that would read the whole row again.
-    log.info("case %s round %d: %s", case_id, number, outcome)
-    if chosen is not None:
-        from app.triage.queue import schedule_deadline_check
+    return route_batch(case_id, now=now).outcome
 
-        schedule_deadline_check(case_id, number, due)
-    return outcome
+
+def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) -> Routed:
+    """Route ``case_id`` and, with ``limit`` above 1, other waiting cases up to ``limit`` in
+    all, in one transaction; then schedule the deadline checks and withdraw the other
+    cases' jobs. If ``case_id`` is routed already, the others are routed all the same."""
+    now = now or utcnow()
+    try:
+        _take_write_lock()
+        own = db.session.execute(select(*_WAITING).where(Case.id == case_id).with_for_update()).first()
+        outcome = "missing" if own is None else ("" if own.routing_state in ROUTABLE else "already-routed")
+        batch = [] if outcome else [own]
+        if limit > 1:
+            batch += db.session.execute(
+                select(*_WAITING)
+                .where(Case.routing_state == "intake", Case.id != case_id)
+                .order_by(Case.level, Case.created_at)
+                .limit(limit - len(batch))
+                .with_for_update(skip_locked=True)
+            ).all()
+        if not batch:
+            db.session.rollback()
+            return Routed(outcome)
+        decisions = _decide(batch, now)
+        urgent = _record(decisions, now)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    for decision in decisions:
+        # Ids only; after the commit, nothing here reads the database again.
+        log.info("case %s round %d: %s", decision.case.id, decision.number, decision.outcome)
+    from app.triage.queue import schedule_deadline_checks, withdraw_route_jobs
+
+    schedule_deadline_checks([(d.case.id, d.number, d.due) for d in decisions if d.staff_id])
+    others = [(d.case.id, d.case.level) for d in decisions if d.case.id != case_id]
+    if others:
+        withdrawn = withdraw_route_jobs(others)
+        log.info("case %s: %d other case(s) routed with it, %d of their jobs withdrawn", case_id, len(others), withdrawn)
+    return Routed(outcome or decisions[0].outcome, tuple(d.case.id for d in decisions), urgent)
 
 
 def check_deadline(case_id: str, number: int, *, now: datetime | None = None) -> str:
