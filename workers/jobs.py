@@ -16,7 +16,8 @@ def route_case(case_id: str) -> str:
     with job_context():
         routed = route_batch(case_id, limit=current_app.config["CONFIDE"].triage.route_batch)
         if routed.urgent:
-            # Imminent danger: the notices go now, not with the next digest.
+            # Imminent danger: the notices go now, not with the next digest. (One that
+            # could not be sent earlier is tried again by the periodic pass, every minute.)
             send_pending(urgent_only=True)
         return routed.outcome
 

@@ -278,6 +278,9 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
         raise CaseActionError("Choose an active responder.")
     previous = case.assigned_to_id
     case.assigned_to_id, case.assigned_at = target.id, utcnow()
+    # The case's row first, then the person's: the order routing locks them in, so the
+    # two never wait for each other in a circle.
+    db.session.flush()
     target.last_assigned_at = utcnow()
     db.session.commit()
     announce(

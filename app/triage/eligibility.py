@@ -91,7 +91,7 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
     language, exclusions and caseload, which :meth:`Pool.choose` checks case by case.
 
     On PostgreSQL their rows are locked (in id order, so two routing transactions never
-    deadlock) before their open cases are counted: another transaction that would give
+    deadlock; cases are always locked before responders) before their open cases are counted: another transaction that would give
     them a case waits until this one has committed its own. (SQLite: the caller holds
     the database's write lock, see routing.py.)"""
     rows = db.session.execute(
@@ -106,7 +106,9 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
             Training.expires_on >= today,
         )
         .order_by(StaffUser.id)
-        .with_for_update(of=StaffUser)
+        # FOR NO KEY UPDATE: it waits for another routing transaction or a change to the
+        # person, but not for rows that merely point at them (a report's exclusions).
+        .with_for_update(of=StaffUser, key_share=True)
     ).all()
     people: dict[str, Responder] = {}
     for staff_id, languages, cap, last, category in rows:

@@ -14,6 +14,7 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
@@ -128,13 +129,23 @@ def schedule_deadline_checks(rounds: Sequence[tuple[str, int, datetime]]) -> boo
     return True
 
 
+def _fetch_or_none(job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=redis_connection(), serializer="json")
+    except NoSuchJobError:
+        return None
+
+
 def _route_job_states(case_ids: Sequence[str]) -> list[JobStatus | None]:
     """The state of each case's routing job (None: there is none), read in a few round trips."""
     states: list[JobStatus | None] = []
     redis = redis_connection()
     for start in range(0, len(case_ids), 1000):
         chunk = [_route_job_id(case_id) for case_id in case_ids[start : start + 1000]]
-        jobs = Job.fetch_many(chunk, connection=redis, serializer="json")
+        try:
+            jobs = Job.fetch_many(chunk, connection=redis, serializer="json")
+        except NoSuchJobError:  # a damaged record among them: one at a time, then
+            jobs = [_fetch_or_none(job_id) for job_id in chunk]
         states += [job.get_status(refresh=False) if job is not None else None for job in jobs]
     return states
 

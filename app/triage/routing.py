@@ -12,6 +12,8 @@ Under concurrency:
 * the cases: the job's own case is locked, waiting for whoever holds it; the others are
   taken with SKIP LOCKED, so two workers never take the same one. Every change is still
   conditional on the routing state it was read in, so a job delivered twice routes once.
+  (FOR NO KEY UPDATE: a reporter's message or consent, which only points at the case, does
+  not wait for a batch.)
 * the caseload caps: the responders who may be chosen are locked, in id order, before
   their open cases are counted (app/triage/eligibility.py).
 * SQLite has no row locks: a routing transaction takes the database's write lock first.
@@ -40,7 +42,10 @@ from app.triage.models import ROUTABLE, CaseExclusion, RoutingRound
 log = logging.getLogger("confide.triage")
 
 # What routing reads of a case: metadata only, never the sealed report.
-_WAITING = (Case.id, Case.level, Case.category, Case.language, Case.routing_state, Case.routing_round, Case.ack_due_at)
+_WAITING = (
+    Case.id, Case.level, Case.created_at, Case.category, Case.language, Case.routing_state, Case.routing_round,
+    Case.ack_due_at,
+)
 
 
 class RoutingConflict(RuntimeError):
@@ -53,7 +58,7 @@ class Routed:
 
     # For the case named: assigned, coordinators, already-routed or missing.
     outcome: str
-    # Every case routed, the named one first if it was.
+    # Every case routed, in the order decided: most urgent, then oldest, first.
     cases: tuple[str, ...] = ()
     # An urgent notice was raised, to be sent now rather than with the next digest.
     urgent: bool = False
@@ -192,23 +197,26 @@ def route_case(case_id: str, *, now: datetime | None = None) -> str:
 
 
 def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) -> Routed:
-    """Route ``case_id`` and, with ``limit`` above 1, other waiting cases up to ``limit`` in
-    all, in one transaction; then schedule the deadline checks and withdraw the other
-    cases' jobs. If ``case_id`` is routed already, the others are routed all the same."""
+    """Route ``case_id`` and, with ``limit`` above 1, the most urgent and oldest other
+    waiting cases up to ``limit`` in all, in one transaction; then schedule the deadline
+    checks and withdraw the other cases' jobs. If ``case_id`` is routed already, the
+    others are routed all the same."""
     now = now or utcnow()
     try:
         _take_write_lock()
-        own = db.session.execute(select(*_WAITING).where(Case.id == case_id).with_for_update()).first()
+        own = db.session.execute(select(*_WAITING).where(Case.id == case_id).with_for_update(key_share=True)).first()
         outcome = "missing" if own is None else ("" if own.routing_state in ROUTABLE else "already-routed")
         batch = [] if outcome else [own]
         if limit > 1:
             batch += db.session.execute(
                 select(*_WAITING)
                 .where(Case.routing_state == "intake", Case.id != case_id)
-                .order_by(Case.level, Case.created_at)
+                .order_by(Case.level, Case.created_at, Case.id)
                 .limit(limit - len(batch))
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, key_share=True)
             ).all()
+        # The job's own case takes its turn: an L0 case waiting beside it comes first.
+        batch.sort(key=lambda case: (case.level, case.created_at, case.id))
         if not batch:
             db.session.rollback()
             return Routed(outcome)
@@ -228,7 +236,9 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
     if others:
         withdrawn = withdraw_route_jobs(others)
         log.info("case %s: %d other case(s) routed with it, %d of their jobs withdrawn", case_id, len(others), withdrawn)
-    return Routed(outcome or decisions[0].outcome, tuple(d.case.id for d in decisions), urgent)
+    if not outcome:
+        outcome = next(d.outcome for d in decisions if d.case.id == case_id)
+    return Routed(outcome, tuple(d.case.id for d in decisions), urgent)
 
 
 def check_deadline(case_id: str, number: int, *, now: datetime | None = None) -> str:

@@ -11,22 +11,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from redis import Redis
 from rq import Queue
 from rq.job import Job
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from app import ROOT
 from app.cases.models import Case
 from app.extensions import db
-from app.triage.models import RoutingRound
+from app.triage.models import CaseExclusion, RoutingRound
 from app.triage.queue import queue_names, redis_connection
 from app.triage.routing import route_batch, route_case
 from tests.conftest import run_worker, worker_env
 from tests.factories import make_case, make_staff
 from tests.triage.test_races import just_before
-from tests.triage.test_routing import fresh, notes, responder
+from tests.triage.test_routing import fresh, notes, responder, trained
+from tests.triage.test_worker import wait_for
 
 
 def queued_ids() -> set[str]:
@@ -51,9 +53,9 @@ def test_one_job_routes_the_backlog_most_urgent_first_and_the_other_jobs_leave_t
 
     routed = route_batch(older[2].id, limit=4)
 
-    # Its own case first, then the most urgent and oldest of the others.
+    # Its own case and the most urgent and oldest of the others, decided most urgent first.
     assert routed.outcome == "assigned"
-    assert routed.cases == (older[2].id, danger.id, hurt.id, older[0].id)
+    assert routed.cases == (danger.id, hurt.id, older[0].id, older[2].id)
     assert routed.urgent, "an L0 case pages the on-call coordinator at once"
     assert fresh(older[1]).routing_state == "intake", "the batch was full"
     # Least loaded first, within the batch too: two cases each.
@@ -113,37 +115,71 @@ def _lock_waiters() -> int:
         )
 
 
-def test_two_routings_at_once_count_each_others_cases_against_the_cap(app: Flask) -> None:
+def test_two_batches_at_once_count_each_others_cases_against_the_caps(app: Flask) -> None:
     coordinator = make_staff("coordinator")
-    maple = responder(caseload_cap=1)
-    first, second = make_case(), make_case()
-    outcomes: dict[str, str] = {}
+    maple, birch = responder(caseload_cap=1), responder(caseload_cap=2)
+    cases = [make_case() for _ in range(4)]
+    routed: dict[str, Any] = {}
+    issued = threading.Event()
 
     def route_in_own_session(case_id: str) -> None:
         with app.app_context():
-            outcomes[case_id] = route_case(case_id)
+            routed[case_id] = route_batch(case_id, limit=2)
 
-    other = threading.Thread(target=route_in_own_session, args=(second.id,))
+    other = threading.Thread(target=route_in_own_session, args=(cases[2].id,))
+
+    def note_the_others_first_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.current_thread() is other:
+            issued.set()
 
     def start_the_other_and_let_it_block() -> None:
-        # The first routing has locked Maple and is about to count her open cases.
+        # The first batch has locked its cases and the responders, and is about to count
+        # their open cases.
         other.start()
+        assert issued.wait(30), "the second batch never reached the database"
         if db.engine.dialect.name == "postgresql":
             deadline = time.monotonic() + 30
             while _lock_waiters() == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
         else:
-            time.sleep(0.5)  # the other waits on SQLite's write lock (up to its 15 s timeout)
-        assert other.is_alive(), "the second routing must wait for the first"
+            time.sleep(0.3)  # its first statement waits for SQLite's write lock (15 s at most)
+        assert other.is_alive(), "the second batch must wait for the first"
 
-    with just_before("SELECT cases.assigned_to_id", start_the_other_and_let_it_block) as fired:
-        route_in_own_session(first.id)
-    other.join(timeout=60)
+    event.listen(db.engine, "before_cursor_execute", note_the_others_first_statement)
+    try:
+        with just_before("SELECT cases.assigned_to_id", start_the_other_and_let_it_block) as fired:
+            route_in_own_session(cases[0].id)
+        other.join(timeout=60)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note_the_others_first_statement)
     assert fired and not other.is_alive()
 
-    assert outcomes == {first.id: "assigned", second.id: "coordinators"}
-    assert fresh(first).assigned_to_id == maple.id and fresh(second).assigned_to_id is None
+    assert {case_id: set(r.cases) for case_id, r in routed.items()} == {
+        cases[0].id: {cases[0].id, cases[1].id},
+        cases[2].id: {cases[2].id, cases[3].id},
+    }, "each batch took cases of its own"
+    holders = Counter(fresh(case).assigned_to_id for case in cases)
+    assert holders == {maple.id: 1, birch.id: 2, None: 1}, "nobody over their cap"
     assert [n.staff_id for n in notes("no_eligible")] == [coordinator.id]
+
+
+def test_a_batch_applies_each_cases_own_rules(app: Flask) -> None:
+    make_staff("coordinator")
+    maple = responder(pseudonym="Maple", languages=("en",))
+    birch = responder(pseudonym="Birch", languages=("es",))
+    cedar = trained(make_staff("responder", pseudonym="Cedar", languages=("en",)), "exploitation")
+    excluded_maple = make_case(language="en")
+    db.session.add(CaseExclusion(case_id=excluded_maple.id, staff_id=maple.id))
+    db.session.commit()
+    spanish = make_case(language="es")
+    exploitation = make_case(language="en", category="exploitation")
+
+    route_batch(spanish.id, limit=10)
+
+    # Maple is excluded, Birch speaks no English, Cedar is not trained for harassment.
+    assert fresh(excluded_maple).routing_state == "coordinators"
+    assert fresh(spanish).assigned_to_id == birch.id
+    assert fresh(exploitation).assigned_to_id in (maple.id, cedar.id)
 
 
 def test_two_workers_at_once_route_every_case_once_within_every_cap(
@@ -156,6 +192,15 @@ def test_two_workers_at_once_route_every_case_once_within_every_cap(
     config = tmp_path / "small-batches.toml"
     config.write_text("[triage]\nroute_batch = 4\n")
     env = {**worker_env(app, keys_dir, log_file), "CONFIDE_CONFIG": str(config)}
+    queues = [Queue(name, connection=redis_client, serializer="json") for name in queue_names()]
+    # Until both workers have a job in hand, routing waits: on the responders' rows
+    # (PostgreSQL) or the database's write lock (SQLite).
+    blocker = db.engine.connect()
+    if blocker.dialect.name == "sqlite":
+        blocker.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        blocker.begin()
+        blocker.exec_driver_sql("SELECT id FROM staff_users ORDER BY id FOR UPDATE")
 
     workers = [
         subprocess.Popen(
@@ -167,8 +212,18 @@ def test_two_workers_at_once_route_every_case_once_within_every_cap(
         )
         for _ in range(2)
     ]
+    try:
+        # Hold both workers inside a routing job, so that their batches run at once.
+        assert wait_for(lambda: sum(len(queue.started_job_registry) for queue in queues) == 2, 60), (
+            "both workers must be routing at the same moment"
+        )
+    finally:
+        blocker.rollback()
+        blocker.close()
     output = [worker.communicate(timeout=180)[0].decode(errors="replace") for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], output
+    jobs_run = sum(text.count("Job OK") for text in output)
+    assert 2 <= jobs_run < 30, f"the backlog goes in batches of 4, not a job per case: {jobs_run} jobs"
 
     db.session.expire_all()
     assert rounds_per_case() == Counter({case.id: 1 for case in cases}), "every case routed exactly once"
@@ -179,6 +234,86 @@ def test_two_workers_at_once_route_every_case_once_within_every_cap(
     assert Counter(n.case_id for n in notes("assigned")) == Counter(
         {case.id: 1 for case in cases if fresh(case).assigned_to_id}
     ), "one notice per assignment"
-    for name in queue_names():
-        queue = Queue(name, connection=redis_client, serializer="json")
+    for queue in queues:
         assert queue.count == 0 and queue.failed_job_registry.count == 0
+
+
+def test_a_report_filed_while_a_routing_holds_its_responders_does_not_wait_for_it(app: Flask) -> None:
+    import secrets
+
+    from app.cases.content import ReportContent
+    from app.intake.services import Submission, submit_report
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: a report waits for any routing's write lock")
+    maple = responder(pseudonym="Maple")
+    waiting = make_case()
+    filed: list[str] = []
+
+    def file_a_report_excluding_maple() -> None:
+        with app.app_context():
+            submission = Submission(
+                category="sexual_harassment",
+                language="en",
+                content=ReportContent(narrative="A client followed me to my car."),
+                submission_token=secrets.token_urlsafe(16),
+                consent={"peer_support": True},
+                exclude=("Maple",),
+            )
+            filed.append(submit_report(submission).case_id)
+
+    reporter = threading.Thread(target=file_a_report_excluding_maple)
+
+    def file_it_meanwhile() -> None:
+        # The routing has locked Maple's row and is about to count her cases. The report's
+        # exclusion points at that row: it must not wait for the routing to end.
+        reporter.start()
+        reporter.join(timeout=20)
+        assert not reporter.is_alive(), "the report waited for the routing"
+
+    with just_before("SELECT cases.assigned_to_id", file_it_meanwhile) as fired:
+        assert route_case(waiting.id) == "assigned"
+    reporter.join(timeout=60)
+    assert fired and len(filed) == 1
+    excluded = db.session.scalars(select(CaseExclusion.staff_id).where(CaseExclusion.case_id == filed[0])).all()
+    assert excluded == [maple.id]
+
+
+def test_a_coordinator_reassigning_a_case_a_routing_holds_waits_for_it_without_deadlock(app: Flask) -> None:
+    from app.cases.services import assign
+    from app.staff.models import StaffUser
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has no row locks to wait on in a circle")
+    coordinator = make_staff("coordinator")
+    maple = responder(pseudonym="Maple")
+    responder(pseudonym="Birch")
+    case = make_case()
+    errors: list[BaseException] = []
+
+    def coordinator_gives_it_to_maple() -> None:
+        with app.app_context():
+            try:
+                viewer = db.session.get(StaffUser, coordinator.id)
+                held = db.session.get(Case, case.id)
+                assert viewer is not None and held is not None
+                assign(viewer, held, maple.id)
+            except BaseException as error:  # noqa: BLE001 - reported by the test
+                errors.append(error)
+
+    other = threading.Thread(target=coordinator_gives_it_to_maple)
+
+    def reassign_meanwhile() -> None:
+        # The routing holds the case and is about to lock the responders.
+        other.start()
+        deadline = time.monotonic() + 30
+        while _lock_waiters() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert other.is_alive(), "the reassignment must wait for the routing that holds the case"
+
+    with just_before("SELECT staff_users.id, staff_users.languages", reassign_meanwhile) as fired:
+        assert route_case(case.id) == "assigned"
+    other.join(timeout=60)
+    assert fired and not other.is_alive() and errors == []
+    # The coordinator's choice came last, and stands.
+    assert fresh(case).assigned_to_id == maple.id

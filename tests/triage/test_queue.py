@@ -184,3 +184,15 @@ def test_a_forced_sweep_queues_again_a_job_a_killed_worker_left_running(
     job.set_status(JobStatus.STARTED)
     assert sweep(force=True) == 1
     assert run_worker(app) == 1 and only_case().routing_state == "coordinators"
+
+
+def test_a_damaged_job_record_does_not_stop_the_sweep(client: FlaskClient, app: Flask, redis_client: Redis) -> None:
+    submit_report(client)
+    submit_report(client, narrative="A second report.")
+    damaged, healthy = sorted(db.session.scalars(select(Case)), key=lambda case: case.created_at)
+    # One job's record lost its body (a partial write, a hand edit): RQ cannot read it.
+    redis_client.hdel(f"rq:job:route-{damaged.id}", "data")
+    assert sweep(force=True) == 2, "both cases have a job that can run"
+    run_worker(app)
+    db.session.expire_all()
+    assert {damaged.routing_state, healthy.routing_state} == {"coordinators"}
