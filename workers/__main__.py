@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             # Jobs run in this process, each with a session of its own (workers/context.py): a
             # forked child per job would open a new database connection every time, which
-            # cost four times the routing itself (bench/routing.py).
+            # once measured four times the cost of routing the case.
             worker = SimpleWorker(list(queue_names()), connection=redis_connection(), serializer="json")
             worker.work(burst=args.burst, with_scheduler=not args.burst)
         finally:
