@@ -223,7 +223,9 @@ def test_two_workers_at_once_route_every_case_once_within_every_cap(
     output = [worker.communicate(timeout=180)[0].decode(errors="replace") for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], output
     jobs_run = sum(text.count("Job OK") for text in output)
-    assert 2 <= jobs_run < 30, f"the backlog goes in batches of 4, not a job per case: {jobs_run} jobs"
+    # 15 batches of 4; beyond them, only jobs a worker took just before the other withdrew
+    # them, and a job the second worker's start-up sweep queued again: far fewer than 60.
+    assert 2 <= jobs_run <= 45, f"the backlog goes in batches of 4, not a job per case: {jobs_run} jobs"
 
     db.session.expire_all()
     assert rounds_per_case() == Counter({case.id: 1 for case in cases}), "every case routed exactly once"
