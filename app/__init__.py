@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app.staff import cli as staff_cli
     from app.staff import people, views as staff_views
     from app.triage import cli as triage_cli
+    from app.triage.rules import init_rules
+
+    init_rules(app)
 
     app.register_blueprint(intake_views.blueprint)
     app.register_blueprint(staff_views.blueprint)

@@ -31,13 +31,17 @@ class Contact:
     href: str = ""
 
 
+# What a resource helps with; a reporter is shown the resources for what their report tells.
+HELP_TOPICS = ("danger", "sexual_violence", "coercion", "self_harm")
+
+
 @dataclass(frozen=True)
 class Resource:
     name: str
     about: dict[str, str]
     contacts: tuple[Contact, ...] = ()
     warning: dict[str, str] = field(default_factory=dict)
-    emergency: bool = False
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,9 @@ class TriageSettings:
     feedback_days: int
     feedback_reminder_days: int
     route_batch: int
-    signal_words: dict[str, dict[str, tuple[str, ...]]]
+    # lexicon[concept][language]: words and phrases; added_words: a deployment's additions.
+    lexicon: dict[str, dict[str, tuple[str, ...]]]
+    added_words: dict[str, dict[str, tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class MailSettings:
 @dataclass(frozen=True)
 class RateLimits:
     report: str
+    report_all: str
     status: str
     staff_login: str
 
@@ -222,6 +229,12 @@ def load_settings(
         raise ConfigError(f"display_timezone {settings.display_timezone!r} is not a known time zone") from None
     if settings.mail.backend not in ("console", "smtp"):
         raise ConfigError("mail.backend must be console or smtp")
+    for resource in settings.resources:
+        unknown = sorted(set(resource.topics) - set(HELP_TOPICS))
+        if unknown:
+            raise ConfigError(
+                f"resources: {resource.name}: unknown topic {unknown[0]!r}; known: {', '.join(HELP_TOPICS)}"
+            )
     if "en" not in settings.languages:
         raise ConfigError("languages must include en, the language every text falls back to")
     return settings

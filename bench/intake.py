@@ -82,6 +82,7 @@ bench_endpoints = true
 [rate_limits]
 # Every client is 127.0.0.1: raise the limits so the benchmark measures, not throttles.
 report = "1000000 per minute"
+report_all = "1000000 per minute"
 status = "1000000 per minute"
 """
 

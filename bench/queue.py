@@ -127,6 +127,7 @@ CONFIG_TOML = """\
 [rate_limits]
 # Every client is 127.0.0.1: raise the limits so the benchmark measures, not throttles.
 report = "1000000 per minute"
+report_all = "1000000 per minute"
 status = "1000000 per minute"
 staff_login = "1000000 per minute"
 """

@@ -91,7 +91,12 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
         "queue_prefix": "confide-test",
         # Not a loopback address, so a client address in a log cannot hide behind a link.
         "base_url": "https://confide.example",
-        "rate_limits": {"report": "1000 per minute", "status": "1000 per minute", "staff_login": "1000 per minute"},
+        "rate_limits": {
+            "report": "1000 per minute",
+            "report_all": "1000 per minute",
+            "status": "1000 per minute",
+            "staff_login": "1000 per minute",
+        },
     }
     base.update(overrides)
     return load_settings(overrides=base)

@@ -225,6 +225,7 @@ def _case_labels() -> dict[str, object]:
     return {
         "status_names": v.STATUS_NAMES,
         "close_reasons": v.CLOSE_REASONS,
+        "filed_despite": v.FILED_DESPITE,
         "categories": v.CATEGORIES,
         "county_label": lambda code: v.COUNTIES.get(code, code),
         "perpetrator_label": lambda code: v.PERPETRATORS.get(code, code),

@@ -107,3 +107,13 @@ CLOSE_REASONS = {
 }
 
 LEVELS = ("L0", "L1", "L2", "L3")
+
+# What would have turned a report away, overruled because it signals imminent danger (a report
+# in danger is never refused). Kept with the case's signals, so coordinators can tell a real
+# report from abuse: "Filed ..., although <reason>."
+FILED_DESPITE = {
+    "over_limit": "more reports than the limits allow came from its connection, or from everyone",
+    "form_expired": "its form had expired, or was not sent from this site",
+    "form_errors": "some answers were not valid (they were dropped, or kept as typed)",
+    "resent": "its form had been filed before (this copy was kept as well)",
+}

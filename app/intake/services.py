@@ -7,7 +7,8 @@ test alike. Plaintext lives only in memory here: it is scored, then sealed, then
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+import secrets
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -27,7 +28,8 @@ from app.referrals.consent import current_consent, record_consent, record_initia
 from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
-from app.triage.scoring import Triage, TriageRules, score
+from app.triage.rules import current_rules
+from app.triage.scoring import Triage, score
 
 log = logging.getLogger("confide.intake")
 
@@ -58,14 +60,6 @@ class Filed:
     triage: Triage
 
 
-def _rules() -> TriageRules:
-    rules = current_app.extensions.get("confide_triage_rules")
-    if rules is None:
-        rules = TriageRules.from_settings(current_app.config["CONFIDE"].triage)
-        current_app.extensions["confide_triage_rules"] = rules
-    return rules
-
-
 def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
     """When a case at ``level`` must be acknowledged, and when the reporter must hear back."""
     triage = current_app.config["CONFIDE"].triage
@@ -75,11 +69,23 @@ def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
     )
 
 
-def submit_report(submission: Submission) -> Filed:
-    """Score, seal and store a report, then queue it for routing after the commit."""
+def assess(submission: Submission) -> Triage:
+    """The report's triage, from its answers in memory."""
+    return score(submission.category, submission.content, current_rules())
+
+
+def submit_report(
+    submission: Submission, *, triage: Triage | None = None, despite: tuple[str, ...] = ()
+) -> Filed:
+    """Score, seal and store a report, then queue it for routing after the commit.
+
+    ``despite`` names what would have refused the report (``cases.vocabulary.FILED_DESPITE``): a report
+    that signals imminent danger is filed anyway, and the coordinators see why it came in so.
+    For the same reason a danger report whose form was already filed is filed again, marked
+    ``resent``, rather than refused as a duplicate."""
     ring = current_keyring()
     content = submission.content
-    triage = score(submission.category, content, _rules())
+    triage = triage or assess(submission)
     received = utcnow()
     ack_due, feedback_due = due_times(triage.level, received)
     receipt = ReceiptCode.generate()
@@ -90,7 +96,7 @@ def submit_report(submission: Submission) -> Filed:
         created_at=received,
         category=submission.category,
         level=triage.level,
-        signals=list(triage.signals),
+        signals=[*triage.signals, *despite],
         language=submission.language,
         county=submission.county or None,
         is_named=submission.contact is not None,
@@ -113,9 +119,12 @@ def submit_report(submission: Submission) -> Filed:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if db.session.scalar(select(Case.id).where(Case.submission_index == submission_index)):
+        if not db.session.scalar(select(Case.id).where(Case.submission_index == submission_index)):
+            raise
+        if triage.level != 0:
             raise DuplicateSubmission() from None
-        raise
+        fresh = replace(submission, submission_token=secrets.token_urlsafe(24))
+        return submit_report(fresh, triage=triage, despite=(*despite, "resent"))
     log.info("case %s received at level L%d", case_id, triage.level)
     enqueue_route(case_id, triage.level)
     return Filed(case_id=case_id, receipt=receipt, triage=triage)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_limiter import RequestLimit
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
@@ -11,6 +15,7 @@ from werkzeug.wrappers import Response
 from app.cases.content import ContactDetails, ReportContent
 from app.extensions import limiter
 from app.intake import services
+from app.intake.limits import admit_report
 from app.intake.forms import (
     ConsentForm,
     LogoutForm,
@@ -23,6 +28,7 @@ from app.models import utcnow
 from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.referrals.letter import complaint_letter, wants_licensing_help
 from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
+from app.triage.help import help_topics, resources_for
 from app.security import (
     PUBLIC,
     REPORTER,
@@ -35,10 +41,6 @@ from app.security import (
 blueprint = Blueprint("intake", __name__)
 
 
-def _report_limit() -> str:
-    return current_app.config["CONFIDE"].rate_limits.report
-
-
 def _status_limit() -> str:
     return current_app.config["CONFIDE"].rate_limits.status
 
@@ -47,22 +49,18 @@ def _render_report(form: ReportForm, notice: str | None = None, status: int = 20
     return render_template("intake/report.html", form=form, notice=notice), status
 
 
-def _report_again(notice: str, status: int) -> tuple[str, int]:
-    """The form as it was sent, with a notice; used when the request itself was refused."""
-    form = ReportForm(formdata=request.form, meta={"csrf": True})
-    return _render_report(form, notice, status)
-
-
-def _report_rate_limited(limit: RequestLimit) -> Response:
-    body, status = _report_again(
-        _(
-            "Too many reports have come from this connection in a short time. Nothing you "
-            "wrote is lost: it is all below. Please wait a few minutes and send again. If you "
-            "are in danger now, call 911."
-        ),
-        429,
-    )
-    return current_app.make_response((body, status))
+# Why a report was given back rather than filed, in the words the reporter reads.
+NOTICES = {
+    "form_errors": _l("Some answers need another look. Everything you wrote is still here."),
+    "form_expired": _l(
+        "For your safety this page expired before it was sent. Everything you wrote is still "
+        "below: please check it and send again."
+    ),
+    "over_limit": _l(
+        "Too many reports have come from this connection in a short time. Nothing you wrote is "
+        "lost: it is all below. Please wait a few minutes and send again."
+    ),
+}
 
 
 @blueprint.get("/")
@@ -98,7 +96,6 @@ def _blank_report_page() -> str | None:
 
 @blueprint.route("/report", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(_report_limit, methods=["POST"], on_breach=_report_rate_limited)
 def report() -> str | tuple[str, int]:
     if request.method == "GET":
         blank = _blank_report_page()
@@ -108,19 +105,37 @@ def report() -> str | tuple[str, int]:
         form.language.data = _current_language()
         return _render_report(form)
     form = ReportForm()
-    if not form.validate_on_submit():
-        return _render_report(
-            form, _("Some answers need another look. Everything you wrote is still here."), 400
-        )
+    return _receive(form, valid=form.validate_on_submit())
+
+
+def _receive(
+    form: ReportForm, *, valid: bool, expired: bool = False, shown: ReportForm | None = None
+) -> str | tuple[str, int]:
+    """File a posted report, or give it back with everything typed and 911 first.
+
+    A report whose answers or words signal imminent danger is never turned away: not by a
+    limit, an expired form, a resent form or a wrong answer. It is filed with what can be
+    used, marked with what would have refused it (``cases.vocabulary.FILED_DESPITE``)."""
+    submission = _submission_from(form)
+    triage = services.assess(submission)
+    danger = triage.level == 0
+    refusals = [name for name, refused in (("form_expired", expired), ("form_errors", not valid)) if refused]
+    # Only a report that would be filed counts against the limits (danger always does).
+    if (danger or not refusals) and not admit_report():
+        refusals.append("over_limit")
+    if refusals and not danger:
+        status = 429 if refusals[0] == "over_limit" else 400
+        return _render_report(shown or form, str(NOTICES[refusals[0]]), status)
     try:
-        filed = services.submit_report(_submission_from(form))
+        filed = services.submit_report(submission, triage=triage, despite=tuple(refusals))
     except services.DuplicateSubmission:
         return render_template("intake/duplicate.html"), 409
+    topics = help_topics(filed.triage.level, submission.category, filed.triage.signals)
     return render_template(
         "intake/confirmation.html",
         receipt=filed.receipt.display(),
         urgent=filed.triage.level == 0,
-        resources=current_app.config["CONFIDE"].resources,
+        help_resources=resources_for(topics, current_app.config["CONFIDE"].resources),
     )
 
 
@@ -131,42 +146,50 @@ def _current_language() -> str:
 
 
 def _submission_from(form: ReportForm) -> services.Submission:
+    """The report as typed. For a form that did not validate (filed only when it signals
+    danger), an answer that is not one of the choices is dropped, and contact details typed
+    under "anonymous" are kept: losing a way to reach someone in danger is the worse mistake."""
+
     def text(field: object) -> str:
         return (getattr(field, "data", None) or "").strip()
 
-    named = form.identity.data == "named"
-    contact = None
-    if named:
-        contact = ContactDetails(
-            name=text(form.name),
-            email=text(form.email),
-            phone=text(form.phone),
-            safe_times=text(form.safe_times),
-            voicemail_ok=text(form.voicemail_ok),
-            code_word=text(form.code_word),
-        )
+    def chosen(field: Any) -> str:
+        value = text(field)
+        return value if value in {choice.value for choice in field.choices} else ""
+
+    contact = ContactDetails(
+        name=text(form.name),
+        email=text(form.email),
+        phone=text(form.phone),
+        safe_times=text(form.safe_times),
+        voicemail_ok=chosen(form.voicemail_ok),
+        code_word=text(form.code_word),
+    )
+    named = form.identity.data == "named" or any(asdict(contact).values())
     consent = {purpose: bool(getattr(form, purpose).data) for purpose in PURPOSES}
     if not named:
         consent.update(dict.fromkeys(CONTACT_PURPOSES, False))
         consent["identity_to_counsel"] = False
+    languages = current_app.config["CONFIDE"].languages
+    wants = {choice.value for choice in form.wants.choices}
     return services.Submission(
-        category=form.category.data,
-        language=form.language.data,
-        county=text(form.county),
+        category=chosen(form.category) or "other",
+        language=form.language.data if form.language.data in languages else _current_language(),
+        county=chosen(form.county),
         submission_token=form.submission.data,
         content=ReportContent(
             narrative=form.narrative.data or "",
-            perpetrator=text(form.perpetrator),
-            setting=text(form.setting),
-            when=text(form.when),
-            danger_now=text(form.danger_now),
-            injured=text(form.injured),
-            ongoing=text(form.ongoing),
-            wants=tuple(form.wants.data or ()),
+            perpetrator=chosen(form.perpetrator),
+            setting=chosen(form.setting),
+            when=chosen(form.when),
+            danger_now=chosen(form.danger_now),
+            injured=chosen(form.injured),
+            ongoing=chosen(form.ongoing),
+            wants=tuple(w for w in form.wants.data or () if w in wants),
         ),
-        contact=contact,
+        contact=contact if named else None,
         consent=consent,
-        exclude=tuple((form.exclude.data or "").split(",")),
+        exclude=tuple(text(form.exclude).split(",")),
     )
 
 
@@ -213,6 +236,9 @@ def status() -> Response | str | tuple[str, int]:
 def _render_case(message_form: MessageForm | None = None, status: int = 200) -> tuple[str, int]:
     view = services.reporter_view(reporter_case_id() or "")
     consent_form = ConsentForm(data=view.consent)
+    settings = current_app.config["CONFIDE"]
+    case = view.case
+    topics = help_topics(case.level, case.category, case.signals or ())
     return (
         render_template(
             "intake/status_case.html",
@@ -223,6 +249,9 @@ def _render_case(message_form: MessageForm | None = None, status: int = 200) -> 
             contact_purposes=CONTACT_PURPOSES,
             referral_words=REFERRAL_WORDS,
             licensing_help=wants_licensing_help(view.content),
+            urgent=case.level == 0,
+            help_resources=resources_for(topics, settings.resources),
+            ack_hours=settings.triage.ack_hours[case.level],
         ),
         status,
     )
@@ -289,18 +318,21 @@ def _message_again() -> tuple[str, int]:
     return _render_case(form, 400)
 
 
+def _report_expired() -> str | tuple[str, int]:
+    """A report whose form expired (or was not sent from this site): filed if it signals
+    danger, otherwise given back with everything typed."""
+    typed = ReportForm(formdata=request.form, meta={"csrf": False})
+    # Given back, it carries a fresh token, so sending it again works.
+    shown = ReportForm(formdata=request.form)
+    return _receive(typed, valid=typed.validate(), expired=True, shown=shown)
+
+
 @blueprint.record_once
 def _register_csrf_recovery(state: object) -> None:
     app = state.app  # type: ignore[attr-defined]
     app.extensions.setdefault("csrf_recovery", {}).update(
         {
-            "intake.report": lambda: _report_again(
-                _(
-                    "For your safety this page expired before it was sent. Everything you wrote "
-                    "is still below: please check it and send again."
-                ),
-                400,
-            ),
+            "intake.report": _report_expired,
             "intake.status_message": lambda: _message_again()
             if reporter_case_id()
             else redirect(url_for("intake.status"), 303),

@@ -1,14 +1,20 @@
-"""Triage scoring: the level a person reading the report would agree with."""
+"""Triage scoring: the level a trained coordinator would agree with, in any language."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 
-from app.config import load_settings
+from app import create_app
 from app.cases.content import ReportContent
+from app.config import ConfigError, load_settings
+from app.triage.lexicon import fold
 from app.triage.scoring import TriageRules, score
 
-RULES = TriageRules.from_settings(load_settings().triage)
+SETTINGS = load_settings()
+RULES = TriageRules.from_settings(SETTINGS.triage)
 
 
 def level(category: str = "other", **answers: object) -> int:
@@ -19,58 +25,167 @@ def signals(category: str = "other", **answers: object) -> tuple[str, ...]:
     return score(category, ReportContent(**answers), RULES).signals  # type: ignore[arg-type]
 
 
-def test_danger_now_is_l0_whatever_else_was_said() -> None:
+def test_danger_answer_is_l0_whatever_else_was_said() -> None:
     assert level(danger_now="yes") == 0
-    assert level(danger_now="yes", wants=("record_only",)) == 0
-    assert "danger_now" in signals(danger_now="yes")
+    assert level(danger_now="yes", wants=("record_only",), when="older") == 0
+    assert "danger_answer" in signals(danger_now="yes")
 
 
 @pytest.mark.parametrize(
     "narrative",
     [
-        "He is HERE again, outside my door.",
-        "Dice que me va a matar si hablo.",
-        "Él está aquí, no me deja salir",
-        "he’s going to kill me",
+        "he's at my door with a knife",
+        "He is waiting outside with a gun",
+        "Está afuera de mi casa ahora mismo con una pistola",
+        "Ele está na minha porta agora com uma faca",
+        "他现在就在我门外，手里拿着刀",
+        "그 남자가 지금 문 앞에 있어요. 칼을 들고 있어요",
+        # Mixed languages: the form's language does not matter.
+        "mi jefe está drunk y tiene un cuchillo, he is in the living room",
     ],
 )
-def test_danger_words_in_english_and_spanish_are_l0(narrative: str) -> None:
+def test_a_weapon_with_the_person_near_now_is_l0_in_every_language(narrative: str) -> None:
     assert level(narrative=narrative) == 0
-    assert "danger_words" in signals(narrative=narrative)
+    assert "armed_presence" in signals(narrative=narrative)
 
 
-def test_recent_sexual_assault_is_l1_and_older_l2() -> None:
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "I'm locked in the back room and the owner took my phone",
+        "El dueño me encerró en el cuarto y no me deja salir",
+        "O patrão me trancou no quarto dos fundos",
+        "老板把我锁在店里，不让我出去",
+        "사장이 나를 가게에 가둬 놓고 못 나가게 해요",
+        "I am hiding in the bathroom at the hotel, he is still in the room",
+    ],
+)
+def test_being_locked_in_or_hiding_now_is_l0(narrative: str) -> None:
+    assert level(narrative=narrative) == 0
+
+
+def test_a_threat_to_kill_tonight_is_l0_and_one_without_nearness_l1() -> None:
+    assert level(narrative="He texted that he will kill me tonight when I close") == 0
+    assert level(narrative="O dono disse que vai me matar hoje quando fechar") == 0
+    assert level(narrative="He said he would kill me if I ever told anyone") == 1
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "Two years ago a client came to my door with a knife. He is in prison now.",
+        "He said he would come back with a gun, but he never did.",
+        "Hace años un cliente me amenazó con una pistola, pero se mudó y nunca volvió.",
+        "几年前有个客人拿刀威胁过我，他已经坐牢了。",
+        "몇 년 전에 손님이 칼로 위협한 적이 있었어요. 지금은 감옥에 있어요.",
+        "Há dois anos um cliente me ameaçou de morte, mas ele foi preso.",
+    ],
+)
+def test_past_and_resolved_danger_pages_nobody(narrative: str) -> None:
+    assert level(narrative=narrative) >= 2
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "He did not have a knife and he is not at my door",
+        "No tenía ningún arma.",
+        "他没有拿刀",
+        "칼은 없었어요",
+    ],
+)
+def test_a_denied_weapon_is_not_one(narrative: str) -> None:
+    assert "weapon" not in signals(narrative=narrative)
+    assert level(narrative=narrative) >= 2
+
+
+def test_a_negation_that_belongs_to_something_else_denies_nothing() -> None:
+    assert level(narrative="No no he is at my door with a knife") == 0
+    # Portuguese "no" is "in the", not "no".
+    assert level(narrative="o ex dela vem hoje a noite aqui no spa matar ela, ele tem revolver") == 0
+
+
+@pytest.mark.parametrize(
+    ("narrative", "signal"),
+    [
+        ("老板拿走了我的护照，说我欠他八千美元，我每天住在店里。", "passport"),
+        ("사장이 제 여권을 가져갔고 빚을 갚기 전에는 떠날 수 없다고 해요.", "passport"),
+        ("They keep my passport in the office safe and say I owe $8,000. I sleep on the massage table.", "debt"),
+        ("La gerente se quedó con mis papeles y no me pagan", "documents_held"),
+        ("Durmo no spa e não me pagam", "unpaid_work"),
+    ],
+)
+def test_coercion_signs_are_l1_without_a_space_between_words(narrative: str, signal: str) -> None:
+    assert level(narrative=narrative) == 1
+    assert signal in signals(narrative=narrative)
+
+
+def test_l1_harm_sexual_violence_and_injury() -> None:
     assert level(category="rape", when="72h") == 1
     assert level(category="sexual_assault", when="") == 1
     assert level(category="rape", when="older") == 2
-
-
-def test_injury_and_coercion_are_l1() -> None:
+    assert level(narrative="A client choked me during the session yesterday") == 1
+    assert level(narrative="Un cliente me empujó y me rompí la muñeca") == 1
     assert level(category="physical_assault", injured="yes") == 1
-    assert level(category="exploitation") == 1
-    assert level(narrative="The owner keeps my passport in the safe") == 1
-    assert level(narrative="El dueño dice que le debo y guarda mi pasaporte") == 1
-    assert "coercion_words" in signals(narrative="Tengo una deuda con ellos")
 
 
-def test_serious_categories_and_ongoing_are_l2() -> None:
+def test_serious_is_l2_and_routine_l3() -> None:
     for category in ("sexual_harassment", "physical_assault", "threats", "practitioner_violation"):
         assert level(category=category) == 2
     assert level(ongoing="yes") == 2
-    assert level(narrative="He keeps following me to my car") == 2
-
-
-def test_routine_and_record_only_are_l3() -> None:
+    assert level(narrative="A former client keeps messaging me and says he knows where I work") == 2
     assert level() == 3
+    assert level(narrative="工作太累了，手腕一直疼，想找人聊聊。") == 3
+    assert level(category="threats", when="older", narrative="Last year a client threatened me but he moved away.") == 3
+
+
+def test_record_only_is_l3_unless_someone_is_in_danger() -> None:
     assert level(category="rape", when="72h", wants=("record_only",)) == 3
     assert level(category="rape", when="72h", wants=("record_only", "peer")) == 1
+    assert level(narrative="he is outside my door with a gun", wants=("record_only",)) == 0
+
+
+def test_text_is_folded_before_it_is_read() -> None:
+    assert fold("ＨＥ ＨＡＳ Ａ ＫＮＩＦＥ") == "he has a knife"
+    assert fold("Él está AQUÍ — won’t") == "el esta aqui — wont"
+    assert level(narrative="ｈｅ ｉｓ ｏｕｔｓｉｄｅ ｗｉｔｈ ａ ｇｕｎ") == 0
+    # A letter typed once for twice, or held down.
+    assert level(narrative="they took my pasport") == 1
+    assert level(narrative="he is outside with a kniiiife") == 0
+    # Korean endings fuse into the syllable before: 두 + ㄴ다 = 둔다.
+    assert "threat" in signals(narrative="가만 안 둔다고 했어요")
 
 
 def test_words_match_whole_words_only() -> None:
-    # "grape" contains "rape"; "debtor" contains "debt": neither should fire.
-    assert level(narrative="She brought grapes and talked about a debtor") == 3
+    # "grapes" holds "rape", "debtor" "debt", "stable" "stab": none of them fire.
+    assert level(narrative="She brought grapes and talked about a debtor in a stable") == 3
 
 
-def test_signal_names_never_carry_the_words() -> None:
-    fired = signals(narrative="he raped me and took my passport")
-    assert set(fired) == {"sexual_assault_words", "recent_sexual_assault", "coercion_words"}
+def test_signals_name_concepts_never_the_words() -> None:
+    fired = signals(narrative="Zebulon raped me and took my passport; two years ago Zebulon had a gun")
+    assert fired == tuple(dict.fromkeys(fired))
+    assert {"sexual_violence", "passport", "past:weapon"} <= set(fired)
+    assert all(re.fullmatch(r"(?:past:|denied:|resolved:)?[a-z_]+", signal) for signal in fired)
+    assert "zebulon" not in " ".join(fired)
+
+
+def test_a_program_adds_words_without_a_release() -> None:
+    assert level(narrative="he is outside with a cuchilla-de-pesca") != 0
+    triage = dataclasses.replace(
+        SETTINGS.triage, added_words={"weapon": {"es": ("cuchilla-de-pesca",)}}
+    )
+    assert score("other", ReportContent(narrative="he is outside with a cuchilla-de-pesca"), TriageRules.from_settings(triage)).level == 0
+
+
+def test_an_unknown_concept_in_the_lexicon_stops_the_app() -> None:
+    settings = load_settings(overrides={"triage": {"added_words": {"wepon": {"en": ["sword"]}}}})
+    with pytest.raises(ConfigError, match="wepon"):
+        create_app(settings)
+
+
+def test_the_example_configuration_has_words_for_every_concept() -> None:
+    from app.triage.reading import CONCEPTS
+
+    lexicon = SETTINGS.triage.lexicon
+    assert set(lexicon) == set(CONCEPTS)
+    assert all(any(words for words in lexicon[concept].values()) for concept in CONCEPTS)

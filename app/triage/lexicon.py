@@ -1,0 +1,158 @@
+"""Finding what a narrative speaks of, in every supported language at once.
+
+A lexicon maps concepts (a weapon, being locked in, a passport held...) to words and phrases in
+any number of languages. Text and words are folded the same way, then every word of every
+language is found in one pass (Aho–Corasick), whatever language the form was in: people mix
+languages.
+
+Folding: compatibility forms (full-width ｋｎｉｆｅ, half-width ｶﾀｶﾅ) become ordinary ones; case and
+accents go; apostrophes go ("won't" = "wont"); every word is also known with its doubled
+letters typed once ("pasport", "kil"), and a letter held down counts once ("kniiife", "nowww");
+hyphens inside words go ("matar-me" = "matarme"). Latin-script words
+match whole words only; a word ending in ``*`` also matches longer words it begins
+("threaten*" finds "threatened"). Chinese, Japanese and Korean have no spaces between words, so
+their words match anywhere, and spaces between their characters are ignored ("못 나가게" =
+"못나가게"); a space between two Chinese characters stands for a comma. Korean syllables are
+split into their letters (jamo), because endings fuse into the syllable before them: "두" is
+the start of "둔" (가만 안 두 → 가만 안 둔다), "죽이" of "죽인다".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
+
+import ahocorasick
+
+_APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u0060\u00b4\uff07]")
+# Scripts written without spaces between words: Han, kana, Hangul (syllables and jamo).
+DENSE = (
+    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff"
+)
+_DENSE_RE = re.compile(f"[{DENSE}]")
+_SPACE_BETWEEN_DENSE = re.compile(f"(?<=[{DENSE}])\\s+(?=[{DENSE}])")
+# Chinese written without punctuation uses spaces for it; Korean puts spaces between words.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SPACE_BETWEEN_HAN = re.compile(f"(?<=[{HAN}])\\s+(?=[{HAN}])")
+_REPEATS = re.compile(r"([a-z])\1+")
+_ELONGATED = re.compile(r"([a-z])\1\1")
+_INNER_HYPHEN = re.compile(r"(?<=[a-z])[-\u2010\u2011](?=[a-z])")
+_MARKS = re.compile("[\u0300-\u036f]")
+# Vowels and final consonants of a split Korean syllable: they add no length of their own.
+_JAMO_TAIL = re.compile("[\u1160-\u11ff]")
+
+
+def fold(text: str) -> str:
+    """Text as the lexicon reads it (see the module's docstring)."""
+    # Compatibility decomposition folds full-width forms, splits accents from their letters
+    # and Korean syllables into their letters, in one step.
+    text = unicodedata.normalize("NFKD", _APOSTROPHES.sub("", text)).casefold()
+    if not text.isascii():
+        text = _MARKS.sub("", text)
+    if "-" in text or "\u2010" in text or "\u2011" in text:
+        text = _INNER_HYPHEN.sub("", text)
+    if _ELONGATED.search(text):
+        text = _REPEATS.sub(r"\1", text)  # every Latin word is also known with single letters
+    text = " ".join(text.split())
+    if _DENSE_RE.search(text):
+        text = _SPACE_BETWEEN_HAN.sub(",", text)
+        text = _SPACE_BETWEEN_DENSE.sub("", text)
+    return text
+
+
+def syllable_counter(folded: str) -> Callable[[int, int], int]:
+    """Counts characters of ``folded`` between two positions, a split Korean syllable as one."""
+    if not _JAMO_TAIL.search(folded):
+        return lambda start, end: end - start
+    return lambda start, end: end - start - len(_JAMO_TAIL.findall(folded, start, end))
+
+
+def is_dense(text: str) -> bool:
+    """Whether ``text`` begins in a script written without spaces between words."""
+    return bool(text) and _DENSE_RE.match(text) is not None
+
+
+class Hit(NamedTuple):
+    """One word of ``concept`` found at ``start:end`` in the folded text (in text order when
+    sorted)."""
+
+    start: int
+    end: int
+    concept: str
+
+
+class Lexicon:
+    """Every word of every concept, compiled once into two automatons: one for Latin-script
+    words, matched in a view of the text where anything but a letter or digit is a space (so
+    a word is found whole, between spaces), one for the dense scripts."""
+
+    def __init__(self, words: Mapping[str, Mapping[str, Iterable[str]]]) -> None:
+        """``words[concept][language]`` lists the words and phrases of a concept."""
+        latin: dict[str, set[str]] = {}
+        dense: dict[str, set[str]] = {}
+        for concept, by_language in words.items():
+            for phrases in by_language.values():
+                for phrase in phrases:
+                    open_end = phrase.rstrip().endswith("*")
+                    key = fold(phrase.strip().rstrip("*").strip())
+                    if not key:
+                        continue
+                    if is_dense(key):
+                        dense.setdefault(key, set()).add(concept)
+                        continue
+                    # A letter typed once for twice is a common slip ("pasport", "kil").
+                    for variant in {key, _REPEATS.sub(r"\1", key)}:
+                        padded = " " + latin_view(variant) + ("" if open_end else " ")
+                        latin.setdefault(padded, set()).add(concept)
+        self.size = len(latin) + len(dense)
+        self._latin = _automaton(latin, padded=True)
+        self._dense = _automaton(dense, padded=False)
+
+    def find(self, folded: str) -> list[Hit]:
+        """Every word found in ``folded`` (text already passed through :func:`fold`), in order."""
+        hits: list[Hit] = []
+        if self._latin is not None:
+            view = " " + latin_view(folded) + " "
+            for last, (back, length, concepts) in self._latin.iter(view):
+                start = last - back - 1  # the view has one more character at the front
+                for concept in concepts:
+                    hits.append(Hit(start, start + length, concept))
+        if self._dense is not None:
+            # Only the stretches holding Chinese or Korean: the automaton is slow over others.
+            for stretch in _DENSE_STRETCH.finditer(folded):
+                offset = stretch.start()
+                for last, (back, length, concepts) in self._dense.iter(stretch.group()):
+                    start = offset + last - back
+                    for concept in concepts:
+                        hits.append(Hit(start, start + length, concept))
+        hits.sort()
+        return hits
+
+
+_NOT_ASCII = re.compile("[^\x00-\x7f]")
+_DENSE_STRETCH = re.compile(f"[^a-z\\s]*[{DENSE}][^a-z\\s]*")
+_ASCII_VIEW = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
+
+
+def latin_view(folded: str) -> str:
+    """``folded`` with anything but a-z and 0-9 made a space, keeping every position."""
+    if not folded.isascii():
+        folded = _NOT_ASCII.sub(" ", folded)
+    return folded.encode("ascii").translate(_ASCII_VIEW).decode("ascii")
+
+
+def _automaton(keys: dict[str, set[str]], *, padded: bool) -> ahocorasick.Automaton | None:
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, concepts in keys.items():
+        # From the key's last character back to the word's start, and the word's length, in
+        # the text's positions (a padded key has a space before the word, and maybe after).
+        length = len(key.strip(" ")) if padded else len(key)
+        back = len(key) - 1 - (1 if padded else 0)
+        automaton.add_word(key, (back, length, tuple(sorted(concepts))))
+    automaton.make_automaton()
+    return automaton

@@ -1,0 +1,135 @@
+"""A report that signals danger is never turned away; whatever is refused keeps every word."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app import create_app
+from app.cases.models import Case
+from app.config import load_settings
+from app.extensions import db
+from tests.conftest import BrowserLikeClient, settings_for
+from tests.factories import make_staff, sign_in
+from tests.helpers import hidden_fields, receipt_from, report_answers, submit_report
+
+IN_DANGER = {"danger_now": "yes", "narrative": "Please, he came back and I am scared"}
+
+
+def cases() -> list[Case]:
+    return list(db.session.scalars(select(Case).order_by(Case.created_at)))
+
+
+@pytest.fixture
+def limited(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> Iterator[FlaskClient]:
+    """A client of an app with the limits a deployment has by default."""
+    defaults = load_settings().rate_limits
+    limited_app = create_app(
+        settings_for(
+            base_app.config["SQLALCHEMY_DATABASE_URI"],
+            keys_dir,
+            log_file,
+            rate_limits={"report": defaults.report, "report_all": defaults.report_all},
+            queue_prefix=app.config["CONFIDE"].queue_prefix,
+        )
+    )
+    limited_app.test_client_class = BrowserLikeClient
+    try:
+        yield limited_app.test_client()
+    finally:
+        with limited_app.app_context():
+            limited_app.extensions["confide_redis"].close()
+            db.engine.dispose()
+
+
+def test_the_12th_report_of_the_hour_in_danger_gets_a_receipt_and_911_first(limited: FlaskClient) -> None:
+    answers = [submit_report(limited, narrative=f"Report {n}").status_code for n in range(1, 12)]
+    assert 429 in answers, "eleven reports in a minute from one connection are over the limit"
+    response = submit_report(limited, **IN_DANGER)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    receipt_from(response)
+    assert body.index("tel:911") < body.index('id="receipt"')
+    last = cases()[-1]
+    assert last.level == 0 and "over_limit" in last.signals
+
+
+def test_danger_in_the_words_alone_passes_the_limit_too(limited: FlaskClient) -> None:
+    while submit_report(limited).status_code != 429:
+        pass
+    response = submit_report(limited, narrative="他现在就在我门外，手里拿着刀")
+    assert response.status_code == 200
+    receipt_from(response)
+    assert cases()[-1].level == 0
+
+
+def test_a_refused_report_keeps_every_word_with_911_first(limited: FlaskClient) -> None:
+    while submit_report(limited).status_code != 429:
+        pass
+    count = len(cases())
+    refused = submit_report(limited, narrative="My manager keeps 50% of my tips & calls me <names>")
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 429
+    assert "My manager keeps 50% of my tips &amp; calls me &lt;names&gt;" in body
+    assert "Nothing you wrote is lost" in body
+    assert body.index('href="tel:911"') < body.index("Nothing you wrote is lost")
+    assert len(cases()) == count
+    # The refused form can be sent again once the limit allows: its tokens are fresh.
+    assert hidden_fields(body)["csrf_token"]
+
+
+def test_an_expired_form_in_danger_is_filed_and_marked(client: FlaskClient) -> None:
+    client.get("/report")
+    response = client.post("/report", data=report_answers(**IN_DANGER, csrf_token="expired"))
+    assert response.status_code == 200
+    receipt_from(response)
+    (case,) = cases()
+    assert case.level == 0 and "form_expired" in case.signals
+
+
+def test_a_resent_danger_report_is_filed_again_not_refused(client: FlaskClient) -> None:
+    page = client.get("/report").get_data(as_text=True)
+    data = {**hidden_fields(page), **report_answers(**IN_DANGER)}
+    first, again = client.post("/report", data=data), client.post("/report", data=data)
+    assert first.status_code == again.status_code == 200
+    assert receipt_from(first) != receipt_from(again)
+    assert [("resent" in case.signals) for case in cases()] == [False, True]
+
+
+def test_wrong_answers_do_not_stop_a_danger_report(client: FlaskClient) -> None:
+    response = submit_report(
+        client,
+        category=None,
+        when="tomorrow",
+        phone="860-555-0100",
+        website="autofilled",
+        narrative="Está en la puerta ahora mismo con una pistola",
+    )
+    assert response.status_code == 200
+    (case,) = cases()
+    assert case.level == 0 and case.category == "other" and "form_errors" in case.signals
+    # The number typed under "anonymous" is kept: it is how a responder can reach her.
+    assert case.is_named
+
+
+def test_wrong_answers_without_danger_are_given_back(client: FlaskClient) -> None:
+    response = submit_report(client, category=None, narrative="My wrist hurts after long shifts")
+    assert response.status_code == 400
+    assert "My wrist hurts after long shifts" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_coordinators_see_why_a_report_came_in_despite_a_refusal(client: FlaskClient, app: Flask) -> None:
+    client.get("/report")
+    client.post("/report", data=report_answers(**IN_DANGER, csrf_token="expired"))
+    (case,) = cases()
+    staff = client.application.test_client()
+    sign_in(staff, make_staff(role="coordinator"))
+    body = staff.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="filed-despite-form_expired"' in body
+    assert "its form had expired" in body
