@@ -33,10 +33,11 @@ DENSE = (
     "\uac00-\ud7af\uf900-\ufaff"
 )
 _DENSE_RE = re.compile(f"[{DENSE}]")
-_SPACE_BETWEEN_DENSE = re.compile(f"(?<=[{DENSE}])\\s+(?=[{DENSE}])")
+# (Spaces are single by then; starting at the space lets the search skip ahead to each one.)
+_SPACE_BETWEEN_DENSE = re.compile(f" (?<=[{DENSE}] )(?=[{DENSE}])")
 # Chinese written without punctuation uses spaces for it; Korean puts spaces between words.
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_SPACE_BETWEEN_HAN = re.compile(f"(?<=[{HAN}])\\s+(?=[{HAN}])")
+_SPACE_BETWEEN_HAN = re.compile(f" (?<=[{HAN}] )(?=[{HAN}])")
 _REPEATS = re.compile(r"([a-z])\1+")
 _ELONGATED = re.compile(r"([a-z])\1\1")
 _INNER_HYPHEN = re.compile(r"(?<=[a-z])[-\u2010\u2011](?=[a-z])")
@@ -47,17 +48,18 @@ _JAMO_TAIL = re.compile("[\u1160-\u11ff]")
 
 def fold(text: str) -> str:
     """Text as the lexicon reads it (see the module's docstring)."""
-    # Compatibility decomposition folds full-width forms, splits accents from their letters
-    # and Korean syllables into their letters, in one step.
-    text = unicodedata.normalize("NFKD", _APOSTROPHES.sub("", text)).casefold()
-    if not text.isascii():
-        text = _MARKS.sub("", text)
+    if text.isascii():
+        text = text.replace("'", "").replace("`", "").lower()
+    else:
+        # Compatibility decomposition folds full-width forms, splits accents from their
+        # letters and Korean syllables into their letters, in one step.
+        text = _MARKS.sub("", unicodedata.normalize("NFKD", _APOSTROPHES.sub("", text)).casefold())
     if "-" in text or "\u2010" in text or "\u2011" in text:
         text = _INNER_HYPHEN.sub("", text)
     if _ELONGATED.search(text):
         text = _REPEATS.sub(r"\1", text)  # every Latin word is also known with single letters
     text = " ".join(text.split())
-    if _DENSE_RE.search(text):
+    if not text.isascii() and _DENSE_RE.search(text):
         text = _SPACE_BETWEEN_HAN.sub(",", text)
         text = _SPACE_BETWEEN_DENSE.sub("", text)
     return text
@@ -89,11 +91,16 @@ class Lexicon:
     words, matched in a view of the text where anything but a letter or digit is a space (so
     a word is found whole, between spaces), one for the dense scripts."""
 
-    def __init__(self, words: Mapping[str, Mapping[str, Iterable[str]]]) -> None:
-        """``words[concept][language]`` lists the words and phrases of a concept."""
-        latin: dict[str, set[str]] = {}
-        dense: dict[str, set[str]] = {}
+    def __init__(
+        self, words: Mapping[str, Mapping[str, Iterable[str]]], roles: Mapping[str, str] | None = None
+    ) -> None:
+        """``words[concept][language]`` lists the words and phrases of a concept; ``roles``
+        sorts concepts into the lists :meth:`find` returns (a concept not named is its own)."""
+        roles = roles or {}
+        latin: dict[str, set[tuple[str, str]]] = {}
+        dense: dict[str, set[tuple[str, str]]] = {}
         for concept, by_language in words.items():
+            tagged = (roles.get(concept, concept), concept)
             for phrases in by_language.values():
                 for phrase in phrases:
                     open_end = phrase.rstrip().endswith("*")
@@ -101,50 +108,51 @@ class Lexicon:
                     if not key:
                         continue
                     if is_dense(key):
-                        dense.setdefault(key, set()).add(concept)
+                        dense.setdefault(key, set()).add(tagged)
                         continue
                     # A letter typed once for twice is a common slip ("pasport", "kil").
                     for variant in {key, _REPEATS.sub(r"\1", key)}:
                         padded = " " + latin_view(variant) + ("" if open_end else " ")
-                        latin.setdefault(padded, set()).add(concept)
+                        latin.setdefault(padded, set()).add(tagged)
         self.size = len(latin) + len(dense)
         self._latin = _automaton(latin, padded=True)
         self._dense = _automaton(dense, padded=False)
 
-    def find(self, folded: str) -> list[Hit]:
-        """Every word found in ``folded`` (text already passed through :func:`fold`), in order."""
-        hits: list[Hit] = []
+    def find(self, folded: str) -> dict[str, list[Hit]]:
+        """Every word found in ``folded`` (text already passed through :func:`fold`), in lists
+        by role, each in text order."""
+        found: dict[str, list[Hit]] = {}
+        new = tuple.__new__  # a Hit without the cost of its constructor: this runs per word
         if self._latin is not None:
             view = " " + latin_view(folded) + " "
-            for last, (back, length, concepts) in self._latin.iter(view):
+            for last, (back, length, tags) in self._latin.iter(view):
                 start = last - back - 1  # the view has one more character at the front
-                for concept in concepts:
-                    hits.append(Hit(start, start + length, concept))
+                for role, concept in tags:
+                    found.setdefault(role, []).append(new(Hit, (start, start + length, concept)))
         if self._dense is not None:
             # Only the stretches holding Chinese or Korean: the automaton is slow over others.
             for stretch in _DENSE_STRETCH.finditer(folded):
                 offset = stretch.start()
-                for last, (back, length, concepts) in self._dense.iter(stretch.group()):
+                for last, (back, length, tags) in self._dense.iter(stretch.group()):
                     start = offset + last - back
-                    for concept in concepts:
-                        hits.append(Hit(start, start + length, concept))
-        hits.sort()
-        return hits
+                    for role, concept in tags:
+                        found.setdefault(role, []).append(new(Hit, (start, start + length, concept)))
+        for hits in found.values():
+            hits.sort()
+        return found
 
 
-_NOT_ASCII = re.compile("[^\x00-\x7f]")
 _DENSE_STRETCH = re.compile(f"[^a-z\\s]*[{DENSE}][^a-z\\s]*")
 _ASCII_VIEW = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 
 
 def latin_view(folded: str) -> str:
     """``folded`` with anything but a-z and 0-9 made a space, keeping every position."""
-    if not folded.isascii():
-        folded = _NOT_ASCII.sub(" ", folded)
-    return folded.encode("ascii").translate(_ASCII_VIEW).decode("ascii")
+    # Each character outside ASCII becomes one "?", which the table makes a space.
+    return folded.encode("ascii", "replace").translate(_ASCII_VIEW).decode("ascii")
 
 
-def _automaton(keys: dict[str, set[str]], *, padded: bool) -> ahocorasick.Automaton | None:
+def _automaton(keys: dict[str, set[tuple[str, str]]], *, padded: bool) -> ahocorasick.Automaton | None:
     if not keys:
         return None
     automaton = ahocorasick.Automaton()
@@ -153,6 +161,6 @@ def _automaton(keys: dict[str, set[str]], *, padded: bool) -> ahocorasick.Automa
         # the text's positions (a padded key has a space before the word, and maybe after).
         length = len(key.strip(" ")) if padded else len(key)
         back = len(key) - 1 - (1 if padded else 0)
-        automaton.add_word(key, (back, length, tuple(sorted(concepts))))
+        automaton.add_word(key, (back, length, tuple(sorted(concepts))))  # (role, concept) pairs
     automaton.make_automaton()
     return automaton

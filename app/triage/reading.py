@@ -24,83 +24,20 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
-from app.triage.lexicon import Hit, Lexicon, fold, is_dense, syllable_counter
-
-NOW, PRESENT, RECENT, PAST, RESOLVED = "now", "present", "recent", "past", "resolved"
-FRAME_WORDS = {NOW: PRESENT, PRESENT: PRESENT, RECENT: RECENT, PAST: PAST, RESOLVED: RESOLVED}
-# A verb's tense ("was", "estaba", Korean 었) says when a state held: whether he *was* at the
-# door, or *is*. It says little of other things ("he locked me in" still holds), so it frames
-# only these concepts, and does not carry over to the next clause.
-TENSE = "past_tense"
-TENSE_SENSITIVE = {"presence", "attack", "hiding", "held_back", "help_now"}
-MODIFIERS = (
-    "negation",
-    "negation_after",
-    "not_negation",
-    "clause_break",
-    "subject",
-    "hypothetical",
-    "habitual",
-    "condition",
-    "ignore",
+from app.triage.concepts import (
+    FRAME_WORDS,
+    NOW,
+    PAIRS,
+    PAST,
+    PRESENT,
+    RECENT,
+    RESOLVED,
+    ROLES,
+    TENSE,
+    TENSE_SENSITIVE,
+    check_concepts,
 )
-
-# What the configuration's lexicon may name, and what each concept means. Frame words and
-# modifiers shape how the others are read; the rest are what triage weighs.
-CONCEPTS = {
-    "weapon": "a knife, gun or other weapon",
-    "kill_threat": "a threat to kill, shoot or stab",
-    "presence": "the person is here or near: at the door, outside, in the room, on the way",
-    "confinement": "locked in, shut in, held, the door blocked",
-    "held_back": "not allowed to leave (weaker alone: may be about a debt or a shift)",
-    "hiding": "hiding from someone",
-    "attack": "an attack going on as they write",
-    "help_now": "a plea for help at once",
-    "fear": "fear",
-    "self_harm": "thoughts of suicide or self-harm",
-    "injury": "bleeding, broken bones, hospital, bruises",
-    "strangulation": "choking or strangling",
-    "violence": "hitting, pushing, slapping",
-    "sexual_violence": "rape, sexual assault, unwanted sexual touching",
-    "threat": "threats, stalking, following",
-    "passport": "a passport, visa, green card or work permit (held by someone else)",
-    "papers": "papers, documents, ID (coercion when taken or kept: see keeping)",
-    "belongings": "a phone, keys, shoes (coercion when taken or kept: see keeping)",
-    "keeping": "taking or keeping someone's things",
-    "debt": "a debt to the employer, an agency or for the journey",
-    "living_at_work": "living or sleeping at work",
-    "sleeping": "sleeping or living (at work when near a workplace word)",
-    "workplace": "the spa, the shop, the massage table",
-    "unpaid_work": "work without pay, wages or tips kept",
-    "immigration_threat": "threats to report them to immigration or the police",
-    NOW: "now, this very moment",
-    PRESENT: "words of the present: today, tonight, still, he is",
-    RECENT: "words of the recent past: yesterday, last week",
-    TENSE: "verbs in a past tense: was, were, estaba, Korean 었/았 (see TENSE_SENSITIVE)",
-    PAST: "words of the distant past: years ago, last year",
-    RESOLVED: "words that close a matter: he is in jail, moved away, never came back",
-    "negation": "not, never, no (before what it denies)",
-    "negation_after": "a negation that follows what it denies (Korean)",
-    "not_negation": "words holding a negation word that deny nothing (Portuguese \"no spa\")",
-    "clause_break": "but, however, 但是, 하지만: a new clause begins",
-    "subject": "he, she, I: a negation before one belongs to something else (\"no, he is here\")",
-    "hypothetical": "if, someday: what follows is not happening",
-    "habitual": "every night, always: what the clause tells is not this one time",
-    "condition": "until, unless: leaving depends on something (a debt)",
-    "ignore": "words that contain a signal word but mean something else",
-    "soon": "tonight, today, when we close: when a threat is for",
-    "arriving": "coming, on the way (presence when soon: \"coming tonight\")",
-    "door_locked": "a door locked or padlocked (confinement when now, or with other signs)",
-    "covert": "writing in secret: a hidden phone, from the bathroom",
-    "alone": "alone: nobody else is there",
-    "escape": "trying to escape",
-}
-# Pairs that mean a concept when near each other in one clause: (first, second, within chars).
-PAIRS = {
-    "documents_held": (("papers", "belongings"), ("keeping",), 60),
-    "living_at_work": (("sleeping",), ("workplace",), 40),
-    "presence": (("arriving",), ("soon",), 30),
-}
+from app.triage.lexicon import Hit, Lexicon, fold, is_dense, syllable_counter
 
 # Clauses end at punctuation, and at the words listed under ``clause_break`` ("but", "但是").
 _PUNCTUATION = re.compile(r"[.!?;:\n。！？；：…,、]")
@@ -187,14 +124,6 @@ class Reading:
         return summary
 
 
-def check_concepts(names: Iterable[str]) -> None:
-    unknown = sorted(set(names) - set(CONCEPTS))
-    if unknown:
-        raise ValueError(
-            f"unknown triage concept {unknown[0]!r}; known: {', '.join(sorted(CONCEPTS))}"
-        )
-
-
 class Reader:
     """Reads narratives with a lexicon built once from ``words[concept][language]``."""
 
@@ -204,7 +133,10 @@ class Reader:
         self.subjects = frozenset(
             fold(word) for phrases in words.get("subject", {}).values() for word in phrases
         )
-        self.lexicon = Lexicon({concept: by_language for concept, by_language in words.items() if concept != "subject"})
+        self.lexicon = Lexicon(
+            {concept: by_language for concept, by_language in words.items() if concept != "subject"},
+            ROLES,
+        )
 
     def read(self, narrative: str, *, long_ago: bool = False) -> Reading:
         """What ``narrative`` speaks of; ``long_ago``: the reporter said it happened long ago,
@@ -212,7 +144,7 @@ class Reader:
         if not narrative.strip():
             return Reading()
         text = fold(narrative)
-        words = _Words(text, _without_ignored(self.lexicon.find(text)), self.subjects)
+        words = _Words(text, self.lexicon.find(text), self.subjects)
 
         # The frame each clause inherits: only the distant past carries on ("Two years ago,
         # he came with a knife."); after "yesterday" a story soon comes back to the present.
@@ -227,8 +159,9 @@ class Reader:
         closing = [words.clause(h.start) for h in words.times if h.concept == RESOLVED]
 
         found: dict[Hit, Found] = {}
-        for hit in words.now:
-            found[hit] = Found(NOW, PRESENT, marked=True)
+        for hit in words.times:
+            if hit.concept == NOW:
+                found[hit] = Found(NOW, PRESENT, marked=True)
         clauses: dict[int, _Clause] = {}
         for hit in words.content:
             number = words.clause(hit.start)
@@ -245,13 +178,13 @@ class Reader:
                 if bisect.bisect_right(closing, number) < len(closing):
                     frame = RESOLVED
             found[hit] = Found(
-                concept=hit.concept,
-                frame=frame,
-                negated=part.denies(hit),
-                hypothetical=part.habitual or any(end <= hit.start for end in part.supposing),
-                conditional=part.conditional,
-                marked=own is not None,
-                said_now=part.said_now,
+                hit.concept,
+                frame,
+                part.denies(hit),
+                part.habitual or any(end <= hit.start for end in part.supposing),
+                part.conditional,
+                own is not None,
+                part.said_now,
             )
         looks_back = any(FRAME_WORDS[h.concept] in (PAST, RESOLVED) for h in words.times)
         pairs = _pairs(found, words.clause, words.count)
@@ -269,46 +202,21 @@ class _Sorted(list[Hit]):
         return self[bisect.bisect_left(self.starts, low) : bisect.bisect_left(self.starts, high)]
 
 
-# Words that shape how others are read, each kept in a list of its own.
-_ROLES = {TENSE, "negation", "negation_after", "hypothetical", "habitual", "condition", "clause_break"}
-
-
 class _Words:
     """The words of a narrative sorted by what they do, and its clauses."""
 
-    def __init__(self, text: str, hits: list[Hit], subjects: frozenset[str]) -> None:
+    def __init__(self, text: str, found: dict[str, list[Hit]], subjects: frozenset[str]) -> None:
         self.text = text
         self.subjects = subjects
         self.count = syllable_counter(text)
-        roles: dict[str, list[Hit]] = {}
-        for hit in hits:
-            concept = hit.concept
-            if concept in FRAME_WORDS:
-                role = "times"
-            elif concept in _ROLES:
-                role = concept
-            elif concept in MODIFIERS:
-                continue
-            else:
-                role = "content"
-            roles.setdefault(role, []).append(hit)
-
-        def get(role: str) -> _Sorted:
-            return _Sorted(roles.get(role, ()))
-
-        self.content = roles.get("content", [])
-        self.times = get("times")
-        self.tenses = _Sorted(sorted((*self.times, *roles.get(TENSE, ()))))
-        self.now = _Sorted(h for h in self.times if h.concept == NOW)
-        self.negations = get("negation")
-        self.negations_after = get("negation_after")
-        # For "if ..." what matters is where it ends: what follows is supposed, not told.
-        self.supposing = get("hypothetical")
-        self.habitual = get("habitual")
-        self.conditions = get("condition")
+        if "ignore" in found or "not_negation" in found:
+            found = _without_ignored(found, len(text))
+        self.content = [hit for role, hits in found.items() if role not in _NOT_CONTENT for hit in hits]
+        self.content.sort()
+        self.times = _Sorted(found.get("times", ()))
+        self.modifiers = _Sorted(found.get("modifiers", ()))
         self.breaks = sorted(
-            [m.start() for m in _PUNCTUATION.finditer(text)]
-            + [h.start for h in roles.get("clause_break", ())]
+            [m.start() for m in _PUNCTUATION.finditer(text)] + [h.start for h in found.get("breaks", ())]
         )
 
     def clause(self, position: int) -> int:
@@ -324,27 +232,43 @@ class _Words:
         return sorted(last.items())
 
 
+_NOT_CONTENT = {"times", "modifiers", "breaks", "ignore", "not_negation"}
+
+
 class _Clause:
     """What one clause holds besides its concepts: time words, negations, "if", "until"."""
 
     __slots__ = (
-        "words", "low", "high", "times", "tenses", "negations", "negations_after", "supposing",
-        "habitual", "conditional", "said_now",
+        "words", "times", "tenses", "negations", "negations_after", "supposing", "habitual",
+        "conditional", "said_now",
     )
 
     def __init__(self, words: _Words, number: int) -> None:
         breaks = words.breaks
-        low = self.low = breaks[number - 1] if number else 0
-        high = self.high = breaks[number] if number < len(breaks) else len(words.text)
+        low = breaks[number - 1] if number else 0
+        high = breaks[number] if number < len(breaks) else len(words.text)
         self.words = words
         self.times = words.times.within(low, high)
-        self.tenses = words.tenses.within(low, high)
-        self.negations = words.negations.within(low, high)
-        self.negations_after = words.negations_after.within(low, high)
-        self.supposing = [h.end for h in words.supposing.within(low, high)]
-        self.habitual = bool(words.habitual.within(low, high))
-        self.conditional = bool(words.conditions.within(low, high))
         self.said_now = any(h.concept == NOW for h in self.times)
+        self.tenses = list(self.times)
+        self.negations: list[Hit] = []
+        self.negations_after: list[Hit] = []
+        self.supposing: list[int] = []  # where each "if" ends: what follows is supposed
+        self.habitual = self.conditional = False
+        for hit in words.modifiers.within(low, high):
+            concept = hit.concept
+            if concept == TENSE:
+                self.tenses.append(hit)
+            elif concept == "negation":
+                self.negations.append(hit)
+            elif concept == "negation_after":
+                self.negations_after.append(hit)
+            elif concept == "hypothetical":
+                self.supposing.append(hit.end)
+            elif concept == "habitual":
+                self.habitual = True
+            elif concept == "condition":
+                self.conditional = True
 
     def denies(self, hit: Hit) -> bool:
         """A negation just before ``hit`` ("no knife", "没有刀"), or just after it in Korean
@@ -364,24 +288,25 @@ class _Clause:
         return bool(after) and count(hit.end, after[0].start) <= NEGATION_AFTER_CHARS
 
 
-def _without_ignored(hits: list[Hit]) -> list[Hit]:
-    """Drops words inside an ``ignore`` word, and negations inside a ``not_negation`` word."""
-    spans = [h for h in hits if h.concept in ("ignore", "not_negation")]
-    if not spans:
-        return hits
-    starts = [h.start for h in hits]
-    dropped = set()
-    for span in spans:
-        # Hits are in text order: those inside the span start within it.
-        for index in range(bisect.bisect_left(starts, span.start), bisect.bisect_left(starts, span.end)):
-            hit = hits[index]
-            if hit.end <= span.end and (span.concept == "ignore" or hit.concept == "negation"):
-                dropped.add(index)
-    return [
-        hit
-        for index, hit in enumerate(hits)
-        if index not in dropped and hit.concept not in ("ignore", "not_negation")
-    ]
+def _without_ignored(found: dict[str, list[Hit]], length: int) -> dict[str, list[Hit]]:
+    """Drops words inside an ``ignore`` word ("칼퇴" is no knife), and negations inside a
+    ``not_negation`` word (Portuguese "no spa" denies nothing)."""
+    ignored, exceptions = bytearray(length + 1), bytearray(length + 1)
+    for span in found.get("ignore", ()):
+        ignored[span.start : span.end] = b"\x01" * (span.end - span.start)
+    for span in found.get("not_negation", ()):
+        exceptions[span.start : span.end] = b"\x01" * (span.end - span.start)
+    kept = {}
+    for role, hits in found.items():
+        if role in ("ignore", "not_negation"):
+            continue
+        kept[role] = [
+            hit
+            for hit in hits
+            if not (ignored[hit.start] and ignored[hit.end - 1])
+            and not (hit.concept == "negation" and exceptions[hit.start] and exceptions[hit.end - 1])
+        ]
+    return kept
 
 
 Count = Callable[[int, int], int]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from app.config import ConfigError
-from app.triage.reading import check_concepts
+from app.triage.concepts import check_concepts
 from app.triage.scoring import TriageRules
 
 EXTENSION = "confide_triage_rules"

@@ -12,7 +12,6 @@ and "he has a knife" together are danger now, while either alone, or both two ye
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.cases.content import ReportContent
@@ -32,6 +31,7 @@ WITH_A_PLEA = ("weapon", "kill_threat", "attack", "held_back", "presence", "door
 # Signs that someone who cannot leave is held there now.
 HELD_WITH = (
     "help_now",
+    "barricade",
     "fear",
     "presence",
     "attack",
@@ -54,6 +54,19 @@ COERCION = (
     "escape",
 )
 HARM = ("injury", "strangulation")
+UNSURE_WITH = (
+    *THREAT_TO_LIFE,
+    "threat",
+    "violence",
+    "attack",
+    "strangulation",
+    "presence",
+    "held_back",
+    "confinement",
+    "door_locked",
+    "hiding",
+    "barricade",
+)
 SERIOUS_WORDS = ("threat", "violence", "presence", "sexual_violence", "attack", *THREAT_TO_LIFE)
 # Told of the past, still serious unless the matter is closed.
 GRAVE = (*THREAT_TO_LIFE, "confinement", "sexual_violence", *HARM)
@@ -92,90 +105,90 @@ class TriageRules:
 def score(category: str, answers: ReportContent, rules: TriageRules) -> Triage:
     """The level L0 (most urgent) to L3 and the signals behind it."""
     reading = rules.reader.read(answers.narrative, long_ago=answers.when in LONG_AGO)
-    signals: list[str] = []
-
-    def fire(name: str, condition: bool) -> bool:
-        if condition:
-            signals.append(name)
-        return condition
-
-    # Answers first: they are the reporter's own word.
-    danger = fire("danger_answer", answers.danger_now == "yes")
-    unsure = fire("danger_unsure", answers.danger_now == "unsure")
-    injured = fire("injured_answer", answers.injured == "yes")
-    ongoing = fire("ongoing_answer", answers.ongoing == "yes")
-    record_only = fire("record_only", _only(answers.wants, "record_only"))
-
-    danger |= fire("armed_presence", reading.now("presence") and reading.known(*THREAT_TO_LIFE))
-    danger |= fire("armed_now", reading.said_to_be_now("weapon", in_so_many_words=True))
-    danger |= fire("death_threat_soon", reading.now("soon") and reading.live("kill_threat"))
-    danger |= fire("confined_now", reading.now("confinement", "hiding"))
-    danger |= fire(
-        "locked_in_now",
-        reading.now("door_locked")
-        and (reading.said_to_be_now("door_locked") or reading.now("held_back", *HELD_WITH) or unsure),
-    )
-    danger |= fire(
-        "held_now", reading.now_unconditional("held_back") and reading.now("now", *HELD_WITH)
-    )
-    danger |= fire("attack_now", reading.now("attack") and reading.now("now", "help_now"))
-    danger |= fire("plea_for_help", reading.now("help_now") and reading.now(*WITH_A_PLEA))
-    danger |= fire(
-        "present_after_harm", reading.now("presence") and reading.live("strangulation", "attack")
-    )
-    danger |= fire(
-        "stalked_now",
-        reading.now("presence")
-        and reading.live("threat", "violence")
-        and (
-            reading.said_to_be_now("presence", in_so_many_words=True)
-            or reading.now("alone", "held_back", "hiding")
-        ),
-    )
-    danger |= fire("self_harm_now", reading.now("self_harm") and reading.now("now"))
-    danger |= fire(
-        "unsure_and_threatened",
-        unsure and reading.live(*THREAT_TO_LIFE) and reading.live("presence", "now", "soon"),
-    )
-
-    story_in_past = reading.looks_back and not reading.live(
-        *NOTABLE, "presence", "attack", "self_harm"
-    )
-    sexual = category in SEXUAL_VIOLENCE or reading.live("sexual_violence")
-    urgent = fire("injury", reading.live(*HARM) or (injured and answers.when not in LONG_AGO))
-    # The reporter's own "in the last week" stands; unanswered, the words decide.
-    recent = answers.when in ("72h", "week") or (answers.when in RECENT and not story_in_past)
-    urgent |= fire("recent_sexual_violence", sexual and recent)
-    urgent |= fire(
-        "coercion",
-        reading.live(*COERCION) or (category == "exploitation" and not story_in_past),
-    )
-    urgent |= fire("threat_to_life", reading.live(*THREAT_TO_LIFE, "attack"))
-    urgent |= fire("self_harm", reading.live("self_harm"))
-    urgent |= unsure and reading.live("threat", "violence", "presence", "held_back")
-
-    serious = (
-        sexual
-        or ongoing
-        or reading.live(*SERIOUS_WORDS)
-        or (category in SERIOUS and not story_in_past)
-        or (not reading.resolved and any(
-            how == "past" and concept in GRAVE for concept, how in reading.concepts().items()
-        ))
-    )
-
-    signals.extend(_described(reading))
-    if danger:
+    # The answers first: they are the reporter's own word.
+    said = {
+        "danger_answer": answers.danger_now == "yes",
+        "danger_unsure": answers.danger_now == "unsure",
+        "injured_answer": answers.injured == "yes",
+        "ongoing_answer": answers.ongoing == "yes",
+        "record_only": set(answers.wants) == {"record_only"},
+    }
+    danger = _danger_now(reading, unsure=said["danger_unsure"])
+    urgent = _urgent(category, answers, reading, said)
+    fired = [name for rules in (said, danger, urgent) for name, on in rules.items() if on]
+    if said["danger_answer"] or any(danger.values()):
         level = L0
-    elif record_only:
+    elif said["record_only"]:
         level = L3
-    elif urgent:
+    elif any(urgent.values()):
         level = L1
-    elif serious:
+    elif _serious(category, reading, said["ongoing_answer"]):
         level = L2
     else:
         level = L3
-    return Triage(level=level, signals=tuple(dict.fromkeys(signals)))
+    return Triage(level=level, signals=tuple(dict.fromkeys([*fired, *_described(reading)])))
+
+
+def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:
+    """The ways a narrative tells of danger at this moment (L0), each a signal's name."""
+    return {
+        # A weapon or a threat to kill, told of now or before, and the person here or near.
+        "armed_presence": r.now("presence") and r.known(*THREAT_TO_LIFE),
+        "armed_now": r.said_to_be_now("weapon", in_so_many_words=True),
+        "death_threat_soon": r.now("soon") and r.live("kill_threat"),
+        "confined_now": r.now("confinement", "hiding"),
+        # A locked door alone may be the reporter's own; with "tonight", or another sign, not.
+        "locked_in_now": r.now("door_locked")
+        and (r.said_to_be_now("door_locked") or r.now("held_back", *HELD_WITH) or unsure),
+        # "Won't let me leave" alone may be about a shift ("before 11"); with another sign, not.
+        "held_now": r.now_unconditional("held_back") and r.now("now", *HELD_WITH),
+        "attack_now": r.now("attack") and r.now("now", "help_now"),
+        "plea_for_help": r.now("help_now") and r.now(*WITH_A_PLEA),
+        "present_after_harm": r.now("presence") and r.live("strangulation", "attack"),
+        # A threatening person here, said to be here at a time ("now", "tonight"), or with her
+        # alone or hiding.
+        "stalked_now": r.now("presence")
+        and r.live("threat", "violence")
+        and (r.said_to_be_now("presence") or r.now("alone", "held_back", "hiding", "barricade")),
+        # Behind a door she locked, from someone who threatens or hurts her.
+        "barricaded": r.now("barricade")
+        and (r.now("presence") or r.live(*THREAT_TO_LIFE, "threat", "attack", "violence", "strangulation")),
+        "self_harm_now": r.now("self_harm") and r.now("now"),
+        # Unsure whether she is in danger, and telling of threats, violence or someone near:
+        # her doubt is reason enough to look at once.
+        "unsure_and_threatened": unsure and r.live(*UNSURE_WITH),
+    }
+
+
+def _urgent(category: str, answers: ReportContent, r: Reading, said: dict[str, bool]) -> dict[str, bool]:
+    """The ways a report tells of harm or coercion to answer within hours (L1)."""
+    story_in_past = r.looks_back and not r.live(*NOTABLE, "presence", "attack", "self_harm")
+    sexual = category in SEXUAL_VIOLENCE or r.live("sexual_violence")
+    # The reporter's own "in the last week" stands; unanswered, the words decide.
+    recent = answers.when in ("72h", "week") or (answers.when in RECENT and not story_in_past)
+    return {
+        "injury": r.live(*HARM) or (said["injured_answer"] and answers.when not in LONG_AGO),
+        "recent_sexual_violence": sexual and recent,
+        "coercion": r.live(*COERCION) or (category == "exploitation" and not story_in_past),
+        "threat_to_life": r.live(*THREAT_TO_LIFE, "attack"),
+        "self_harm": r.live("self_harm"),
+    }
+
+
+def _serious(category: str, r: Reading, ongoing: bool) -> bool:
+    """Serious (L2): harassment, threats, violence, or grave harm told of the past and not
+    closed; a serious category whose story is all in the past is routine (L3)."""
+    story_in_past = r.looks_back and not r.live(*NOTABLE, "presence", "attack", "self_harm")
+    grave_past = not r.resolved and any(
+        how == "past" and concept in GRAVE for concept, how in r.concepts().items()
+    )
+    return (
+        category in SEXUAL_VIOLENCE
+        or ongoing
+        or r.live(*SERIOUS_WORDS)
+        or (category in SERIOUS and not story_in_past)
+        or grave_past
+    )
 
 
 def _described(reading: Reading) -> list[str]:
@@ -190,7 +203,3 @@ def _described(reading: Reading) -> list[str]:
             out.append(f"{'denied' if how == 'negated' else how}:{concept}")
     return out
 
-
-def _only(values: Iterable[str], wanted: str) -> bool:
-    chosen = set(values)
-    return chosen == {wanted}

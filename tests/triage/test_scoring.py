@@ -184,7 +184,7 @@ def test_an_unknown_concept_in_the_lexicon_stops_the_app() -> None:
 
 
 def test_the_example_configuration_has_words_for_every_concept() -> None:
-    from app.triage.reading import CONCEPTS
+    from app.triage.concepts import CONCEPTS
 
     lexicon = SETTINGS.triage.lexicon
     assert set(lexicon) == set(CONCEPTS)
