@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
@@ -40,7 +41,7 @@ HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SPACE_BETWEEN_HAN = re.compile(f" (?<=[{HAN}] )(?=[{HAN}])")
 _REPEATS = re.compile(r"([a-z])\1+")
 _ELONGATED = re.compile(r"([a-z])\1\1")
-_INNER_HYPHEN = re.compile(r"(?<=[a-z])[-\u2010\u2011](?=[a-z])")
+_INNER_HYPHEN = re.compile(r"[-\u2010\u2011](?<=[a-z].)(?=[a-z])")
 _MARKS = re.compile("[\u0300-\u036f]")
 # Vowels and final consonants of a split Korean syllable: they add no length of their own.
 _JAMO_TAIL = re.compile("[\u1160-\u11ff]")
@@ -121,22 +122,24 @@ class Lexicon:
     def find(self, folded: str) -> dict[str, list[Hit]]:
         """Every word found in ``folded`` (text already passed through :func:`fold`), in lists
         by role, each in text order."""
-        found: dict[str, list[Hit]] = {}
+        found: defaultdict[str, list[Hit]] = defaultdict(list)
         new = tuple.__new__  # a Hit without the cost of its constructor: this runs per word
         if self._latin is not None:
             view = " " + latin_view(folded) + " "
             for last, (back, length, tags) in self._latin.iter(view):
                 start = last - back - 1  # the view has one more character at the front
+                end = start + length
                 for role, concept in tags:
-                    found.setdefault(role, []).append(new(Hit, (start, start + length, concept)))
+                    found[role].append(new(Hit, (start, end, concept)))
         if self._dense is not None:
             # Only the stretches holding Chinese or Korean: the automaton is slow over others.
             for stretch in _DENSE_STRETCH.finditer(folded):
                 offset = stretch.start()
                 for last, (back, length, tags) in self._dense.iter(stretch.group()):
                     start = offset + last - back
+                    end = start + length
                     for role, concept in tags:
-                        found.setdefault(role, []).append(new(Hit, (start, start + length, concept)))
+                        found[role].append(new(Hit, (start, end, concept)))
         for hits in found.values():
             hits.sort()
         return found

@@ -143,6 +143,8 @@ def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:
         # "Won't let me leave" alone may be about a shift ("before 11"); with another sign, not.
         "held_now": r.now_unconditional("held_back") and r.now("now", *HELD_WITH),
         "attack_now": r.now("attack") and r.now("now", "help_now"),
+        # "He is hitting me now": violence told with "now" in its own clause.
+        "violence_now": r.said_to_be_now("violence", in_so_many_words=True),
         "plea_for_help": r.now("help_now") and r.now(*WITH_A_PLEA),
         "present_after_harm": r.now("presence") and r.live("strangulation", "attack"),
         # A threatening person here, said to be here at a time ("now", "tonight"), or with her
