@@ -68,6 +68,14 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:
+        # A form that failed to be saved is given back with everything typed, if its view
+        # knows how (the report form does); if even that fails, the plain page below.
+        handler = app.extensions.get("error_recovery", {}).get(request.endpoint)
+        if handler is not None and request.method == "POST":
+            try:
+                return handler()
+            except Exception:  # noqa: BLE001 - the plain page is the fallback
+                log.exception("could not give the form back after an error")
         return _page(
             500,
             _("Something went wrong on our side"),

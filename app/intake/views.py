@@ -327,9 +327,19 @@ def _report_expired() -> str | tuple[str, int]:
     return _receive(typed, valid=typed.validate(), expired=True, shown=shown)
 
 
+def _report_failed() -> tuple[str, int]:
+    """The report form as it was sent, after an error on our side saved nothing."""
+    notice = _(
+        "We could not save your report just now. Nothing you wrote is lost: it is all below. "
+        "Please try again in a few minutes."
+    )
+    return _render_report(ReportForm(formdata=request.form), notice, 500)
+
+
 @blueprint.record_once
 def _register_csrf_recovery(state: object) -> None:
     app = state.app  # type: ignore[attr-defined]
+    app.extensions.setdefault("error_recovery", {})["intake.report"] = _report_failed
     app.extensions.setdefault("csrf_recovery", {}).update(
         {
             "intake.report": _report_expired,

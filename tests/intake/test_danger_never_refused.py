@@ -133,3 +133,29 @@ def test_coordinators_see_why_a_report_came_in_despite_a_refusal(client: FlaskCl
     body = staff.get(f"/cases/{case.id}").get_data(as_text=True)
     assert 'id="filed-despite-form_expired"' in body
     assert "its form had expired" in body
+
+
+def test_a_report_the_database_cannot_take_comes_back_whole(
+    app: Flask, keys_dir: Path, log_file: Path
+) -> None:
+    # A database server that does not answer: nothing can be saved.
+    broken = create_app(
+        settings_for(
+            "postgresql+psycopg://confide@127.0.0.1:9/nowhere",
+            keys_dir,
+            log_file,
+            queue_prefix=app.config["CONFIDE"].queue_prefix,
+        )
+    )
+    broken.test_client_class = BrowserLikeClient
+    client = broken.test_client()
+    response = submit_report(client, **{**IN_DANGER, "narrative": "He is outside & I am <scared>"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "He is outside &amp; I am &lt;scared&gt;" in body
+    assert "Nothing you wrote is lost" in body
+    assert body.index('href="tel:911"') < body.index("He is outside")
+    # It can be sent again as it is, with fresh tokens.
+    assert hidden_fields(body)["csrf_token"] and hidden_fields(body)["submission"]
+    with broken.app_context():
+        db.engine.dispose()
