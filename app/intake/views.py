@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -165,7 +164,8 @@ def _submission_from(form: ReportForm) -> services.Submission:
         voicemail_ok=chosen(form.voicemail_ok),
         code_word=text(form.code_word),
     )
-    named = form.identity.data == "named" or any(asdict(contact).values())
+    typed = (contact.name, contact.email, contact.phone, contact.safe_times, contact.code_word)
+    named = form.identity.data == "named" or any(typed)
     consent = {purpose: bool(getattr(form, purpose).data) for purpose in PURPOSES}
     if not named:
         consent.update(dict.fromkeys(CONTACT_PURPOSES, False))

@@ -5,24 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from app.config import Resource
+from app.triage.scoring import COERCION
 
 SEXUAL_CATEGORIES = {"rape", "sexual_assault"}
 SEXUAL_SIGNALS = {"sexual_violence", "recent_sexual_violence"}
-COERCION_SIGNALS = {
-    "coercion",
-    "passport",
-    "documents_held",
-    "debt",
-    "living_at_work",
-    "unpaid_work",
-    "immigration_threat",
-    "held_back",
-    "confinement",
-    "door_locked",
-    "confined_now",
-    "locked_in_now",
-    "held_now",
-}
+# Every sign of coercion or confinement, and the rules that fire on them.
+COERCION_SIGNALS = {*COERCION, "coercion", "confined_now", "locked_in_now", "held_now"}
 SELF_HARM_SIGNALS = {"self_harm", "self_harm_now"}
 
 

@@ -150,3 +150,11 @@ def test_each_form_gets_its_own_tokens_in_each_language(client: FlaskClient, app
         assert response.status_code == 200
         receipt_from(response)
     assert case_count() == 2
+
+
+def test_an_anonymous_report_stays_anonymous_whatever_was_ticked(client: FlaskClient) -> None:
+    response = submit_report(client, voicemail_ok="yes", contact_phone="y")
+    assert response.status_code == 200
+    case = db.session.scalars(select(Case)).one()
+    assert case.is_named is False and case.contact_sealed is None
+    assert not current_consent(case.id)["contact_phone"]
