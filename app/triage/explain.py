@@ -36,7 +36,7 @@ def parse_report(line: str) -> tuple[str, ReportContent]:
     if not isinstance(data.get("language", ""), str):
         raise BadReport("language must be text")
     wants = data.get("wants", [])
-    if not isinstance(wants, list) or any(w not in WANTS for w in wants):
+    if not isinstance(wants, list) or any(not isinstance(w, str) or w not in WANTS for w in wants):
         raise BadReport(f"wants must be a list of {', '.join(WANTS)}")
     return category, ReportContent(
         narrative=narrative,
@@ -50,7 +50,7 @@ def _code(data: dict[str, Any], name: str, allowed: dict[str, Any]) -> str:
     value = data.get(name, "")
     if value is None or value == "":
         return ""
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise BadReport(f"{name} must be one of {', '.join(allowed)}, or empty")
     return str(value)
 

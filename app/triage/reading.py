@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from datetime import date
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
@@ -41,6 +42,7 @@ from app.triage.lexicon import Hit, Lexicon, fold, is_dense, syllable_counter
 
 # Clauses end at punctuation, and at the words listed under ``clause_break`` ("but", "但是").
 _PUNCTUATION = re.compile(r"[.!?;:\n。！？；：…,、]")
+_SENTENCE_END = re.compile(r"[.!?\n。！？…]")
 NEGATION_WORDS = 3  # a negation at most this many words before a Latin-script word denies it
 NEGATION_CHARS = 2  # ... and this many characters in Chinese and Korean
 NEGATION_AFTER_CHARS = 3
@@ -63,14 +65,11 @@ class Found(NamedTuple):
 class Reading:
     """What a narrative speaks of, and how: the questions triage asks of it."""
 
-    def __init__(self, found: Iterable[Found] = (), *, looks_back: bool = False, resolved: bool = False) -> None:
+    def __init__(self, found: Iterable[Found] = (), *, looks_back: bool = False) -> None:
         self.found = tuple(found)
         # The narrative places something in the past or closes it ("years ago", "in jail").
         self.looks_back = looks_back
-        # ... and closes it.
-        self.resolved = resolved
         self._live: set[str] = set()
-        self._known: set[str] = set()
         self._now: set[str] = set()
         self._steady: set[str] = set()
         self._marked: set[str] = set()
@@ -78,8 +77,6 @@ class Reading:
         for f in self.found:
             if f.negated:
                 continue
-            if f.frame != RESOLVED:
-                self._known.add(f.concept)
             if f.frame in (PRESENT, RECENT):
                 self._live.add(f.concept)
             if f.frame == PRESENT and not f.hypothetical:
@@ -94,11 +91,6 @@ class Reading:
     def live(self, *concepts: str) -> bool:
         """Any of ``concepts`` is happening now or happened lately, and is not denied."""
         return not self._live.isdisjoint(concepts)
-
-    def known(self, *concepts: str) -> bool:
-        """Any of ``concepts`` is told of, now or before, not denied and not a closed matter
-        ("he showed me a gun once" still counts when he is at the door now)."""
-        return not self._known.isdisjoint(concepts)
 
     def now(self, *concepts: str) -> bool:
         """Any of ``concepts`` is happening at the time of writing, not denied or supposed."""
@@ -125,10 +117,13 @@ class Reading:
 
 
 class Reader:
-    """Reads narratives with a lexicon built once from ``words[concept][language]``."""
+    """Reads narratives with a lexicon built once from ``words[concept][language]``.
 
-    def __init__(self, words: Mapping[str, Mapping[str, Iterable[str]]]) -> None:
+    A year before ``this_year`` ("in 2019", "2019년에", "2019年") is a word of the distant past."""
+
+    def __init__(self, words: Mapping[str, Mapping[str, Iterable[str]]], *, this_year: int | None = None) -> None:
         check_concepts(words)
+        self.this_year = this_year or date.today().year
         # Subject words are looked up only between a negation and what it may deny.
         self.subjects = frozenset(
             fold(word) for phrases in words.get("subject", {}).values() for word in phrases
@@ -144,19 +139,30 @@ class Reader:
         if not narrative.strip():
             return Reading()
         text = fold(narrative)
-        words = _Words(text, self.lexicon.find(text), self.subjects)
+        found = self.lexicon.find(text)
+        years = _past_years(text, self.this_year)
+        if years:
+            found["times"] = sorted([*found.get("times", ()), *years])
+        words = _Words(text, found, self.subjects)
 
-        # The frame each clause inherits: only the distant past carries on ("Two years ago,
-        # he came with a knife."); after "yesterday" a story soon comes back to the present.
+        # The frame a clause inherits from the clauses before it in its sentence: "Two years
+        # ago, he came with a knife" puts the knife in the past, "I came here last year. The
+        # owner took my passport." leaves the passport now. After "yesterday" the story is back
+        # in the present; the reporter's "long ago" holds wherever no time word says otherwise.
         initial = PAST if long_ago else PRESENT
-        changes: list[int] = []  # clauses after which the inherited frame changes
-        frames: list[str] = []  # ... and what it changes to
+        changes: dict[int, tuple[list[int], list[str]]] = {}  # sentence: clauses, new frames
         for number, last in words.last_time_word_by_clause():
             frame = FRAME_WORDS[last.concept]
-            changes.append(number)
-            frames.append(PAST if frame == RESOLVED else PRESENT if frame == RECENT else frame)
-        # Clauses that close what came before ("he is in prison now").
-        closing = [words.clause(h.start) for h in words.times if h.concept == RESOLVED]
+            at, to = changes.setdefault(words.sentence(number), ([], []))
+            at.append(number)
+            to.append(PAST if frame == RESOLVED else PRESENT if frame == RECENT else frame)
+        # Clauses that close what came before them in their sentence ("..., but he is in
+        # prison now"); a closing sentence of its own may be about someone else.
+        closing: dict[int, list[int]] = {}
+        for hit in words.times:
+            if hit.concept == RESOLVED:
+                number = words.clause(hit.start)
+                closing.setdefault(words.sentence(number), []).append(number)
 
         found: dict[Hit, Found] = {}
         for hit in words.times:
@@ -167,15 +173,17 @@ class Reader:
             number = words.clause(hit.start)
             part = clauses.get(number) or clauses.setdefault(number, _Clause(words, number))
             own = _nearest(hit, part.tenses if hit.concept in TENSE_SENSITIVE else part.times)
+            sentence = words.sentence(number)
             if own is not None:
                 frame = RECENT if own.concept == TENSE else FRAME_WORDS[own.concept]
             else:
-                at = bisect.bisect_left(changes, number)
-                frame = frames[at - 1] if at else initial
+                at, to = changes.get(sentence, ((), ()))
+                index = bisect.bisect_left(at, number)
+                frame = to[index - 1] if index else initial
             if (own is None or frame == RECENT) and frame in (PRESENT, RECENT):
-                # What was told without a time of its own is over when a later clause closes
-                # it: "He threatened to kill me, but he is in prison now."
-                if bisect.bisect_right(closing, number) < len(closing):
+                # "He threatened to kill me, but he is in prison now."
+                later = closing.get(sentence, ())
+                if bisect.bisect_right(later, number) < len(later):
                     frame = RESOLVED
             found[hit] = Found(
                 hit.concept,
@@ -188,7 +196,7 @@ class Reader:
             )
         looks_back = any(FRAME_WORDS[h.concept] in (PAST, RESOLVED) for h in words.times)
         pairs = _pairs(found, words.clause, words.count)
-        return Reading((*found.values(), *pairs), looks_back=looks_back, resolved=bool(closing))
+        return Reading((*found.values(), *pairs), looks_back=looks_back)
 
 
 class _Sorted(list[Hit]):
@@ -218,9 +226,15 @@ class _Words:
         self.breaks = sorted(
             [m.start() for m in _PUNCTUATION.finditer(text)] + [h.start for h in found.get("breaks", ())]
         )
+        self.sentence_ends = [m.start() for m in _SENTENCE_END.finditer(text)]
 
     def clause(self, position: int) -> int:
         return bisect.bisect_right(self.breaks, position)
+
+    def sentence(self, clause: int) -> int:
+        """The sentence a clause belongs to (sentences end at . ! ? and new lines)."""
+        start = self.breaks[clause - 1] if clause else 0
+        return bisect.bisect_right(self.sentence_ends, start)
 
     def last_time_word_by_clause(self) -> list[tuple[int, Hit]]:
         """For each clause with time words, its number and the last of them."""
@@ -286,6 +300,16 @@ class _Clause:
                     return True
         after = [n for n in self.negations_after if n.start >= hit.end]
         return bool(after) and count(hit.end, after[0].start) <= NEGATION_AFTER_CHARS
+
+
+_YEAR = re.compile(r"(?<![0-9])(?:19[5-9][0-9]|20[0-9][0-9])(?![0-9])")
+
+
+def _past_years(text: str, this_year: int) -> list[Hit]:
+    """The years before this one in ``text``, as words of the distant past."""
+    return [
+        Hit(m.start(), m.end(), PAST) for m in _YEAR.finditer(text) if int(m.group()) < this_year
+    ]
 
 
 def _without_ignored(found: dict[str, list[Hit]], length: int) -> dict[str, list[Hit]]:

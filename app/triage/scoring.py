@@ -132,8 +132,8 @@ def score(category: str, answers: ReportContent, rules: TriageRules) -> Triage:
 def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:
     """The ways a narrative tells of danger at this moment (L0), each a signal's name."""
     return {
-        # A weapon or a threat to kill, told of now or before, and the person here or near.
-        "armed_presence": r.now("presence") and r.known(*THREAT_TO_LIFE),
+        # A weapon or a threat to kill, now or lately, and the person here or near.
+        "armed_presence": r.now("presence") and r.live(*THREAT_TO_LIFE),
         "armed_now": r.said_to_be_now("weapon", in_so_many_words=True),
         "death_threat_soon": r.now("soon") and r.live("kill_threat"),
         "confined_now": r.now("confinement", "hiding"),
@@ -164,7 +164,7 @@ def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:
 
 def _urgent(category: str, answers: ReportContent, r: Reading, said: dict[str, bool]) -> dict[str, bool]:
     """The ways a report tells of harm or coercion to answer within hours (L1)."""
-    story_in_past = r.looks_back and not r.live(*NOTABLE, "presence", "attack", "self_harm")
+    story_in_past = _story_in_past(r)
     sexual = category in SEXUAL_VIOLENCE or r.live("sexual_violence")
     # The reporter's own "in the last week" stands; unanswered, the words decide.
     recent = answers.when in ("72h", "week") or (answers.when in RECENT and not story_in_past)
@@ -180,10 +180,8 @@ def _urgent(category: str, answers: ReportContent, r: Reading, said: dict[str, b
 def _serious(category: str, r: Reading, ongoing: bool) -> bool:
     """Serious (L2): harassment, threats, violence, or grave harm told of the past and not
     closed; a serious category whose story is all in the past is routine (L3)."""
-    story_in_past = r.looks_back and not r.live(*NOTABLE, "presence", "attack", "self_harm")
-    grave_past = not r.resolved and any(
-        how == "past" and concept in GRAVE for concept, how in r.concepts().items()
-    )
+    story_in_past = _story_in_past(r)
+    grave_past = any(how == "past" and concept in GRAVE for concept, how in r.concepts().items())
     return (
         category in SEXUAL_VIOLENCE
         or ongoing
@@ -191,6 +189,11 @@ def _serious(category: str, r: Reading, ongoing: bool) -> bool:
         or (category in SERIOUS and not story_in_past)
         or grave_past
     )
+
+
+def _story_in_past(r: Reading) -> bool:
+    """All the narrative tells of is past or over ("years ago", "he moved away")."""
+    return r.looks_back and not r.live(*NOTABLE, "presence", "attack", "self_harm")
 
 
 def _described(reading: Reading) -> list[str]:

@@ -84,15 +84,16 @@ def test_bad_lines_get_an_error_and_the_rest_are_still_scored() -> None:
             '{"category": "robbery"}',
             '{"danger_now": "maybe"}',
             '{"wants": "record_only"}',
+            '{"category": ["threats"], "wants": [["peer"]]}',
             "",
             '{"narrative": "老板拿走了我的护照，说我欠他八千美元"}',
             '{"danger_now": "yes"}',
         ]
     )
-    assert [r.get("level") for r in results] == ["L0", None, None, None, None, None, None, "L1", "L0"]
+    assert [r.get("level") for r in results] == ["L0", None, None, None, None, None, None, None, "L1", "L0"]
     errors = [str(r.get("error", "")) for r in results]
     assert errors[1].startswith("not JSON") and errors[2] == "not a JSON object"
     assert "category must be one of" in errors[3] and "danger_now" in errors[4]
-    assert "wants" in errors[5] and errors[6] == "empty line"
+    assert "wants" in errors[5] and "category" in errors[6] and errors[7] == "empty line"
     # An error names the field, never the report's words.
     assert "knife" not in "".join(errors) and "护照" not in "".join(errors)

@@ -86,6 +86,24 @@ def test_past_and_resolved_danger_pages_nobody(narrative: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("narrative", "expected"),
+    [
+        # A closing sentence may be about someone else: danger told before it stays.
+        ("Client with a knife at the front desk, screaming he will kill me. My manager quit and never came back.", 0),
+        ("他拿着刀在门外。上次那个人已经坐牢了。", 0),
+        ("The owner locked me in the back room. The other girl ran away and never came back.", 0),
+        # The past is a sentence's own: a trafficking story often starts with how she came.
+        ("I came to this country last year. The owner took my passport. I sleep at the spa.", 1),
+        ("Llegué hace dos años. Ahora la dueña guarda mi pasaporte y no me paga.", 1),
+        # A year gone by is the past ("In 2019 ... a knife"), for a stalker near now too.
+        ("In 2019 a boss pulled a knife on me. Now a client parks outside the spa and texts me.", 2),
+    ],
+)
+def test_time_words_reach_only_as_far_as_their_sentence(narrative: str, expected: int) -> None:
+    assert level(narrative=narrative) == expected
+
+
+@pytest.mark.parametrize(
     "narrative",
     [
         "He did not have a knife and he is not at my door",
