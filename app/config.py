@@ -235,6 +235,11 @@ def load_settings(
             raise ConfigError(
                 f"resources: {resource.name}: unknown topic {unknown[0]!r}; known: {', '.join(HELP_TOPICS)}"
             )
+    if not any("danger" in resource.topics for resource in settings.resources):
+        raise ConfigError(
+            "resources: none has the topic danger (911): a report in danger would be shown no "
+            "emergency number (resources used to mark it with emergency = true)"
+        )
     if "en" not in settings.languages:
         raise ConfigError("languages must include en, the language every text falls back to")
     return settings

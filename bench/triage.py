@@ -34,6 +34,16 @@ LANGUAGES = ("en", "es", "zh", "ko", "pt")
 # One phrase, looked for as a whole word: what the scoring did before it read concepts.
 BASELINE = re.compile(r"(?<!\w)(?:going to kill)(?!\w)")
 TEXTS_PER_LANGUAGE = 5
+MAX_REQUEST = 262144  # max_request_bytes by default
+# One phrase repeated, each aimed at a part of the reading: pairs of words, negations before
+# a word, Korean negations after one, "if", time words.
+HOSTILE = {
+    "pairs": "took my papers ",
+    "negations": "他没有拿刀",
+    "korean": "칼은 없었어요 문 앞에 있어요 ",
+    "if": "if he is outside with a knife ",
+    "times": "he is was now yesterday knife ",
+}
 
 
 def narratives(language: str, size: int, seed: int) -> str:
@@ -104,7 +114,16 @@ def main() -> None:
         )
     worst = max(row["score_p95_ms"] for row in rows)
     print(f"\nworst p95: {worst:.3f} ms (target: under 1 ms)")
-    print(json.dumps({"bench": "triage", "bytes": args.bytes, "samples": args.samples, "compile_ms": round(compile_ms), "worst_p95_ms": worst, "languages": rows}))
+
+    # Hostile posts: the largest request the app takes, one phrase over and over.
+    hostile = {}
+    for name, phrase in HOSTILE.items():
+        text = phrase * (MAX_REQUEST // len(phrase.encode()))
+        t0 = time.perf_counter()
+        score("other", ReportContent(narrative=text), rules)
+        hostile[name] = round((time.perf_counter() - t0) * 1000, 1)
+    print("hostile 256 KB posts (ms): " + ", ".join(f"{name} {ms}" for name, ms in hostile.items()))
+    print(json.dumps({"bench": "triage", "bytes": args.bytes, "samples": args.samples, "compile_ms": round(compile_ms), "worst_p95_ms": worst, "languages": rows, "hostile_ms": hostile}))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import RequestLimit
@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from app.cases.content import ContactDetails, ReportContent
 from app.extensions import limiter
 from app.intake import services
-from app.intake.limits import admit_report
+from app.intake.limits import over_limits
 from app.intake.forms import (
     ConsentForm,
     LogoutForm,
@@ -59,7 +59,18 @@ NOTICES = {
         "Too many reports have come from this connection in a short time. Nothing you wrote is "
         "lost: it is all below. Please wait a few minutes and send again."
     ),
+    "over_limit_everyone": _l(
+        "Very many reports are arriving just now. Nothing you wrote is lost: it is all below. "
+        "Please wait a few minutes and send again."
+    ),
 }
+
+
+def _give_back(form: ReportForm, notice: str, status: int) -> tuple[str, int]:
+    """A report that was not filed, given back with everything typed and a fresh submission
+    token: a token that came with the post (perhaps planted by someone else) is not kept."""
+    form.submission.data = new_submission_token()
+    return _render_report(form, notice, status)
 
 
 @blueprint.get("/")
@@ -119,16 +130,19 @@ def _receive(
     triage = services.assess(submission)
     danger = triage.level == 0
     refusals = [name for name, refused in (("form_expired", expired), ("form_errors", not valid)) if refused]
-    # Only a report that would be filed counts against the limits (danger always does).
-    if (danger or not refusals) and not admit_report():
+    # Only a report that would be filed is held to the limits; one in danger never uses them up.
+    limit = over_limits(count=not danger) if danger or not refusals else None
+    if limit:
         refusals.append("over_limit")
     if refusals and not danger:
-        status = 429 if refusals[0] == "over_limit" else 400
-        return _render_report(shown or form, str(NOTICES[refusals[0]]), status)
+        notice = NOTICES["over_limit_everyone" if limit == "everyone" else refusals[0]]
+        return _give_back(shown or form, str(notice), 429 if limit else 400)
     try:
         filed = services.submit_report(submission, triage=triage, despite=tuple(refusals))
     except services.DuplicateSubmission:
         return render_template("intake/duplicate.html"), 409
+    # Should anything fail from here, the report is saved: the receipt must still be shown.
+    g.filed = filed
     topics = help_topics(filed.triage.level, submission.category, filed.triage.signals)
     return render_template(
         "intake/confirmation.html",
@@ -328,12 +342,22 @@ def _report_expired() -> str | tuple[str, int]:
 
 
 def _report_failed() -> tuple[str, int]:
-    """The report form as it was sent, after an error on our side saved nothing."""
+    """After an error on our side: the receipt if the report was saved, otherwise the form as
+    it was sent."""
+    filed = g.get("filed")
+    if filed is not None:
+        page = render_template(
+            "intake/confirmation.html",
+            receipt=filed.receipt.display(),
+            urgent=filed.triage.level == 0,
+            help_resources=resources_for(["danger"], current_app.config["CONFIDE"].resources),
+        )
+        return page, 200
     notice = _(
         "We could not save your report just now. Nothing you wrote is lost: it is all below. "
         "Please try again in a few minutes."
     )
-    return _render_report(ReportForm(formdata=request.form), notice, 500)
+    return _give_back(ReportForm(formdata=request.form), notice, 500)
 
 
 @blueprint.record_once

@@ -62,4 +62,4 @@ def explain(line: str, rules: TriageRules) -> dict[str, Any]:
     except BadReport as error:
         return {"error": str(error)}
     triage: Triage = score(category, answers, rules)
-    return {"level": f"L{triage.level}", "signals": list(triage.signals)}
+    return {"level": f"L{triage.level}", "signals": [*triage.signals, *triage.details]}

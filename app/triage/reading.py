@@ -43,6 +43,9 @@ from app.triage.lexicon import Hit, Lexicon, fold, is_dense, syllable_counter
 # Clauses end at punctuation, and at the words listed under ``clause_break`` ("but", "但是").
 _PUNCTUATION = re.compile(r"[.!?;:\n。！？；：…,、]")
 _SENTENCE_END = re.compile(r"[.!?\n。！？…]")
+# Characters read of a narrative: more than twice the longest the report form takes, and a
+# bound on the time a hostile post (a quarter-megabyte of one phrase) can take.
+READ_AT_MOST = 50_000
 NEGATION_WORDS = 3  # a negation at most this many words before a Latin-script word denies it
 NEGATION_CHARS = 2  # ... and this many characters in Chinese and Korean
 NEGATION_AFTER_CHARS = 3
@@ -138,7 +141,7 @@ class Reader:
         so only a time word of the present makes something current."""
         if not narrative.strip():
             return Reading()
-        text = fold(narrative)
+        text = fold(narrative[:READ_AT_MOST])
         found = self.lexicon.find(text)
         years = _past_years(text, self.this_year)
         if years:
@@ -189,7 +192,7 @@ class Reader:
                 hit.concept,
                 frame,
                 part.denies(hit),
-                part.habitual or any(end <= hit.start for end in part.supposing),
+                part.supposed(hit),
                 part.conditional,
                 own is not None,
                 part.said_now,
@@ -246,15 +249,18 @@ class _Words:
         return sorted(last.items())
 
 
-_NOT_CONTENT = {"times", "modifiers", "breaks", "ignore", "not_negation"}
+_NOT_CONTENT = set(ROLES.values())
 
 
 class _Clause:
-    """What one clause holds besides its concepts: time words, negations, "if", "until"."""
+    """What one clause holds besides its concepts: time words, negations, "if", "until".
+
+    Every question asked of it is a search in a sorted list, so a clause of thousands of
+    words (a pasted document, or a hostile post) is read in time proportional to its size."""
 
     __slots__ = (
-        "words", "times", "tenses", "negations", "negations_after", "supposing", "habitual",
-        "conditional", "said_now",
+        "words", "times", "tenses", "negations", "negation_ends", "negations_after",
+        "negation_after_starts", "first_supposing", "habitual", "conditional", "said_now",
     )
 
     def __init__(self, words: _Words, number: int) -> None:
@@ -264,33 +270,42 @@ class _Clause:
         self.words = words
         self.times = words.times.within(low, high)
         self.said_now = any(h.concept == NOW for h in self.times)
-        self.tenses = list(self.times)
+        tenses = list(self.times)
         self.negations: list[Hit] = []
         self.negations_after: list[Hit] = []
-        self.supposing: list[int] = []  # where each "if" ends: what follows is supposed
+        self.first_supposing = high  # where the first "if" ends: what follows is supposed
         self.habitual = self.conditional = False
         for hit in words.modifiers.within(low, high):
             concept = hit.concept
             if concept == TENSE:
-                self.tenses.append(hit)
+                tenses.append(hit)
             elif concept == "negation":
                 self.negations.append(hit)
             elif concept == "negation_after":
                 self.negations_after.append(hit)
             elif concept == "hypothetical":
-                self.supposing.append(hit.end)
+                self.first_supposing = min(self.first_supposing, hit.end)
             elif concept == "habitual":
                 self.habitual = True
             elif concept == "condition":
                 self.conditional = True
+        self.tenses = sorted(tenses)
+        self.negations.sort(key=lambda n: n.end)
+        self.negation_ends = [n.end for n in self.negations]
+        self.negation_after_starts = [n.start for n in self.negations_after]
+
+    def supposed(self, hit: Hit) -> bool:
+        """Told as habit ("every night") or after an "if": not happening this one time."""
+        return self.habitual or self.first_supposing <= hit.start
 
     def denies(self, hit: Hit) -> bool:
         """A negation just before ``hit`` ("no knife", "没有刀"), or just after it in Korean
         ("칼은 없었어요"); not one followed by "he" or "I" ("no, he is at the door")."""
         text, count = self.words.text, self.words.count
-        before = [n for n in self.negations if n.end <= hit.start]
-        if before:
-            negation = before[-1]  # the nearest: any earlier one is farther, or behind it
+        # The nearest negation ending before the word: any earlier one is farther, or behind it.
+        at = bisect.bisect_right(self.negation_ends, hit.start)
+        if at:
+            negation = self.negations[at - 1]
             between = text[negation.end : hit.start]
             if not self.words.subjects.intersection(between.split()):
                 if is_dense(text[hit.start]) or is_dense(text[negation.start]):
@@ -298,8 +313,10 @@ class _Clause:
                         return True
                 elif between.count(" ") <= NEGATION_WORDS:
                     return True
-        after = [n for n in self.negations_after if n.start >= hit.end]
-        return bool(after) and count(hit.end, after[0].start) <= NEGATION_AFTER_CHARS
+        at = bisect.bisect_left(self.negation_after_starts, hit.end)
+        return at < len(self.negations_after) and (
+            count(hit.end, self.negation_after_starts[at]) <= NEGATION_AFTER_CHARS
+        )
 
 
 _YEAR = re.compile(r"(?<![0-9])(?:19[5-9][0-9]|20[0-9][0-9])(?![0-9])")
@@ -343,22 +360,32 @@ def _distance(a: Hit, b: Hit, count: Count) -> int:
 
 
 def _nearest(hit: Hit, markers: list[Hit]) -> Hit | None:
-    """The marker closest to ``hit``; ties go to the one before ("he is outside, was")."""
+    """The marker closest to ``hit`` (``markers`` in text order); ties go to the one before
+    ("he is outside, was")."""
     if not markers:
         return None
-    return min(markers, key=lambda m: (max(0, m.start - hit.end, hit.start - m.end), m.start > hit.start))
+    # Only the few markers around the word's place can be the closest.
+    at = bisect.bisect_left(markers, (hit.start,))
+    near = markers[max(0, at - 3) : at + 3]
+    return min(near, key=lambda m: (max(0, m.start - hit.end, hit.start - m.end), m.start > hit.start))
 
 
 def _pairs(found: dict[Hit, Found], clause: Callable[[int], int], count: Count) -> list[Found]:
-    """Concepts that two words make together in one clause ("took" ... "my phone")."""
+    """Concepts that two words make together in one clause ("took" ... "my phone"), once for
+    each first word."""
     made = []
     for name, (firsts, seconds, within) in PAIRS.items():
         lefts = [hit for hit in found if hit.concept in firsts]
-        rights = [hit for hit in found if hit.concept in seconds] if lefts else []
+        if not lefts:
+            continue
+        rights = sorted(hit for hit in found if hit.concept in seconds)
+        starts = [hit.start for hit in rights]
         for a in lefts:
-            for b in rights:
+            # Only second words starting near the first can be within reach (no word is
+            # longer than a hundred characters).
+            nearby = rights[bisect.bisect_left(starts, a.start - within - 100) : bisect.bisect_right(starts, a.end + within)]
+            for b in nearby:
                 if clause(a.start) == clause(b.start) and _distance(a, b, count) <= within:
-                    made.append(
-                        found[a]._replace(concept=name, negated=found[a].negated or found[b].negated)
-                    )
+                    made.append(found[a]._replace(concept=name, negated=found[a].negated or found[b].negated))
+                    break
     return made

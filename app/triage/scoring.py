@@ -1,7 +1,7 @@
 """Triage scoring: a pure function from a report's answers to a level and its signals.
 
 It runs once, at intake, on the plaintext in memory. Only the result (the level and the names of
-the signals behind it, never the words that matched) is stored.
+the rules behind it, never the words that matched) is stored.
 
 Levels (see DESIGN): L0 imminent danger now; L1 recent sexual violence, injury, or signs of
 trafficking or coercion; L2 serious (harassment, threats, violence, ongoing misconduct); L3
@@ -82,7 +82,12 @@ NOTABLE = (*THREAT_TO_LIFE, "confinement", "sexual_violence", *HARM, *COERCION, 
 @dataclass(frozen=True)
 class Triage:
     level: int
+    # The rules that fired: the answers and the combinations behind the level ("armed_presence",
+    # "coercion"). Stored with the case, in the clear, so they stay coarse.
     signals: tuple[str, ...]
+    # What the narrative speaks of, concept by concept ("weapon", "past:weapon"): shown by
+    # `flask triage explain`, never stored.
+    details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ def score(category: str, answers: ReportContent, rules: TriageRules) -> Triage:
         level = L2
     else:
         level = L3
-    return Triage(level=level, signals=tuple(dict.fromkeys([*fired, *_described(reading)])))
+    return Triage(level=level, signals=tuple(fired), details=tuple(_described(reading)))
 
 
 def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,26 +26,33 @@ def cases() -> list[Case]:
     return list(db.session.scalars(select(Case).order_by(Case.created_at)))
 
 
-@pytest.fixture
-def limited(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> Iterator[FlaskClient]:
-    """A client of an app with the limits a deployment has by default."""
+@contextmanager
+def app_with_limits(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path, **limits: str) -> Iterator[Flask]:
     defaults = load_settings().rate_limits
     limited_app = create_app(
         settings_for(
             base_app.config["SQLALCHEMY_DATABASE_URI"],
             keys_dir,
             log_file,
-            rate_limits={"report": defaults.report, "report_all": defaults.report_all},
+            rate_limits={"report": defaults.report, "report_all": defaults.report_all, **limits},
             queue_prefix=app.config["CONFIDE"].queue_prefix,
         )
     )
     limited_app.test_client_class = BrowserLikeClient
     try:
-        yield limited_app.test_client()
+        yield limited_app
     finally:
         with limited_app.app_context():
-            limited_app.extensions["confide_redis"].close()
+            if "confide_redis" in limited_app.extensions:
+                limited_app.extensions["confide_redis"].close()
             db.engine.dispose()
+
+
+@pytest.fixture
+def limited(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> Iterator[FlaskClient]:
+    """A client of an app with the limits a deployment has by default."""
+    with app_with_limits(base_app, app, keys_dir, log_file) as limited_app:
+        yield limited_app.test_client()
 
 
 def test_the_12th_report_of_the_hour_in_danger_gets_a_receipt_and_911_first(limited: FlaskClient) -> None:
@@ -79,8 +87,6 @@ def test_a_refused_report_keeps_every_word_with_911_first(limited: FlaskClient) 
     assert "Nothing you wrote is lost" in body
     assert body.index('href="tel:911"') < body.index("Nothing you wrote is lost")
     assert len(cases()) == count
-    # The refused form can be sent again once the limit allows: its tokens are fresh.
-    assert hidden_fields(body)["csrf_token"]
 
 
 def test_an_expired_form_in_danger_is_filed_and_marked(client: FlaskClient) -> None:
@@ -155,7 +161,54 @@ def test_a_report_the_database_cannot_take_comes_back_whole(
     assert "He is outside &amp; I am &lt;scared&gt;" in body
     assert "Nothing you wrote is lost" in body
     assert body.index('href="tel:911"') < body.index("He is outside")
-    # It can be sent again as it is, with fresh tokens.
-    assert hidden_fields(body)["csrf_token"] and hidden_fields(body)["submission"]
+    assert hidden_fields(body)["submission"]
     with broken.app_context():
         db.engine.dispose()
+
+
+def test_a_form_given_back_is_sent_again_as_it_is(client: FlaskClient) -> None:
+    page = client.get("/report").get_data(as_text=True)
+    first = hidden_fields(page)["submission"]
+    refused = client.post("/report", data={**hidden_fields(page), **report_answers(category=None)})
+    assert refused.status_code == 400
+    given_back = hidden_fields(refused.get_data(as_text=True))
+    # A token that came with the post is never kept: it may have been planted.
+    assert given_back["submission"] != first
+    again = client.post("/report", data={**given_back, **report_answers()})
+    assert again.status_code == 200
+    receipt_from(again)
+
+
+def test_a_planted_token_neither_drops_her_report_nor_tells_who_filed(client: FlaskClient, app: Flask) -> None:
+    # Someone who knows a form's token files with it first, from a browser of his own.
+    planted = hidden_fields(client.get("/report").get_data(as_text=True))["submission"]
+    other = app.test_client()
+    mine = hidden_fields(other.get("/report").get_data(as_text=True))
+    assert other.post("/report", data={**mine, "submission": planted, **report_answers()}).status_code == 200
+    # His page makes her browser post the form with that token: the post is refused and
+    # given back with a token of its own, so her report goes in.
+    forged = client.post("/report", data={"submission": planted, **report_answers(narrative="Mine")})
+    given_back = hidden_fields(forged.get_data(as_text=True))
+    assert forged.status_code == 400 and given_back["submission"] != planted
+    filed = client.post("/report", data={**given_back, **report_answers(narrative="Mine")})
+    assert filed.status_code == 200
+    assert "resent" not in cases()[-1].signals
+
+
+def test_the_ceiling_for_everyone_gives_reports_back_but_takes_danger(
+    base_app: Flask, app: Flask, keys_dir: Path, log_file: Path
+) -> None:
+    with app_with_limits(base_app, app, keys_dir, log_file, report_all="3 per minute") as ceiling:
+        people = [ceiling.test_client() for _ in range(5)]
+        for n, person in enumerate(people):
+            person.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"  # five connections
+        # Reports in danger do not use up the ceiling.
+        for person in people[:3]:
+            assert submit_report(person, **IN_DANGER).status_code == 200
+        assert [submit_report(person).status_code for person in people[:4]] == [200, 200, 200, 429]
+        refused = submit_report(people[4], narrative="Just want it on record").get_data(as_text=True)
+        assert "Very many reports are arriving just now" in refused
+        assert "Just want it on record" in refused
+        danger = submit_report(people[4], **IN_DANGER)
+        assert danger.status_code == 200
+        assert "over_limit" in cases()[-1].signals

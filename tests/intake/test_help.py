@@ -26,7 +26,7 @@ def help_box(body: str) -> str:
 
 @pytest.mark.parametrize(
     ("language", "title", "text_label"),
-    [("en", "Help for what you told us", "Text"), ("es", "Ayuda para lo que nos contó", "Enviar texto")],
+    [("en", "Help for what you told us", "Text"), ("es", "Ayuda según lo que nos contó", "Enviar texto")],
 )
 def test_passport_and_debt_show_the_trafficking_hotline(
     client: FlaskClient, language: str, title: str, text_label: str

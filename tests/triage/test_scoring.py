@@ -22,7 +22,9 @@ def level(category: str = "other", **answers: object) -> int:
 
 
 def signals(category: str = "other", **answers: object) -> tuple[str, ...]:
-    return score(category, ReportContent(**answers), RULES).signals  # type: ignore[arg-type]
+    """The rules that fired and what the narrative speaks of, as `flask triage explain` shows."""
+    triage = score(category, ReportContent(**answers), RULES)  # type: ignore[arg-type]
+    return triage.signals + triage.details
 
 
 def test_danger_answer_is_l0_whatever_else_was_said() -> None:
@@ -180,11 +182,15 @@ def test_words_match_whole_words_only() -> None:
 
 
 def test_signals_name_concepts_never_the_words() -> None:
-    fired = signals(narrative="Zebulon raped me and took my passport; two years ago Zebulon had a gun")
+    narrative = "Zebulon raped me and took my passport; two years ago Zebulon had a gun"
+    fired = signals(narrative=narrative)
     assert fired == tuple(dict.fromkeys(fired))
     assert {"sexual_violence", "passport", "past:weapon"} <= set(fired)
     assert all(re.fullmatch(r"(?:past:|denied:|resolved:)?[a-z_]+", signal) for signal in fired)
     assert "zebulon" not in " ".join(fired)
+    # Stored with the case: only the rules that fired, not what the narrative speaks of.
+    stored = score("other", ReportContent(narrative=narrative), RULES).signals
+    assert set(stored) == {"recent_sexual_violence", "coercion"}
 
 
 def test_a_program_adds_words_without_a_release() -> None:
