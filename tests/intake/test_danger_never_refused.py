@@ -142,12 +142,12 @@ def test_coordinators_see_why_a_report_came_in_despite_a_refusal(client: FlaskCl
 
 
 def test_a_report_the_database_cannot_take_comes_back_whole(
-    app: Flask, keys_dir: Path, log_file: Path
+    app: Flask, keys_dir: Path, log_file: Path, tmp_path: Path
 ) -> None:
-    # A database server that does not answer: nothing can be saved.
+    # A database server that does not answer (a socket nobody listens on): nothing is saved.
     broken = create_app(
         settings_for(
-            "postgresql+psycopg://confide@127.0.0.1:9/nowhere",
+            f"postgresql+psycopg://confide@/nowhere?host={tmp_path}",
             keys_dir,
             log_file,
             queue_prefix=app.config["CONFIDE"].queue_prefix,
