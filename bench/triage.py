@@ -6,8 +6,10 @@ Narratives are built from the labelled reports in tests/triage/labelled/ (the lo
 then the rest, until the size is reached), several per language in different orders. Each
 sample scores one narrative with ``app.triage.scoring.score`` as intake does, and, in the
 same loop, runs one precompiled whole-word regex search over the same text: the cheapest
-reading of a narrative there is, and the baseline. Nothing but this process runs; no service
-is needed. Prints a table and ends with one JSON line.
+reading of a narrative there is, and the baseline. Then it times hostile posts: the largest
+request the app takes (256 KB), one phrase over and over, aimed at each part of the reading.
+Nothing but this process runs; no service is needed. Prints a table and ends with one JSON
+line.
 """
 
 from __future__ import annotations

@@ -5,16 +5,19 @@ ago, he is in prison now" both name a weapon; only the first is a danger now. Ea
 gets a time frame from the words around it:
 
 - the nearest time word in the same clause decides (``now`` and ``present``: "right now",
-  "tonight", "he is"; ``recent``: "yesterday", "was"; ``past``: "years ago"; ``resolved``:
-  "he is in jail", "never came back");
-- a clause without one carries on the frame the text was in ("Two years ago, he came with a
-  knife" puts the knife in the past);
-- a ``resolved`` clause also closes what was told before it without a time word of its own
-  ("He threatened to kill me but he moved away").
+  "tonight", "he is"; ``recent``: "yesterday"; ``past``: "years ago", "in 2019"; ``resolved``:
+  "he is in jail", "never came back"); a verb's tense ("was", Korean 었) counts only for states
+  that end (being near, hiding, being held);
+- a clause without one takes the distant past from the clauses before it in its sentence ("Two
+  years ago, he came with a knife"), but never from another sentence, which may tell of
+  something else ("I came here last year. The owner took my passport.");
+- a ``resolved`` clause closes what its sentence told before it without a time word of its
+  own ("He threatened to kill me, but he moved away").
 
 A concept is denied when a negation comes just before it in the same clause ("he did not have a
 knife", "没有刀") or, in Korean, just after it ("칼은 없었어요"). Words listed under ``ignore``
-hide any word they overlap ("칼퇴" is leaving work on time, not a knife).
+hide any word inside them ("칼퇴" is leaving work on time, not a knife). "If" and "every night"
+make what follows not this one time.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class Found(NamedTuple):
     conditional: bool = False
     # The frame came from a time word in the concept's own clause, not from before.
     marked: bool = False
-    # Its clause says "now" ("right now", "en este momento", 现在, 지금).
+    # Its sentence says "now" ("right now", "en este momento", 现在, 지금).
     said_now: bool = False
 
 
@@ -86,7 +89,7 @@ class Reading:
                 self._now.add(f.concept)
                 if not f.conditional:
                     self._steady.add(f.concept)
-                if f.marked:
+                if f.marked or f.said_now:
                     self._marked.add(f.concept)
                 if f.said_now:
                     self._said_now.add(f.concept)
@@ -104,8 +107,8 @@ class Reading:
         return concept in self._steady
 
     def said_to_be_now(self, concept: str, *, in_so_many_words: bool = False) -> bool:
-        """``concept`` happens now by a time word of its own clause ("tonight", "he is"); with
-        ``in_so_many_words``, by "now" itself ("right now", "en este momento", 现在)."""
+        """``concept`` happens now by a time word of its own clause ("tonight", "he is") or a
+        "now" in its sentence; with ``in_so_many_words``, by that "now" ("right now", 现在)."""
         return concept in (self._said_now if in_so_many_words else self._marked)
 
     def concepts(self) -> dict[str, str]:
@@ -168,9 +171,11 @@ class Reader:
                 closing.setdefault(words.sentence(number), []).append(number)
 
         found: dict[Hit, Found] = {}
+        now_sentences = set()  # sentences that say "now" ("Now I'm at the bus stop, he is ...")
         for hit in words.times:
             if hit.concept == NOW:
                 found[hit] = Found(NOW, PRESENT, marked=True)
+                now_sentences.add(words.sentence(words.clause(hit.start)))
         clauses: dict[int, _Clause] = {}
         for hit in words.content:
             number = words.clause(hit.start)
@@ -195,7 +200,7 @@ class Reader:
                 part.supposed(hit),
                 part.conditional,
                 own is not None,
-                part.said_now,
+                sentence in now_sentences,
             )
         looks_back = any(FRAME_WORDS[h.concept] in (PAST, RESOLVED) for h in words.times)
         pairs = _pairs(found, words.clause, words.count)

@@ -54,6 +54,8 @@ COERCION = (
     "escape",
 )
 HARM = ("injury", "strangulation")
+# She is alone with it: hiding, shut in a room, writing in secret, afraid, asking for help.
+ALONE_WITH_IT = ("hiding", "barricade", "covert", "alone", "fear", "help_now")
 UNSURE_WITH = (
     *THREAT_TO_LIFE,
     "threat",
@@ -152,6 +154,13 @@ def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:
         "violence_now": r.said_to_be_now("violence", in_so_many_words=True),
         "plea_for_help": r.now("help_now") and r.now(*WITH_A_PLEA),
         "present_after_harm": r.now("presence") and r.live("strangulation", "attack"),
+        # An attack going on ("he is hitting her"), and she hiding, alone, afraid or writing in
+        # secret ("keeps hitting me" alone may be a habit, not this minute).
+        "attacked_now": r.now("attack") and r.live(*ALONE_WITH_IT, "presence"),
+        # Violence with the person here now, and she alone, afraid or writing in secret.
+        "violence_near": r.now("violence") and r.now("presence") and r.now(*ALONE_WITH_IT),
+        # Writing in secret (a hidden phone, from his bathroom) while held or hurt.
+        "writing_in_secret": r.now("covert") and r.now("held_back", "door_locked", "documents_held", "attack", "confinement"),
         # A threatening person here, said to be here at a time ("now", "tonight"), or with her
         # alone or hiding.
         "stalked_now": r.now("presence")

@@ -66,6 +66,25 @@ def test_being_locked_in_or_hiding_now_is_l0(narrative: str) -> None:
     assert level(narrative=narrative) == 0
 
 
+@pytest.mark.parametrize(
+    ("narrative", "rule"),
+    [
+        ("남자 네 명이 가게에 들어와서 제 동료를 때리고 있어요. 저는 창고에 숨었어요.", "attacked_now"),
+        ("有两个喝醉的男人在前台打我同事，把她推倒在地上，老板不在。", "attacked_now"),
+        ("The client bolted the door and put my phone in his pocket. I'm typing on my work phone in his bathroom.", "writing_in_secret"),
+        ("有个男的从店里一直跟着我，现在我在公交站，他就站在我后面。", "stalked_now"),
+        ("Alguien está intentando forzar la puerta de atrás y ya rompió el vidrio. Estoy sola y me encerré en la cabina.", "barricaded"),
+    ],
+)
+def test_danger_told_without_the_obvious_words(narrative: str, rule: str) -> None:
+    assert level(narrative=narrative) == 0
+    assert rule in signals(narrative=narrative)
+
+
+def test_a_habit_of_violence_is_not_an_attack_this_minute() -> None:
+    assert level(narrative="My boss keeps hitting me when I am slow, every day") > 0
+
+
 def test_a_threat_to_kill_tonight_is_l0_and_one_without_nearness_l1() -> None:
     assert level(narrative="He texted that he will kill me tonight when I close") == 0
     assert level(narrative="O dono disse que vai me matar hoje quando fechar") == 0
