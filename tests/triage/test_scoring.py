@@ -213,11 +213,11 @@ def test_signals_name_concepts_never_the_words() -> None:
 
 
 def test_a_program_adds_words_without_a_release() -> None:
-    assert level(narrative="he is outside with a cuchilla-de-pesca") != 0
+    assert level(narrative="he is outside with a zorblat") != 0
     triage = dataclasses.replace(
-        SETTINGS.triage, added_words={"weapon": {"es": ("cuchilla-de-pesca",)}}
+        SETTINGS.triage, added_words={"weapon": {"es": ("zorblat",)}}
     )
-    assert score("other", ReportContent(narrative="he is outside with a cuchilla-de-pesca"), TriageRules.from_settings(triage)).level == 0
+    assert score("other", ReportContent(narrative="he is outside with a zorblat"), TriageRules.from_settings(triage)).level == 0
 
 
 def test_an_unknown_concept_in_the_lexicon_stops_the_app() -> None:
