@@ -49,6 +49,9 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("languages = ['es']", "languages must include en"),
         ("secure_cookies = 'maybe'", "secure_cookies must be true or false"),
         ("this is not toml", "config file"),
+        ("[[resources]]\nname = 'Help'\nabout = { en = 'x' }", "none has the topic danger"),
+        ("[[resources]]\nname = 'Help'\nabout = { en = 'x' }\ntopics = ['fire']", "unknown topic 'fire'"),
+        ("[rate_limits]\nreport_all = 3", "rate_limits.report_all must be text"),
     ],
 )
 def test_bad_settings_are_refused_with_a_reason(tmp_path: Path, text: str, message: str) -> None:
