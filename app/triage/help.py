@@ -5,27 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from app.config import Resource
-from app.triage.scoring import COERCION
 
 SEXUAL_CATEGORIES = {"rape", "sexual_assault"}
-SEXUAL_SIGNALS = {"sexual_violence", "recent_sexual_violence"}
-# Every sign of coercion or confinement, and the rules that fire on them.
-COERCION_SIGNALS = {*COERCION, "coercion", "confined_now", "locked_in_now", "held_now"}
-SELF_HARM_SIGNALS = {"self_harm", "self_harm_now"}
+# The rules stored with a case (app/triage/scoring.py) that call for each kind of help.
+SEXUAL_RULES = {"recent_sexual_violence"}
+COERCION_RULES = {"coercion", "confined_now", "locked_in_now", "held_now", "writing_in_secret"}
+SELF_HARM_RULES = {"self_harm", "self_harm_now"}
 
 
 def help_topics(level: int, category: str, signals: Iterable[str]) -> list[str]:
-    """The help topics of a case: ``danger`` for imminent danger, then what it tells of.
-
-    A matter told of in the past still gets its help ("past:sexual_violence"); one denied
-    ("denied:weapon") does not."""
-    told = {signal.split(":", 1)[-1] for signal in signals if not signal.startswith("denied:")}
+    """The help topics of a case, from its level, category and the rules that fired:
+    ``danger`` for imminent danger, then what the report tells of."""
+    fired = set(signals)
     topics = ["danger"] if level == 0 else []
-    if category in SEXUAL_CATEGORIES or told & SEXUAL_SIGNALS:
+    if category in SEXUAL_CATEGORIES or fired & SEXUAL_RULES:
         topics.append("sexual_violence")
-    if category == "exploitation" or told & COERCION_SIGNALS:
+    if category == "exploitation" or fired & COERCION_RULES:
         topics.append("coercion")
-    if told & SELF_HARM_SIGNALS:
+    if fired & SELF_HARM_RULES:
         topics.append("self_harm")
     return topics
 

@@ -265,7 +265,7 @@ class _Clause:
 
     __slots__ = (
         "words", "times", "tenses", "negations", "negation_ends", "negations_after",
-        "negation_after_starts", "first_supposing", "habitual", "conditional", "said_now",
+        "negation_after_starts", "first_supposing", "habitual", "conditional",
     )
 
     def __init__(self, words: _Words, number: int) -> None:
@@ -274,7 +274,6 @@ class _Clause:
         high = breaks[number] if number < len(breaks) else len(words.text)
         self.words = words
         self.times = words.times.within(low, high)
-        self.said_now = any(h.concept == NOW for h in self.times)
         tenses = list(self.times)
         self.negations: list[Hit] = []
         self.negations_after: list[Hit] = []

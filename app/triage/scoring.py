@@ -22,7 +22,7 @@ L0, L1, L2, L3 = 0, 1, 2, 3
 
 SEXUAL_VIOLENCE = {"rape", "sexual_assault"}
 SERIOUS = {"sexual_harassment", "physical_assault", "threats", "practitioner_violation"}
-RECENT = {"72h", "week", "unsure", ""}
+RECENT_ANSWERS = {"72h", "week", "unsure", ""}  # "When did it happen?" answers near enough
 LONG_AGO = {"year", "older"}
 
 THREAT_TO_LIFE = ("weapon", "kill_threat")
@@ -181,7 +181,7 @@ def _urgent(category: str, answers: ReportContent, r: Reading, said: dict[str, b
     story_in_past = _story_in_past(r)
     sexual = category in SEXUAL_VIOLENCE or r.live("sexual_violence")
     # The reporter's own "in the last week" stands; unanswered, the words decide.
-    recent = answers.when in ("72h", "week") or (answers.when in RECENT and not story_in_past)
+    recent = answers.when in ("72h", "week") or (answers.when in RECENT_ANSWERS and not story_in_past)
     return {
         "injury": r.live(*HARM) or (said["injured_answer"] and answers.when not in LONG_AGO),
         "recent_sexual_violence": sexual and recent,
