@@ -68,7 +68,7 @@ def fold(text: str) -> str:
 
 def syllable_counter(folded: str) -> Callable[[int, int], int]:
     """Counts characters of ``folded`` between two positions, a split Korean syllable as one."""
-    if not _JAMO_TAIL.search(folded):
+    if folded.isascii() or not _JAMO_TAIL.search(folded):
         return lambda start, end: end - start
     return lambda start, end: end - start - len(_JAMO_TAIL.findall(folded, start, end))
 
@@ -88,9 +88,10 @@ class Hit(NamedTuple):
 
 
 class Lexicon:
-    """Every word of every concept, compiled once into two automatons: one for Latin-script
+    """Every word of every concept, compiled once into three automatons: one for Latin-script
     words, matched in a view of the text where anything but a letter or digit is a space (so
-    a word is found whole, between spaces), one for the dense scripts."""
+    a word is found whole, between spaces), one for Korean (in its letters, jamo), one for
+    Chinese and Japanese (spelt in bytes, see :func:`han_view`)."""
 
     def __init__(
         self, words: Mapping[str, Mapping[str, Iterable[str]]], roles: Mapping[str, str] | None = None
@@ -99,7 +100,8 @@ class Lexicon:
         sorts concepts into the lists :meth:`find` returns (a concept not named is its own)."""
         roles = roles or {}
         latin: dict[str, set[tuple[str, str]]] = {}
-        dense: dict[str, set[tuple[str, str]]] = {}
+        jamo: dict[str, set[tuple[str, str]]] = {}
+        han: dict[str, set[tuple[str, str]]] = {}
         for concept, by_language in words.items():
             tagged = (roles.get(concept, concept), concept)
             for phrases in by_language.values():
@@ -109,15 +111,16 @@ class Lexicon:
                     if not key:
                         continue
                     if is_dense(key):
-                        dense.setdefault(key, set()).add(tagged)
+                        (han if _HAN_OR_KANA.search(key) else jamo).setdefault(key, set()).add(tagged)
                         continue
                     # A letter typed once for twice is a common slip ("pasport", "kil").
                     for variant in {key, _REPEATS.sub(r"\1", key)}:
                         padded = " " + latin_view(variant) + ("" if open_end else " ")
                         latin.setdefault(padded, set()).add(tagged)
-        self.size = len(latin) + len(dense)
-        self._latin = _automaton(latin, padded=True)
-        self._dense = _automaton(dense, padded=False)
+        self.size = len(latin) + len(jamo) + len(han)
+        self._latin = _automaton(latin)
+        self._jamo = _automaton(jamo, view=str)
+        self._han = _automaton(han, view=han_view)
 
     def find(self, folded: str) -> dict[str, list[Hit]]:
         """Every word found in ``folded`` (text already passed through :func:`fold`), in lists
@@ -131,21 +134,31 @@ class Lexicon:
                 end = start + length
                 for role, concept in tags:
                     found[role].append(new(Hit, (start, end, concept)))
-        if self._dense is not None:
-            # Only the stretches holding Chinese or Korean: the automaton is slow over others.
-            for stretch in _DENSE_STRETCH.finditer(folded):
-                offset = stretch.start()
-                for last, (back, length, tags) in self._dense.iter(stretch.group()):
-                    start = offset + last - back
-                    end = start + length
-                    for role, concept in tags:
-                        found[role].append(new(Hit, (start, end, concept)))
+        if not folded.isascii():
+            for automaton, view, script in ((self._jamo, str, _JAMO), (self._han, han_view, _HAN_OR_KANA)):
+                if automaton is None or not script.search(folded):
+                    continue
+                step = 2 if view is han_view else 1  # positions in the view per character
+                # Only the stretches holding Chinese or Korean: the automaton is slow over others.
+                for stretch in _DENSE_STRETCH.finditer(folded):
+                    offset = stretch.start()
+                    for last, (back, length, tags) in automaton.iter(view(stretch.group())):
+                        start, odd = divmod(last - back, step)
+                        if odd:
+                            continue  # from the second byte of one character into the next
+                        start += offset
+                        end = start + length
+                        for role, concept in tags:
+                            found[role].append(new(Hit, (start, end, concept)))
         for hits in found.values():
             hits.sort()
         return found
 
 
 _DENSE_STRETCH = re.compile(f"[^a-z\\s]*[{DENSE}][^a-z\\s]*")
+_JAMO = re.compile("[\u1100-\u11ff]")
+_HAN_OR_KANA = re.compile(f"[\u3040-\u30ff{HAN}]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ASCII_VIEW = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 
 
@@ -155,15 +168,34 @@ def latin_view(folded: str) -> str:
     return folded.encode("ascii", "replace").translate(_ASCII_VIEW).decode("ascii")
 
 
-def _automaton(keys: dict[str, set[tuple[str, str]]], *, padded: bool) -> ahocorasick.Automaton | None:
+def han_view(text: str) -> str:
+    """``text`` with each character spelt as its two bytes in UTF-16 (a character beyond them,
+    an emoji, as one that no word holds).
+
+    The automaton looks for a character's next step among all the steps it knows there, one by
+    one: at the start of a word, thousands of Chinese characters. Spelt in bytes, a step is one
+    of at most 256, and a match starting on an odd byte is no match."""
+    view = text.encode("utf-16-be")
+    if len(view) != 2 * len(text):
+        view = _ASTRAL.sub("\ufffd", text).encode("utf-16-be")
+    return view.decode("latin-1")
+
+
+def _automaton(
+    keys: dict[str, set[tuple[str, str]]], *, view: Callable[[str], str] | None = None
+) -> ahocorasick.Automaton | None:
+    """The automaton of ``keys``, each spelt by ``view`` (none: a Latin key, padded)."""
     if not keys:
         return None
     automaton = ahocorasick.Automaton()
     for key, concepts in keys.items():
-        # From the key's last character back to the word's start, and the word's length, in
-        # the text's positions (a padded key has a space before the word, and maybe after).
-        length = len(key.strip(" ")) if padded else len(key)
-        back = len(key) - 1 - (1 if padded else 0)
-        automaton.add_word(key, (back, length, tuple(sorted(concepts))))  # (role, concept) pairs
+        # From the key's last position in the view back to the word's start, and the word's
+        # length in the text (a padded key has a space before the word, and maybe after).
+        if view is None:
+            spelt, length, back = key, len(key.strip(" ")), len(key) - 2
+        else:
+            spelt = view(key)
+            length, back = len(key), len(spelt) - 1
+        automaton.add_word(spelt, (back, length, tuple(sorted(concepts))))  # (role, concept) pairs
     automaton.make_automaton()
     return automaton

@@ -45,7 +45,7 @@ from app.triage.lexicon import Hit, Lexicon, fold, is_dense, syllable_counter
 
 # Clauses end at punctuation, and at the words listed under ``clause_break`` ("but", "但是").
 _PUNCTUATION = re.compile(r"[.!?;:\n。！？；：…,、]")
-_SENTENCE_END = re.compile(r"[.!?\n。！？…]")
+_SENTENCE_ENDS = frozenset(".!?\n。！？…")
 # Characters read of a narrative: more than twice the longest the report form takes, and a
 # bound on the time a hostile post (a quarter-megabyte of one phrase) can take.
 READ_AT_MOST = 50_000
@@ -207,6 +207,10 @@ class Reader:
         return Reading((*found.values(), *pairs), looks_back=looks_back)
 
 
+def _end(hit: Hit) -> int:
+    return hit.end
+
+
 class _Sorted(list[Hit]):
     """Words in text order, with range queries on where they start."""
 
@@ -226,7 +230,7 @@ class _Words:
         self.subjects = subjects
         self.count = syllable_counter(text)
         if "ignore" in found or "not_negation" in found:
-            found = _without_ignored(found, len(text))
+            found = _without_ignored(found)
         self.content = [hit for role, hits in found.items() if role not in _NOT_CONTENT for hit in hits]
         self.content.sort()
         self.times = _Sorted(found.get("times", ()))
@@ -234,7 +238,8 @@ class _Words:
         self.breaks = sorted(
             [m.start() for m in _PUNCTUATION.finditer(text)] + [h.start for h in found.get("breaks", ())]
         )
-        self.sentence_ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+        # Sentences end at some of the clauses' ends (breaks hold those of every clause).
+        self.sentence_ends = [at for at in self.breaks if text[at] in _SENTENCE_ENDS]
 
     def clause(self, position: int) -> int:
         return bisect.bisect_right(self.breaks, position)
@@ -273,12 +278,12 @@ class _Clause:
         low = breaks[number - 1] if number else 0
         high = breaks[number] if number < len(breaks) else len(words.text)
         self.words = words
-        self.times = words.times.within(low, high)
-        tenses = list(self.times)
+        self.times = self.tenses = words.times.within(low, high)
         self.negations: list[Hit] = []
         self.negations_after: list[Hit] = []
         self.first_supposing = high  # where the first "if" ends: what follows is supposed
         self.habitual = self.conditional = False
+        tenses = []
         for hit in words.modifiers.within(low, high):
             concept = hit.concept
             if concept == TENSE:
@@ -293,10 +298,12 @@ class _Clause:
                 self.habitual = True
             elif concept == "condition":
                 self.conditional = True
-        self.tenses = sorted(tenses)
-        self.negations.sort(key=lambda n: n.end)
-        self.negation_ends = [n.end for n in self.negations]
-        self.negation_after_starts = [n.start for n in self.negations_after]
+        if tenses:
+            self.tenses = sorted(self.times + tenses)
+        if len(self.negations) > 1:
+            self.negations.sort(key=_end)
+        self.negation_ends = [n.end for n in self.negations] if self.negations else []
+        self.negation_after_starts = [n.start for n in self.negations_after] if self.negations_after else []
 
     def supposed(self, hit: Hit) -> bool:
         """Told as habit ("every night") or after an "if": not happening this one time."""
@@ -305,6 +312,8 @@ class _Clause:
     def denies(self, hit: Hit) -> bool:
         """A negation just before ``hit`` ("no knife", "没有刀"), or just after it in Korean
         ("칼은 없었어요"); not one followed by "he" or "I" ("no, he is at the door")."""
+        if not self.negation_ends and not self.negation_after_starts:
+            return False
         text, count = self.words.text, self.words.count
         # The nearest negation ending before the word: any earlier one is farther, or behind it.
         at = bisect.bisect_right(self.negation_ends, hit.start)
@@ -323,34 +332,39 @@ class _Clause:
         )
 
 
-_YEAR = re.compile(r"(?<![0-9])(?:19[5-9][0-9]|20[0-9][0-9])(?![0-9])")
+_YEAR = re.compile(r"(?:19[5-9]|20[0-9])[0-9]")  # digits around it are checked after: faster
 
 
 def _past_years(text: str, this_year: int) -> list[Hit]:
     """The years before this one in ``text``, as words of the distant past."""
+    if "19" not in text and "20" not in text:
+        return []
     return [
-        Hit(m.start(), m.end(), PAST) for m in _YEAR.finditer(text) if int(m.group()) < this_year
+        Hit(m.start(), m.end(), PAST)
+        for m in _YEAR.finditer(text)
+        if int(m.group()) < this_year
+        and not text[m.start() - 1 : m.start()].isdigit()
+        and not text[m.end() : m.end() + 1].isdigit()
     ]
 
 
-def _without_ignored(found: dict[str, list[Hit]], length: int) -> dict[str, list[Hit]]:
+def _without_ignored(found: dict[str, list[Hit]]) -> dict[str, list[Hit]]:
     """Drops words inside an ``ignore`` word ("칼퇴" is no knife), and negations inside a
     ``not_negation`` word (Portuguese "no spa" denies nothing)."""
-    ignored, exceptions = bytearray(length + 1), bytearray(length + 1)
-    for span in found.get("ignore", ()):
-        ignored[span.start : span.end] = b"\x01" * (span.end - span.start)
-    for span in found.get("not_negation", ()):
-        exceptions[span.start : span.end] = b"\x01" * (span.end - span.start)
+    ignored, exceptions = found.get("ignore", ()), found.get("not_negation", ())
     kept = {}
     for role, hits in found.items():
         if role in ("ignore", "not_negation"):
             continue
-        kept[role] = [
+        dropped = {
             hit
-            for hit in hits
-            if not (ignored[hit.start] and ignored[hit.end - 1])
-            and not (hit.concept == "negation" and exceptions[hit.start] and exceptions[hit.end - 1])
-        ]
+            for spans, only in ((ignored, None), (exceptions if role == "modifiers" else (), "negation"))
+            for span in spans
+            # The words starting inside the span (hits are in text order), if they end in it.
+            for hit in hits[bisect.bisect_left(hits, (span.start,)) : bisect.bisect_left(hits, (span.end,))]
+            if hit.end <= span.end and only in (None, hit.concept)
+        }
+        kept[role] = [hit for hit in hits if hit not in dropped] if dropped else hits
     return kept
 
 
@@ -366,8 +380,8 @@ def _distance(a: Hit, b: Hit, count: Count) -> int:
 def _nearest(hit: Hit, markers: list[Hit]) -> Hit | None:
     """The marker closest to ``hit`` (``markers`` in text order); ties go to the one before
     ("he is outside, was")."""
-    if not markers:
-        return None
+    if len(markers) < 2:
+        return markers[0] if markers else None
     # Only the few markers around the word's place can be the closest.
     at = bisect.bisect_left(markers, (hit.start,))
     near = markers[max(0, at - 3) : at + 3]
@@ -378,11 +392,14 @@ def _pairs(found: dict[Hit, Found], clause: Callable[[int], int], count: Count) 
     """Concepts that two words make together in one clause ("took" ... "my phone"), once for
     each first word."""
     made = []
+    by_concept: dict[str, list[Hit]] = {}
+    for hit in found:
+        by_concept.setdefault(hit.concept, []).append(hit)
     for name, (firsts, seconds, within) in PAIRS.items():
-        lefts = [hit for hit in found if hit.concept in firsts]
+        lefts = [hit for concept in firsts for hit in by_concept.get(concept, ())]
         if not lefts:
             continue
-        rights = sorted(hit for hit in found if hit.concept in seconds)
+        rights = sorted(hit for concept in seconds for hit in by_concept.get(concept, ()))
         starts = [hit.start for hit in rights]
         for a in lefts:
             # Only second words starting near the first can be within reach (no word is

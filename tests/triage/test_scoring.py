@@ -118,6 +118,10 @@ def test_past_and_resolved_danger_pages_nobody(narrative: str) -> None:
         ("Llegué hace dos años. Ahora la dueña guarda mi pasaporte y no me paga.", 1),
         # A year gone by is the past ("In 2019 ... a knife"), for a stalker near now too.
         ("In 2019 a boss pulled a knife on me. Now a client parks outside the spa and texts me.", 2),
+        # ... but not a number that holds one (a phone number, an amount, a case number).
+        ("Ticket 120194: client outside my door with a knife", 0),
+        ("Case 12019: client outside my door with a knife", 0),
+        ("Case 20193: client outside my door with a knife", 0),
     ],
 )
 def test_time_words_reach_only_as_far_as_their_sentence(narrative: str, expected: int) -> None:
@@ -198,6 +202,18 @@ def test_text_is_folded_before_it_is_read() -> None:
 def test_words_match_whole_words_only() -> None:
     # "grapes" holds "rape", "debtor" "debt", "stable" "stab": none of them fire.
     assert level(narrative="She brought grapes and talked about a debtor in a stable") == 3
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        # A massage gun is a tool; 칼국수 is noodle soup, not a knife (칼).
+        "The client is at my door with a massage gun",
+        "지금 칼국수 먹으러 나가는데 손님이 문 앞에 있어요",
+    ],
+)
+def test_a_word_inside_a_harmless_one_is_not_read(narrative: str) -> None:
+    assert level(narrative=narrative) > 0
 
 
 def test_signals_name_concepts_never_the_words() -> None:
