@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.cases import vocabulary as v
+from app.intake.tokens import new_submission_token
 from app.referrals.consent import PURPOSES
 
 PHONE_RE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
@@ -32,11 +32,6 @@ EMAIL_RE = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,189}\.[^@\s<>.]{2,}$")
 
 def _choices(mapping: dict[str, Any]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in mapping.items()]
-
-
-def new_submission_token() -> str:
-    """A fresh token for one filling-in of the report form; a resent form files nothing twice."""
-    return secrets.token_urlsafe(24)
 
 
 class CheckboxList(SelectMultipleField):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -21,8 +22,8 @@ from app.intake.forms import (
     MessageForm,
     ReceiptForm,
     ReportForm,
-    new_submission_token,
 )
+from app.intake.tokens import new_submission_token, own_submission_token
 from app.models import utcnow
 from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.referrals.letter import complaint_letter, wants_licensing_help
@@ -190,7 +191,8 @@ def _submission_from(form: ReportForm) -> services.Submission:
         category=chosen(form.category) or "other",
         language=form.language.data if form.language.data in languages else _current_language(),
         county=chosen(form.county),
-        submission_token=form.submission.data,
+        # A token this browser was not given is no token: the report is a new one.
+        submission_token=own_submission_token(form.submission.data) or secrets.token_urlsafe(24),
         content=ReportContent(
             narrative=form.narrative.data or "",
             perpetrator=chosen(form.perpetrator),

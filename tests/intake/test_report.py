@@ -91,6 +91,23 @@ def test_resent_form_files_one_case(client: FlaskClient) -> None:
     assert case_count() == 1
 
 
+def test_a_token_is_good_only_in_the_browser_it_was_given_to(client: FlaskClient, app: Flask) -> None:
+    page = hidden_fields(client.get("/report").get_data(as_text=True))
+    # Someone who saw her form's token (a shared computer, over her shoulder) files with it
+    # first from a browser of his own: his report goes in as a new one...
+    other = app.test_client()
+    his = {**hidden_fields(other.get("/report").get_data(as_text=True)), "submission": page["submission"]}
+    assert other.post("/report", data={**his, **report_answers(narrative="His")}).status_code == 200
+    # ... and hers is not taken for a copy of his.
+    hers = {**page, **report_answers(narrative="Hers")}
+    assert client.post("/report", data=hers).status_code == 200
+    # Trying it again tells him nothing of hers; her own resend is still known for one.
+    probe = other.post("/report", data={**his, **report_answers(narrative="His")})
+    assert probe.status_code == 200 and "already received" not in probe.get_data(as_text=True)
+    assert client.post("/report", data=hers).status_code == 409
+    assert case_count() == 3
+
+
 def test_danger_now_shows_emergency_help_first(client: FlaskClient) -> None:
     response = submit_report(client, danger_now="yes")
     body = response.get_data(as_text=True)
