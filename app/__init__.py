@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import Settings, load_settings
+from app.config import Settings, load_settings, redis_warnings
 from app.crypto import KeyringError, load_keyring
 from app.extensions import babel, csrf, db, limiter, migrate
 from app.logs import configure_logging
@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     configure_logging(app, settings)
+    for warning in redis_warnings(settings):
+        app.logger.warning("%s", warning)
 
     try:
         keyring = load_keyring(keys_dir(settings))

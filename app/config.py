@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CONFIDE_"
@@ -201,6 +202,23 @@ def _read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: {error}") from None
 
 
+def redis_warnings(settings: Settings) -> list[str]:
+    """What is unsafe about the Redis servers production uses: anyone who can write to one
+    can fill the queues and read which cases wait (see README, "Redis")."""
+    if settings.env != "production":
+        return []
+    warnings = []
+    for name in ("redis_url", "rate_limit_storage_url"):
+        url = urlsplit(getattr(settings, name))
+        if url.scheme in ("", "unix"):
+            continue  # the same server as redis_url, or a socket only this host can open
+        if not url.password:
+            warnings.append(f"{name}: Redis without a password; set one (requirepass or an ACL user)")
+        if url.scheme == "redis" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+            warnings.append(f"{name}: Redis on another host without TLS; use rediss://")
+    return warnings
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
@@ -219,6 +237,11 @@ def load_settings(
     settings: Settings = _build(Settings, data, "")
     if settings.env not in ENVIRONMENTS:
         raise ConfigError(f"env must be one of {', '.join(ENVIRONMENTS)}")
+    if settings.env == "production" and not settings.secure_cookies:
+        raise ConfigError(
+            "env is production but secure_cookies is false: sessions would travel without TLS "
+            "(set secure_cookies = true and serve the site over HTTPS)"
+        )
     if settings.session_idle_minutes < 1:
         raise ConfigError("session_idle_minutes must be at least 1")
     if settings.triage.route_batch < 1:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app import ROOT, create_app
 from app.cases.models import Case
+from app.config import ConfigError, redis_warnings
 from app.crypto import KeyringError
 from app.extensions import db
 from app.security import ALL_ROLES, CSP, view_roles
@@ -128,7 +129,41 @@ def test_rate_limited_report_keeps_the_text_and_stores_no_address(
 
 
 def test_production_refuses_to_start_without_keys(tmp_path: Path, log_file: Path) -> None:
-    settings = settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "no-keys", log_file, env="production")
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "no-keys", log_file, env="production", secure_cookies=True
+    )
     with pytest.raises(KeyringError, match="refusing to start"):
         create_app(settings)
     assert not (tmp_path / "no-keys").exists(), "no keys may be made silently"
+
+
+def test_production_refuses_to_start_without_secure_cookies(tmp_path: Path, log_file: Path) -> None:
+    with pytest.raises(ConfigError, match="secure_cookies"):
+        settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, log_file, env="production")
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("redis://127.0.0.1:6379/0", ["without a password"]),
+        ("redis://:s3cret@10.0.0.5:6379/0", ["without TLS"]),
+        ("rediss://confide:s3cret@redis.internal:6380/0", []),
+        ("unix:///run/redis/redis.sock", []),
+    ],
+)
+def test_production_warns_of_a_redis_anyone_could_write_to(
+    tmp_path: Path, log_file: Path, url: str, warned: list[str]
+) -> None:
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'x.db'}", tmp_path, log_file, env="production", secure_cookies=True, redis_url=url
+    )
+    warnings = redis_warnings(settings)
+    assert len(warnings) == len(warned) and all(w in text for w, text in zip(warned, warnings))
+    # The same Redis at another address is warned about only in production.
+    assert redis_warnings(settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, log_file, redis_url=url)) == []
+
+
+def test_the_warning_is_in_the_log_at_start(tmp_path: Path, keys_dir: Path, log_file: Path) -> None:
+    settings = settings_for(f"sqlite:///{tmp_path / 'x.db'}", keys_dir, log_file, env="production", secure_cookies=True)
+    create_app(settings)
+    assert "redis_url: Redis without a password" in log_file.read_text()

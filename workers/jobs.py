@@ -66,3 +66,10 @@ def sweep_and_escalate(force: bool = False) -> str:
         db.session.commit()
         send_pending(urgent_only=True)
         return f"queued {queued}, escalated {escalated}, reminded {reminded}"
+
+
+# The only functions a worker runs (workers/listed.py), by the names jobs give them.
+JOBS = {
+    f"{__name__}.{job.__name__}": job
+    for job in (route_case, check_deadline, send_notifications, sweep_and_escalate)
+}

@@ -60,9 +60,13 @@ def test_the_worker_routes_then_stops_gracefully_on_sigterm(
         assert wait_for(routed), "the worker did not route the queued case:\n" + tail(
             log_file.with_suffix(".worker")
         )
-        # RQ's cron has started the periodic jobs on their own queue.
-        periodic = Queue(f"{app.config['CONFIDE'].queue_prefix}-periodic", connection=redis_client)
-        assert wait_for(lambda: len(periodic.finished_job_registry) > 0), "no periodic job ran"
+        # The periodic jobs have been queued and run.
+        default = Queue(queue_names()[1], connection=redis_client)
+
+        def periodic_ran() -> bool:
+            return any(job_id.startswith("periodic-") for job_id in default.finished_job_registry.get_job_ids())
+
+        assert wait_for(periodic_ran), "no periodic job ran"
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -92,7 +96,7 @@ def test_a_worker_killed_mid_routing_leaves_the_case_to_be_routed_once_after_res
         blocker.begin()
         blocker.exec_driver_sql("SELECT id FROM cases WHERE id = %(id)s FOR UPDATE", {"id": case.id})
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers", "--no-cron"], cwd=ROOT, env=env, start_new_session=True
+        [sys.executable, "-m", "workers", "--no-periodic"], cwd=ROOT, env=env, start_new_session=True
     )
     try:
         started = Queue(queue_names()[1], connection=redis_client).started_job_registry
@@ -177,7 +181,7 @@ def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
     worker_output = log_file.with_suffix(".restart-worker")
     output = open(worker_output, "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers", "--no-cron"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
+        [sys.executable, "-m", "workers", "--no-periodic"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
         stdout=output, stderr=subprocess.STDOUT,
     )
     try:
