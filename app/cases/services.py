@@ -276,6 +276,8 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
     target = db.session.get(StaffUser, staff_id)
     if target is None or not target.active or target.role not in (RESPONDER, COORDINATOR):
         raise CaseActionError("Choose an active responder.")
+    if target.id in excluded_staff(case.id):
+        raise CaseActionError("The reporter asked that this person not see the case.")
     previous = case.assigned_to_id
     case.assigned_to_id, case.assigned_at = target.id, utcnow()
     # The case's row first, then the person's: the order routing locks them in, so the
@@ -339,9 +341,18 @@ def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
     announce("message_sent", actor=viewer.id, role=viewer.role, case_id=case.id, direction="to_reporter")
 
 
-def assignable_staff() -> list[StaffUser]:
+def excluded_staff(case_id: str) -> set[str]:
+    """The staff the reporter asked to keep away from the case."""
+    from app.triage.models import CaseExclusion
+
+    return set(db.session.scalars(select(CaseExclusion.staff_id).where(CaseExclusion.case_id == case_id)))
+
+
+def assignable_staff(case_id: str) -> list[StaffUser]:
+    """Who a coordinator may give the case to: not anyone the reporter excluded."""
+    excluded = excluded_staff(case_id)
     people = [
         s for s in staff_directory().values()
-        if s.active and s.role in (RESPONDER, COORDINATOR) and s.enrolled_at is not None
+        if s.active and s.role in (RESPONDER, COORDINATOR) and s.enrolled_at is not None and s.id not in excluded
     ]
     return sorted(people, key=lambda s: (s.role != RESPONDER, s.name or s.email))

@@ -51,10 +51,10 @@ def queue() -> str:
     return render_template("cases/queue.html", result=result, filters=filters, now=utcnow())
 
 
-def _assignee_choices() -> list[SelectChoice]:
+def _assignee_choices(case_id: str) -> list[SelectChoice]:
     return [
         SelectChoice(s.id, f"{s.label}, {s.role}")
-        for s in services.assignable_staff()
+        for s in services.assignable_staff(case_id)
     ]
 
 
@@ -85,7 +85,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     case = services.visible_case(viewer, case_id)
     view = services.view_case(viewer, case)
     assign_form = AssignForm(prefix="assign")
-    assign_form.staff_id.choices = _assignee_choices()
+    assign_form.staff_id.choices = _assignee_choices(case.id)
     status_form = StatusForm(prefix="status")
     next_statuses = [s for s in TRANSITIONS.get(case.status, ()) if s != "referred" or view.can_refer]
     status_form.status.choices = [SelectChoice("", "Choose…")] + [SelectChoice(s, STATUS_NAMES[s]) for s in next_statuses]
@@ -97,6 +97,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
         "note_form": NoteForm(prefix="note"),
         "status_form": status_form,
         "assign_form": assign_form,
+        "excluded_count": len(services.excluded_staff(case.id)) if viewer.role == COORDINATOR else 0,
         "action": ActionForm(),
         **forms,
     }
@@ -142,7 +143,7 @@ def claim(case_id: str) -> Response:
 def assign(case_id: str) -> Response:
     case = services.visible_case(_me(), case_id)
     form = AssignForm(prefix="assign")
-    form.staff_id.choices = _assignee_choices()
+    form.staff_id.choices = _assignee_choices(case.id)
     if form.validate_on_submit():
         try:
             services.assign(_me(), case, form.staff_id.data)

@@ -58,6 +58,8 @@ class Filed:
     case_id: str
     receipt: ReceiptCode
     triage: Triage
+    # Names the reporter asked to keep away that are no one's pseudonym (shown to her once).
+    unmatched: tuple[str, ...] = ()
 
 
 def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
@@ -115,7 +117,7 @@ def submit_report(
     try:
         db.session.flush()
         record_initial_consent(case_id, submission.consent)
-        _record_exclusions(case_id, submission.exclude)
+        unmatched = _record_exclusions(case_id, submission.exclude)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -127,22 +129,29 @@ def submit_report(
         return submit_report(fresh, triage=triage, despite=(*despite, "resent"))
     log.info("case %s received at level L%d", case_id, triage.level)
     enqueue_route(case_id, triage.level)
-    return Filed(case_id=case_id, receipt=receipt, triage=triage)
+    return Filed(case_id=case_id, receipt=receipt, triage=triage, unmatched=unmatched)
 
 
-def _record_exclusions(case_id: str, pseudonyms: tuple[str, ...]) -> None:
-    """Keep the ids of responders the reporter named; names that match no one are dropped."""
-    wanted = {name.strip().casefold() for name in pseudonyms if name.strip()}
-    if not wanted:
-        return
+def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Keep the ids of the responders the reporter named (compared as they read:
+    ``staff.pseudonyms``); returns the names that are no one's."""
     from app.staff.models import StaffUser
+    from app.staff.pseudonyms import pseudonym_key
     from app.triage.models import CaseExclusion
 
+    wanted = {pseudonym_key(name): name.strip() for name in names if pseudonym_key(name)}
+    if not wanted:
+        return ()
+    matched = set()
     for staff_id, pseudonym in db.session.execute(
         select(StaffUser.id, StaffUser.pseudonym).where(StaffUser.pseudonym.is_not(None))
     ):
-        if pseudonym.casefold() in wanted:
+        key = pseudonym_key(pseudonym)
+        if key in wanted and staff_id not in matched:
+            matched.add(staff_id)
             db.session.add(CaseExclusion(case_id=case_id, staff_id=staff_id))
+            wanted[key] = ""
+    return tuple(name for name in wanted.values() if name)
 
 
 def find_case_by_receipt(typed: str) -> str | None:

@@ -150,6 +150,7 @@ def _receive(
         receipt=filed.receipt.display(),
         urgent=filed.triage.level == 0,
         help_resources=resources_for(topics, current_app.config["CONFIDE"].resources),
+        unmatched=filed.unmatched,
     )
 
 
@@ -353,6 +354,7 @@ def _report_failed() -> tuple[str, int]:
             receipt=filed.receipt.display(),
             urgent=filed.triage.level == 0,
             help_resources=resources_for(["danger"], current_app.config["CONFIDE"].resources),
+            unmatched=filed.unmatched,
         )
         return page, 200
     notice = _(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.signals import announce
 from app.staff.models import StaffUser, Training
+from app.staff.pseudonyms import pseudonym_key, pseudonym_problem
 from app.staff.services import StaffError
 
 KNOWN_LANGUAGES = ("en", "es")
@@ -24,13 +26,17 @@ def update_profile(
     on_duty: bool,
     caseload_cap: int | None = None,
 ) -> None:
-    pseudonym = (pseudonym or "").strip() or None
-    if pseudonym is not None:
-        taken = db.session.scalar(
-            select(StaffUser.id).where(StaffUser.pseudonym == pseudonym, StaffUser.id != user.id)
+    pseudonym = re.sub(" {2,}", " ", (pseudonym or "").strip()) or None
+    if pseudonym is not None and pseudonym != user.pseudonym:
+        problem = pseudonym_problem(pseudonym)
+        if problem:
+            raise StaffError(problem)
+        key = pseudonym_key(pseudonym)
+        others = db.session.scalars(
+            select(StaffUser.pseudonym).where(StaffUser.pseudonym.is_not(None), StaffUser.id != user.id)
         )
-        if taken:
-            raise StaffError("Another person already uses that pseudonym.")
+        if any(pseudonym_key(other) == key for other in others):
+            raise StaffError("Another person already uses that pseudonym, or one that reads the same.")
     user.pseudonym = pseudonym
     user.languages = [code for code in KNOWN_LANGUAGES if code in set(languages)]
     user.on_duty = bool(on_duty) and user.active
