@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from app.crypto import KeyringError, load_keyring
 from app.extensions import babel, csrf, db, limiter, migrate
 from app.logs import configure_logging
 from app.security import init_security
+from app.text import closed_bidi
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count)  # type: ignore[method-assign]
 
+    # Whatever a page shows leaves no direction override open (app/text.py).
+    app.jinja_options = {**app.jinja_options, "finalize": closed_bidi}
     db.init_app(app)
     _tune_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -130,12 +134,27 @@ def keys_dir(settings: Settings) -> Path:
 def _database_uri(settings: Settings, app: Flask) -> str:
     uri = settings.database_url
     prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
-        # Relative SQLite paths are relative to the project, wherever the app is started.
-        path = ROOT / uri[len(prefix) :]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        uri = prefix + str(path)
+    if uri.startswith(prefix) and ":memory:" not in uri:
+        path = Path(uri[len(prefix) :])
+        if not path.is_absolute():
+            # Relative SQLite paths are relative to the project, wherever the app is started.
+            path = ROOT / path
+            uri = prefix + str(path)
+        _private_file(path)
     return uri
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite database readable by this account alone: its folder 0700, the file 0600
+    (SQLite gives its -wal and -shm files the database file's permissions)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    elif path.parent == ROOT / "instance":
+        path.parent.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:

@@ -167,3 +167,22 @@ def test_the_warning_is_in_the_log_at_start(tmp_path: Path, keys_dir: Path, log_
     settings = settings_for(f"sqlite:///{tmp_path / 'x.db'}", keys_dir, log_file, env="production", secure_cookies=True)
     create_app(settings)
     assert "redis_url: Redis without a password" in log_file.read_text()
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_alone(tmp_path: Path, keys_dir: Path, log_file: Path) -> None:
+    path = tmp_path / "new" / "confide.db"
+    app = create_app(settings_for(f"sqlite:///{path}", keys_dir, log_file))
+    with app.app_context():
+        db.create_all()
+        db.session.execute(select(func.count()).select_from(Case))
+        files = sorted(file.name for file in path.parent.iterdir())
+        assert files == ["confide.db", "confide.db-shm", "confide.db-wal"]
+        for file in path.parent.iterdir():
+            assert (file.stat().st_mode & 0o777) == 0o600, file
+        db.session.remove()
+        db.engine.dispose()
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    # One left readable by an older version is made private at start.
+    path.chmod(0o644)
+    create_app(settings_for(f"sqlite:///{path}", keys_dir, log_file))
+    assert (path.stat().st_mode & 0o777) == 0o600

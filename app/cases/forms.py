@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.forms import Form
 from app.cases.vocabulary import CLOSE_REASONS, STATUS_NAMES
 
 
-class StaffMessageForm(FlaskForm):
+class StaffMessageForm(Form):
     body = TextAreaField(
         "Message to the reporter",
         description="The reporter reads this with their receipt. They see your pseudonym, not your name.",
@@ -18,14 +18,14 @@ class StaffMessageForm(FlaskForm):
     )
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField(
         "Internal note", description="Staff only; never shown to the reporter.",
         validators=[DataRequired("Write the note first."), Length(max=10_000)],
     )
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = SelectField(
         "New status",
         choices=[SelectChoice(k, v) for k, v in STATUS_NAMES.items()],
@@ -38,5 +38,5 @@ class StatusForm(FlaskForm):
     )
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     staff_id = SelectField("Assign to", choices=[])

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -22,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.forms import Form
 from app.cases import vocabulary as v
 from app.intake.tokens import new_submission_token
 from app.referrals.consent import PURPOSES
@@ -65,7 +65,7 @@ def _yes_no() -> list[SelectChoice]:
     return _choices(v.YES_NO_UNSURE)
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     identity = RadioField(
         _l("Do you want to give your name?"),
         choices=[
@@ -192,7 +192,7 @@ class ReportForm(FlaskForm):
         return valid
 
 
-class ReceiptForm(FlaskForm):
+class ReceiptForm(Form):
     receipt = StringField(
         _l("Your receipt"),
         description=_l("The 20 digits you were given, e.g. 1234-5678-9012-3456-7890."),
@@ -200,7 +200,7 @@ class ReceiptForm(FlaskForm):
     )
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     body = TextAreaField(
         _l("Your message"),
         validators=[
@@ -226,7 +226,7 @@ class MessageForm(FlaskForm):
     )
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     peer_support = BooleanField(PURPOSES["peer_support"])
     legal_referral = BooleanField(PURPOSES["legal_referral"])
     identity_to_counsel = BooleanField(PURPOSES["identity_to_counsel"])
@@ -235,5 +235,5 @@ class ConsentForm(FlaskForm):
     contact_text = BooleanField(PURPOSES["contact_text"])
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     pass

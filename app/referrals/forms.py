@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.forms import Form
 from app.referrals.vocabulary import DECLINE_REASONS, PRACTICE_AREAS
-from app.staff.forms import CheckboxList, plain_text
+from app.staff.forms import CheckboxList
 
 
-class ReferForm(FlaskForm):
+class ReferForm(Form):
     counsel_id = SelectField("Refer to", choices=[], validators=[DataRequired("Choose counsel.")])
 
 
-class DecideForm(FlaskForm):
+class DecideForm(Form):
     decision = SelectField(
         "Your decision",
         choices=[SelectChoice("", "Choose…"), SelectChoice("accept", "Accept the referral"), SelectChoice("decline", "Decline")],
@@ -28,17 +28,17 @@ class DecideForm(FlaskForm):
     )
 
 
-class CounselProfileForm(FlaskForm):
-    firm = StringField("Firm or organisation", validators=[DataRequired("Give the firm's name."), Length(max=200), plain_text])
+class CounselProfileForm(Form):
+    firm = StringField("Firm or organisation", validators=[DataRequired("Give the firm's name."), Length(max=200)])
     practice_areas = CheckboxList("Practice areas", choices=[SelectChoice(k, v) for k, v in PRACTICE_AREAS.items()])
     languages = StringField(
         "Languages",
         description="Language codes, separated by commas: en, es, zh, ko, pt…",
-        validators=[DataRequired("Give at least one language."), Length(max=200), plain_text],
+        validators=[DataRequired("Give at least one language."), Length(max=200)],
     )
     age_recipient = TextAreaField(
         "age public key",
         description="Counsel make it with age-keygen and send the line starting age1. Never the secret key.",
         filters=[lambda value: value.strip() if value else value],
-        validators=[DataRequired("Paste counsel's age public key."), Length(max=200), plain_text],
+        validators=[DataRequired("Paste counsel's age public key."), Length(max=200)],
     )

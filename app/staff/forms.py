@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
+from app.forms import Form
 from app.cases.vocabulary import CATEGORIES
 from app.intake.forms import CheckboxList
 from app.staff.models import ROLES
@@ -14,18 +14,12 @@ from app.staff.models import ROLES
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Spanish")]
 
 
-def plain_text(form: FlaskForm, field: StringField) -> None:
-    """Refuse control characters in text kept in the clear (PostgreSQL refuses NUL outright)."""
-    if field.data and any(ord(char) < 32 or ord(char) == 127 for char in field.data):
-        raise ValidationError("Remove the invisible control characters from this field.")
-
-
-class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254), plain_text])
+class LoginForm(Form):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         "Code from your authenticator app",
         description="Six digits. Lost your phone? Enter one of your recovery codes instead.",
@@ -33,7 +27,7 @@ class CodeForm(FlaskForm):
     )
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(Form):
     password = PasswordField(
         "Choose a password",
         description="At least 12 characters. A few unrelated words make a strong one.",
@@ -45,14 +39,14 @@ class EnrolForm(FlaskForm):
     code = StringField("The six-digit code your app shows now", validators=[DataRequired(), Length(max=12)])
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(Form):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
     code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=40)])
 
 
-class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254), plain_text])
-    name = StringField("Name", validators=[Optional(), Length(max=200), plain_text])
+class InviteForm(Form):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
 
     def validate_email(self, field: EmailField) -> None:
@@ -60,11 +54,11 @@ class InviteForm(FlaskForm):
             raise ValidationError("That is not an email address.")
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     pseudonym = StringField(
         "Pseudonym reporters see",
         description="Never your real name. Reporters may ask that a pseudonym not see their case.",
-        validators=[Optional(), Length(min=2, max=64), plain_text],
+        validators=[Optional(), Length(min=2, max=64)],
     )
     languages = CheckboxList("Languages you can work in", choices=LANGUAGE_CHOICES)
     on_duty = BooleanField("On duty: new cases may be routed to me")
@@ -74,8 +68,8 @@ class StaffEditForm(ProfileForm):
     caseload_cap = IntegerField("Caseload cap (open cases at once)", validators=[NumberRange(min=0, max=200)])
 
 
-class TrainingForm(FlaskForm):
-    course = StringField("Course", validators=[DataRequired(), Length(max=200), plain_text])
+class TrainingForm(Form):
+    course = StringField("Course", validators=[DataRequired(), Length(max=200)])
     category = SelectField(
         "Qualifies for",
         choices=[SelectChoice("all", "All categories")] + [SelectChoice(k, v) for k, v in CATEGORIES.items()],
@@ -88,7 +82,7 @@ class TrainingForm(FlaskForm):
             raise ValidationError("A record must expire after it was completed.")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button with nothing but its CSRF token."""
 
 
