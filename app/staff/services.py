@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import current_app, g, has_request_context
 from sqlalchemy import func, select, update
 
-from app.crypto import blind_index
+from app.crypto import DecryptionError, blind_index
 from app.extensions import db
 from app.keystore import current_keyring
 from app.models import utcnow
@@ -101,35 +101,56 @@ def open_invite(token: str) -> StaffInvite | None:
     return invite
 
 
-def pending_totp_secret(invite: StaffInvite) -> str:
-    """The TOTP secret offered on this invite's enrolment page; made once, kept sealed."""
-    ring = current_keyring()
-    if invite.pending_totp_sealed is None:
-        secret = credentials.new_totp_secret()
-        invite.pending_totp_sealed = credentials.seal_totp(ring, invite.staff_id, secret, field="pending-totp")
-        db.session.commit()
-        return secret
-    return credentials.open_totp(ring, invite.staff_id, invite.pending_totp_sealed, field="pending-totp")
+def start_enrolment(invite: StaffInvite) -> str:
+    """Make a new TOTP secret for this invite, for the browser that asked; returns the key
+    that browser keeps (in its session) to see it. A secret made before no longer opens."""
+    nonce = secrets.token_urlsafe(16)
+    secret = credentials.new_totp_secret()
+    invite.pending_totp_sealed = credentials.seal_totp(
+        current_keyring(), invite.staff_id, secret, field=f"pending-totp/{nonce}"
+    )
+    db.session.commit()
+    return nonce
 
 
-def enrol(invite: StaffInvite, password: str, code: str) -> list[str]:
-    """Set password and TOTP from an invite; returns fresh recovery codes to show once."""
+def enrolment_secret(invite: StaffInvite, nonce: object) -> str | None:
+    """The TOTP secret this browser was shown (``nonce`` from its session), or None."""
+    if not isinstance(nonce, str) or invite.pending_totp_sealed is None:
+        return None
+    try:
+        return credentials.open_totp(
+            current_keyring(), invite.staff_id, invite.pending_totp_sealed, field=f"pending-totp/{nonce}"
+        )
+    except DecryptionError:
+        return None  # another browser started enrolment since
+
+
+def enrol(invite: StaffInvite, secret: str, password: str, code: str) -> list[str]:
+    """Set password and TOTP from an invite; returns fresh recovery codes to show once.
+
+    The invite is spent by a conditional update first: of two posts at once, one enrols."""
     ring = current_keyring()
     user = invite.staff
     problem = credentials.password_problem(password, user_inputs=[user.email, user.name, "confide"])
     if problem is not None:
         raise StaffError(problem)
-    secret = pending_totp_secret(invite)
     step = credentials.matching_step(secret, code, after_step=0)
     if step is None:
         raise StaffError("code")
+    now = utcnow()
+    spent = db.session.execute(
+        update(StaffInvite)
+        .where(StaffInvite.id == invite.id, StaffInvite.used_at.is_(None))
+        .values(used_at=now, pending_totp_sealed=None)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise StaffError("used")
     user.password_hash = credentials.hash_password(password)
     user.totp_sealed = credentials.seal_totp(ring, user.id, secret)
     user.totp_last_step = step
-    user.enrolled_at = utcnow()
+    user.enrolled_at = now
     user.active = True
-    invite.used_at = utcnow()
-    invite.pending_totp_sealed = None
     codes = _replace_recovery_codes(user)
     db.session.commit()
     announce("staff_enrolled", actor=user.id, role=user.role)

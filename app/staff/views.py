@@ -98,19 +98,34 @@ def _qr_svg(uri: str) -> Markup:
 @blueprint.route("/enrol/<token>", methods=["GET", "POST"])
 @allow(PUBLIC)
 @limiter.limit(_login_limit, methods=["POST"])
-def enrol(token: str) -> str | tuple[str, int]:
+def enrol(token: str) -> Response | str | tuple[str, int]:
+    """The enrolment page. Its key (the TOTP secret) is shown only to a browser that asked for
+    it with a press of a button, so a link scanner or a glance at the link sees none; each
+    press makes a new one, and only the browser that pressed last can finish."""
     invite = services.open_invite(token)
     if invite is None:
         return render_template("staff/enrol_invalid.html"), 404
-    secret = services.pending_totp_secret(invite)
+    if request.method == "POST" and "start" in request.form:
+        if ActionForm().validate_on_submit():
+            session["enrol"] = services.start_enrolment(invite)
+        return redirect(url_for("staff.enrol", token=token), 303)
+    secret = services.enrolment_secret(invite, session.get("enrol"))
+    if secret is None:
+        restarted = request.method == "POST"
+        return render_template("staff/enrol_start.html", form=ActionForm(), user=invite.staff, restarted=restarted), (
+            400 if restarted else 200
+        )
     form = EnrolForm()
     if form.validate_on_submit():
         try:
-            codes = services.enrol(invite, form.password.data, form.code.data)
+            codes = services.enrol(invite, secret, form.password.data, form.code.data)
         except services.StaffError as error:
+            if str(error) == "used":
+                return render_template("staff/enrol_invalid.html"), 404
             problem = PASSWORD_PROBLEMS.get(str(error), str(error))
             (form.code if str(error) == "code" else form.password).errors = [problem]
         else:
+            session.pop("enrol", None)
             return render_template("staff/recovery_codes.html", codes=codes, user=invite.staff)
     status = 400 if request.method == "POST" else 200
     uri = provisioning_uri(secret, invite.staff.email)

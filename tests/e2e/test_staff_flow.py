@@ -111,6 +111,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     # 3. The responder enrols: key from the page into the "authenticator", password, code.
     staff.goto(enrol_url)
     expect(staff.get_by_role("heading", level=1)).to_have_text("Set up your account")
+    staff.get_by_role("button", name="Show my key").click()
     secret = staff.locator("#totp-secret").inner_text().strip()
     totp = pyotp.TOTP(secret)
     step = int(time.time() // TOTP_STEP)

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
 from app import create_app
@@ -118,6 +118,10 @@ def invite_by_cli(app: Flask, email: str, role: str = "responder", name: str = "
 
 
 def enrol_form(client: FlaskClient, path: str) -> tuple[dict[str, str], str]:
+    """Open the link, press "Show my key", and read the key."""
+    page = client.get(path)
+    assert page.status_code == 200 and not SECRET.search(text(page))
+    assert client.post(path, data={**hidden_fields(text(page)), "start": "1"}).status_code == 303
     page = client.get(path)
     assert page.status_code == 200
     match = SECRET.search(text(page))
@@ -169,6 +173,7 @@ def test_cli_invite_prints_a_one_time_link_to_an_enrolment_page(client: FlaskCli
     assert (user.role, user.name, user.enrolled, user.active) == ("responder", "Lena Ortiz", False, True)
     assert db.session.scalars(select(StaffInvite).where(StaffInvite.staff_id == user.id)).one().used_at is None
 
+    fields, _ = enrol_form(client, path)
     page = client.get(path)
     body = text(page)
     assert page.status_code == 200
@@ -245,6 +250,38 @@ def test_enrolment_shows_ten_recovery_codes_once_and_the_link_dies(client: Flask
         assert LINK_DEAD in text(again)
         assert not RECOVERY.search(text(again)) and not SECRET.search(text(again))
     assert recovery_rows(user_by_email("kai@example.org")) == 10
+
+
+def test_the_key_is_shown_only_to_the_browser_that_asked_for_it(client: FlaskClient, app: Flask) -> None:
+    path = invite_by_cli(app, "noor@example.org")
+    # A link scanner, or anyone who opens the link, sees no key, and makes none.
+    scanner = app.test_client()
+    for _ in range(2):
+        assert not SECRET.search(text(scanner.get(path)))
+    assert db.session.scalars(select(StaffInvite)).one().pending_totp_sealed is None
+    fields, first = enrol_form(client, path)
+    # Someone else who gets the link and asks for a key gets a new one; the first is void.
+    other_fields, second = enrol_form(scanner, path)
+    assert second != first
+    stale = client.post(path, data={**fields, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "code": code_for(first, 0)})
+    assert stale.status_code == 400 and "started again in another browser" in text(stale)
+    assert not SECRET.search(text(stale)) and user_by_email("noor@example.org").enrolled_at is None
+    # Asking again gives the first browser a key of its own once more.
+    fields, third = enrol_form(client, path)
+    assert third not in (first, second)
+
+
+def test_of_two_enrolments_at_once_only_one_lands(client: FlaskClient, app: Flask) -> None:
+    path = invite_by_cli(app, "ravi@example.org")
+    _, secret = enrol_form(client, path)
+    invite = db.session.scalars(select(StaffInvite)).one()
+    # The other post spends the invite between this one's checks and its write.
+    with db.engine.begin() as other:
+        other.execute(update(StaffInvite).values(used_at=utcnow()))
+    with pytest.raises(services.StaffError, match="used"):
+        services.enrol(invite, secret, "another long passphrase here", code_for(secret, 0))
+    user = user_by_email("ravi@example.org")
+    assert user.password_hash is None and user.enrolled_at is None and recovery_rows(user) == 0
 
 
 def test_unknown_or_mangled_enrolment_links_show_the_dead_link_page(client: FlaskClient, app: Flask) -> None:
@@ -588,8 +625,8 @@ def test_web_invite_shows_a_working_link(client: FlaskClient) -> None:
     assert ENROL_PATH.match(path)
     assert "noor@example.org" in text(response) and "invited" in text(response)
     visitor = client.application.test_client()
-    page = visitor.get(path)
-    assert page.status_code == 200 and "counsel" in text(page) and SECRET.search(text(page))
+    assert "counsel" in text(visitor.get(path))
+    enrol_form(visitor, path)
 
 
 def test_web_invite_needs_a_recent_proof_of_identity(client: FlaskClient) -> None:
@@ -642,10 +679,9 @@ def test_deactivating_an_invited_person_kills_their_link(client: FlaskClient, ap
     visitor = app.test_client()
     page = visitor.get(path)
     if page.status_code == 200:
-        secret = SECRET.search(text(page)).group(1)  # type: ignore[union-attr]
+        fields, secret = enrol_form(visitor, path)
         visitor.post(
-            path,
-            data={**hidden_fields(text(page)), "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "code": code_for(secret, 0)},
+            path, data={**fields, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "code": code_for(secret, 0)}
         )
     assert not user_by_email("gone@example.org").active, "the deactivated invitee enrolled and is active again"
     assert page.status_code == 404 and LINK_DEAD in text(page)
