@@ -1,4 +1,4 @@
-"""Deny-by-default access, reporter sessions, security headers, hashed client keys.
+"""Deny-by-default access, idle sessions, security headers, hashed client keys.
 
 Every view states who may use it with :func:`allow`. A request for a view that states
 nothing is answered 404, so a route added without thought is closed, not open.
@@ -59,6 +59,7 @@ def view_roles(app: Flask, endpoint: str) -> frozenset[str]:
 
 
 def current_roles() -> set[str]:
+    from app.intake.sessions import reporter_case_id
     from app.staff.sessions import current_staff
 
     roles = {PUBLIC}
@@ -71,25 +72,6 @@ def current_roles() -> set[str]:
     return roles
 
 
-def reporter_case_id() -> str | None:
-    return session.get("case_id")
-
-
-def start_reporter_session(case_id: str) -> None:
-    # A fresh session (nothing carried over from before the receipt) but the same language.
-    end_reporter_session()
-    session.permanent = True
-    session["case_id"] = case_id
-    session["seen"] = _now_ts()
-
-
-def end_reporter_session() -> None:
-    language = session.get("lang")
-    session.clear()
-    if language:
-        session["lang"] = language
-
-
 def _now_ts() -> int:
     return int(datetime.now(UTC).timestamp())
 
@@ -100,7 +82,9 @@ def _expire_idle_session() -> None:
         return
     idle_seconds = current_app.config["CONFIDE"].session_idle_minutes * 60
     if _now_ts() - int(seen) > idle_seconds:
-        signed_in = "case_id" in session or "staff" in session
+        from app.intake.sessions import SESSION_KEY, end_reporter_session
+
+        signed_in = SESSION_KEY in session or "staff" in session
         end_reporter_session()
         if signed_in:
             flash(_("For your safety you were signed out after a while without activity."), "info")

@@ -44,6 +44,7 @@ def sweep_and_escalate(force: bool = False) -> str:
     import logging
 
     from app.extensions import db
+    from app.intake.sessions import forget_idle_reporter_sessions
     from app.notify.sending import send_pending
     from app.triage.queue import sweep
     from app.triage.reminders import remind_feedback, remind_unclaimed
@@ -64,6 +65,7 @@ def sweep_and_escalate(force: bool = False) -> str:
             escalated += outcome in ("assigned", "coordinators")
         reminded = remind_feedback() + remind_unclaimed()
         db.session.commit()
+        forget_idle_reporter_sessions()
         send_pending(urgent_only=True)
         return f"queued {queued}, escalated {escalated}, reminded {reminded}"
 

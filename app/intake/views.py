@@ -23,20 +23,14 @@ from app.intake.forms import (
     ReceiptForm,
     ReportForm,
 )
+from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
 from app.intake.tokens import new_submission_token, own_submission_token
 from app.models import utcnow
 from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.referrals.letter import complaint_letter, wants_licensing_help
 from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
 from app.triage.help import help_topics, resources_for
-from app.security import (
-    PUBLIC,
-    REPORTER,
-    allow,
-    end_reporter_session,
-    reporter_case_id,
-    start_reporter_session,
-)
+from app.security import PUBLIC, REPORTER, allow
 
 blueprint = Blueprint("intake", __name__)
 

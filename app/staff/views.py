@@ -84,6 +84,7 @@ def login_code() -> Response | tuple[str, int] | str:
 def logout() -> Response:
     user = current_staff()
     if ActionForm().validate_on_submit() and user is not None:
+        services.sign_out_everywhere(user)
         end_staff_session()
         announce("staff_logout", actor=user.id, role=user.role)
         flash("You are signed out.", "success")

@@ -1,0 +1,92 @@
+"""Reporter sessions: a receipt opens one, "Sign out" and "Leave quickly" end it everywhere.
+
+The browser's cookie holds only a random token, and is a session cookie (gone when the
+browser closes); the server keeps a keyed index of the token beside the case it opens
+(``intake.models.ReporterSession``). A copied cookie is worth nothing once the reporter
+signs out, leaves quickly, or stays away longer than ``session_idle_minutes``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timedelta
+
+from flask import current_app, g, session
+from sqlalchemy import delete, select
+
+from app.crypto import blind_index
+from app.extensions import db
+from app.intake.models import ReporterSession
+from app.keystore import current_keyring
+from app.models import utcnow
+
+SESSION_KEY = "reporter"
+PURPOSE = "reporter-session"
+
+
+def _index(token: str) -> bytes:
+    return blind_index(current_keyring(), PURPOSE, token)
+
+
+def _minute() -> datetime:
+    return utcnow().replace(second=0, microsecond=0)
+
+
+def start_reporter_session(case_id: str) -> None:
+    """Sign this browser in to ``case_id``: a fresh session, the same language."""
+    end_reporter_session()
+    token = secrets.token_urlsafe(32)
+    db.session.add(ReporterSession(token_index=_index(token), case_id=case_id, seen_at=_minute()))
+    db.session.commit()
+    session.permanent = False
+    session[SESSION_KEY] = token
+    session["seen"] = int(time.time())  # the idle clock (app.security)
+    g.reporter_case_id = case_id
+
+
+def reporter_case_id() -> str | None:
+    """The case this browser is signed in to, checked on the server once a request."""
+    if "reporter_case_id" in g:
+        return g.reporter_case_id  # type: ignore[no-any-return]
+    token = session.get(SESSION_KEY)
+    case_id = None
+    if isinstance(token, str):
+        row = db.session.get(ReporterSession, _index(token))
+        idle = timedelta(minutes=current_app.config["CONFIDE"].session_idle_minutes)
+        if row is not None and utcnow() - row.seen_at <= idle + timedelta(minutes=1):
+            case_id = row.case_id
+            if row.seen_at != _minute():
+                row.seen_at = _minute()
+                db.session.commit()
+        elif row is not None:
+            db.session.delete(row)
+            db.session.commit()
+    g.reporter_case_id = case_id
+    return case_id
+
+
+def end_reporter_session() -> None:
+    """Sign this browser out: its server record goes, and everything but the language."""
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        db.session.execute(delete(ReporterSession).where(ReporterSession.token_index == _index(token)))
+        db.session.commit()
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    g.reporter_case_id = None
+
+
+
+def forget_idle_reporter_sessions() -> int:
+    """Delete the records of sessions idle past the limit (the periodic pass); returns how many."""
+    idle = timedelta(minutes=current_app.config["CONFIDE"].session_idle_minutes + 1)
+    stale = ReporterSession.seen_at < utcnow() - idle
+    # Looked for first: a write would wait on SQLite's lock even with nothing to delete.
+    if db.session.scalar(select(ReporterSession.token_index).where(stale).limit(1)) is None:
+        return 0
+    gone = db.session.execute(delete(ReporterSession).where(stale))
+    db.session.commit()
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
