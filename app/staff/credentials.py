@@ -12,18 +12,26 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.crypto import Keyring, blind_index, open_field, seal_field
 from app.extensions import db
-from app.staff.models import StaffUser
+from app.staff.models import LoginFailures, StaffUser
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 TOTP_STEP = 30
+# Sign-in back-off. From one source, after LOCK_AFTER failures each try must wait, one minute
+# doubling to LOCK_FOR at most, counted from the last failure; a try while waiting is refused
+# uncounted, so guesses cannot stretch the wait, and the right password and code always work
+# once it is over. Other sources are not held back, unless failures from everywhere together
+# pass ACCOUNT_LOCK_AFTER (guessing spread over many addresses): then every source waits.
 LOCK_AFTER = 5
+ACCOUNT_LOCK_AFTER = 50
 LOCK_FOR = timedelta(minutes=15)
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
@@ -126,24 +134,47 @@ def recovery_index(ring: Keyring, code: str) -> bytes:
     return blind_index(ring, "staff-recovery", normalized)
 
 
-def is_locked(user: StaffUser, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+def wait_after(failures: int, after: int) -> timedelta:
+    """How long a source (or everyone) must wait after its last failure."""
+    if failures < after:
+        return timedelta(0)
+    return min(timedelta(minutes=2 ** min(failures - after, 10)), LOCK_FOR)
 
 
-def note_failure(user: StaffUser, now: datetime) -> None:
-    # Counted in SQL so that failures from parallel guesses are never lost.
+def is_locked(user: StaffUser, source: str, now: datetime) -> bool:
+    """Whether a sign-in to ``user`` from ``source`` must wait now."""
+    if user.locked_until is not None and user.locked_until > now:
+        return True
+    row = db.session.get(LoginFailures, (user.id, source))
+    return row is not None and row.last_at + wait_after(row.failures, LOCK_AFTER) > now
+
+
+def note_failure(user: StaffUser, source: str, now: datetime) -> None:
+    """Count a failure (not while waiting: see :func:`is_locked`), in SQL so that parallel
+    guesses are never lost."""
     db.session.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id)
         .values(failed_logins=StaffUser.failed_logins + 1)
         .execution_options(synchronize_session=False)
     )
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(LoginFailures).values(staff_id=user.id, source=source, failures=1, last_at=now)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["staff_id", "source"],
+            set_={"failures": LoginFailures.failures + 1, "last_at": now},
+        )
+    )
     db.session.refresh(user, ["failed_logins"])
-    if user.failed_logins >= LOCK_AFTER:
-        user.locked_until = now + LOCK_FOR
+    wait = wait_after(user.failed_logins, ACCOUNT_LOCK_AFTER)
+    if wait:
+        user.locked_until = now + wait
 
 
-def note_success(user: StaffUser, now: datetime) -> None:
+def note_success(user: StaffUser, source: str, now: datetime) -> None:
+    db.session.execute(delete(LoginFailures).where(LoginFailures.staff_id == user.id, LoginFailures.source == source))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -59,6 +59,18 @@ class StaffUser(db.Model):
         return f"{self.display_name} ({self.pseudonym})" if self.pseudonym else self.display_name
 
 
+class LoginFailures(db.Model):
+    """Failed sign-ins on one account from one source (a keyed, daily-changing hash of the
+    address, never the address), since that source last signed in there."""
+
+    __tablename__ = "staff_login_failures"
+
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class StaffInvite(db.Model):
     """A one-time enrolment link. Only a keyed index of its token is stored."""
 

@@ -165,17 +165,19 @@ def _replace_recovery_codes(user: StaffUser) -> list[str]:
     return codes
 
 
-def check_password_step(email: str, password: str) -> StaffUser | None:
-    """First factor. None for a wrong password, an unknown or inactive account, or a lock."""
+def check_password_step(email: str, password: str, source: str) -> StaffUser | None:
+    """First factor. None for a wrong password, an unknown or inactive account, or a try
+    that must wait (``credentials.is_locked``); ``source`` is the client's keyed hash."""
     user = find_by_email(email)
     now = utcnow()
     ok = credentials.check_password(user, password)
     if user is None:
         announce("staff_login_failed", actor="", role="system", step="password")
         return None
-    if not user.active or not user.enrolled or credentials.is_locked(user, now) or not ok:
-        if user.active and not ok:
-            credentials.note_failure(user, now)
+    waiting = credentials.is_locked(user, source, now)
+    if not user.active or not user.enrolled or waiting or not ok:
+        if user.active and not ok and not waiting:
+            credentials.note_failure(user, source, now)
         db.session.commit()
         announce("staff_login_failed", actor=user.id, role=user.role, step="password")
         return None
@@ -183,20 +185,21 @@ def check_password_step(email: str, password: str) -> StaffUser | None:
     return user
 
 
-def check_second_factor(user: StaffUser, code: str) -> bool:
+def check_second_factor(user: StaffUser, code: str, source: str) -> bool:
     """A TOTP code, or an unused recovery code (which is then spent)."""
     now = utcnow()
     ring = current_keyring()
-    if not user.active or credentials.is_locked(user, now):
+    waiting = credentials.is_locked(user, source, now)
+    if not user.active or waiting:
         ok = False
     elif credentials.accept_totp(ring, user, code):
         ok = True
     else:
         ok = _spend_recovery_code(user, code)
     if ok:
-        credentials.note_success(user, now)
-    else:
-        credentials.note_failure(user, now)
+        credentials.note_success(user, source, now)
+    elif not waiting:
+        credentials.note_failure(user, source, now)
     db.session.commit()
     if ok:
         announce("staff_login", actor=user.id, role=user.role)
@@ -249,13 +252,14 @@ def deactivate(user: StaffUser, *, by: StaffUser) -> None:
         end_for_counsel(user, by=by)
 
 
-def reauthenticate(user: StaffUser, password: str, code: str) -> bool:
+def reauthenticate(user: StaffUser, password: str, code: str, source: str) -> bool:
     if not credentials.check_password(user, password):
-        credentials.note_failure(user, utcnow())
+        if not credentials.is_locked(user, source, utcnow()):
+            credentials.note_failure(user, source, utcnow())
         db.session.commit()
         announce("staff_login_failed", actor=user.id, role=user.role, step="reauth")
         return False
-    if not check_second_factor(user, code):
+    if not check_second_factor(user, code, source):
         return False
     announce("staff_reauthenticated", actor=user.id, role=user.role)
     return True

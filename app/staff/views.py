@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from app.extensions import limiter
 from app.i18n import safe_next
 from app.models import utcnow
-from app.security import COORDINATOR, COUNSEL, PUBLIC, RESPONDER, STAFF, allow
+from app.security import COORDINATOR, COUNSEL, PUBLIC, RESPONDER, STAFF, allow, hashed_client_key
 from app.signals import announce
 from app.staff import services
 from app.staff.credentials import provisioning_uri
@@ -44,7 +44,7 @@ def login() -> Response | tuple[str, int] | str:
         return redirect(home_for(current_staff()), 303)  # type: ignore[arg-type]
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.check_password_step(form.email.data, form.password.data)
+        user = services.check_password_step(form.email.data, form.password.data, hashed_client_key())
         if user is not None:
             session["pending_staff"] = {"id": user.id, "at": int(utcnow().timestamp())}
             return redirect(url_for("staff.login_code", next=request.args.get("next")), 303)
@@ -68,8 +68,16 @@ def login_code() -> Response | tuple[str, int] | str:
         return redirect(url_for("staff.login"), 303)
     form = CodeForm()
     if form.validate_on_submit():
-        if services.check_second_factor(user, form.code.data):
+        failed_before = user.failed_logins
+        if services.check_second_factor(user, form.code.data, hashed_client_key()):
             start_staff_session(user)
+            if failed_before:
+                # The owner hears of guesses at her account, at the latest when she signs in.
+                flash(
+                    f"There were {failed_before} failed sign-in attempt(s) on your account since you last "
+                    "signed in. If they were not yours, tell a coordinator and change your password.",
+                    "error",
+                )
             left = services.unused_recovery_codes(user)
             if left <= 3:
                 flash(f"You have {left} recovery code(s) left. Ask a coordinator for new ones.", "info")
@@ -140,7 +148,7 @@ def reauth() -> Response | tuple[str, int] | str:
     user = current_staff()
     form = ReauthForm()
     if form.validate_on_submit() and user is not None:
-        if services.reauthenticate(user, form.password.data, form.code.data):
+        if services.reauthenticate(user, form.password.data, form.code.data, hashed_client_key()):
             mark_reauthenticated()
             return redirect(safe_next(request.args.get("next")), 303)
         form.code.errors = ["That password or code did not work."]

@@ -21,7 +21,7 @@ from app import create_app
 from app.extensions import db
 from app.models import utcnow
 from app.staff import credentials, services
-from app.staff.models import RecoveryCode, StaffInvite, StaffUser
+from app.staff.models import LoginFailures, RecoveryCode, StaffInvite, StaffUser
 from tests.conftest import BrowserLikeClient, settings_for
 from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields
@@ -337,8 +337,8 @@ def test_one_code_cannot_finish_two_sign_ins_racing_each_other(app: Flask) -> No
         with app.app_context():
             first = db.session.get(StaffUser, responder.id)
             assert first is not None
-            assert services.check_second_factor(first, code)
-        accepted_twice = services.check_second_factor(second, code)
+            assert services.check_second_factor(first, code, "test-source")
+        accepted_twice = services.check_second_factor(second, code, "test-source")
     assert not accepted_twice, "the same code signed in twice"
 
 
@@ -421,14 +421,52 @@ def test_five_wrong_passwords_lock_the_account_without_telling_anyone_it_exists(
     assert after.status_code == 303 and urlsplit(after.headers["Location"]).path == "/staff/login"
     assert not signed_in(client)
 
-    # When the lock runs out (moved into the past here), the right password and code work.
-    user = user_by_email(email)
-    assert user.locked_until is not None and user.locked_until > utcnow()
-    user.locked_until = utcnow() - credentials.LOCK_FOR / 15
-    db.session.commit()
+    # When the wait runs out (moved into the past here), the right password and code work,
+    # and she is told of the failed tries.
+    wait_is_over()
     assert log_in(client, email, responder.password, fresh_code(responder)).status_code == 303
+    assert "There were 5 failed sign-in attempt(s)" in text(client.get("/staff/profile"))
     assert signed_in(client)
     assert user_by_email(email).failed_logins == 0
+    assert db.session.scalars(select(LoginFailures)).all() == []
+
+
+def wait_is_over() -> None:
+    """Move every failure back past the longest wait."""
+    db.session.execute(update(LoginFailures).values(last_at=utcnow() - credentials.LOCK_FOR))
+    db.session.execute(update(StaffUser).values(locked_until=None))
+    db.session.commit()
+
+
+def test_guesses_from_elsewhere_do_not_keep_the_owner_out(client: FlaskClient, app: Flask) -> None:
+    responder = make_staff("responder")
+    email = responder.user.email
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for attempt in range(credentials.LOCK_AFTER + 3):
+        assert password_step(attacker, email, f"guess {attempt}").status_code == 400
+    # Tries while waiting are not counted: guessing cannot stretch the wait.
+    failures = db.session.scalars(select(LoginFailures)).one()
+    assert failures.failures == credentials.LOCK_AFTER
+    # Even the right password waits, from there; from her own connection she signs in now.
+    assert password_step(attacker, email, responder.password).status_code == 400
+    assert log_in(client, email, responder.password, fresh_code(responder)).status_code == 303
+
+
+def test_guessing_spread_over_many_addresses_makes_everyone_wait_a_while(client: FlaskClient, app: Flask) -> None:
+    responder = make_staff("responder")
+    email = responder.user.email
+    for n in range(credentials.ACCOUNT_LOCK_AFTER):
+        guesser = app.test_client()
+        guesser.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+        assert password_step(guesser, email, f"guess {n}").status_code == 400
+    assert password_step(client, email, responder.password).status_code == 400
+    # The wait is short, and a wrong guess after it is one more minute at most... doubling.
+    assert user_by_email(email).locked_until <= utcnow() + credentials.wait_after(  # type: ignore[operator]
+        credentials.ACCOUNT_LOCK_AFTER, credentials.ACCOUNT_LOCK_AFTER
+    )
+    wait_is_over()
+    assert log_in(client, email, responder.password, fresh_code(responder)).status_code == 303
 
 
 def test_a_sign_in_half_done_before_the_lock_cannot_finish(client: FlaskClient, app: Flask) -> None:
