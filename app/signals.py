@@ -9,6 +9,7 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | case_viewed | a case was decrypted and shown |
 | case_acknowledged | a responder acknowledged a case |
 | case_assigned | a case was claimed, assigned or reassigned |
+| case_unassigned | a case left its responder (detail: previous, reason) |
 | case_status_changed | status moved (detail: old, new, reason) |
 | case_flagged | the "important" flag changed |
 | note_added | an internal note was added |
@@ -43,6 +44,7 @@ NAMES = (
     "case_viewed",
     "case_acknowledged",
     "case_assigned",
+    "case_unassigned",
     "case_status_changed",
     "case_flagged",
     "note_added",

@@ -201,7 +201,8 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
         content=ReportContent(**report),
         contact=contact,
         contact_allowed=allowed,
-        messages=read_thread(case, dek, for_reporter=False),
+        # What the reporter added goes with the report.
+        messages=[] if withheld else read_thread(case, dek, for_reporter=False),
         notes=notes,
         consent=consent,
         assignee=staff_directory().get(case.assigned_to_id) if case.assigned_to_id else None,
@@ -278,6 +279,8 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
         raise CaseActionError("Choose an active responder.")
     if target.id in excluded_staff(case.id):
         raise CaseActionError("The reporter asked that this person not see the case.")
+    if target.role == RESPONDER and not current_consent(case.id)["peer_support"]:
+        raise CaseActionError("The reporter has not agreed that a peer responder reads this case.")
     previous = case.assigned_to_id
     case.assigned_to_id, case.assigned_at = target.id, utcnow()
     # The case's row first, then the person's: the order routing locks them in, so the
@@ -328,6 +331,8 @@ def add_note(viewer: StaffUser, case: Case, body: str) -> None:
 
 
 def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
+    if viewer.role == RESPONDER and not current_consent(case.id)["peer_support"]:
+        raise CaseActionError("The reporter has not agreed that a peer responder talks with them.")
     message_id = add_message(case, body, author="staff", author_id=viewer.id)
     if case.is_named:
         # Sent only if they gave an email and agreed to be emailed (checked when sending).
@@ -349,10 +354,12 @@ def excluded_staff(case_id: str) -> set[str]:
 
 
 def assignable_staff(case_id: str) -> list[StaffUser]:
-    """Who a coordinator may give the case to: not anyone the reporter excluded."""
+    """Who a coordinator may give the case to: not anyone the reporter excluded, and only
+    coordinators if the reporter does not want a peer responder to read it."""
     excluded = excluded_staff(case_id)
+    roles = (RESPONDER, COORDINATOR) if current_consent(case_id)["peer_support"] else (COORDINATOR,)
     people = [
         s for s in staff_directory().values()
-        if s.active and s.role in (RESPONDER, COORDINATOR) and s.enrolled_at is not None and s.id not in excluded
+        if s.active and s.role in roles and s.enrolled_at is not None and s.id not in excluded
     ]
     return sorted(people, key=lambda s: (s.role != RESPONDER, s.name or s.email))

@@ -197,7 +197,11 @@ def message(case_id: str) -> Response | tuple[str, int]:
     form = StaffMessageForm(prefix="message")
     if not form.validate_on_submit():
         return _render_case(case_id, 400, message_form=form)
-    services.message_reporter(_me(), case, form.body.data)
+    try:
+        services.message_reporter(_me(), case, form.body.data)
+    except services.CaseActionError as error:
+        flash(str(error), "error")
+        return _back(case_id)
     flash("Sent. The reporter will see it when they check with their receipt.", "success")
     return _back(case_id, "conversation")
 

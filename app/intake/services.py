@@ -28,6 +28,7 @@ from app.referrals.consent import current_consent, record_consent, record_initia
 from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
+from app.triage.routing import withdraw_from_responder
 from app.triage.rules import current_rules
 from app.triage.scoring import Triage, score
 
@@ -214,9 +215,14 @@ def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
     # What a withdrawal covered is revoked in the same transaction that records it.
     withdrawn = [p for p in changed if not choices[p]]
     revoked = revoke_for_consent(case_id, current_consent(case_id), withdrawn) if withdrawn else []
+    # No peer responder reads on: the report, what was added and the conversation go with the
+    # case to the coordinators, and the responder's access ends.
+    responder = withdraw_from_responder(case_id) if "peer_support" in withdrawn else None
     db.session.commit()
     if changed:
         log.info("case %s: consent changed for %s", case_id, ", ".join(changed))
         announce("consent_changed", actor="", role="reporter", case_id=case_id, purposes=changed)
         announce_pending(revoked)
+    if responder:
+        announce("case_unassigned", actor="", role="reporter", case_id=case_id, previous=responder, reason="peer_support_withdrawn")
     return changed

@@ -35,6 +35,7 @@ from app.cases.models import Case
 from app.extensions import db
 from app.models import utcnow
 from app.notify.service import Notice, coordinator_ids, notify_coordinators, raise_notices, to_coordinators
+from app.referrals.models import ConsentRecord
 from app.staff.models import StaffUser
 from app.triage.eligibility import lock_pool
 from app.triage.models import ROUTABLE, CaseExclusion, RoutingRound
@@ -104,15 +105,64 @@ def _exclusions(case_ids: Sequence[str]) -> dict[str, set[str]]:
     return excluded
 
 
+def _without_peer_support(case_ids: Sequence[str]) -> set[str]:
+    """The cases whose reporter has not agreed that a peer responder reads the report: they
+    are for the coordinators alone."""
+    latest: dict[str, bool] = {}
+    for case_id, granted in db.session.execute(
+        select(ConsentRecord.case_id, ConsentRecord.granted)
+        .where(
+            ConsentRecord.case_id.in_(case_ids),
+            ConsentRecord.purpose == "peer_support",
+            ConsentRecord.recipient == "",
+        )
+        .order_by(ConsentRecord.id)
+    ):
+        latest[case_id] = granted
+    return {case_id for case_id in case_ids if not latest.get(case_id, False)}
+
+
+def withdraw_from_responder(case_id: str) -> str | None:
+    """The reporter no longer wants a peer responder to read the report: a case a responder
+    has goes to the coordinators, in the caller's transaction. Returns that responder's id;
+    they and the coordinators are told (content-free notices)."""
+    case = db.session.get(Case, case_id)
+    if case is None or case.routing_state != "assigned" or case.assigned_to_id is None:
+        return None
+    holder = db.session.get(StaffUser, case.assigned_to_id)
+    if holder is None or holder.role != "responder":
+        return None
+    moved = db.session.execute(
+        update(Case)
+        .where(Case.id == case_id, Case.routing_state == "assigned", Case.assigned_to_id == holder.id)
+        .values(routing_state="coordinators", assigned_to_id=None, assigned_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    raise_notices(
+        [
+            Notice(holder.id, case_id, "unassigned", f"unassigned:{case_id}:{case.routing_round}"),
+            *to_coordinators(
+                coordinator_ids(), "no_peer_support", case_id=case_id, key=f"no-peer-support:{case_id}:{case.routing_round}"
+            ),
+        ]
+    )
+    return holder.id
+
+
 def _decide(batch: Sequence[Any], now: datetime) -> list[_Decision]:
     """The responder (or None: the coordinators) for each case, in order, each decision
     counting for the next."""
     excluded = _exclusions([case.id for case in batch])
+    coordinators_only = _without_peer_support([case.id for case in batch])
     pool = lock_pool({case.category for case in batch}, today=now.date(), now=now)
     decisions = []
     for case in batch:
         number = case.routing_round + 1
-        staff_id = pool.choose(case.language, case.category, excluded.get(case.id, ()))
+        staff_id = None
+        if case.id not in coordinators_only:
+            staff_id = pool.choose(case.language, case.category, excluded.get(case.id, ()))
         decisions.append(_Decision(case, number, staff_id, _due(case, number, now)))
     return decisions
 
