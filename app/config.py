@@ -89,6 +89,8 @@ class Settings:
     keys_dir: str
     log_file: str
     log_level: str
+    audit_checkpoints: str
+    audit_checkpoint_minutes: int
     secure_cookies: bool
     proxy_count: int
     session_idle_minutes: int

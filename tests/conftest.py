@@ -88,6 +88,7 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
         "redis_url": REDIS_URL,
         "keys_dir": str(keys_dir),
         "log_file": str(log_file),
+        "audit_checkpoints": str(log_file.with_suffix(".checkpoints")),
         "queue_prefix": "confide-test",
         # Not a loopback address, so a client address in a log cannot hide behind a link.
         "base_url": "https://confide.example",
@@ -134,6 +135,7 @@ def app(base_app: Flask, redis_client: Redis, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(base_app.config, "CONFIDE", dataclasses.replace(settings, queue_prefix=prefix))
     with base_app.app_context():
         clean_database()
+        Path(settings.audit_checkpoints).unlink(missing_ok=True)  # they were of the last test's log
         yield base_app
         db.session.remove()
 
@@ -180,6 +182,7 @@ def worker_env(app: Flask, keys_dir: Path, log_file: Path) -> dict[str, str]:
         "CONFIDE_REDIS_URL": REDIS_URL,
         "CONFIDE_KEYS_DIR": str(keys_dir),
         "CONFIDE_LOG_FILE": str(log_file),
+        "CONFIDE_AUDIT_CHECKPOINTS": settings.audit_checkpoints,
         "CONFIDE_QUEUE_PREFIX": settings.queue_prefix,
         # The links in the worker's mail, as the app's (see settings_for).
         "CONFIDE_BASE_URL": settings.base_url,

@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> None:
             ticker = Ticker(
                 settings.redis_url,
                 settings.queue_prefix,
-                {"sweep_and_escalate": 60, "send_notifications": settings.mail.digest_minutes * 60},
+                {
+                    "sweep_and_escalate": 60,
+                    "send_notifications": settings.mail.digest_minutes * 60,
+                    "audit_checkpoint": settings.audit_checkpoint_minutes * 60,
+                },
             )
             ticker.start()
         try:

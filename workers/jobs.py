@@ -70,8 +70,17 @@ def sweep_and_escalate(force: bool = False) -> str:
         return f"queued {queued}, escalated {escalated}, reminded {reminded}"
 
 
+def audit_checkpoint() -> str:
+    """Keep the audit chain's head outside the database (periodic; app/audit/checkpoints.py)."""
+    from app.audit.checkpoints import write_checkpoint
+
+    with job_context():
+        point = write_checkpoint()
+        return f"entry {point.last_id}" if point else "no new entries"
+
+
 # The only functions a worker runs (workers/listed.py), by the names jobs give them.
 JOBS = {
     f"{__name__}.{job.__name__}": job
-    for job in (route_case, check_deadline, send_notifications, sweep_and_escalate)
+    for job in (route_case, check_deadline, send_notifications, sweep_and_escalate, audit_checkpoint)
 }

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Text, cast, insert, select, update
 
+from app.audit.checkpoints import Checkpoint, checkpoints_path, read_checkpoints
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.extensions import db
 from app.keystore import current_keyring
@@ -40,6 +41,11 @@ def entry_hash(key: bytes, entry: AuditEntry) -> str:
         ensure_ascii=True,
     )
     return hmac.new(key, f"{entry.prev_hash}|{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def head_mac(key: bytes, last_id: int, last_hash: str) -> str:
+    """The head's seal: moving it back to an earlier entry needs the keyring."""
+    return hmac.new(key, f"head|{last_id}|{last_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def _advance_head(connection: Connection) -> tuple[int, str]:
@@ -94,7 +100,11 @@ def _append_on(
     entry.hash = entry_hash(key, entry)
     columns = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
     connection.execute(insert(AuditEntry).values({name: getattr(entry, name) for name in columns}))
-    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
+    connection.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_hash=entry.hash, mac=head_mac(key, entry.id, entry.hash))
+    )
     return entry
 
 
@@ -104,14 +114,33 @@ class Break:
     reason: str
 
 
+_COLUMNS = (
+    AuditEntry.id, AuditEntry.at, AuditEntry.actor_id, AuditEntry.actor_role, AuditEntry.action,
+    AuditEntry.case_id, AuditEntry.prev_hash, AuditEntry.hash,
+    # As text, parsed here: a detail edited into invalid JSON is a broken row, not a crash.
+    cast(AuditEntry.detail, Text).label("detail"),
+)
+
+
 def verify(batch: int = 5000) -> Break | None:
-    """The first place the chain is broken, or None if every link holds."""
+    """The first place the chain is broken, or None if every link holds: every row, the
+    keyed head, and the checkpoints kept outside the database (``audit.checkpoints``)."""
     key = chain_key()
-    query = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=batch)
-    with db.session.scalars(query) as entries:
-        problem, last_seen, last_hash = _first_break(key, entries)
+    points, forged = read_checkpoints()
+    if forged:
+        return Break(None, f"line {forged[0]} of {checkpoints_path()} is not a genuine checkpoint")
+    seen_by = {point.last_id: point for point in points}
+    query = select(*_COLUMNS).order_by(AuditEntry.id).execution_options(yield_per=batch)
+    with db.session.execute(query) as rows:
+        problem, last_seen, last_hash = _first_break(key, rows, seen_by)
     if problem is not None:
         return problem
+    latest = max(points, key=lambda p: p.last_id, default=None)
+    if latest is not None and latest.last_id > last_seen:
+        return Break(
+            last_seen + 1,
+            f"entries after {last_seen} are missing (the checkpoint of {latest.at} saw entry {latest.last_id})",
+        )
     head = db.session.get(AuditHead, 1)
     if head is None:
         if last_seen:
@@ -119,18 +148,32 @@ def verify(batch: int = 5000) -> Break | None:
         return None
     if head.last_id != last_seen or head.last_hash != last_hash:
         return Break(last_seen + 1, f"entries after {last_seen} are missing (the log ends early)")
+    if not hmac.compare_digest(head.mac or "", head_mac(key, head.last_id, head.last_hash)):
+        return Break(head.last_id, "the chain's head was moved (its seal does not match)")
     return None
 
 
-def _first_break(key: bytes, entries: Iterable[AuditEntry]) -> tuple[Break | None, int, str]:
+def _first_break(
+    key: bytes, rows: Iterable[Any], seen_by: dict[int, Checkpoint]
+) -> tuple[Break | None, int, str]:
     expected_id, expected_prev, last_seen = 1, GENESIS, 0
-    for entry in entries:
-        if entry.id != expected_id:
-            return Break(entry.id, f"entry {expected_id} is missing before entry {entry.id}"), last_seen, expected_prev
-        if entry.prev_hash != expected_prev:
-            return Break(entry.id, f"entry {entry.id} does not follow entry {entry.id - 1}"), last_seen, expected_prev
-        recomputed = entry_hash(key, entry)
-        if not hmac.compare_digest(recomputed, entry.hash):
-            return Break(entry.id, f"entry {entry.id} was changed after it was written"), last_seen, expected_prev
-        expected_id, expected_prev, last_seen = entry.id + 1, entry.hash, entry.id
+    for row in rows:
+        if row.id != expected_id:
+            return Break(row.id, f"entry {expected_id} is missing before entry {row.id}"), last_seen, expected_prev
+        if row.prev_hash != expected_prev:
+            return Break(row.id, f"entry {row.id} does not follow entry {row.id - 1}"), last_seen, expected_prev
+        try:
+            detail = json.loads(row.detail) if row.detail is not None else None
+        except ValueError:
+            return Break(row.id, f"entry {row.id} was changed after it was written (its detail is not JSON)"), last_seen, expected_prev
+        entry = AuditEntry(
+            id=row.id, at=row.at, actor_id=row.actor_id, actor_role=row.actor_role, action=row.action,
+            case_id=row.case_id, detail=detail, prev_hash=row.prev_hash,
+        )
+        if not hmac.compare_digest(entry_hash(key, entry), row.hash):
+            return Break(row.id, f"entry {row.id} was changed after it was written"), last_seen, expected_prev
+        point = seen_by.get(row.id)
+        if point is not None and point.last_hash != row.hash:
+            return Break(row.id, f"entry {row.id} is not the one the checkpoint of {point.at} saw"), last_seen, expected_prev
+        expected_id, expected_prev, last_seen = row.id + 1, row.hash, row.id
     return None, last_seen, expected_prev

@@ -39,3 +39,5 @@ class AuditHead(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+    # HMAC of the two above under the chain's key (``audit.log.head_mac``).
+    mac: Mapped[str | None] = mapped_column(String(64))

@@ -361,3 +361,77 @@ def test_concurrent_appends_do_not_fork_the_chain(app: Flask, database_url: str)
     result = run_verify(app)
     assert result.exit_code == 0 and f"{len(rows)} entries" in result.output
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 2 * per_thread + 1
+
+
+# --- a log cut short, emptied or rolled back ---------------------------------------------
+
+
+def cut_after(entry_id: int, *, head_mac: str | None = "keep") -> None:
+    """Delete every entry after ``entry_id`` and point the head at it, as someone at a
+    database prompt would, without the keyring."""
+    kept = db.session.get(AuditEntry, entry_id)
+    assert kept is not None
+    db.session.execute(delete(AUDIT).where(AUDIT.c.id > entry_id))
+    values: dict[str, Any] = {"last_id": entry_id, "last_hash": kept.hash}
+    if head_mac != "keep":
+        values["mac"] = head_mac
+    db.session.execute(update(AuditHead).values(**values))
+
+
+def test_cutting_the_tail_and_moving_the_head_back_is_caught(app: Flask, trail: Trail) -> None:
+    last = entries()[-1].id
+    cut_after(last - 3)
+    assert_broken_at(app, last - 3, "the chain's head was moved")
+
+
+def test_a_tail_rolled_back_with_an_old_head_is_caught_by_the_checkpoints(app: Flask, trail: Trail) -> None:
+    old_head = db.session.get(AuditHead, 1)
+    assert old_head is not None
+    kept_id, kept_mac = old_head.last_id, old_head.mac
+    assert run_cli(app, "audit", "checkpoint").exit_code == 0
+    announce("staff_login", actor="", role="system")
+    announce("staff_logout", actor="", role="system")
+    assert run_cli(app, "audit", "checkpoint").exit_code == 0
+    # The head and rows as a backup taken before the last two entries had them.
+    cut_after(kept_id, head_mac=kept_mac)
+    assert_broken_at(app, kept_id + 1, f"entries after {kept_id} are missing (the checkpoint of")
+
+
+def test_an_emptied_log_is_caught_by_the_checkpoints(app: Flask, trail: Trail) -> None:
+    assert run_cli(app, "audit", "checkpoint").exit_code == 0
+    db.session.execute(delete(AUDIT))
+    db.session.execute(delete(AuditHead.__table__))
+    assert_broken_at(app, 1, "entries after 0 are missing")
+
+
+def test_a_forged_checkpoint_is_caught(app: Flask, trail: Trail) -> None:
+    from app.audit.checkpoints import checkpoints_path
+
+    assert run_cli(app, "audit", "checkpoint").exit_code == 0
+    path = checkpoints_path()
+    path.write_text(path.read_text().replace('"last_id":', '"last_id":1'))
+    result = run_verify(app)
+    assert result.exit_code == 1 and "line 1 of" in result.output and "not a genuine checkpoint" in result.output
+
+
+def test_the_worker_writes_checkpoints_to_the_file_and_the_log(app: Flask, trail: Trail, log_file: Any) -> None:
+    from workers.jobs import audit_checkpoint
+
+    last = entries()[-1]
+    assert audit_checkpoint() == f"entry {last.id}"
+    assert audit_checkpoint() == "no new entries"
+    assert f"audit checkpoint: entry {last.id}, hash {last.hash}" in log_file.read_text()
+    assert run_verify(app).exit_code == 0
+
+
+def test_a_detail_edited_into_invalid_json_is_named_not_a_crash(app: Flask, trail: Trail, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses invalid JSON in a json column itself")
+    victim = middle(entries())
+    db.session.execute(text("UPDATE audit_log SET detail = 'trUe' WHERE id = :id"), {"id": victim.id})
+    assert_broken_at(app, victim.id, "its detail is not JSON")
+
+
+def run_cli(app: Flask, *args: str) -> Result:
+    db.session.commit()
+    return app.test_cli_runner().invoke(args=list(args))

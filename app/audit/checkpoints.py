@@ -1,0 +1,92 @@
+"""Checkpoints of the audit chain kept outside the database.
+
+The chain proves that no entry was changed or removed from the middle, and the keyed head that
+the last ones were not cut off and the head moved back, by anyone without the keyring. What
+it cannot prove from inside the database is that the whole tail, head and all, was not put
+back to an older state. So every ``audit_checkpoint_minutes`` a worker appends a line to the
+``audit_checkpoints`` file, and writes the same to the application log: when, the last entry's
+number and hash, and a MAC of them under a key from the keyring. `flask audit verify` then
+requires every entry a checkpoint saw to be there, with the hash it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+from app.audit.models import AuditHead
+from app.extensions import db
+from app.keystore import current_keyring
+from app.models import utcnow
+
+log = logging.getLogger("confide.audit")
+PROJECT = Path(__file__).resolve().parents[2]  # relative paths in the settings start here
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    at: str
+    last_id: int
+    last_hash: str
+
+
+def checkpoints_path() -> Path:
+    path = Path(current_app.config["CONFIDE"].audit_checkpoints)
+    return path if path.is_absolute() else PROJECT / path
+
+
+def _mac(point: Checkpoint) -> str:
+    key = current_keyring().derive("audit/checkpoint")
+    return hmac.new(key, f"{point.at}|{point.last_id}|{point.last_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def read_checkpoints() -> tuple[list[Checkpoint], list[int]]:
+    """The genuine checkpoints in the file, and the numbers of lines that are not."""
+    path = checkpoints_path()
+    if not path.exists():
+        return [], []
+    points, forged = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            point = Checkpoint(str(data["at"]), int(data["last_id"]), str(data["last_hash"]))
+            genuine = hmac.compare_digest(str(data["mac"]), _mac(point))
+        except (ValueError, KeyError, TypeError):
+            genuine = False
+        if genuine:
+            points.append(point)
+        else:
+            forged.append(number)
+    return points, forged
+
+
+def write_checkpoint() -> Checkpoint | None:
+    """Append the chain's head to the file and the log, unless it has not moved since the
+    last checkpoint. Returns the checkpoint written."""
+    head = db.session.get(AuditHead, 1)
+    if head is None or head.last_id == 0:
+        return None
+    points, _ = read_checkpoints()
+    if points and points[-1].last_id == head.last_id:
+        return None
+    point = Checkpoint(utcnow().isoformat(timespec="seconds"), head.last_id, head.last_hash)
+    line = json.dumps({**point.__dict__, "mac": _mac(point)}, separators=(",", ":")) + "\n"
+    path = checkpoints_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(descriptor, line.encode())
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    log.info("audit checkpoint: entry %d, hash %s", point.last_id, point.last_hash)
+    return point
