@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.notify.service import notify_reporter
 from app.referrals.consent import CONTACT_PURPOSES, current_consent
+from app.triage.exclusions import excluded_among
 from app.security import COORDINATOR, RESPONDER
 from app.signals import announce
 from app.staff.models import StaffUser
@@ -348,9 +349,7 @@ def message_reporter(viewer: StaffUser, case: Case, body: str) -> None:
 
 def excluded_staff(case_id: str) -> set[str]:
     """The staff the reporter asked to keep away from the case."""
-    from app.triage.models import CaseExclusion
-
-    return set(db.session.scalars(select(CaseExclusion.staff_id).where(CaseExclusion.case_id == case_id)))
+    return excluded_among([case_id], staff_directory().keys()).get(case_id, set())
 
 
 def assignable_staff(case_id: str) -> list[StaffUser]:

@@ -16,6 +16,7 @@ from app.referrals.forms import ReferForm
 from app.referrals.vocabulary import OPEN_TO_COUNSEL
 from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STATUS_NAMES
 from app.security import COORDINATOR, RESPONDER, allow
+from app.triage.exclusions import exclusion_count
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
@@ -97,7 +98,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
         "note_form": NoteForm(prefix="note"),
         "status_form": status_form,
         "assign_form": assign_form,
-        "excluded_count": len(services.excluded_staff(case.id)) if viewer.role == COORDINATOR else 0,
+        "excluded_count": exclusion_count(case.id) if viewer.role == COORDINATOR else 0,
         "action": ActionForm(),
         **forms,
     }

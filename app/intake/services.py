@@ -138,7 +138,7 @@ def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:
     ``staff.pseudonyms``); returns the names that are no one's."""
     from app.staff.models import StaffUser
     from app.staff.pseudonyms import pseudonym_key
-    from app.triage.models import CaseExclusion
+    from app.triage.exclusions import exclude
 
     wanted = {pseudonym_key(name): name.strip() for name in names if pseudonym_key(name)}
     if not wanted:
@@ -150,7 +150,7 @@ def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:
         key = pseudonym_key(pseudonym)
         if key in wanted and staff_id not in matched:
             matched.add(staff_id)
-            db.session.add(CaseExclusion(case_id=case_id, staff_id=staff_id))
+            exclude(case_id, staff_id)
             wanted[key] = ""
     return tuple(name for name in wanted.values() if name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -16,12 +16,13 @@ ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
 
 
 class CaseExclusion(db.Model):
-    """A responder the reporter asked never to see their case (matched by pseudonym at intake)."""
+    """A responder the reporter asked never to see their case (matched by pseudonym at intake),
+    as a keyed index of case and person only (``triage.exclusions``)."""
 
     __tablename__ = "case_exclusions"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
-    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    staff_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
 
 
 class RoutingRound(db.Model):

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, false, insert, select, union_all, update
+from sqlalchemy import bindparam, false, insert, select, update
 
 from app.cases.models import Case
 from app.extensions import db
@@ -38,7 +38,8 @@ from app.notify.service import Notice, coordinator_ids, notify_coordinators, rai
 from app.referrals.models import ConsentRecord
 from app.staff.models import StaffUser
 from app.triage.eligibility import lock_pool
-from app.triage.models import ROUTABLE, CaseExclusion, RoutingRound
+from app.triage.exclusions import excluded_among
+from app.triage.models import ROUTABLE, RoutingRound
 
 log = logging.getLogger("confide.triage")
 
@@ -92,15 +93,17 @@ def _due(case: Any, number: int, now: datetime) -> datetime:
     return now + timedelta(hours=hours)
 
 
-def _exclusions(case_ids: Sequence[str]) -> dict[str, set[str]]:
-    """For each case, the responders who must not get it: those the reporter excluded,
-    and those who let one of its deadlines pass."""
-    chosen = select(CaseExclusion.case_id, CaseExclusion.staff_id).where(CaseExclusion.case_id.in_(case_ids))
-    missed = select(RoutingRound.case_id, RoutingRound.staff_id).where(
-        RoutingRound.case_id.in_(case_ids), RoutingRound.outcome == "missed", RoutingRound.staff_id.is_not(None)
-    )
+def _exclusions(case_ids: Sequence[str], candidates: Sequence[str]) -> dict[str, set[str]]:
+    """For each case, those of ``candidates`` who must not get it: whom the reporter
+    excluded, and who let one of its deadlines pass."""
     excluded: dict[str, set[str]] = defaultdict(set)
-    for case_id, staff_id in db.session.execute(union_all(chosen, missed)):
+    for case_id, people in excluded_among(case_ids, candidates).items():
+        excluded[case_id] |= people
+    for case_id, staff_id in db.session.execute(
+        select(RoutingRound.case_id, RoutingRound.staff_id).where(
+            RoutingRound.case_id.in_(case_ids), RoutingRound.outcome == "missed", RoutingRound.staff_id.is_not(None)
+        )
+    ):
         excluded[case_id].add(staff_id)
     return excluded
 
@@ -154,9 +157,9 @@ def withdraw_from_responder(case_id: str) -> str | None:
 def _decide(batch: Sequence[Any], now: datetime) -> list[_Decision]:
     """The responder (or None: the coordinators) for each case, in order, each decision
     counting for the next."""
-    excluded = _exclusions([case.id for case in batch])
     coordinators_only = _without_peer_support([case.id for case in batch])
     pool = lock_pool({case.category for case in batch}, today=now.date(), now=now)
+    excluded = _exclusions([case.id for case in batch], [responder.id for responder in pool.responders])
     decisions = []
     for case in batch:
         number = case.routing_round + 1

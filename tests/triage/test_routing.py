@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.notify.models import Notification
 from app.staff.models import Training
+from app.triage.exclusions import exclude, excluded_among
 from app.triage.models import CaseExclusion, RoutingRound
 from app.triage.routing import check_deadline, overdue_rounds, route_case
 from tests.factories import Staff, make_case, make_staff
@@ -101,7 +102,7 @@ def test_each_eligibility_rule_excludes(app: Flask) -> None:
 def test_a_responder_the_reporter_excluded_never_gets_the_case(app: Flask) -> None:
     excluded = responder(pseudonym="Birch")
     case = make_case()
-    db.session.add(CaseExclusion(case_id=case.id, staff_id=excluded.id))
+    exclude(case.id, excluded.id)
     db.session.commit()
     assert route_case(case.id) == "coordinators"
 
@@ -186,5 +187,8 @@ def test_the_report_form_lets_a_reporter_exclude_responders_by_pseudonym(app: Fl
     response = submit_report(client, exclude=" birch , Nobody-By-This-Name")
     assert response.status_code == 200
     case = db.session.scalars(select(Case)).one()
-    assert db.session.scalars(select(CaseExclusion.staff_id)).all() == [birch.id]
+    assert excluded_among([case.id], [birch.id, "someone-else"]) == {case.id: {birch.id}}
+    # The database itself names nobody: a keyed index of case and person only.
+    row = db.session.execute(select(CaseExclusion.__table__)).one()._mapping
+    assert set(row) == {"case_id", "staff_index"} and birch.id not in str(dict(row))
     assert route_case(case.id) == "coordinators"
