@@ -34,5 +34,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def minute_now() -> datetime:
+    """Now, to the minute: what is stored of when a reporter did something. Deadlines need no
+    more, and a time to the second would help match a report to a network's own logs."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
 def new_id() -> str:
     return str(uuid.uuid4())

@@ -128,3 +128,38 @@ def test_markers_never_appear_at_rest(
         assert needle.decode() not in logged
     # No client address either: the test client connects from 127.0.0.1.
     assert "127.0.0.1" not in logged
+
+
+def test_what_a_reporter_does_is_timed_to_the_minute_only(app: Flask, client: FlaskClient) -> None:
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEntry
+    from app.cases.models import Case, Message
+    from app.extensions import db
+    from app.notify.models import Notification
+    from app.referrals.models import ConsentRecord
+    from app.triage.models import RoutingRound
+    from app.triage.routing import route_case
+    from tests.triage.test_routing import responder
+
+    responder(pseudonym="Maple")
+    receipt = receipt_from(submit_report(client, narrative="He waits by my car after work."))
+    case = db.session.scalars(select(Case)).one()
+    route_case(case.id)
+    page = open_status(client, receipt).get_data(as_text=True)
+    for body in ("First, this.", "Then this.", "And this."):
+        sent = client.post("/status/message", data={**hidden_fields(page), "body": body, "kind": "message"})
+        assert sent.status_code == 303
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case is not None
+    times = [case.created_at, case.updated_at, case.ack_due_at, case.queued_at]
+    times += [m.created_at for m in db.session.scalars(select(Message))]
+    times += [r.recorded_at for r in db.session.scalars(select(ConsentRecord))]
+    times += [n.created_at for n in db.session.scalars(select(Notification))]
+    times += [r.started_at for r in db.session.scalars(select(RoutingRound))]
+    times += [e.at for e in db.session.scalars(select(AuditEntry).where(AuditEntry.actor_role == "reporter"))]
+    assert times and all(t is not None and t.second == 0 and t.microsecond == 0 for t in times), times
+    # Messages in the same minute keep the order they were written in.
+    shown = client.get("/status/case").get_data(as_text=True)
+    assert shown.index("First, this.") < shown.index("Then this.") < shown.index("And this.")

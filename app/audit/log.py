@@ -15,7 +15,7 @@ from app.audit.checkpoints import Checkpoint, checkpoints_path, read_checkpoints
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.extensions import db
 from app.keystore import current_keyring
-from app.models import utcnow
+from app.models import minute_now, utcnow
 
 
 def chain_key() -> bytes:
@@ -88,7 +88,8 @@ def _append_on(
     entry_id, prev_hash = _advance_head(connection)
     entry = AuditEntry(
         id=entry_id,
-        at=utcnow(),
+        # A reporter's action to the minute: the log must not time her more finely than the case.
+        at=minute_now() if actor_role == "reporter" else utcnow(),
         actor_id=actor_id,
         actor_role=actor_role,
         action=action,

@@ -6,12 +6,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select, update
 
 from app.cases.models import Case, Message, new_id
 from app.cases.sealing import case_key, open_json, seal_json
 from app.extensions import db
 from app.keystore import current_keyring
-from app.models import utcnow
+from app.models import minute_now
 
 log = logging.getLogger("confide.cases")
 
@@ -33,10 +34,13 @@ def open_case_key(case: Case) -> bytes:
 def add_message(case: Case, body: str, *, author: str, kind: str = "message", author_id: str | None = None) -> str:
     """Seal and store one message; returns its id. Commits."""
     dek = open_case_key(case)
-    message = Message(id=new_id(), case_id=case.id, author=author, kind=kind, author_id=author_id)
+    # Writing the case's row first holds it until the commit: two messages added at once
+    # are numbered one after the other.
+    db.session.execute(update(Case).where(Case.id == case.id).values(updated_at=minute_now()))
+    number = (db.session.scalar(select(func.max(Message.number)).where(Message.case_id == case.id)) or 0) + 1
+    message = Message(id=new_id(), case_id=case.id, author=author, kind=kind, author_id=author_id, number=number)
     message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")
     db.session.add(message)
-    case.updated_at = utcnow()
     if author == "staff":
         case.feedback_stage = "answered"
     db.session.commit()

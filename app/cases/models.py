@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models import UTCDateTime, new_id, utcnow
+from app.models import UTCDateTime, minute_now, new_id, utcnow
 
 
 class Case(db.Model):
@@ -18,8 +18,8 @@ class Case(db.Model):
     receipt_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # Keyed index of the form's one-time submission token, so a resent form files nothing twice.
     submission_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now, onupdate=minute_now)
 
     # Clear metadata: the minimum needed to triage and run the queue.
     category: Mapped[str] = mapped_column(String(32))
@@ -62,7 +62,7 @@ class Case(db.Model):
         back_populates="case",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="Message.created_at",
+        order_by="Message.number",
     )
 
     notes: Mapped[list[CaseNote]] = relationship(
@@ -99,7 +99,9 @@ class Message(db.Model):
     author_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     # message | information (an addition to the report)
     kind: Mapped[str] = mapped_column(String(16), default="message")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # To the minute (``app.models.minute_now``); ``number`` orders the thread.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
+    number: Mapped[int] = mapped_column(Integer, default=0)
     body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
     case: Mapped[Case] = relationship(back_populates="messages")

@@ -23,7 +23,7 @@ from app.crypto import blind_index
 from app.extensions import db
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
-from app.models import utcnow
+from app.models import minute_now
 from app.referrals.consent import current_consent, record_consent, record_initial_consent
 from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
@@ -89,7 +89,7 @@ def submit_report(
     ring = current_keyring()
     content = submission.content
     triage = triage or assess(submission)
-    received = utcnow()
+    received = minute_now()
     ack_due, feedback_due = due_times(triage.level, received)
     receipt = ReceiptCode.generate()
     case = Case(

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import minute_now
 from app.notify.models import Notification
 from app.staff.models import StaffUser
 
@@ -34,7 +34,7 @@ def raise_notices(notices: Sequence[Notice]) -> None:
         return
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    created = utcnow()
+    created = minute_now()
     db.session.execute(
         insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]),
         [{**asdict(notice), "created_at": created} for notice in notices],

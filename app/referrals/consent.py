@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import minute_now
 from app.referrals.models import ConsentRecord
 
 PURPOSES = {
@@ -37,7 +37,7 @@ def current_consent(case_id: str) -> dict[str, bool]:
 
 def record_initial_consent(case_id: str, choices: Mapping[str, bool]) -> None:
     """Record every choice made on the report form, granted or not, in one statement."""
-    now = utcnow()
+    now = minute_now()
     db.session.execute(
         insert(ConsentRecord),
         [

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models import UTCDateTime, new_id, utcnow
+from app.models import UTCDateTime, minute_now, new_id, utcnow
 
 
 class ConsentRecord(db.Model):
@@ -22,7 +22,7 @@ class ConsentRecord(db.Model):
     # Empty for the programme as a whole; a counsel or responder id when consent is narrower.
     recipient: Mapped[str] = mapped_column(String(64), default="")
     granted: Mapped[bool] = mapped_column(Boolean)
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
     # intake | status (changed later by the reporter through their receipt)
     source: Mapped[str] = mapped_column(String(16))
 

@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, false, insert, select, update
 
 from app.cases.models import Case
 from app.extensions import db
-from app.models import utcnow
+from app.models import minute_now, utcnow
 from app.notify.service import Notice, coordinator_ids, notify_coordinators, raise_notices, to_coordinators
 from app.referrals.models import ConsentRecord
 from app.staff.models import StaffUser
@@ -254,7 +254,7 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
     waiting cases up to ``limit`` in all, in one transaction; then schedule the deadline
     checks and withdraw the other cases' jobs. If ``case_id`` is routed already, the
     others are routed all the same."""
-    now = now or utcnow()
+    now = now or minute_now()  # what routing stores follows the report by seconds: minutes only
     try:
         _take_write_lock()
         own = db.session.execute(select(*_WAITING).where(Case.id == case_id).with_for_update(key_share=True)).first()

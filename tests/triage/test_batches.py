@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ from flask import Flask
 from redis import Redis
 from rq import Queue
 from rq.job import Job
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select, text, update
 
 from app import ROOT
 from app.cases.models import Case
 from app.extensions import db
+from app.models import utcnow
 from app.staff.services import staff_directory
 from app.triage.exclusions import exclude, excluded_among
 from app.triage.models import RoutingRound
@@ -45,12 +47,23 @@ def rounds_per_case() -> Counter[str]:
     return Counter(db.session.scalars(select(RoutingRound.case_id)))
 
 
+def one_minute_apart(cases: list[Any]) -> None:
+    """Times are kept to the minute: file ``cases`` a minute after one another."""
+    start = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=len(cases))
+    for number, case in enumerate(cases):
+        db.session.execute(
+            update(Case).where(Case.id == case.id).values(created_at=start + timedelta(minutes=number))
+        )
+    db.session.commit()
+
+
 def test_one_job_routes_the_backlog_most_urgent_first_and_the_other_jobs_leave_the_queue(app: Flask) -> None:
     make_staff("coordinator")
     maple, birch = responder(pseudonym="Maple"), responder(pseudonym="Birch")
     older = [make_case() for _ in range(3)]  # L2
     hurt = make_case(injured="yes")  # L1, filed after them
     danger = make_case(danger_now="yes")  # L0, filed last
+    one_minute_apart([*older, hurt, danger])
     assert [fresh(c).level for c in (older[0], hurt, danger)] == [2, 1, 0]
 
     routed = route_batch(older[2].id, limit=4)
@@ -121,6 +134,7 @@ def test_two_batches_at_once_count_each_others_cases_against_the_caps(app: Flask
     coordinator = make_staff("coordinator")
     maple, birch = responder(caseload_cap=1), responder(caseload_cap=2)
     cases = [make_case() for _ in range(4)]
+    one_minute_apart(cases)
     routed: dict[str, Any] = {}
     issued = threading.Event()
 
