@@ -135,11 +135,12 @@ def _database_uri(settings: Settings, app: Flask) -> str:
     uri = settings.database_url
     prefix = "sqlite:///"
     if uri.startswith(prefix) and ":memory:" not in uri:
-        path = Path(uri[len(prefix) :])
+        location, mark, query = uri[len(prefix) :].partition("?")
+        path = Path(location)
         if not path.is_absolute():
             # Relative SQLite paths are relative to the project, wherever the app is started.
             path = ROOT / path
-            uri = prefix + str(path)
+            uri = prefix + str(path) + mark + query
         _private_file(path)
     return uri
 

@@ -246,6 +246,8 @@ def load_settings(
         )
     if settings.session_idle_minutes < 1:
         raise ConfigError("session_idle_minutes must be at least 1")
+    if settings.mail.digest_minutes < 1 or settings.audit_checkpoint_minutes < 1:
+        raise ConfigError("mail.digest_minutes and audit_checkpoint_minutes must be at least 1")
     if settings.triage.route_batch < 1:
         raise ConfigError("triage.route_batch must be at least 1")
     try:

@@ -23,5 +23,7 @@ class Form(FlaskForm):
         def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Field:
             # StringField covers text areas, search, email, password and hidden fields.
             if issubclass(unbound_field.field_class, StringField):
-                options = {**options, "filters": (*options.get("filters", ()), without_controls)}
+                # After the field's own filters (a filters= in options would replace them).
+                own = unbound_field.kwargs.get("filters", ())
+                options = {**options, "filters": (*own, *options.get("filters", ()), without_controls)}
             return super().bind_field(form, unbound_field, options)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -155,8 +156,15 @@ def hashed_client_key() -> str:
     from app.keystore import current_keyring
 
     key = current_keyring().derive(f"rate-limit/{day}")
-    address = (request.remote_addr or "").encode()
-    return hmac.new(key, address, hashlib.sha256).hexdigest()[:32]
+    address = request.remote_addr or ""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        parsed = None
+    if parsed is not None and parsed.version == 6 and parsed.ipv4_mapped is None:
+        # One household or phone gets a whole /64 of IPv6 addresses: it counts as one.
+        address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:

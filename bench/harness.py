@@ -128,7 +128,8 @@ def app_environment(
             "FLASK_APP": "app:create_app",
             "CONFIDE_CONFIG": str(config),
             "CONFIDE_ENV": "production",
-            "CONFIDE_SECURE_COOKIES": "false",
+            # As in production; the bench's own cookie jar sends Secure cookies over plain HTTP.
+            "CONFIDE_SECURE_COOKIES": "true",
             "CONFIDE_DATABASE_URL": database_url,
             "CONFIDE_REDIS_URL": redis_url,
             "CONFIDE_QUEUE_PREFIX": queue_prefix,

@@ -65,3 +65,10 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.env = "production"  # type: ignore[misc]
+
+
+def test_periodic_intervals_must_be_at_least_a_minute() -> None:
+
+    for overrides in ({"audit_checkpoint_minutes": 0}, {"mail": {"digest_minutes": 0}}):
+        with pytest.raises(ConfigError, match="at least 1"):
+            load_settings(overrides=overrides)

@@ -45,3 +45,13 @@ def test_a_direction_override_cannot_turn_the_page_around_it(app: Flask, client:
     assert "\u202eenoyna llet ton od\u202c" in html
     assert closed_bidi("a\u2067b\u202ec\u2069d\u202b") == "a\u2067b\u202ec\u2069d\u202b\u202c"
     assert closed_bidi("plain") == "plain" and closed_bidi(3) == 3
+
+
+def test_a_fields_own_filters_still_run(app: Flask) -> None:
+    from werkzeug.datastructures import MultiDict
+
+    from app.referrals.forms import CounselProfileForm
+
+    with app.test_request_context():
+        form = CounselProfileForm(formdata=MultiDict({"age_recipient": "  age1abc\x00  "}), meta={"csrf": False})
+        assert form.age_recipient.data == "age1abc"

@@ -45,6 +45,8 @@ def sweep_and_escalate(force: bool = False) -> str:
 
     from app.extensions import db
     from app.intake.sessions import forget_idle_reporter_sessions
+    from app.models import utcnow
+    from app.staff.credentials import forget_old_failures
     from app.notify.sending import send_pending
     from app.triage.queue import sweep
     from app.triage.reminders import remind_feedback, remind_unclaimed
@@ -66,6 +68,8 @@ def sweep_and_escalate(force: bool = False) -> str:
         reminded = remind_feedback() + remind_unclaimed()
         db.session.commit()
         forget_idle_reporter_sessions()
+        forget_old_failures(utcnow())
+        db.session.commit()
         send_pending(urgent_only=True)
         return f"queued {queued}, escalated {escalated}, reminded {reminded}"
 

@@ -36,7 +36,10 @@ class Ticker(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the periodic jobs must outlive any one failure
+                log.exception("periodic jobs: a tick failed; trying again in a second")
             self.stopping.wait(1)
 
     def stop(self) -> None:

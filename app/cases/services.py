@@ -26,7 +26,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.notify.service import notify_reporter
 from app.referrals.consent import CONTACT_PURPOSES, current_consent
-from app.triage.exclusions import excluded_among
+from app.triage.exclusions import excluded_among, is_excluded
 from app.security import COORDINATOR, RESPONDER
 from app.signals import announce
 from app.staff.models import StaffUser
@@ -138,7 +138,9 @@ def visible_case(viewer: StaffUser, case_id: str) -> Case:
     """The case if ``viewer`` may see it; otherwise 404, audited."""
     case = db.session.get(Case, case_id) if len(case_id) <= 36 else None
     allowed = case is not None and (
-        viewer.role == COORDINATOR or (viewer.role == RESPONDER and case.assigned_to_id == viewer.id)
+        # A coordinator the reporter named is kept away too; the other coordinators have it.
+        (viewer.role == COORDINATOR and not is_excluded(case.id, viewer.id))
+        or (viewer.role == RESPONDER and case.assigned_to_id == viewer.id)
     )
     if not allowed:
         announce(
@@ -196,7 +198,7 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
     notes = [
         (n.created_at, names.get(n.author_id or "", "someone"), open_json(dek, n.body_sealed, record="note", record_id=n.id, field="body"))
         for n in case.notes
-    ]
+    ] if not withheld else []
     view = CaseView(
         case=case,
         content=ReportContent(**report),

@@ -22,7 +22,7 @@ from sqlalchemy import exists, select, update
 from app.cases.models import Case
 from app.cases.vocabulary import QUEUE_RANK, TRANSITIONS
 from app.extensions import db
-from app.models import utcnow
+from app.models import minute_now, utcnow
 from app.notify.service import notify_coordinators, notify_staff
 from app.referrals import packet
 from app.referrals.consent import CONTACT_PURPOSES, current_consent
@@ -61,7 +61,8 @@ def _step(referral: Referral, old: str, new: str, *, actor: StaffUser | None, pe
     """Move ``referral`` from ``old`` to ``new`` unless someone moved it first. Not committed."""
     if new not in STEPS[old]:
         raise ReferralError(f"A referral that is {old} cannot become {new}.")
-    values = {"status": new, STAMPS[new]: utcnow(), **values}
+    # A step the reporter causes (her consent withdrawn) is timed as she is: to the minute.
+    values = {"status": new, STAMPS[new]: utcnow() if actor else minute_now(), **values}
     if reason is not None:
         values["reason"] = reason
     if new in PACKET_GONE:
@@ -96,7 +97,7 @@ def _case_back_from_referred(case_id: str, pending: Pending, actor: StaffUser | 
         return
     moved = db.session.execute(
         update(Case).where(Case.id == case_id, Case.status == "referred")
-        .values(status="in_progress", queue_rank=QUEUE_RANK["in_progress"], updated_at=utcnow())
+        .values(status="in_progress", queue_rank=QUEUE_RANK["in_progress"], updated_at=minute_now())
     )
     if moved.rowcount:  # type: ignore[attr-defined]
         pending.append(("case_status_changed", {

@@ -28,11 +28,14 @@ TOTP_STEP = 30
 # Sign-in back-off. From one source, after LOCK_AFTER failures each try must wait, one minute
 # doubling to LOCK_FOR at most, counted from the last failure; a try while waiting is refused
 # uncounted, so guesses cannot stretch the wait, and the right password and code always work
-# once it is over. Other sources are not held back, unless failures from everywhere together
-# pass ACCOUNT_LOCK_AFTER (guessing spread over many addresses): then every source waits.
+# once it is over. Other sources are not held back: guessing passwords from many addresses
+# locks nobody out. Wrong codes are different, because only someone with the password gets
+# to enter one: past ACCOUNT_LOCK_AFTER of them from anywhere, every source waits (a row
+# with the source ANYWHERE), and the owner hears of it when she next signs in.
 LOCK_AFTER = 5
-ACCOUNT_LOCK_AFTER = 50
+ACCOUNT_LOCK_AFTER = 10
 LOCK_FOR = timedelta(minutes=15)
+ANYWHERE = ""
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
 hasher = PasswordHasher()
@@ -143,15 +146,16 @@ def wait_after(failures: int, after: int) -> timedelta:
 
 def is_locked(user: StaffUser, source: str, now: datetime) -> bool:
     """Whether a sign-in to ``user`` from ``source`` must wait now."""
-    if user.locked_until is not None and user.locked_until > now:
-        return True
-    row = db.session.get(LoginFailures, (user.id, source))
-    return row is not None and row.last_at + wait_after(row.failures, LOCK_AFTER) > now
+    for where, after in ((source, LOCK_AFTER), (ANYWHERE, ACCOUNT_LOCK_AFTER)):
+        row = db.session.get(LoginFailures, (user.id, where))
+        if row is not None and row.last_at + wait_after(row.failures, after) > now:
+            return True
+    return False
 
 
-def note_failure(user: StaffUser, source: str, now: datetime) -> None:
+def note_failure(user: StaffUser, source: str, now: datetime, *, code: bool = False) -> None:
     """Count a failure (not while waiting: see :func:`is_locked`), in SQL so that parallel
-    guesses are never lost."""
+    guesses are never lost; a wrong ``code`` counts for every source too."""
     db.session.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id)
@@ -160,21 +164,27 @@ def note_failure(user: StaffUser, source: str, now: datetime) -> None:
     )
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(LoginFailures).values(staff_id=user.id, source=source, failures=1, last_at=now)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["staff_id", "source"],
-            set_={"failures": LoginFailures.failures + 1, "last_at": now},
+    for where in (source, ANYWHERE) if code else (source,):
+        statement = insert(LoginFailures).values(staff_id=user.id, source=where, failures=1, last_at=now)
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["staff_id", "source"],
+                set_={"failures": LoginFailures.failures + 1, "last_at": now},
+            )
         )
-    )
     db.session.refresh(user, ["failed_logins"])
-    wait = wait_after(user.failed_logins, ACCOUNT_LOCK_AFTER)
-    if wait:
-        user.locked_until = now + wait
+
+
+def forget_old_failures(now: datetime) -> int:
+    """Failures older than a day are forgotten (sources change daily anyway)."""
+    gone = db.session.execute(delete(LoginFailures).where(LoginFailures.last_at < now - timedelta(days=1)))
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def note_success(user: StaffUser, source: str, now: datetime) -> None:
-    db.session.execute(delete(LoginFailures).where(LoginFailures.staff_id == user.id, LoginFailures.source == source))
+    db.session.execute(
+        delete(LoginFailures).where(LoginFailures.staff_id == user.id, LoginFailures.source.in_((source, ANYWHERE)))
+    )
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

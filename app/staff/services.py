@@ -199,7 +199,7 @@ def check_second_factor(user: StaffUser, code: str, source: str) -> bool:
     if ok:
         credentials.note_success(user, source, now)
     elif not waiting:
-        credentials.note_failure(user, source, now)
+        credentials.note_failure(user, source, now, code=True)
     db.session.commit()
     if ok:
         announce("staff_login", actor=user.id, role=user.role)

@@ -44,5 +44,11 @@ def excluded_among(case_ids: Sequence[str], staff_ids: Iterable[str]) -> dict[st
     }
 
 
+def is_excluded(case_id: str, staff_id: str) -> bool:
+    """Whether the reporter of ``case_id`` asked to keep ``staff_id`` away."""
+    index = exclusion_index(case_id, staff_id)
+    return db.session.get(CaseExclusion, (case_id, index)) is not None
+
+
 def exclusion_count(case_id: str) -> int:
     return db.session.scalar(select(func.count()).select_from(CaseExclusion).where(CaseExclusion.case_id == case_id)) or 0

@@ -129,20 +129,28 @@ def withdraw_from_responder(case_id: str) -> str | None:
     """The reporter no longer wants a peer responder to read the report: a case a responder
     has goes to the coordinators, in the caller's transaction. Returns that responder's id;
     they and the coordinators are told (content-free notices)."""
-    case = db.session.get(Case, case_id)
-    if case is None or case.routing_state != "assigned" or case.assigned_to_id is None:
+    # The case's row first, held to the commit: routing, which locks it too, decides after
+    # this, and reads the withdrawal. (SQLite: the caller's write holds the database.)
+    case = db.session.scalars(
+        select(Case).where(Case.id == case_id).with_for_update(key_share=True).execution_options(populate_existing=True)
+    ).first()
+    if case is None or case.assigned_to_id is None:
         return None
     holder = db.session.get(StaffUser, case.assigned_to_id)
     if holder is None or holder.role != "responder":
         return None
-    moved = db.session.execute(
+    # Given by routing or by a coordinator, the case leaves the responder all the same.
+    db.session.execute(
         update(Case)
-        .where(Case.id == case_id, Case.routing_state == "assigned", Case.assigned_to_id == holder.id)
+        .where(Case.id == case_id)
         .values(routing_state="coordinators", assigned_to_id=None, assigned_at=None)
         .execution_options(synchronize_session="fetch")
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        return None
+    db.session.execute(
+        update(RoutingRound)
+        .where(RoutingRound.case_id == case_id, RoutingRound.outcome == "assigned")
+        .values(outcome="withdrawn")
+    )
     raise_notices(
         [
             Notice(holder.id, case_id, "unassigned", f"unassigned:{case_id}:{case.routing_round}"),

@@ -101,3 +101,16 @@ def test_a_coordinator_cannot_give_the_case_to_someone_excluded(app: Flask, clie
     # Nor can any other way into the service do it.
     with pytest.raises(CaseActionError, match="asked that this person not see the case"):
         assign(coordinator.user, db.session.get(Case, case_id), birch.user.id)
+
+
+def test_a_coordinator_the_reporter_named_cannot_open_the_case(app: Flask, client: FlaskClient) -> None:
+    heron = make_staff("coordinator", pseudonym="Heron")
+    wren = make_staff("coordinator", pseudonym="Wren")
+    page = submit_report(app.test_client(), exclude="heron").get_data(as_text=True)
+    assert 'id="unmatched"' not in page
+    case_id = db.session.scalar(select(Case.id))
+    sign_in(client, heron)
+    assert client.get(f"/cases/{case_id}").status_code == 404
+    other = app.test_client()
+    sign_in(other, wren)
+    assert other.get(f"/cases/{case_id}").status_code == 200
