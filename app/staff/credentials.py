@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -177,7 +177,11 @@ def note_failure(user: StaffUser, source: str, now: datetime, *, code: bool = Fa
 
 def forget_old_failures(now: datetime) -> int:
     """Failures older than a day are forgotten (sources change daily anyway)."""
-    gone = db.session.execute(delete(LoginFailures).where(LoginFailures.last_at < now - timedelta(days=1)))
+    old = LoginFailures.last_at < now - timedelta(days=1)
+    # Looked for first: a write would wait on SQLite's lock even with nothing to delete.
+    if db.session.scalar(select(LoginFailures.staff_id).where(old).limit(1)) is None:
+        return 0
+    gone = db.session.execute(delete(LoginFailures).where(old))
     return int(gone.rowcount or 0)  # type: ignore[attr-defined]
 
 
