@@ -163,3 +163,30 @@ def test_what_a_reporter_does_is_timed_to_the_minute_only(app: Flask, client: Fl
     # Messages in the same minute keep the order they were written in.
     shown = client.get("/status/case").get_data(as_text=True)
     assert shown.index("First, this.") < shown.index("Then this.") < shown.index("And this.")
+
+
+def test_the_consent_table_does_not_tell_which_ways_to_reach_her_exist(app: Flask, client: FlaskClient) -> None:
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.referrals.consent import CONTACT_PURPOSES, current_consent
+    from app.referrals.models import ConsentRecord
+
+    receipt = receipt_from(
+        submit_report(
+            client, identity="named", name="Dana", phone="860-555-0100", contact_phone="y", contact_email=None
+        )
+    )
+    rows = list(db.session.scalars(select(ConsentRecord).where(ConsentRecord.purpose.in_(CONTACT_PURPOSES))))
+    assert rows and not any(row.granted for row in rows)
+    assert len({row.sealed_choice for row in rows}) == len(rows)
+    choices = current_consent(rows[0].case_id)
+    assert choices["contact_phone"] and not choices["contact_email"]
+    # The reporter changes her mind at /status; the choice is read back right.
+    page = open_status(client, receipt).get_data(as_text=True)
+    fields = {k: v for k, v in hidden_fields(page).items() if k == "csrf_token"}
+    assert client.post("/status/consent", data={**fields, "peer_support": "y", "contact_email": "y"}).status_code == 303
+    db.session.expire_all()
+    choices = current_consent(rows[0].case_id)
+    assert choices["contact_email"] and not choices["contact_phone"]
+    assert not any(row.granted for row in db.session.scalars(select(ConsentRecord).where(ConsentRecord.purpose.in_(CONTACT_PURPOSES))))

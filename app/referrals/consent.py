@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 
+from app.crypto import blind_index
 from app.extensions import db
+from app.keystore import current_keyring
 from app.models import minute_now
 from app.referrals.models import ConsentRecord
 
@@ -20,6 +23,25 @@ PURPOSES = {
     "contact_text": _l("You may text me."),
 }
 CONTACT_PURPOSES = ("contact_phone", "contact_email", "contact_text")
+SEAL_PURPOSE = "consent-choice"
+
+
+def _sealed(case_id: str, purpose: str, granted: bool) -> bytes:
+    return blind_index(current_keyring(), SEAL_PURPOSE, f"{case_id}|{purpose}|{granted}")
+
+
+def _row(case_id: str, purpose: str, granted: bool) -> dict[str, object]:
+    """The stored form of one choice: a way to be contacted only as a keyed index."""
+    if purpose in CONTACT_PURPOSES:
+        return {"granted": False, "sealed_choice": _sealed(case_id, purpose, granted)}
+    return {"granted": granted, "sealed_choice": None}
+
+
+def choice_of(record: ConsentRecord) -> bool:
+    """What ``record`` says the reporter chose."""
+    if record.sealed_choice is None:
+        return bool(record.granted)
+    return hmac.compare_digest(record.sealed_choice, _sealed(record.case_id, record.purpose, True))
 
 
 def current_consent(case_id: str) -> dict[str, bool]:
@@ -29,9 +51,10 @@ def current_consent(case_id: str) -> dict[str, bool]:
         .where(ConsentRecord.case_id == case_id, ConsentRecord.recipient == "")
         .order_by(ConsentRecord.id)
     )
+    latest = {row.purpose: row for row in rows}
     choices = dict.fromkeys(PURPOSES, False)
-    for row in rows:
-        choices[row.purpose] = row.granted
+    for purpose, row in latest.items():
+        choices[purpose] = choice_of(row)
     return choices
 
 
@@ -41,7 +64,10 @@ def record_initial_consent(case_id: str, choices: Mapping[str, bool]) -> None:
     db.session.execute(
         insert(ConsentRecord),
         [
-            {"case_id": case_id, "purpose": p, "recipient": "", "granted": bool(choices.get(p)), "recorded_at": now, "source": "intake"}
+            {
+                "case_id": case_id, "purpose": p, "recipient": "", "recorded_at": now, "source": "intake",
+                **_row(case_id, p, bool(choices.get(p))),
+            }
             for p in PURPOSES
         ],
     )
@@ -53,6 +79,6 @@ def record_consent(case_id: str, choices: Mapping[str, bool], *, source: str) ->
     changed = [p for p in PURPOSES if p in choices and bool(choices[p]) != before[p]]
     for purpose in changed:
         db.session.add(
-            ConsentRecord(case_id=case_id, purpose=purpose, granted=bool(choices[purpose]), source=source)
+            ConsentRecord(case_id=case_id, purpose=purpose, source=source, **_row(case_id, purpose, bool(choices[purpose])))
         )
     return changed

@@ -21,7 +21,10 @@ class ConsentRecord(db.Model):
     purpose: Mapped[str] = mapped_column(String(32))
     # Empty for the programme as a whole; a counsel or responder id when consent is narrower.
     recipient: Mapped[str] = mapped_column(String(64), default="")
+    # For the ways to be contacted, always False here: the choice is ``sealed_choice``, a keyed
+    # index (``referrals.consent``), so the table does not tell which ways to reach her exist.
     granted: Mapped[bool] = mapped_column(Boolean)
+    sealed_choice: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
     # intake | status (changed later by the reporter through their receipt)
     source: Mapped[str] = mapped_column(String(16))

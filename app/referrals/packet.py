@@ -32,6 +32,7 @@ from app.cases.models import Case
 from app.cases.sealing import open_json
 from app.extensions import db
 from app.models import utcnow
+from app.referrals.consent import choice_of
 from app.referrals.models import ConsentRecord, CounselProfile, Referral
 from app.referrals.pdf import render_packet_pdf
 from app.referrals.vocabulary import STATUS_NAMES as STEP_NAMES
@@ -114,7 +115,7 @@ def _consent(case_id: str) -> list[dict[str, Any]]:
         select(ConsentRecord).where(ConsentRecord.case_id == case_id, ConsentRecord.recipient == "").order_by(ConsentRecord.id)
     ):
         latest[record.purpose] = record
-    return [{"purpose": p, "granted": r.granted, "recorded_at": _iso(r.recorded_at)} for p, r in latest.items()]
+    return [{"purpose": p, "granted": choice_of(r), "recorded_at": _iso(r.recorded_at)} for p, r in latest.items()]
 
 
 WITHHELD = "[withheld]"
