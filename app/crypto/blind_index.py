@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from app.crypto.keyring import Keyring
 
@@ -14,5 +15,10 @@ def blind_index(ring: Keyring, purpose: str, value: str) -> bytes:
     A different purpose gives an unrelated index for the same value, so an index
     leaked from one table cannot be matched against another.
     """
+    return blind_indexer(ring, purpose)(value)
+
+
+def blind_indexer(ring: Keyring, purpose: str) -> Callable[[str], bytes]:
+    """:func:`blind_index` for many values of one purpose, with the key derived once."""
     key = ring.derive(f"blind-index/{purpose}")
-    return hmac.new(key, value.encode(), hashlib.sha256).digest()
+    return lambda value: hmac.new(key, value.encode(), hashlib.sha256).digest()

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
 
-from app.crypto import blind_index
+from app.crypto.blind_index import blind_index, blind_indexer
 from app.extensions import db
 from app.keystore import current_keyring
 from app.triage.models import CaseExclusion
@@ -37,9 +37,12 @@ def excluded_among(case_ids: Sequence[str], staff_ids: Iterable[str]) -> dict[st
         select(CaseExclusion.case_id, CaseExclusion.staff_index).where(CaseExclusion.case_id.in_(case_ids))
     ):
         stored[case_id].add(index)
+    if not stored:
+        return {}
     people = list(staff_ids)
+    index = blind_indexer(current_keyring(), PURPOSE)
     return {
-        case_id: {staff_id for staff_id in people if exclusion_index(case_id, staff_id) in indexes}
+        case_id: {staff_id for staff_id in people if index(f"{case_id}|{staff_id}") in indexes}
         for case_id, indexes in stored.items()
     }
 
