@@ -2,7 +2,9 @@
 
 Twenty decimal digits (66 bits), shown as five groups of four. Digits are on every phone
 keyboard in every language, and reading them aloud or copying them by hand is easy.
-Entry forgives spaces, dashes and non-Latin digits (e.g. Arabic-Indic or full-width).
+Entry forgives what phone keyboards type in other scripts: full-width digits and
+punctuation (a Chinese or Japanese keyboard in full-width mode), ideographic spaces, every
+kind of dash and dot, and the decimal digits of any script (Arabic-Indic, Devanagari...).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from app.crypto import Keyring, blind_index
 DIGITS = 20
 GROUP = 4
 INDEX_PURPOSE = "receipt"
+# Between the groups, after compatibility folding (full-width forms become ASCII): spaces,
+# hyphens and dashes of every kind, the katakana long mark that Japanese and Chinese
+# keyboards give for a dash, dots, commas and slashes.
+SEPARATORS = frozenset(" -_.·・ー―‐‑‒–—−〜~/,、。")
 
 
 class ReceiptCode(str):
@@ -27,20 +33,26 @@ class ReceiptCode(str):
     @classmethod
     def parse(cls, typed: str) -> ReceiptCode | None:
         """The receipt in ``typed``, or None if it cannot be one."""
-        digits = []
-        for ch in typed[:200]:
-            if ch.isspace() or ch in "-_.·\u2010\u2011\u2012\u2013\u2014\u2212":
-                continue
-            value = unicodedata.digit(ch, None)
-            if value is None:
-                return None
-            digits.append(str(value))
-        if len(digits) != DIGITS:
+        digits = digits_in(typed)
+        if digits is None or len(digits) != DIGITS:
             return None
-        return cls("".join(digits))
+        return cls(digits)
 
     def display(self) -> str:
         return "-".join(self[i : i + GROUP] for i in range(0, DIGITS, GROUP))
 
     def index(self, ring: Keyring) -> bytes:
         return blind_index(ring, INDEX_PURPOSE, str(self))
+
+
+def digits_in(typed: str) -> str | None:
+    """The digits of ``typed`` as ASCII, separators left out; None if it holds anything else."""
+    digits = []
+    for ch in unicodedata.normalize("NFKC", typed[:200]):
+        if ch.isspace() or ch in SEPARATORS:
+            continue
+        value = unicodedata.decimal(ch, None)
+        if value is None:
+            return None
+        digits.append(str(value))
+    return "".join(digits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -113,3 +114,42 @@ def test_quick_exit_ends_the_session_and_leaves(client: FlaskClient, app: Flask)
     assert response.status_code == 303
     assert response.headers["Location"] == app.config["CONFIDE"].quick_exit_url
     assert client.get("/status/case").status_code == 303
+
+
+def _typed(receipt: str, digits: str, separator: str) -> str:
+    """``receipt`` as a phone keyboard in another script would type it."""
+    plain = receipt.replace("-", "")
+    table = {str(n): d for n, d in enumerate(digits)} if digits else {}
+    groups = ["".join(table.get(ch, ch) for ch in plain[i : i + 4]) for i in range(0, 20, 4)]
+    return separator.join(groups)
+
+
+@pytest.mark.parametrize(
+    ("digits", "separator"),
+    [
+        ("０１２３４５６７８９", "－"),  # full width, as a Chinese keyboard in full-width mode types
+        ("", "\u3000"),  # ideographic spaces
+        ("", "ー"),  # the katakana long mark many CJK keyboards give for a dash
+        ("", "—"),
+        ("", "．"),
+        ("٠١٢٣٤٥٦٧٨٩", " "),  # Arabic-Indic digits
+    ],
+)
+def test_a_receipt_typed_on_any_keyboard_opens_the_report(client: FlaskClient, digits: str, separator: str) -> None:
+    receipt = filed(client)
+    page = open_status(client, _typed(receipt, digits, separator)).get_data(as_text=True)
+    assert "Received." in page
+
+
+def test_a_receipt_too_short_or_not_digits_is_told_apart_from_an_unknown_one(client: FlaskClient) -> None:
+    receipt = filed(client)
+    short = open_status(client, receipt[:-1]).get_data(as_text=True)
+    assert "A receipt has 20 digits, and we read 19" in short
+    letters = open_status(client, receipt[:-1] + "x").get_data(as_text=True)
+    assert "A receipt has only digits" in letters
+    unknown = "9" * 20 if receipt.replace("-", "") != "9" * 20 else "1" * 20
+    assert "We could not find a report with that receipt" in open_status(client, unknown).get_data(as_text=True)
+    # In the reporter's language too.
+    client.get("/language/es")
+    spanish = open_status(client, receipt[:-1]).get_data(as_text=True)
+    assert "Un comprobante tiene 20 números y leímos 19" in spanish
