@@ -104,6 +104,7 @@ class Settings:
     message_max_chars: int
     quick_exit_url: str
     languages: tuple[str, ...]
+    language_names: dict[str, str]
     licensing_board: tuple[str, ...]
     bench_endpoints: bool
     rate_limits: RateLimits
@@ -269,4 +270,7 @@ def load_settings(
         )
     if "en" not in settings.languages:
         raise ConfigError("languages must include en, the language every text falls back to")
+    unnamed = [code for code in settings.languages if not settings.language_names.get(code)]
+    if unnamed:
+        raise ConfigError(f"language_names: no name for {unnamed[0]!r} (its name in its own script)")
     return settings

@@ -10,7 +10,10 @@ from werkzeug.wrappers import Response
 
 from app.security import PUBLIC, allow
 
-LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+def language_choices() -> list[tuple[str, str]]:
+    """The configured languages, each with its name in its own script."""
+    settings = current_app.config["CONFIDE"]
+    return [(code, settings.language_names[code]) for code in settings.languages]
 
 
 def select_locale() -> str:
@@ -48,7 +51,5 @@ def init_i18n(app: Flask, babel: Babel) -> None:
     def language_context() -> dict[str, object]:
         return {
             "current_language": str(get_locale()),
-            "languages": [
-                (code, LANGUAGE_NAMES.get(code, code)) for code in app.config["CONFIDE"].languages
-            ],
+            "languages": language_choices(),
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -38,7 +38,7 @@ def _filters() -> services.QueueFilters:
         level=int(level) if level in ("0", "1", "2", "3") else None,
         status=args.get("status") if args.get("status") in STATUS_NAMES else None,
         category=args.get("category") if args.get("category") in CATEGORIES else None,
-        language=args.get("language") if args.get("language") in ("en", "es") else None,
+        language=args.get("language") if args.get("language") in current_app.config["CONFIDE"].languages else None,
         mine=args.get("mine") == "1",
     )
 

@@ -21,8 +21,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import Form
 from app.cases import vocabulary as v
+from app.forms import Form
 from app.intake.tokens import new_submission_token
 from app.referrals.consent import PURPOSES
 
@@ -141,12 +141,9 @@ class ReportForm(Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from app.i18n import LANGUAGE_NAMES
+        from app.i18n import language_choices
 
-        self.language.choices = [
-            SelectChoice(code, LANGUAGE_NAMES.get(code, code))
-            for code in current_app.config["CONFIDE"].languages
-        ]
+        self.language.choices = [SelectChoice(code, name) for code, name in language_choices()]
         if not self.submission.data:
             self.submission.data = new_submission_token()
 

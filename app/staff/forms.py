@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
-from app.forms import Form
 from app.cases.vocabulary import CATEGORIES
+from app.forms import Form
+from app.i18n import language_choices
 from app.intake.forms import CheckboxList
 from app.staff.models import ROLES
-
-LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Spanish")]
 
 
 class LoginForm(Form):
@@ -60,8 +61,13 @@ class ProfileForm(Form):
         description="Never your real name. Reporters may ask that a pseudonym not see their case.",
         validators=[Optional(), Length(min=2, max=64)],
     )
-    languages = CheckboxList("Languages you can work in", choices=LANGUAGE_CHOICES)
+    languages = CheckboxList("Languages you can work in")
     on_duty = BooleanField("On duty: new cases may be routed to me")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every configured language, named in its own script.
+        self.languages.choices = [SelectChoice(code, name) for code, name in language_choices()]
 
 
 class StaffEditForm(ProfileForm):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
@@ -13,9 +14,6 @@ from app.signals import announce
 from app.staff.models import StaffUser, Training
 from app.staff.pseudonyms import pseudonym_key, pseudonym_problem
 from app.staff.services import StaffError
-
-KNOWN_LANGUAGES = ("en", "es")
-
 
 def update_profile(
     user: StaffUser,
@@ -38,7 +36,7 @@ def update_profile(
         if any(pseudonym_key(other) == key for other in others):
             raise StaffError("Another person already uses that pseudonym, or one that reads the same.")
     user.pseudonym = pseudonym
-    user.languages = [code for code in KNOWN_LANGUAGES if code in set(languages)]
+    user.languages = [code for code in current_app.config["CONFIDE"].languages if code in set(languages)]
     user.on_duty = bool(on_duty) and user.active
     if caseload_cap is not None:
         user.caseload_cap = caseload_cap

@@ -150,7 +150,7 @@ def test_each_filter_narrows_the_queue(client: FlaskClient, app: Flask) -> None:
     html = queue_page(browser, "?category=other")
     assert listed(html) == [other_en.id] and '<option value="other" selected>' in html
     html = queue_page(browser, "?language=es")
-    assert listed(html) == [harassment_es.id] and '<option value="es" selected>Spanish</option>' in html
+    assert listed(html) == [harassment_es.id] and '<option value="es" lang="es" selected>Español</option>' in html
     html = queue_page(browser, "?mine=1")
     assert listed(html) == [harassment_es.id] and "<h1>My cases</h1>" in html
     assert 'name="mine" value="1" checked' in html
