@@ -66,6 +66,7 @@ ROUTES: dict[str, Route] = {
     "set_language": Route("GET", EVERYONE),
     "intake.home": Route("GET", EVERYONE),
     "intake.report": Route("GET POST", EVERYONE),
+    "intake.report_language": Route("POST", EVERYONE),
     "intake.resources": Route("GET", EVERYONE),
     "intake.quick_exit": Route("GET", EVERYONE),
     "intake.status": Route("GET POST", EVERYONE),

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_limiter import RequestLimit
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
@@ -112,6 +113,21 @@ def report() -> str | tuple[str, int]:
         return _render_report(form)
     form = ReportForm()
     return _receive(form, valid=form.validate_on_submit())
+
+
+@blueprint.post("/report/language")
+@allow(PUBLIC)
+def report_language() -> tuple[str, int]:
+    """The report form again in another language, with every answer as it was typed. Files
+    nothing; also reached when the form's CSRF token expired (nothing is filed either way)."""
+    code = request.form.get("switch_language", "")
+    if code in current_app.config["CONFIDE"].languages:
+        session["lang"] = code
+        refresh()  # this page is already in the new language
+    form = ReportForm(formdata=request.form)  # not validated: no errors, a fresh CSRF token
+    if not own_submission_token(form.submission.data):
+        form.submission.data = new_submission_token()
+    return _render_report(form)
 
 
 def _receive(
@@ -375,6 +391,7 @@ def _register_csrf_recovery(state: object) -> None:
     app.extensions.setdefault("csrf_recovery", {}).update(
         {
             "intake.report": _report_expired,
+            "intake.report_language": report_language,
             "intake.status_message": lambda: _message_again()
             if reporter_case_id()
             else redirect(url_for("intake.status"), 303),

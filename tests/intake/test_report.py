@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -175,3 +177,19 @@ def test_an_anonymous_report_stays_anonymous_whatever_was_ticked(client: FlaskCl
     case = db.session.scalars(select(Case)).one()
     assert case.is_named is False and case.contact_sealed is None
     assert not current_consent(case.id)["contact_phone"]
+
+
+def test_switching_language_keeps_every_answer_and_files_nothing(client: FlaskClient) -> None:
+    page = client.get("/report").get_data(as_text=True)
+    assert page.index("Send my report") < page.index('name="switch_language" value="es"'), "Enter must still send"
+    typed = report_answers(narrative="Mi jefe guarda mi pasaporte & <todo>", danger_now="unsure", when="week")
+    switched = client.post("/report/language", data={**hidden_fields(page), **typed, "switch_language": "es"})
+    body = switched.get_data(as_text=True)
+    assert switched.status_code == 200 and '<html lang="es">' in body
+    assert "Mi jefe guarda mi pasaporte &amp; &lt;todo&gt;" in body
+    unsure = re.search(r'<input[^>]*name="danger_now"[^>]*value="unsure"[^>]*>', body)
+    assert unsure and " checked" in unsure.group(0)
+    assert case_count() == 0
+    # Sent from the page in Spanish, the report goes in as typed.
+    sent = client.post("/report", data={**hidden_fields(body), **typed})
+    assert sent.status_code == 200 and case_count() == 1
