@@ -354,11 +354,12 @@ def excluded_staff(case_id: str) -> set[str]:
     return excluded_among([case_id], staff_directory().keys()).get(case_id, set())
 
 
-def assignable_staff(case_id: str) -> list[StaffUser]:
+def assignable_staff(case_id: str, *, peer_support: bool) -> list[StaffUser]:
     """Who a coordinator may give the case to: not anyone the reporter excluded, and only
-    coordinators if the reporter does not want a peer responder to read it."""
+    coordinators if the reporter does not want a peer responder to read it (``peer_support``,
+    her consent, which the caller has read)."""
     excluded = excluded_staff(case_id)
-    roles = (RESPONDER, COORDINATOR) if current_consent(case_id)["peer_support"] else (COORDINATOR,)
+    roles = (RESPONDER, COORDINATOR) if peer_support else (COORDINATOR,)
     people = [
         s for s in staff_directory().values()
         if s.active and s.role in roles and s.enrolled_at is not None and s.id not in excluded

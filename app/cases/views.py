@@ -11,16 +11,17 @@ from app.cases.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
 from app.cases.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
 from app.models import utcnow
 from app.referrals import services as referrals
+from app.referrals.consent import current_consent
 from app.referrals.directory import counsel_directory
 from app.referrals.forms import ReferForm
 from app.referrals.vocabulary import OPEN_TO_COUNSEL
 from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STATUS_NAMES
 from app.security import COORDINATOR, RESPONDER, allow
-from app.triage.exclusions import exclusion_count
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
 from app.staff.sessions import current_staff
+from app.triage.exclusions import exclusion_count
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -52,10 +53,10 @@ def queue() -> str:
     return render_template("cases/queue.html", result=result, filters=filters, now=utcnow())
 
 
-def _assignee_choices(case_id: str) -> list[SelectChoice]:
+def _assignee_choices(case_id: str, *, peer_support: bool) -> list[SelectChoice]:
     return [
         SelectChoice(s.id, f"{s.label}, {s.role}")
-        for s in services.assignable_staff(case_id)
+        for s in services.assignable_staff(case_id, peer_support=peer_support)
     ]
 
 
@@ -86,7 +87,10 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     case = services.visible_case(viewer, case_id)
     view = services.view_case(viewer, case)
     assign_form = AssignForm(prefix="assign")
-    assign_form.staff_id.choices = _assignee_choices(case.id)
+    # Only coordinators reassign: nobody else's page is made to look the choices up.
+    assign_form.staff_id.choices = (
+        _assignee_choices(case.id, peer_support=view.consent["peer_support"]) if viewer.role == COORDINATOR else []
+    )
     status_form = StatusForm(prefix="status")
     next_statuses = [s for s in TRANSITIONS.get(case.status, ()) if s != "referred" or view.can_refer]
     status_form.status.choices = [SelectChoice("", "Choose…")] + [SelectChoice(s, STATUS_NAMES[s]) for s in next_statuses]
@@ -144,7 +148,7 @@ def claim(case_id: str) -> Response:
 def assign(case_id: str) -> Response:
     case = services.visible_case(_me(), case_id)
     form = AssignForm(prefix="assign")
-    form.staff_id.choices = _assignee_choices(case.id)
+    form.staff_id.choices = _assignee_choices(case.id, peer_support=current_consent(case.id)["peer_support"])
     if form.validate_on_submit():
         try:
             services.assign(_me(), case, form.staff_id.data)

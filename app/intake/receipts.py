@@ -12,6 +12,8 @@ from __future__ import annotations
 import secrets
 import unicodedata
 
+from flask_babel import gettext as _
+
 from app.crypto import Keyring, blind_index
 
 DIGITS = 20
@@ -56,3 +58,14 @@ def digits_in(typed: str) -> str | None:
             return None
         digits.append(str(value))
     return "".join(digits)
+
+
+def receipt_problem(typed: str) -> str:
+    """Why a typed receipt opened nothing: it cannot be one, or it is one we do not know."""
+    digits = digits_in(typed)
+    if digits is None:
+        return _("A receipt has only digits (and spaces or dashes between them). Check what you typed.")
+    if len(digits) != DIGITS:
+        return _("A receipt has %(expected)d digits, and we read %(count)d. Check for a missing or extra digit.",
+                 expected=DIGITS, count=len(digits))
+    return _("We could not find a report with that receipt. Check the digits and try again.")

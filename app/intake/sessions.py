@@ -13,13 +13,13 @@ import time
 from datetime import datetime, timedelta
 
 from flask import current_app, g, session
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from app.crypto import blind_index
 from app.extensions import db
 from app.intake.models import ReporterSession
 from app.keystore import current_keyring
-from app.models import utcnow
+from app.models import delete_where, utcnow
 
 SESSION_KEY = "reporter"
 PURPOSE = "reporter-session"
@@ -83,10 +83,6 @@ def end_reporter_session() -> None:
 def forget_idle_reporter_sessions() -> int:
     """Delete the records of sessions idle past the limit (the periodic pass); returns how many."""
     idle = timedelta(minutes=current_app.config["CONFIDE"].session_idle_minutes + 1)
-    stale = ReporterSession.seen_at < utcnow() - idle
-    # Looked for first: a write would wait on SQLite's lock even with nothing to delete.
-    if db.session.scalar(select(ReporterSession.token_index).where(stale).limit(1)) is None:
-        return 0
-    gone = db.session.execute(delete(ReporterSession).where(stale))
+    gone = delete_where(ReporterSession, ReporterSession.seen_at < utcnow() - idle)
     db.session.commit()
-    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
+    return gone

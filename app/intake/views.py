@@ -17,7 +17,7 @@ from app.cases.content import ContactDetails, ReportContent
 from app.extensions import limiter
 from app.intake import services
 from app.intake.limits import over_limits
-from app.intake.receipts import DIGITS, digits_in
+from app.intake.receipts import receipt_problem
 from app.intake.forms import (
     ConsentForm,
     LogoutForm,
@@ -255,19 +255,8 @@ def status() -> Response | str | tuple[str, int]:
         if case_id is not None:
             start_reporter_session(case_id)
             return redirect(url_for("intake.status_case"), 303)
-        form.receipt.errors = [_receipt_problem(form.receipt.data)]
+        form.receipt.errors = [receipt_problem(form.receipt.data)]
     return render_template("intake/status_login.html", form=form), 400
-
-
-def _receipt_problem(typed: str) -> str:
-    """Why a typed receipt opened nothing: it cannot be one, or it is one we do not know."""
-    digits = digits_in(typed)
-    if digits is None:
-        return _("A receipt has only digits (and spaces or dashes between them). Check what you typed.")
-    if len(digits) != DIGITS:
-        return _("A receipt has %(expected)d digits, and we read %(count)d. Check for a missing or extra digit.",
-                 expected=DIGITS, count=len(digits))
-    return _("We could not find a report with that receipt. Check the digits and try again.")
 
 
 def _render_case(message_form: MessageForm | None = None, status: int = 200) -> tuple[str, int]:

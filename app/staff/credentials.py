@@ -12,12 +12,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.crypto import Keyring, blind_index, open_field, seal_field
 from app.extensions import db
+from app.models import delete_where
 from app.staff.models import LoginFailures, StaffUser
 
 MIN_PASSWORD_LENGTH = 12
@@ -177,12 +178,7 @@ def note_failure(user: StaffUser, source: str, now: datetime, *, code: bool = Fa
 
 def forget_old_failures(now: datetime) -> int:
     """Failures older than a day are forgotten (sources change daily anyway)."""
-    old = LoginFailures.last_at < now - timedelta(days=1)
-    # Looked for first: a write would wait on SQLite's lock even with nothing to delete.
-    if db.session.scalar(select(LoginFailures.staff_id).where(old).limit(1)) is None:
-        return 0
-    gone = db.session.execute(delete(LoginFailures).where(old))
-    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_where(LoginFailures, LoginFailures.last_at < now - timedelta(days=1))
 
 
 def note_success(user: StaffUser, source: str, now: datetime) -> None:
@@ -190,5 +186,4 @@ def note_success(user: StaffUser, source: str, now: datetime) -> None:
         delete(LoginFailures).where(LoginFailures.staff_id == user.id, LoginFailures.source.in_((source, ANYWHERE)))
     )
     user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now

@@ -32,6 +32,8 @@ class StaffUser(db.Model):
     # Raised to end every session of this account at once.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # No longer read or written: waits are counted per source (LoginFailures). Kept until a
+    # migration drops it.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
     caseload_cap: Mapped[int] = mapped_column(Integer, default=5)
