@@ -105,6 +105,7 @@ class Settings:
     quick_exit_url: str
     languages: tuple[str, ...]
     language_names: dict[str, str]
+    catalog_dirs: tuple[str, ...]
     licensing_board: tuple[str, ...]
     bench_endpoints: bool
     rate_limits: RateLimits

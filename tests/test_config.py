@@ -16,7 +16,7 @@ def test_example_documents_every_setting() -> None:
     example = tomllib.loads(EXAMPLE_PATH.read_text())
     assert set(example) == {f.name for f in dataclasses.fields(Settings)}
     settings = load_settings()
-    assert settings.env == "development" and settings.languages == ("en", "es")
+    assert settings.env == "development" and settings.languages == ("en", "es", "zh-Hans", "ko", "pt-BR")
     assert settings.triage.ack_hours == (1, 4, 24, 72)
     assert any(contact.value == "888-568-8332" for r in settings.resources for contact in r.contacts)
 

@@ -1,4 +1,5 @@
-"""Spanish, as a reporter notices it: every string translated, and the pages in their language.
+"""Every configured language, as a reporter notices it: every string translated, and the pages
+in her language (Spanish walked through here; Chinese and Korean in the browser tests).
 
 The catalog checks read files only; the page checks run through the form as a browser does.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from html import unescape
 from pathlib import Path
@@ -28,8 +30,6 @@ from tests.helpers import hidden_fields, open_status, receipt_from, submit_repor
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "app" / "translations"
-ES_PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
-ES_MO = ES_PO.with_suffix(".mo")
 
 # The extraction that builds app/translations/messages.pot (which also passes --omit-header).
 EXTRACT_ARGS = [
@@ -46,7 +46,20 @@ SPANISH_MONTHS = (
 ).split()
 
 
-# ---------------------------------------------------------------- the catalog
+# ---------------------------------------------------------------- the catalogs
+
+# The languages of the example configuration, each with its catalog directory (Babel's id).
+CONFIGURED = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))["languages"]
+TRANSLATED = [tag for tag in CONFIGURED if tag != "en"]
+# Text that stays as it is in every language: the name, the emergency number, receipts and
+# phone numbers given as examples.
+UNTRANSLATED_OK = re.compile(r"^(Confide|911|[\d\s().+-]+)$")
+# Words spelled the same in a language as in English.
+SAME_AS_ENGLISH = {"es": {"No"}}
+
+
+def _po_path(tag: str) -> Path:
+    return TRANSLATIONS / tag.replace("-", "_") / "LC_MESSAGES" / "messages.po"
 
 
 def _read_po(path: Path) -> Catalog:
@@ -70,9 +83,12 @@ def _placeholders(text: str) -> Counter[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def spanish() -> Catalog:
-    return _read_po(ES_PO)
+@pytest.fixture(scope="module", params=TRANSLATED)
+def translated(request: pytest.FixtureRequest) -> tuple[str, Catalog]:
+    """Each configured language but English, with its catalog."""
+    tag: str = request.param
+    assert _po_path(tag).exists(), f"{tag} is configured but has no catalog at {_po_path(tag)}"
+    return tag, _read_po(_po_path(tag))
 
 
 @pytest.fixture(scope="module")
@@ -97,81 +113,105 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     return catalog
 
 
-def test_spanish_catalog_header_is_right(spanish: Catalog) -> None:
-    assert str(spanish.locale) == "es"
-    headers = dict(spanish.mime_headers)
-    assert headers["Language"] == "es"
-    nplurals, expression = get_plural("es")
-    assert (spanish.num_plurals, spanish.plural_expr) == (nplurals, expression)
+def test_the_example_configuration_offers_five_languages() -> None:
+    assert CONFIGURED == ["en", "es", "zh-Hans", "ko", "pt-BR"]
+
+
+def test_catalog_header_is_right(translated: tuple[str, Catalog]) -> None:
+    tag, catalog = translated
+    babel_id = tag.replace("-", "_")
+    assert str(catalog.locale) == babel_id
+    headers = dict(catalog.mime_headers)
+    assert headers["Language"] == babel_id
+    nplurals, expression = get_plural(babel_id)
+    assert (catalog.num_plurals, catalog.plural_expr) == (nplurals, expression)
     assert headers["Plural-Forms"] == f"nplurals={nplurals}; plural={expression};"
     assert "charset=utf-8" in headers["Content-Type"].lower()
-    assert not spanish.fuzzy, "the catalog header is marked fuzzy, so gettext would ignore it"
+    assert not catalog.fuzzy, "the catalog header is marked fuzzy, so gettext would ignore it"
 
 
-def test_every_spanish_entry_is_translated_and_not_fuzzy(spanish: Catalog) -> None:
-    fuzzy = [message.id for message in _entries(spanish) if message.fuzzy]
+def test_every_entry_is_translated_and_not_fuzzy(translated: tuple[str, Catalog]) -> None:
+    tag, catalog = translated
+    fuzzy = [message.id for message in _entries(catalog) if message.fuzzy]
     untranslated = [
         message.id
-        for message in _entries(spanish)
+        for message in _entries(catalog)
         if not all(text.strip() for text in _texts(message.string))
     ]
-    assert not fuzzy, f"fuzzy entries (gettext ignores them): {fuzzy}"
-    assert not untranslated, f"entries without Spanish: {untranslated}"
+    # A translation identical to the English is a string someone forgot, unless it is a name
+    # or a number that reads the same everywhere.
+    unchanged = [
+        message.id
+        for message in _entries(catalog)
+        if not message.pluralizable
+        and message.string == message.id
+        and not UNTRANSLATED_OK.match(message.id)
+        and message.id not in SAME_AS_ENGLISH.get(tag, set())
+    ]
+    assert not fuzzy, f"{tag}: fuzzy entries (gettext ignores them): {fuzzy}"
+    assert not untranslated, f"{tag}: entries without a translation: {untranslated}"
+    assert not unchanged, f"{tag}: entries left in English: {unchanged}"
 
 
-def test_every_english_string_in_the_code_has_spanish(extracted: Catalog, spanish: Catalog) -> None:
-    missing = [message.id for message in _entries(extracted) if spanish.get(message.id) is None]
+def test_every_english_string_in_the_code_is_in_each_catalog(
+    extracted: Catalog, translated: tuple[str, Catalog]
+) -> None:
+    tag, catalog = translated
+    babel_id = tag.replace("-", "_")
+    missing = [message.id for message in _entries(extracted) if catalog.get(message.id) is None]
     assert not missing, (
-        "English strings with no Spanish entry: re-extract messages.pot, run `pybabel update -i "
-        "app/translations/messages.pot -d app/translations -l es --no-fuzzy-matching` and "
-        f"translate them: {missing}"
+        f"English strings with no {tag} entry: run `make messages` and translate them in "
+        f"app/translations/{babel_id}: {missing}"
     )
     for message in _entries(extracted):
         if message.pluralizable:
-            assert spanish[message.id].pluralizable, f"{message.id!r} needs plural forms in Spanish"
+            assert catalog[message.id].pluralizable, f"{message.id!r} needs plural forms in {tag}"
+    stale = [message.id for message in _entries(catalog) if extracted.get(message.id) is None]
+    assert not stale, f"{tag}: entries no page uses any more (run `make messages`): {stale}"
 
 
-def test_placeholders_survive_translation(spanish: Catalog) -> None:
-    for message in _entries(spanish):
+def test_placeholders_survive_translation(translated: tuple[str, Catalog]) -> None:
+    tag, catalog = translated
+    for message in _entries(catalog):
         wanted: Counter[str] = Counter()
         for english in _texts(message.id):
             wanted |= _placeholders(english)
         for text in _texts(message.string):
-            assert _placeholders(text) == wanted, f"placeholders differ in {message.id!r}: {text!r}"
+            assert _placeholders(text) == wanted, f"{tag}: placeholders differ in {message.id!r}: {text!r}"
         # Babel's own checker agrees: the compiled catalog would format without errors.
-        assert not message.check(spanish), f"{message.id!r}: {message.check(spanish)}"
+        assert not message.check(catalog), f"{tag}: {message.id!r}: {message.check(catalog)}"
 
 
-def test_quoted_names_match_what_spanish_readers_see(spanish: Catalog) -> None:
-    """A string that quotes a button or a choice quotes it as the Spanish page shows it."""
-    entries = [m for m in _entries(spanish) if not m.pluralizable]
+def test_quoted_names_match_what_readers_see(translated: tuple[str, Catalog]) -> None:
+    """A string that quotes a button or a choice quotes it as the page in that language shows it."""
+    tag, catalog = translated
+    entries = [m for m in _entries(catalog) if not m.pluralizable]
     for message in entries:
         english_quotes = QUOTED_RE.findall(message.id)
-        spanish_quotes = QUOTED_RE.findall(message.string)
-        assert len(spanish_quotes) == len(english_quotes), f"quotes lost or added in {message.id!r}"
+        quotes = QUOTED_RE.findall(message.string)
+        assert len(quotes) == len(english_quotes), f"{tag}: quotes lost or added in {message.id!r}"
         straight = '"' in message.string and '"' not in message.id
-        assert not straight, f"straight quotes in {message.string!r}"
-        for quoted_en, quoted_es in zip(english_quotes, spanish_quotes, strict=True):
+        assert not straight, f"{tag}: straight quotes in {message.string!r}"
+        for quoted_en, quoted in zip(english_quotes, quotes, strict=True):
             # The English may quote the start of a long choice ("Yes, I will give my name").
             targets = [m for m in entries if m is not message and m.id.startswith(quoted_en)]
             assert targets, f"{message.id!r} quotes “{quoted_en}”, which no string on the site says"
             shown = [m.string for m in targets]
-            assert quoted_es in shown, (
-                f"{message.string!r} quotes “{quoted_es}”, but the page shows {shown}"
-            )
+            assert quoted in shown, f"{tag}: {message.string!r} quotes “{quoted}”, but the page shows {shown}"
 
 
-def test_compiled_catalog_matches_the_po_file(spanish: Catalog) -> None:
-    assert ES_MO.exists(), f"{ES_MO.relative_to(ROOT)} is missing: run `make translations`"
-    with ES_MO.open("rb") as handle:
+def test_compiled_catalog_matches_the_po_file(translated: tuple[str, Catalog]) -> None:
+    tag, catalog = translated
+    mo = _po_path(tag).with_suffix(".mo")
+    assert mo.exists(), f"{mo.relative_to(ROOT)} is missing: run `make translations`"
+    with mo.open("rb") as handle:
         compiled = read_mo(handle)
     stale = [
         message.id
-        for message in _entries(spanish)
-        if compiled.get(message.id) is None
-        or _texts(compiled[message.id].string) != _texts(message.string)
+        for message in _entries(catalog)
+        if compiled.get(message.id) is None or _texts(compiled[message.id].string) != _texts(message.string)
     ]
-    assert not stale, f"messages.mo is older than messages.po; run `make translations`: {stale}"
+    assert not stale, f"{tag}: messages.mo is older than messages.po; run `make translations`: {stale}"
 
 
 # ---------------------------------------------------------------- the pages

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from app.cases.content import ContactDetails, ReportContent
 from app.extensions import limiter
+from app.i18n import current_language
 from app.intake import services
 from app.intake.limits import over_limits
 from app.intake.receipts import receipt_problem
@@ -87,7 +88,7 @@ def _blank_report_page() -> str | None:
     if current_app.debug or request.query_string or session.get("_flashes"):
         return None
     cache: dict[str, str] = current_app.extensions.setdefault("confide_blank_report", {})
-    language = _current_language()
+    language = current_language()
     page = cache.get(language)
     if page is None:
         form = ReportForm()
@@ -109,7 +110,7 @@ def report() -> str | tuple[str, int]:
         if blank is not None:
             return blank
         form = ReportForm()
-        form.language.data = _current_language()
+        form.language.data = current_language()
         return _render_report(form)
     form = ReportForm()
     return _receive(form, valid=form.validate_on_submit())
@@ -165,12 +166,6 @@ def _receive(
     )
 
 
-def _current_language() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale())
-
-
 def _submission_from(form: ReportForm) -> services.Submission:
     """The report as typed. For a form that did not validate (filed only when it signals
     danger), an answer that is not one of the choices is dropped, and contact details typed
@@ -201,7 +196,7 @@ def _submission_from(form: ReportForm) -> services.Submission:
     wants = {choice.value for choice in form.wants.choices}
     return services.Submission(
         category=chosen(form.category) or "other",
-        language=form.language.data if form.language.data in languages else _current_language(),
+        language=form.language.data if form.language.data in languages else current_language(),
         county=chosen(form.county),
         # A token this browser was not given is no token: the report is a new one.
         submission_token=own_submission_token(form.submission.data) or secrets.token_urlsafe(24),

@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
@@ -22,6 +21,7 @@ from app.notify.mail import Mail, MailError, send
 from app.notify.models import Notification
 from app.referrals.consent import current_consent
 from app.staff.models import StaffUser
+from app.i18n import in_language
 
 log = logging.getLogger("confide.notify")
 
@@ -67,7 +67,7 @@ def reporter_mail(case: Case) -> Mail | None:
     address = (contact.get("email") or "").strip()
     if not address:
         return None
-    with force_locale(case.language):
+    with in_language(case.language):
         subject = _("You have a new message")
         body = _(
             "A new message is waiting for you. To read it, open %(url)s and enter your receipt.\n\n"

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app.cases import vocabulary as words
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.models import Case
 from app.typeset import GREY, start
+from app.i18n import in_language
 
 
 def wants_licensing_help(content: ReportContent) -> bool:
@@ -33,7 +33,7 @@ def complaint_letter(case: Case, content: ReportContent, contact: ContactDetails
     """The draft letter as a PDF."""
     board = current_app.config["CONFIDE"].licensing_board
     name = contact.name.strip() if contact and contact.name.strip() else "[Your name]"
-    with force_locale(case.language):
+    with in_language(case.language):
         notes = {
             "title": _("Draft complaint to the licensing board"),
             "draft": _("This is a draft. Nothing has been sent, and Confide will never send it for you."),
@@ -50,7 +50,7 @@ def complaint_letter(case: Case, content: ReportContent, contact: ContactDetails
             "english": _("The letter is in English, the language the Department works in. Your own words are kept as you wrote them."),
             "footer": _("Draft, not sent"),
         }
-    with force_locale("en"):
+    with in_language("en"):
         category = _label(words.CATEGORIES, case.category)  # type: ignore[arg-type]
         when = _label(words.WHEN, content.when)  # type: ignore[arg-type]
         setting = _label(words.SETTINGS, content.setting)  # type: ignore[arg-type]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.cases.content import ContactDetails
 from app.extensions import db
+from app.i18n import in_language
 from app.notify.models import Notification
 from tests.cases.test_case_page import as_reporter
 from tests.factories import make_case
@@ -47,6 +50,23 @@ def test_the_draft_speaks_to_a_spanish_speaking_reporter_in_spanish(app: Flask, 
     assert "Esto es un borrador" in text and "Libertad de Información" in text
     assert "El dueño me tocó sin permiso." in text
     assert "[Your name]" in text  # anonymous: the letter leaves the name for them to write
+
+
+@pytest.mark.parametrize(
+    ("language", "narrative"),
+    [("zh-Hans", "店主在我上班的时候摸了我。"), ("ko", "업주가 근무 중에 저를 만졌어요."), ("pt-BR", "O dono me tocou sem permissão.")],
+)
+def test_the_draft_explains_itself_in_each_reporters_language(
+    app: Flask, tmp_path: Path, language: str, narrative: str
+) -> None:
+    case = make_case(language=language, narrative=narrative, wants=("licensing",))
+    reporter = as_reporter(app, case)
+    text = "".join(pdf_text(reporter.get("/status/licensing-letter").data, tmp_path).split())
+    with app.test_request_context(), in_language(language):
+        draft = gettext("This is a draft. Nothing has been sent, and Confide will never send it for you.")
+    assert draft != "This is a draft. Nothing has been sent, and Confide will never send it for you."
+    assert "".join(draft.split()) in text  # the note, in her language, legible in the PDF
+    assert "".join(narrative.split()) in text and "Re:Complaint" in text  # her words, in a letter in English
 
 
 def test_no_draft_for_a_reporter_who_did_not_ask_for_one(app: Flask) -> None:
