@@ -19,9 +19,9 @@ script holds, all made as tests/factories.py makes them. ``--referrals`` reports
 through the real intake service (app.intake.services.submit_report), every one with consent
 to a legal referral; half of them named, with consent to disclose their identity to counsel
 and to be emailed and texted. Narratives of 1,200-1,800 characters (median about 1,500),
-drawn from sentences as reporters write them: about 70% English, 25% Spanish (accents,
-¿ and ¡), 5% Chinese or Korean (zh-Hans and ko, half each), the languages the bench
-configuration offers. Each case is then assigned by the coordinator, acknowledged and put
+drawn from sentences as reporters write them: ``--cjk`` (default 34%) Chinese or Korean
+(zh-Hans and ko, half each), then a quarter of the rest Spanish (accents, ¿ and ¡) and the
+rest English, the languages the bench configuration offers. Each case is then assigned by the coordinator, acknowledged and put
 in progress by the responder (so the packet's timeline is a real one), and a draft referral
 to the counsel is made with create_referral.
 
@@ -183,10 +183,11 @@ def script_of(language: str) -> str:
     return "cjk" if language in CJK else "latin"
 
 
-def languages_for(count: int, rng: random.Random) -> list[str]:
-    """5% CJK (at least one Chinese and one Korean), 25% Spanish, the rest English, shuffled."""
-    cjk = max(2, round(count * 0.05))
-    spanish = round(count * 0.25)
+def languages_for(count: int, rng: random.Random, cjk_share: float) -> list[str]:
+    """`cjk_share` CJK (at least one Chinese and one Korean, half each), then Spanish for a
+    quarter of the rest, the rest English, shuffled."""
+    cjk = max(2, round(count * cjk_share))
+    spanish = round((count - cjk) * 0.25)
     tags = ["zh-Hans" if i % 2 == 0 else "ko" for i in range(cjk)] + ["es"] * spanish
     tags += ["en"] * (count - len(tags))
     rng.shuffle(tags)
@@ -238,7 +239,7 @@ def make_account(role: str, email: str, name: str, pseudonym: str | None) -> Any
     return user
 
 
-def seed(count: int, rng: random.Random) -> Seeded:
+def seed(count: int, rng: random.Random, cjk_share: float) -> Seeded:
     """Staff, ``count`` cases through intake with their handling, and a draft referral each."""
     from app.cases import services as cases
     from app.cases.content import ContactDetails, ReportContent
@@ -266,7 +267,7 @@ def seed(count: int, rng: random.Random) -> Seeded:
     seeded.seconds["staff"] = round(time.perf_counter() - started, 2)
 
     spent = defaultdict(float)
-    for n, language in enumerate(languages_for(count, rng)):
+    for n, language in enumerate(languages_for(count, rng, cjk_share)):
         story = narrative(rng, language)
         seeded.chars[script_of(language)].append(len(story))
         if language in CJK:
@@ -905,10 +906,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short run: 100 referrals")
     parser.add_argument("--referrals", type=int, help="referrals to send and export (default 1,000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cjk", type=float, default=0.34,
+                        help="share of narratives in Chinese or Korean (default 0.34, a third and more)")
     args = parser.parse_args()
     args.referrals = args.referrals or (100 if args.quick else 1_000)
     if not 20 <= args.referrals <= 20_000:
         parser.error("referrals 20-20,000")
+    if not 0 <= args.cjk <= 1:
+        parser.error("cjk is a share, 0-1")
     return args
 
 
@@ -942,7 +947,7 @@ def run(args: argparse.Namespace, app: Any, setup: harness.Setup) -> int:
     rng = random.Random(args.seed)
     with app.app_context():
         print(f"seeding {args.referrals:,} cases and draft referrals …", flush=True)
-        seeded = seed(args.referrals, rng)
+        seeded = seed(args.referrals, rng, args.cjk)
         s = seeded.seconds
         print(f"  done in {s['total']} s (staff {s['staff']} s, intake {s['intake']} s, "
               f"assign/acknowledge/in progress {s['handling']} s, create_referral {s['drafts']} s)")
