@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test install fonts keys migrate translations messages bench clean
+.PHONY: run test install fonts keys migrate translations messages bench clean redis systemd-units
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "Installing Python 3 (Debian package python3)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv; }
@@ -38,8 +38,24 @@ keys: install
 migrate: keys
 	@$(FLASK) db upgrade
 
-run: migrate fonts
-	@$(PY) -m app.devserver
+# Redis is a service of the machine, like the database: Debian's, started if none answers.
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+	  command -v redis-server >/dev/null || { echo "Installing redis-server (Debian package)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }; \
+	  echo "Starting Redis on 127.0.0.1:6379…"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; \
+	  for _ in $$(seq 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done; }
+
+# The Procfile's processes under honcho (web on http://127.0.0.1:5000/); Ctrl-C stops them.
+run: migrate fonts redis
+	@$(FLASK) staff first-coordinator
+	@echo "Confide: reporters at http://127.0.0.1:5000/report, staff at http://127.0.0.1:5000/staff/login"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start
+
+# Production's systemd units, exported from the Procfile (deploy/README.md).
+systemd-units: $(VENV)/.installed
+	rm -rf deploy/systemd && $(VENV)/bin/honcho export --procfile Procfile --app confide --user confide --app-root . \
+	  --env deploy/production.env --template-dir deploy/templates --concurrency worker=2 systemd deploy/systemd
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

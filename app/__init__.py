@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_i18n(app, babel)
 
     # Every table's model is imported, so metadata (migrations, tests) knows them all.
-    from app import errors, keys_cli
+    from app import errors, health, keys_cli
     from app.notify import models as _notify_models  # noqa: F401
     from app.triage import models as _triage_models  # noqa: F401
     from app.audit.listeners import init_audit
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(people.blueprint)
     app.register_blueprint(case_views.blueprint)
     app.register_blueprint(referral_views.blueprint)
+    app.register_blueprint(health.blueprint)
     errors.init_errors(app)
     init_audit(app)
     keys_cli.init_cli(app)
@@ -179,4 +180,10 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
     if settings.database_url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 15}
+    elif settings.database_url.startswith("postgresql"):
+        limits = settings.database_limits
+        options["connect_args"] = {
+            "options": f"-c statement_timeout={limits.statement_seconds}s -c lock_timeout={limits.lock_seconds}s "
+            f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_seconds}s"
+        }
     return options

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CONFIDE_"
 ENVIRONMENTS = ("development", "test", "production")
+# Anyone holding the metrics token can watch how busy the program is: not a word to guess.
+METRICS_TOKEN_MIN = 32
 
 
 class ConfigError(Exception):
@@ -69,6 +71,13 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseLimits:
+    statement_seconds: int
+    lock_seconds: int
+    idle_in_transaction_seconds: int
+
+
+@dataclass(frozen=True)
 class RateLimits:
     report: str
     report_all: str
@@ -108,7 +117,9 @@ class Settings:
     catalog_dirs: tuple[str, ...]
     licensing_board: tuple[str, ...]
     bench_endpoints: bool
+    metrics_token: str
     rate_limits: RateLimits
+    database_limits: DatabaseLimits
     mail: MailSettings
     triage: TriageSettings
     resources: tuple[Resource, ...]
@@ -250,6 +261,11 @@ def load_settings(
         raise ConfigError("session_idle_minutes must be at least 1")
     if settings.mail.digest_minutes < 1 or settings.audit_checkpoint_minutes < 1:
         raise ConfigError("mail.digest_minutes and audit_checkpoint_minutes must be at least 1")
+    if settings.metrics_token and len(settings.metrics_token) < METRICS_TOKEN_MIN:
+        raise ConfigError(
+            f"metrics_token must be at least {METRICS_TOKEN_MIN} characters: make one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     if settings.triage.route_batch < 1:
         raise ConfigError("triage.route_batch must be at least 1")
     try:

@@ -11,7 +11,7 @@ It starts everything it needs and removes it again, even on error:
 * a keyring, a config file and a log file in a temporary folder,
 * Redis database 13 (flushed before and after; the run refuses to start if it holds
   anything) with its own queue prefix,
-* the workers, `python -m workers --no-cron` (RQ's SimpleWorker: jobs in its own process),
+* the workers, `python -m workers` (RQ's SimpleWorker: jobs in its own process; no clock),
   started with the app's environment (and, for the comparison, a config file of their
   own) and stopped (SIGTERM, as a deployment does) after each phase.
 
@@ -297,7 +297,7 @@ def running_workers(
             with open(setup.workdir / f"worker-{label}-{n}.log", "wb") as out:
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "workers", "--no-cron"], cwd=ROOT, env=env, stdout=out,
+                        [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=out,
                         stderr=subprocess.STDOUT,
                     )
                 )

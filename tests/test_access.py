@@ -6,6 +6,8 @@ declares. A route added without a line here fails ``test_every_route_is_in_the_t
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +62,9 @@ class Route:
     refused_to: str | None = None
     # The URL names responder A's case: a responder sees it only if it is assigned to them.
     own_case: bool = False
+    # No session opens it, whatever its role: only a bearer token from the configuration
+    # does, and nobody here sends one, so every identity gets 404.
+    bearer: bool = False
 
 
 ROUTES: dict[str, Route] = {
@@ -107,6 +112,9 @@ ROUTES: dict[str, Route] = {
     "referrals.counsel_referral": Route("GET", frozenset({COUNSEL}), SIGN_IN),
     "referrals.acknowledge": Route("POST", frozenset({COUNSEL}), SIGN_IN),
     "referrals.decide": Route("POST", frozenset({COUNSEL}), SIGN_IN),
+    "health.healthz": Route("GET", EVERYONE),
+    "health.readyz": Route("GET", EVERYONE),
+    "health.metrics": Route("GET", EVERYONE, bearer=True),
 }
 CASE_ROUTES = sorted(e for e, r in ROUTES.items() if r.own_case)
 
@@ -238,7 +246,11 @@ class World:
 
 
 @pytest.fixture
-def make_world(app: Flask, client: FlaskClient) -> Callable[..., World]:
+def make_world(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> Callable[..., World]:
+    # A metrics token is configured, so a 404 from /metrics means a session does not open it.
+    settings = dataclasses.replace(app.config["CONFIDE"], metrics_token=secrets.token_urlsafe(32))
+    monkeypatch.setitem(app.config, "CONFIDE", settings)
+
     def make(*identities: str) -> World:
         return World(app, client, identities or tuple(IDENTITIES))
 
@@ -335,6 +347,9 @@ def test_every_route_against_every_identity(make_world: Callable[..., World]) ->
                 denied_after = _denied_count()
                 if response.status_code >= 500:
                     problems.append(f"{where}: server error {response.status_code}")
+                elif route.bearer:
+                    if got != (404, None):
+                        problems.append(f"{where}: only the bearer token opens it, expected 404, got {got}")
                 elif role not in route.allowed:
                     if got != _refusal(route, role, path):
                         problems.append(f"{where}: expected refusal {_refusal(route, role, path)}, got {got}")

@@ -1,16 +1,15 @@
-"""The periodic jobs, queued by a thread of every worker.
+"""The periodic jobs, queued by the clock process (workers/clock.py) of every host.
 
-Each job runs every ``interval`` seconds (the sweep and escalation every minute, the notice
-digests every ``mail.digest_minutes``). Time is cut into slots of that length; in each slot
-the first worker, on any host, to claim it (a Redis key set only if absent) queues the job on
-the default queue, as JSON, like every other job. A slot lost while Redis was away is simply
+Each job runs every ``interval`` seconds (the sweep and escalation every 20 seconds, the
+notice digests every ``mail.digest_minutes``). Time is cut into slots of that length; in each
+slot the first clock, on any host, to claim it (a Redis key set only if absent) queues the job
+on the default queue, as JSON, like every other job. A slot lost while Redis was away is simply
 the next one. Each job is safe to run twice, so a slot claimed twice does no harm.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from redis import Redis
@@ -20,30 +19,17 @@ from rq import Queue
 log = logging.getLogger("confide.worker")
 
 
-class Ticker(threading.Thread):
-    """Queues each periodic job once a slot, until :meth:`stop`."""
+class Ticker:
+    """Queues each periodic job once a slot; :meth:`tick` is called every second."""
 
     def __init__(self, redis_url: str, queue_prefix: str, jobs: dict[str, int]) -> None:
         """``jobs``: a job's name in ``workers.jobs``, and its interval in seconds."""
-        super().__init__(name="periodic-jobs", daemon=True)
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
         self.prefix = queue_prefix
         self.queue = Queue(f"{queue_prefix}-default", connection=self.redis, serializer="json")
         self.jobs = jobs
         self.done: dict[str, int] = {}  # the last slot of each job seen to, here
-        self.stopping = threading.Event()
         self.redis_away = False
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - the periodic jobs must outlive any one failure
-                log.exception("periodic jobs: a tick failed; trying again in a second")
-            self.stopping.wait(1)
-
-    def stop(self) -> None:
-        self.stopping.set()
 
     def tick(self, now: float | None = None) -> int:
         """Queue what is due in this slot; returns how many jobs this worker queued."""

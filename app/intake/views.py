@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -11,10 +12,11 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_limiter import RequestLimit
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
 from app.cases.content import ContactDetails, ReportContent
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.i18n import current_language
 from app.intake import services
 from app.intake.limits import over_limits
@@ -33,9 +35,11 @@ from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.referrals.letter import complaint_letter, wants_licensing_help
 from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
 from app.triage.help import help_topics, resources_for
+from app.triage.scoring import Triage
 from app.security import PUBLIC, REPORTER, allow
 
 blueprint = Blueprint("intake", __name__)
+log = logging.getLogger("confide.intake")
 
 
 def _status_limit() -> str:
@@ -61,7 +65,17 @@ NOTICES = {
         "Very many reports are arriving just now. Nothing you wrote is lost: it is all below. "
         "Please wait a few minutes and send again."
     ),
+    "not_saved": _l(
+        "We could not save your report just now. Nothing you wrote is lost: it is all below. "
+        "Please try again in a few minutes."
+    ),
+    "not_saved_danger": _l(
+        "If you are in danger, call 911 now. We could not save your report just now. Nothing "
+        "you wrote is lost: it is all below. Please send it again in a minute."
+    ),
 }
+# How long a reporter is asked to wait after a fault on our side.
+RETRY_AFTER = {"Retry-After": "60"}
 
 
 def _give_back(form: ReportForm, notice: str, status: int) -> tuple[str, int]:
@@ -151,9 +165,13 @@ def _receive(
         notice = NOTICES["over_limit_everyone" if limit == "everyone" else refusals[0]]
         return _give_back(shown or form, str(notice), 429 if limit else 400)
     try:
-        filed = services.submit_report(submission, triage=triage, despite=tuple(refusals))
+        filed = _file(submission, triage, tuple(refusals))
     except services.DuplicateSubmission:
         return render_template("intake/duplicate.html"), 409
+    except DBAPIError as error:
+        # The database refused the write (restarting, read-only, full): nothing was filed.
+        log.warning("report not saved: the database failed (%s)", error.__class__.__name__)
+        return _not_saved(shown or form, danger=danger)
     # Should anything fail from here, the report is saved: the receipt must still be shown.
     g.filed = filed
     topics = help_topics(filed.triage.level, submission.category, filed.triage.signals)
@@ -164,6 +182,26 @@ def _receive(
         help_resources=resources_for(topics, current_app.config["CONFIDE"].resources),
         unmatched=filed.unmatched,
     )
+
+
+def _file(submission: services.Submission, triage: Triage, despite: tuple[str, ...]) -> services.Filed:
+    """File the report; a connection the database dropped (a restart) is tried once more on
+    a new one, which the pool gives after checking it."""
+    try:
+        return services.submit_report(submission, triage=triage, despite=despite)
+    except DBAPIError as error:
+        db.session.rollback()
+        if not error.connection_invalidated:
+            raise
+    return services.submit_report(submission, triage=triage, despite=despite)
+
+
+def _not_saved(form: ReportForm, *, danger: bool) -> tuple[str, int, dict[str, str]]:
+    """The form given back after a fault on our side: everything typed, 911 first if the
+    report signals danger, and when to try again."""
+    db.session.rollback()
+    page, status = _give_back(form, str(NOTICES["not_saved_danger" if danger else "not_saved"]), 503)
+    return page, status, RETRY_AFTER
 
 
 def _submission_from(form: ReportForm) -> services.Submission:
@@ -348,7 +386,7 @@ def _report_expired() -> str | tuple[str, int]:
     return _receive(typed, valid=typed.validate(), expired=True, shown=shown)
 
 
-def _report_failed() -> tuple[str, int]:
+def _report_failed() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """After an error on our side: the receipt if the report was saved, otherwise the form as
     it was sent."""
     filed = g.get("filed")
@@ -361,11 +399,9 @@ def _report_failed() -> tuple[str, int]:
             unmatched=filed.unmatched,
         )
         return page, 200
-    notice = _(
-        "We could not save your report just now. Nothing you wrote is lost: it is all below. "
-        "Please try again in a few minutes."
-    )
-    return _give_back(ReportForm(formdata=request.form), notice, 500)
+    form = ReportForm(formdata=request.form, meta={"csrf": False})
+    danger = services.assess(_submission_from(form)).level == 0
+    return _not_saved(ReportForm(formdata=request.form), danger=danger)
 
 
 @blueprint.record_once

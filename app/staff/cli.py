@@ -26,5 +26,26 @@ def invite_command(role: str, email: str, name: str) -> None:
     click.echo(url)
 
 
+@staff_cli.command("first-coordinator")
+def first_coordinator_command() -> None:
+    """While no coordinator has enrolled: print a one-time enrolment link for a first one."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.staff.models import StaffUser
+
+    enrolled = db.session.scalar(
+        select(StaffUser.id).where(StaffUser.role == "coordinator", StaffUser.enrolled_at.is_not(None))
+    )
+    if enrolled:
+        return
+    try:
+        url = invite_staff("coordinator@confide.local", "coordinator", name="First coordinator")
+    except StaffError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("First coordinator: open this link to set a password and TOTP")
+    click.echo(f"(it works once; `flask staff invite` makes more): {url}")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(staff_cli)

@@ -136,28 +136,53 @@ def _fetch_or_none(job_id: str) -> Job | None:
         return None
 
 
-def _route_job_states(case_ids: Sequence[str]) -> list[JobStatus | None]:
-    """The state of each case's routing job (None: there is none), read in a few round trips."""
-    states: list[JobStatus | None] = []
+def _route_jobs(case_ids: Sequence[str]) -> list[Job | None]:
+    """Each case's routing job (None: there is none), read in a few round trips."""
+    found: list[Job | None] = []
     redis = redis_connection()
     for start in range(0, len(case_ids), 1000):
         chunk = [_route_job_id(case_id) for case_id in case_ids[start : start + 1000]]
         try:
-            jobs = Job.fetch_many(chunk, connection=redis, serializer="json")
+            found += Job.fetch_many(chunk, connection=redis, serializer="json")
         except NoSuchJobError:  # a damaged record among them: one at a time, then
-            jobs = [_fetch_or_none(job_id) for job_id in chunk]
-        states += [job.get_status(refresh=False) if job is not None else None for job in jobs]
-    return states
+            found += [_fetch_or_none(job_id) for job_id in chunk]
+    return found
+
+
+# The periodic sweep's interval (workers/clock.py): with ALIVE_SECONDS, a case whose worker died
+# mid-job is queued again within half a minute.
+SWEEP_SECONDS = 20
+
+# A worker process says it is alive by keeping this key fresh (workers/__main__.py); a job it
+# had started is orphaned once the key is gone.
+ALIVE_SECONDS = 10
+
+
+def worker_alive_key(worker_name: str) -> str:
+    return f"{current_app.config['CONFIDE'].queue_prefix}:alive:{worker_name}"
+
+
+def _orphaned(jobs: Sequence[Job]) -> set[str]:
+    """The ids of started jobs whose worker is no longer alive (killed, or its host gone)."""
+    started = [job for job in jobs if job.get_status(refresh=False) == JobStatus.STARTED]
+    if not started:
+        return set()
+    with redis_connection().pipeline(transaction=False) as pipe:
+        for job in started:
+            pipe.exists(worker_alive_key(job.worker_name or "-"))
+        alive = pipe.execute()
+    return {job.id for job, living in zip(started, alive) if not living}
 
 
 def sweep(*, force: bool = False) -> int:
     """Queue again every case that no worker has routed yet. Returns how many are queued
     now, counting those whose job was still waiting.
 
-    Normally a case whose job is still waiting or running is left alone. With ``force`` (at
-    worker start) only a case whose job still waits in a queue is: a job shown as running
-    may belong to a worker that was killed, and routing twice has the effect of routing once.
-    (Queueing a waiting job again would put its id in the queue twice.)"""
+    A case whose job waits in a queue, or runs in a worker that is alive, is left alone;
+    a job shown as running in a worker that died (its liveness key expired) is queued
+    again: routing twice has the effect of routing once. With ``force`` (at worker start)
+    any job shown as running is queued again. (Queueing a waiting job again would put its
+    id in the queue twice.)"""
     rows = db.session.execute(
         select(Case.id, Case.level).where(Case.routing_state.in_(ROUTABLE)).order_by(Case.created_at)
     ).all()
@@ -165,12 +190,19 @@ def sweep(*, force: bool = False) -> int:
         return 0
     unless = {JobStatus.QUEUED} if force else PENDING
     try:
-        states = _route_job_states([case_id for case_id, _ in rows])
+        jobs = _route_jobs([case_id for case_id, _ in rows])
+        orphaned = _orphaned([job for job in jobs if job is not None])
     except RedisError as error:
         log.warning("sweep: %d waiting cases, Redis unreachable (%s)", len(rows), error.__class__.__name__)
         return 0
-    queued = sum(
-        1 for (case_id, level), state in zip(rows, states) if state in unless or enqueue_route(case_id, level)
-    )
+    queued = again = 0
+    for (case_id, level), job in zip(rows, jobs):
+        if job is not None and job.get_status(refresh=False) in unless and job.id not in orphaned:
+            queued += 1
+        elif enqueue_route(case_id, level):
+            queued += 1
+            again += job is not None and job.id in orphaned
+    if again:
+        log.warning("sweep: %d routing job(s) of a worker that died queued again", again)
     log.info("sweep: %d of %d waiting cases queued", queued, len(rows))
     return queued

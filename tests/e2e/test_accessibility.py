@@ -40,6 +40,9 @@ NOT_PAGES = {
     "intake.quick_exit",  # redirects to the weather site
     "intake.licensing_letter",  # a PDF
     "referrals.packet",  # an encrypted download
+    "health.healthz",  # plain text for a supervisor
+    "health.readyz",  # JSON for a load balancer
+    "health.metrics",  # Prometheus's text format
 }
 # Only there when a benchmark turns them on (bench_endpoints); never in production.
 OPTIONAL = {"bench.sleep", "bench.report"}

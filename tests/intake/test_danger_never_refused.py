@@ -169,9 +169,9 @@ def test_a_report_the_database_cannot_take_comes_back_whole(
     client = broken.test_client()
     response = submit_report(client, **{**IN_DANGER, "narrative": "He is outside & I am <scared>"})
     body = response.get_data(as_text=True)
-    assert response.status_code == 500
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     assert "He is outside &amp; I am &lt;scared&gt;" in body
-    assert "Nothing you wrote is lost" in body
+    assert "If you are in danger, call 911 now. We could not save your report just now." in body
     assert body.index('href="tel:911"') < body.index("He is outside")
     assert hidden_fields(body)["submission"]
     with broken.app_context():

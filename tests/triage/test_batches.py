@@ -220,7 +220,7 @@ def test_two_workers_at_once_route_every_case_once_within_every_cap(
 
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "workers", "--burst", "--no-periodic"],
+            [sys.executable, "-m", "workers", "--burst"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

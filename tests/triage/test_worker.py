@@ -1,5 +1,6 @@
-"""The real worker process: routes what is queued, runs the periodic jobs, stops cleanly,
-and lives through a PostgreSQL restart."""
+"""The real worker and clock processes: they route what is queued and run the periodic jobs,
+stop cleanly, and heal from faults: a worker killed mid-routing, a job whose worker died,
+Redis dropped during a job, PostgreSQL restarted between jobs."""
 
 from __future__ import annotations
 
@@ -46,9 +47,12 @@ def test_the_worker_routes_then_stops_gracefully_on_sigterm(
     maple = responder()
     case = make_case()
     output = open(log_file.with_suffix(".worker"), "wb")  # noqa: SIM115
+    env = worker_env(app, keys_dir, log_file)
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
-        stdout=output, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+    )
+    clock = subprocess.Popen(
+        [sys.executable, "-m", "workers.clock"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
     )
     try:
 
@@ -67,18 +71,37 @@ def test_the_worker_routes_then_stops_gracefully_on_sigterm(
             return any(job_id.startswith("periodic-") for job_id in default.finished_job_registry.get_job_ids())
 
         assert wait_for(periodic_ran), "no periodic job ran"
+        # Each is one process: neither started another.
+        for pid in (process.pid, clock.pid):
+            assert not children_of(pid), f"process {pid} started {children_of(pid)}"
     finally:
-        process.send_signal(signal.SIGTERM)
+        for each in (process, clock):
+            each.send_signal(signal.SIGTERM)
         try:
-            stopped = process.wait(timeout=60)
+            stopped = process.wait(timeout=60), clock.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            clock.kill()
             raise
         finally:
             output.close()
-    assert stopped == 0
+    assert stopped == (0, 0)
     queues = [Queue(name, connection=redis_client) for name in queue_names()]
     assert all(Worker.all(queue=queue) == [] for queue in queues), "workers must deregister on SIGTERM"
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes ``pid`` started, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def test_a_worker_killed_mid_routing_leaves_the_case_to_be_routed_once_after_restart(
@@ -95,9 +118,7 @@ def test_a_worker_killed_mid_routing_leaves_the_case_to_be_routed_once_after_res
     else:
         blocker.begin()
         blocker.exec_driver_sql("SELECT id FROM cases WHERE id = %(id)s FOR UPDATE", {"id": case.id})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workers", "--no-periodic"], cwd=ROOT, env=env, start_new_session=True
-    )
+    process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, start_new_session=True)
     try:
         started = Queue(queue_names()[1], connection=redis_client).started_job_registry
         assert wait_for(lambda: len(started) > 0), "the routing job never started"
@@ -181,7 +202,7 @@ def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
     worker_output = log_file.with_suffix(".restart-worker")
     output = open(worker_output, "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers", "--no-periodic"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
+        [sys.executable, "-m", "workers"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
         stdout=output, stderr=subprocess.STDOUT,
     )
     try:
