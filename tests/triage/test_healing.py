@@ -260,3 +260,29 @@ def test_a_deadline_timer_lost_with_redis_is_caught_by_the_periodic_scan(app: Fl
     assert [n.staff_id for n in db.session.scalars(select(Notification).where(Notification.kind == "escalated"))] == [
         coordinator.id
     ]
+
+
+def test_the_clock_schedules_again_after_redis_restarts(
+    app: Flask, own_redis: RedisServer, keys_dir: Path, log_file: Path
+) -> None:
+    env = {**worker_env(app, keys_dir, log_file), "CONFIDE_REDIS_URL": own_redis.url}
+    output = log_file.with_suffix(".clock")
+    clock = start(["workers.clock"], env, output)
+    private = Redis.from_url(own_redis.url)
+    urgent = Queue(queue_names()[0], connection=private, serializer="json")
+    try:
+
+        def moved_when_due(job_id: str) -> bool:
+            urgent.enqueue_at(utcnow() + timedelta(seconds=1), "workers.jobs.check_deadline", "case", 1, job_id=job_id)
+            return wait_for(lambda: job_id in urgent.get_job_ids(), 15)
+
+        assert moved_when_due("deadline-before"), "the clock did not move a due check:\n" + tail(output)
+        own_redis.kill()
+        time.sleep(2)
+        assert clock.poll() is None, "the clock quit when Redis went away:\n" + tail(output)
+        own_redis.start()  # back, and empty: the scheduler's locks are gone with it
+        assert moved_when_due("deadline-after"), "the clock did not schedule after Redis returned:\n" + tail(output)
+        assert clock.poll() is None
+    finally:
+        stop(clock)
+        private.close()
