@@ -26,11 +26,13 @@ messages: $(VENV)/.installed
 install: $(VENV)/.installed translations
 
 # The fonts of the referral packets' PDFs (app/referrals/pdf.py).
-fonts:
+# Then the font cache (app/fonts.py) for Simplified Chinese and Korean packets, built once.
+fonts: $(VENV)/.installed
 	@missing=""; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
 	[ -z "$$missing" ] || { echo "Installing$$missing (Debian packages)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; }
+	@$(PY) -m app.fonts 2 1
 
 keys: install
 	@$(FLASK) keys init --if-missing

@@ -1,8 +1,8 @@
 """Typesetting PDFs that hold people's own words: the referral packet, the draft letter.
 
 Lines are broken here, in one pass over the text, and drawn with `FPDF.text`, which takes the
-writer's words literally. Headings are made bold by stroking the outlines: a second embedded
-font would cost a third of the time. Fonts: app/fonts.py.
+writer's words literally, one call per run of characters in one face. Headings are made bold
+by stroking the outlines, rather than with one more font to embed. Fonts: app/fonts.py.
 """
 
 from __future__ import annotations
@@ -13,26 +13,32 @@ from typing import Any
 
 from fpdf import FPDF
 
-from app.fonts import REPLACEMENT, FontMissing, FontSet, attach, cjk_number, core_face, font_set, preload_fonts
+from app.fonts import REPLACEMENT, FontMissing, FontSet, attach, cjk_number, font_set, preload_fonts
 
 __all__ = ["FontMissing", "REPLACEMENT", "Writer", "preload_fonts", "start"]
 
 
 # Chinese and Japanese lines may break between any two characters, but not before a closing
-# mark or after an opening one.
-NO_BREAK_BEFORE = frozenset("、。，．：；！？）」』】〕〉》〗〙〛’”ー…・々ゝゞっゃゅょァィゥェォッャュョ")
-NO_BREAK_AFTER = frozenset("（「『【〔〈《〖〘〚‘“")
+# mark or after an opening one (nor before the ASCII marks that Korean text uses).
+NO_BREAK_BEFORE = frozenset("、。，．：；！？）」』】〕〉》〗〙〛’”ー…・々ゝゞっゃゅょァィゥェォッャュョ.,:;!?)]}")
+NO_BREAK_AFTER = frozenset("（「『【〔〈《〖〘〚‘“([{")
 
 
 def _wrap(text: str, width: float, size: float, fonts: FontSet) -> list[str]:
     """Greedy line breaking in one pass: at spaces, after - or /, between CJK characters, and
-    anywhere in a word too long for a line."""
-    known, glyph, limit = fonts.glyphs, fonts.glyph, width / size
+    anywhere in a word too long for a line. Widths are those of the face that draws each
+    character: a neutral one (space, punctuation) takes the CJK face after CJK text (FontSet)."""
+    known, glyph, cjk_widths, limit = fonts.glyphs, fonts.glyph, fonts.cjk_widths, width / size
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        start, x, breakpoint, x_at_break, previous, previous_wide = 0, 0.0, -1, 0.0, "", False
+        start, x, breakpoint, x_at_break, previous, previous_wide, face = 0, 0.0, -1, 0.0, "", False, 0
         for i, char in enumerate(paragraph):
-            _, advance, wide = known.get(char) or glyph(char)
+            tier, advance, wide, neutral = known.get(char) or glyph(char)
+            if neutral and face:
+                cjk = cjk_widths.get(char) or fonts.cjk_width(char)
+                if cjk >= 0:
+                    tier, advance = 1, cjk
+            face = tier
             if char == " ":  # a space never starts a line: it hangs at the end of the last one
                 x += advance
                 breakpoint, x_at_break, previous, previous_wide = i + 1, x, char, False
@@ -65,7 +71,7 @@ class Writer:
     def __init__(self, pdf: FPDF, fonts: FontSet, footer: str) -> None:
         self.pdf, self.fonts, self.y, self.replaced = pdf, fonts, TOP, False
         self.footer = self.lines(footer, 380, 8)[0]
-        attach(pdf, core_face())
+        attach(pdf, fonts.face(0))
         pdf.add_page()
 
     def lines(self, text: Any, width: float, size: float) -> list[str]:
@@ -93,7 +99,7 @@ class Writer:
         pdf.set_draw_color(RULE)
         pdf.line(LEFT, FOOTER - 4, RIGHT, FOOTER - 4)
         self.draw(LEFT, self.footer, 8, color=GREY)
-        pdf.set_font("dejavucore", "", 8)
+        pdf.set_font(self.fonts.face(0).family, "", 8)
         pdf.set_xy(RIGHT - 120, FOOTER)
         # {nb} is fpdf2's alias for the page count. Only cell() replaces it, and only this
         # cell uses cell(): the document's text goes through text(), which takes it literally.
@@ -101,27 +107,37 @@ class Writer:
         self.y = y
 
     def draw(self, x: float, line: str, size: float, bold: bool = False, color: int = 0) -> None:
-        """One line, its box's top at self.y, each run of characters in the face that has them."""
-        pdf, known, glyph, baseline = self.pdf, self.fonts.glyphs, self.fonts.glyph, self.y + size * 1.02
-        pdf.set_text_color(color)
-        start, end = 0, len(line)
-        while start < end:
-            tier = (known.get(line[start]) or glyph(line[start]))[0]
-            stop = start + 1
-            while stop < end and (known.get(line[stop]) or glyph(line[stop]))[0] == tier:
-                stop += 1
-            face = self.fonts.face(tier)
+        """One line, its box's top at self.y, each run of characters in the face that draws them
+        (as _wrap measured them)."""
+        fonts, baseline = self.fonts, self.y + size * 1.02
+        known, glyph, cjk_widths = fonts.glyphs, fonts.glyph, fonts.cjk_widths
+        self.pdf.set_text_color(color)
+        start, face, width = 0, 0, 0.0
+        for i, char in enumerate(line):
+            tier, advance, _, neutral = known.get(char) or glyph(char)
+            if neutral and face:
+                cjk = cjk_widths.get(char) or fonts.cjk_width(char)
+                if cjk >= 0:
+                    tier, advance = 1, cjk
+            if tier != face and i > start:
+                self.run(x, baseline, line[start:i], face, size, bold, color)
+                x, start, width = x + width * size, i, 0.0
+            face = tier
+            width += advance
+        if start < len(line):
+            self.run(x, baseline, line[start:], face, size, bold, color)
+
+    def run(self, x: float, baseline: float, text: str, tier: int, size: float, bold: bool, color: int) -> None:
+        pdf, face = self.pdf, self.fonts.face(tier)
+        if pdf.font_family != face.family or pdf.font_size_pt != size:
             if face.family not in pdf.fonts:
                 attach(pdf, face)
             pdf.set_font(face.family, "", size)
-            if bold:  # outlines stroked as well as filled, in a q/Q block that restores the state
-                with pdf.local_context(text_mode="FILL_STROKE", line_width=size * 0.045, draw_color=color):
-                    pdf.text(x, baseline, line[start:stop])
-            else:
-                pdf.text(x, baseline, line[start:stop])
-            if stop < end:
-                x += sum(known[char][1] for char in line[start:stop]) * size
-            start = stop
+        if bold:  # outlines stroked as well as filled, in a q/Q block that restores the state
+            with pdf.local_context(text_mode="FILL_STROKE", line_width=size * 0.045, draw_color=color):
+                pdf.text(x, baseline, text)
+        else:
+            pdf.text(x, baseline, text)
 
     def block(self, text: Any, x: float = LEFT, width: float = RIGHT - LEFT, size: float = 9.5,
               bold: bool = False, color: int = 0, leading: float = 1.4) -> None:

@@ -42,8 +42,9 @@ def export_command(email: str, since: datetime | None, out: Path, jobs: int | No
 
 
 def default_jobs(referrals: int) -> int:
-    """Starting a rendering process costs about a second: worth it for a large export only."""
-    return min(os.cpu_count() or 1, 4) if referrals >= 50 else 1
+    """Starting a rendering process costs about as much as a hundred packets: worth it for a
+    large export only."""
+    return min(os.cpu_count() or 1, 4) if referrals >= 200 else 1
 
 
 def init_cli(app: Flask) -> None:

@@ -214,8 +214,10 @@ packet.json  the same, as data (schema {schema}, version {version})
 
 
 def _zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """The files in a ZIP, the same bytes for the same files. Stored, not deflated: the PDF's
+    streams are compressed already and the rest is small, so deflating costs more than it saves."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, data in entries:
             archive.writestr(zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()

@@ -9,7 +9,8 @@ from typing import Any
 
 from babel import Locale
 
-from app.typeset import GREY, LABEL, LEFT, REPLACEMENT, RIGHT, FontMissing, Writer, preload_fonts, start
+from app import typeset
+from app.typeset import GREY, LABEL, LEFT, REPLACEMENT, RIGHT, FontMissing, Writer, start
 
 __all__ = ["FontMissing", "preload_fonts", "render_packet_pdf"]
 
@@ -42,6 +43,14 @@ def _when(value: Any) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M UTC") if parsed else str(value or "")
 
 
+def preload_fonts(cjk: tuple[int, ...] = (2,)) -> None:
+    """Read the fonts (``cjk``: the Noto Sans CJK faces, see app.fonts.cjk_number) and the
+    English names of languages now, so that no packet waits for them (some 100 ms in all, the
+    font cache once built): call it before a worker forks, or in a new process that renders."""
+    typeset.preload_fonts(cjk)
+    _language("en")
+
+
 @cache
 def _language(tag: str) -> str:
     try:
@@ -56,8 +65,8 @@ def render_packet_pdf(document: dict[str, Any]) -> bytes:
 
     Any string in the document may come from the reporter: what no font can show becomes
     U+FFFD (some emoji, say) or is dropped (control and format characters). The first call in
-    a process reads the fonts (see preload_fonts); later ones take about 10 ms for a typical
-    Latin-script packet, 150 ms for one with Chinese, Japanese or Korean text.
+    a process reads the fonts (see preload_fonts); later ones take about 10-15 ms for a typical
+    packet, a few ms more with Chinese, Japanese or Korean text (app/fonts.py says why).
     """
     # The packet's own time, not the clock: the same document always gives the same bytes.
     created = _moment(document["generated_at"]) or datetime(2000, 1, 1, tzinfo=UTC)

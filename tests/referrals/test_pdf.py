@@ -6,6 +6,7 @@ skipped, or fail when CONFIDE_REQUIRE_TOOLS=1 (as .ci/run sets it).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fontTools.cffLib import CFFFontSet
 
 from app import fonts as font_files
 from app.referrals import pdf
@@ -273,3 +275,132 @@ def test_a_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch
 
     with pytest.raises(FontMissing, match="install the Debian package fonts-noto-cjk"):
         font_files.font_file("NotoSansCJK-Regular.ttc", "fonts-noto-cjk")
+
+
+# The fonts' cache (app/fonts.py): each face's metrics and common outlines, kept on disk.
+
+SMALL = font_files.Source("testdejavu", "DejaVuSans.ttf", "fonts-dejavu-core", ranges=((0x41, 0x5A),))
+
+
+def outlines(face: font_files.Face, text: str) -> list[bytes]:
+    return [face.outline(face.template.glyph_ids[ord(char)]) for char in text]
+
+
+@pytest.fixture
+def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setattr(font_files, "CACHE_DIR", tmp_path / "font-cache")
+    return tmp_path / "font-cache"
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The faces read from their font file from now on."""
+    built: list[str] = []
+    build = font_files._build
+
+    def counted(source: font_files.Source, path: Path) -> Any:
+        built.append(source.family)
+        return build(source, path)
+
+    monkeypatch.setattr(font_files, "_build", counted)
+    return built
+
+
+def test_the_font_cache_is_built_once_then_read(cache: Path, builds: list[str]) -> None:
+    first = font_files.load_face(SMALL)
+    again = font_files.load_face(SMALL)
+
+    assert builds == ["testdejavu"]
+    assert [path.name for path in cache.iterdir()] == [f"testdejavu.v{font_files.FORMAT}.bin"]
+    assert outlines(again, "AZaz€") == outlines(first, "AZaz€")
+    assert again.template.cw == first.template.cw and again.template.glyph_ids == first.template.glyph_ids
+
+
+def damaged(data: bytes, damage: str) -> bytes:
+    if damage == "a flipped bit":
+        return data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0x40]) + data[len(data) // 2 + 1:]
+    if damage == "cut short":
+        return data[:-100]
+    if damage == "empty":
+        return b""
+    if damage == "not a cache file":
+        return b"%PDF-1.4\n" + data[9:]
+    # Sound, but made with another fontTools, whose outlines may differ.
+    key = font_files._key(SMALL, font_files.font_file(SMALL.file, SMALL.package))
+    metrics, *arrays, outlines = font_files._unpack(data, key)  # type: ignore[misc]
+    return font_files._pack(key | {"fonttools": "1.0"}, metrics, *arrays, outlines=outlines)
+
+
+@pytest.mark.parametrize("damage", ["a flipped bit", "cut short", "empty", "not a cache file", "another fontTools"])
+def test_a_damaged_or_stale_font_cache_is_rebuilt_not_trusted(cache: Path, builds: list[str], damage: str) -> None:
+    sound = font_files.load_face(SMALL)
+    path = next(cache.iterdir())
+    path.write_bytes(damaged(path.read_bytes(), damage))
+
+    rebuilt = font_files.load_face(SMALL)
+
+    assert builds == ["testdejavu", "testdejavu"]
+    assert outlines(rebuilt, "AZ") == outlines(sound, "AZ")
+    font_files.load_face(SMALL)
+    assert len(builds) == 2, "the rebuilt file is sound"
+
+
+def test_a_font_cache_from_another_font_file_is_rebuilt(
+    cache: Path, builds: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A font package upgrade changes the file's size or mtime."""
+    original = font_files.font_file("DejaVuSans.ttf", "fonts-dejavu-core")
+    (tmp_path / "DejaVuSans.ttf").write_bytes(original.read_bytes())
+    monkeypatch.setitem(font_files.FONT_DIRS, "fonts-dejavu-core", (str(tmp_path),))
+    font_files.load_face(SMALL)
+    font_files.load_face(SMALL)
+    os.utime(tmp_path / "DejaVuSans.ttf", ns=(0, 1_000_000_000))
+
+    font_files.load_face(SMALL)
+
+    assert builds == ["testdejavu", "testdejavu"]
+
+
+def test_fonts_work_when_the_cache_cannot_be_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setattr(font_files, "CACHE_DIR", tmp_path / "a-file" / "font-cache")
+
+    with caplog.at_level(logging.WARNING, logger="app.fonts"):
+        face = font_files.load_face(SMALL)
+
+    assert outlines(face, "AZ") and "Could not write the font cache" in caplog.text
+
+
+def test_outlines_converted_when_first_needed_are_those_of_the_cache(cache: Path) -> None:
+    """The same document gives the same bytes whether its glyphs came from the cache or not."""
+    cached = font_files.load_face(font_files.DEJAVU)
+    uncached = font_files.load_face(font_files.Source("bare", "DejaVuSans.ttf", "fonts-dejavu-core"))
+    text = "Aé€жΩ→☃"  # the last two are not among DejaVu's common characters: never cached
+
+    assert outlines(uncached, text) == outlines(cached, text)
+    assert uncached.program({3, 36, 171}) == cached.program({3, 36, 171})
+
+
+def test_the_embedded_font_programs_hold_just_the_glyphs_shown() -> None:
+    face = font_files.cjk_face(2)
+    cids = {face.template.glyph_ids[ord(char)] for char in CHINESE}
+    program = CFFFontSet()
+    program.decompile(io.BytesIO(face.program(cids)), None)
+    top = program[program.fontNames[0]]
+
+    assert top.ROS == ("Adobe", "Identity", 0)
+    assert top.charset == [".notdef", *(f"cid{cid:05d}" for cid in sorted(cids))]
+    info = subprocess.run([tool("pdffonts"), "-"], input=render_packet_pdf(packet(CHINESE, language="zh-Hans")),
+                          capture_output=True, check=True).stdout.decode()
+    fonts = info.splitlines()[2:]
+    assert len(fonts) == 2 and all(re.search(r"CID Type 0C\s+Custom\s+yes yes yes", font) for font in fonts)
+
+
+def test_characters_beyond_the_common_ones_show_too() -> None:
+    """Outside GB2312 and KS X 1001: converted from the font file when first needed."""
+    rare = "㐀㑇𠀋 丟並 똠뙇 ☃ Ωμ"
+    text = text_of(render_packet_pdf(packet(rare, language="zh-Hans")))
+
+    assert rare in text
