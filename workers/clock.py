@@ -19,6 +19,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -30,6 +31,9 @@ from workers.periodic import Ticker
 
 log = logging.getLogger("confide.worker")
 
+QUEUES = ("urgent", "default")
+LOCK_RETRY_SECONDS = 5
+
 
 class Clock:
     """The scheduler duty and the periodic jobs, a tick at a time."""
@@ -37,17 +41,22 @@ class Clock:
     def __init__(self, redis_url: str, queue_prefix: str, jobs: dict[str, int]) -> None:
         self.ticker = Ticker(redis_url, queue_prefix, jobs)
         self.scheduler = RQScheduler(
-            [f"{queue_prefix}-urgent", f"{queue_prefix}-default"], connection=self.ticker.redis, serializer="json"
+            [f"{queue_prefix}-{queue}" for queue in QUEUES], connection=self.ticker.redis, serializer="json"
         )
         self.registered = False
         self.redis_away = False
+        self.tried_locks = 0.0
 
     def tick(self) -> None:
         try:
             if not self.registered:
                 self.scheduler.register_birth()
                 self.registered = True
-            if self.scheduler.should_reacquire_locks:
+            # RQ's own fallback tries for a lock another clock held only every 10 minutes; a
+            # clock that died leaves its lock to expire in a minute, so try every few seconds.
+            now = time.monotonic()
+            if len(self.scheduler.acquired_locks) < len(QUEUES) and now - self.tried_locks >= LOCK_RETRY_SECONDS:
+                self.tried_locks = now
                 self.scheduler.acquire_locks()
             if self.scheduler.acquired_locks:
                 self.scheduler.heartbeat()
