@@ -27,7 +27,7 @@ from rq import Queue, SimpleWorker
 from app import create_app
 from app.config import load_settings
 from app.crypto import create_keyring
-from app.extensions import db
+from app.extensions import db, limiter
 
 REDIS_URL = os.environ.get("CONFIDE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_ADMIN_URL = os.environ.get("CONFIDE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -133,6 +133,10 @@ def app(base_app: Flask, redis_client: Redis, monkeypatch: pytest.MonkeyPatch) -
     settings = base_app.config["CONFIDE"]
     prefix = f"{settings.queue_prefix}-{uuid.uuid4().hex[:8]}"
     monkeypatch.setitem(base_app.config, "CONFIDE", dataclasses.replace(settings, queue_prefix=prefix))
+    # One Limiter object serves every app a test process makes, and it remembers a Redis it
+    # found dead (Flask-Limiter then counts in memory until it checks again): a test that
+    # pointed an app at a dead Redis must not leave the next one counting in memory.
+    limiter._storage_dead = False
     with base_app.app_context():
         clean_database()
         Path(settings.audit_checkpoints).unlink(missing_ok=True)  # they were of the last test's log

@@ -107,3 +107,7 @@ def test_a_postgresql_restart_between_two_requests_is_not_seen(client: FlaskClie
         if not _accepting(host, port):
             _pg_ctlcluster(cluster, "start")
             assert wait_for(lambda: _accepting(host, port), 60), "PostgreSQL did not start again"
+        # The pool's other connections died with the server: closed now, not left to the
+        # garbage collector in some later test.
+        db.session.remove()
+        db.engine.dispose()
