@@ -21,7 +21,7 @@ from flask import Flask, got_request_exception
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response, WebError
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Response, WebError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -121,21 +121,29 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
     live.check()
 
 
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """A phone with JavaScript off and English as its browser language."""
+def phone_context(
+    browser: Browser, live_server: LiveServer, *, locale: str = "en-US", javascript: bool = False
+) -> BrowserContext:
+    """A phone's browser, JavaScript off unless asked (axe needs it), in ``locale``."""
     context = browser.new_context(
-        java_script_enabled=False,
+        java_script_enabled=javascript,
         viewport=PHONE,
         screen=PHONE,
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
-        locale="en-US",
+        locale=locale,
         base_url=live_server.url,
     )
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
+    return context
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A phone with JavaScript off and English as its browser language."""
+    context = phone_context(browser, live_server)
     try:
         yield context.new_page()
     finally:

@@ -24,7 +24,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from app.cases import services as cases
 from app.extensions import db
 from tests.conftest import BrowserLikeClient
-from tests.e2e.conftest import PHONE, TIMEOUT_MS, LiveServer
+from tests.e2e.conftest import PHONE, LiveServer, phone_context
 from tests.factories import make_case, make_counsel, make_referral, make_staff, sign_in
 from tests.helpers import hidden_fields
 
@@ -120,25 +120,9 @@ class Walk:
         self.check(page, name, status=status, lang=lang)
 
 
-def _context(browser: Browser, live_server: LiveServer) -> BrowserContext:
-    context = browser.new_context(
-        java_script_enabled=True,  # for axe only; the pages have no scripts
-        viewport=PHONE,
-        screen=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="en-US",
-        base_url=live_server.url,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    return context
-
-
 @pytest.fixture
 def phone(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = _context(browser, live_server)
+    context = phone_context(browser, live_server, javascript=True)  # for axe only
     try:
         yield context.new_page()
     finally:

@@ -23,7 +23,7 @@ from app.cases.models import Case
 from app.cases.vocabulary import CATEGORIES, WANTS
 from app.extensions import db
 from app.referrals.consent import current_consent
-from tests.e2e.conftest import PHONE, TIMEOUT_MS, LiveServer
+from tests.e2e.conftest import LiveServer, phone_context
 from tests.e2e.test_reporter_flow import Texts, expect_fits_phone
 from tests.factories import make_staff
 
@@ -43,18 +43,7 @@ FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 def reporter(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer) -> Iterator[tuple[str, Page]]:
     """A phone whose language is Chinese or Korean, JavaScript off."""
     language: str = request.param
-    context = browser.new_context(
-        java_script_enabled=False,
-        viewport=PHONE,
-        screen=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale=REPORTERS[language][0],
-        base_url=live_server.url,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
+    context = phone_context(browser, live_server, locale=REPORTERS[language][0])
     try:
         yield language, context.new_page()
     finally:
