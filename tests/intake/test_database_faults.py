@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, make_url, select
+from sqlalchemy import event, func, select
 
 from app.cases.models import Case
 from app.extensions import db
-from tests.conftest import _require_postgres
 from tests.helpers import hidden_fields, receipt_from, report_answers
-from tests.triage.test_worker import _accepting, _local_cluster, _pg_ctlcluster, wait_for
+from tests.triage.test_worker import _accepting, _pg_ctlcluster, restartable_cluster, wait_for
 
 
 @contextmanager
@@ -84,16 +83,7 @@ def test_a_read_only_database_gives_the_form_back_whole(client: FlaskClient, dan
 
 
 def test_a_postgresql_restart_between_two_requests_is_not_seen(client: FlaskClient) -> None:
-    url = make_url(db.engine.url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("a restart of the database server is a PostgreSQL fault: SQLite has no server")
-    host, port = url.host or "127.0.0.1", url.port or 5432
-    cluster = _local_cluster(host, port)
-    if cluster is None:
-        message = f"cannot restart PostgreSQL at {host}:{port} (needs root and a local Debian cluster)"
-        if _require_postgres():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    host, port, cluster = restartable_cluster(db.engine.url)
     page = client.get("/report").get_data(as_text=True)
     db.session.remove()  # the test's own connection goes back to the pool, to be dropped too
     try:

@@ -170,10 +170,10 @@ def _accepting(host: str, port: int) -> bool:
     return checked.returncode == 0
 
 
-def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
-    app: Flask, redis_client: Redis, keys_dir: Path, log_file: Path
-) -> None:
-    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+def restartable_cluster(database_url: object) -> tuple[str, int, tuple[str, str]]:
+    """Host, port and local cluster of the PostgreSQL server a test may restart; skips on
+    SQLite, and where it may not restart it (a failure when PostgreSQL tests are required)."""
+    url = make_url(database_url)  # type: ignore[arg-type]
     if url.get_backend_name() != "postgresql":
         pytest.skip("a restart of the database server is a PostgreSQL fault: SQLite has no server")
     host, port = url.host or "127.0.0.1", url.port or 5432
@@ -183,6 +183,13 @@ def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
         if _require_postgres():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+    return host, port, cluster
+
+
+def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
+    app: Flask, redis_client: Redis, keys_dir: Path, log_file: Path
+) -> None:
+    host, port, cluster = restartable_cluster(app.config["SQLALCHEMY_DATABASE_URI"])
     maple_id = responder().id
     first_id = make_case().id
     queues = [Queue(name, connection=redis_client, serializer="json") for name in queue_names()]
