@@ -2,7 +2,10 @@
 
 /healthz says the process answers and touches nothing else, so a supervisor restarts only a
 process that is stuck. /readyz says whether the database and Redis answer, each within a
-couple of seconds, so a load balancer sends no requests to a process that cannot serve them.
+couple of seconds; it is ready (200) when the database answers, so a load balancer sends no
+requests to a process that cannot file a report. Redis is named but does not decide: without
+it reports are still filed and kept, and the sweep routes them when it returns, whereas a
+load balancer that took every web process out while Redis restarted would turn reporters away.
 /metrics is Prometheus's text format, computed from the database and Redis at each scrape,
 so any one of gunicorn's processes gives the same figures and none keeps counters of its own.
 Metrics show how busy the program is: they are closed (404) unless ``metrics_token`` is set
@@ -23,11 +26,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.worker import Worker
-from rq.worker_registration import get_keys as worker_keys
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -37,7 +37,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.security import PUBLIC, allow, constant_time_equal
 from app.triage.models import ROUTABLE
-from app.triage.queue import queue_names, redis_connection
+from app.triage.queue import live_workers, queue_names, redis_connection
 
 log = logging.getLogger("confide.health")
 
@@ -57,7 +57,7 @@ def healthz() -> Response:
 @allow(PUBLIC)
 def readyz() -> tuple[Response, int]:
     checks = {"database": _database_answers(), "redis": _redis_answers()}
-    ready = all(checks.values())
+    ready = checks["database"]
     states = {name: "ok" if fine else "unavailable" for name, fine in checks.items()}
     return jsonify({"ready": ready, **states}), 200 if ready else 503
 
@@ -192,32 +192,18 @@ class ConfideCollector(Collector):
             "Jobs in each queue's failed-job registry (routing, deadline checks, periodic passes).",
             labels=["queue"],
         )
-        workers = GaugeMetricFamily(
-            "confide_workers",
-            "RQ workers registered on each queue whose heartbeat has not expired.",
-            labels=["queue"],
-        )
         for name in queue_names():
             queue = Queue(name, connection=redis, serializer="json")
             # Counted as it stands: a scrape changes nothing (workers clear expired entries).
             failed.add_metric([name], queue.failed_job_registry.get_job_count(cleanup=False))
-            workers.add_metric([name], _live_workers(redis, queue))
         yield failed
-        yield workers
+        yield GaugeMetricFamily(
+            "confide_workers",
+            "Worker processes alive (each works every queue, urgent first).",
+            value=live_workers(),
+        )
 
 
 def _age_seconds(since: datetime | None, now: datetime) -> float:
     return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
 
-
-def _live_workers(redis: Redis, queue: Queue) -> int:
-    """Workers registered on ``queue`` whose own key still exists: a worker killed without
-    saying so stays registered until its key expires with its last heartbeat."""
-    prefix = Worker.redis_worker_namespace_prefix
-    keys = sorted(key for key in worker_keys(queue=queue) if key.startswith(prefix))
-    if not keys:
-        return 0
-    with redis.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.exists(key)
-        return sum(1 for exists in pipe.execute() if exists)

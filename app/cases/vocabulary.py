@@ -115,5 +115,5 @@ FILED_DESPITE = {
     "over_limit": "more reports than the limits allow came from its connection, or from everyone",
     "form_expired": "its form had expired, or was not sent from this site",
     "form_errors": "some answers were not valid (they were dropped, or kept as typed)",
-    "resent": "its form had been filed before (this copy was kept as well)",
+    "resent": "its form had been filed before, and came again changed or signalling danger (both were kept)",
 }

@@ -6,13 +6,15 @@ test alike. Plaintext lives only in memory here: it is scored, then sealed, then
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.cases.content import ContactDetails, ReportContent
@@ -61,6 +63,8 @@ class Filed:
     triage: Triage
     # Names the reporter asked to keep away that are no one's pseudonym (shown to her once).
     unmatched: tuple[str, ...] = ()
+    # The form had been filed before: this is a new receipt for that case, and the first is void.
+    reissued: bool = False
 
 
 def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
@@ -84,8 +88,11 @@ def submit_report(
 
     ``despite`` names what would have refused the report (``cases.vocabulary.FILED_DESPITE``): a report
     that signals imminent danger is filed anyway, and the coordinators see why it came in so.
-    For the same reason a danger report whose form was already filed is filed again, marked
-    ``resent``, rather than refused as a duplicate."""
+
+    A form filed before that comes again unchanged is given its case's receipt anew, when its
+    first answer may never have been seen (``_reissue_receipt``), and is otherwise refused as
+    a duplicate. One that comes again changed, or signalling danger, is filed as well, marked
+    ``resent``: nothing typed is lost, and danger is never refused."""
     ring = current_keyring()
     content = submission.content
     triage = triage or assess(submission)
@@ -122,15 +129,66 @@ def submit_report(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if not db.session.scalar(select(Case.id).where(Case.submission_index == submission_index)):
+        first = db.session.scalar(select(Case).where(Case.submission_index == submission_index))
+        if first is None:
             raise
-        if triage.level != 0:
-            raise DuplicateSubmission() from None
+        if _same_report(first, submission):
+            reissued = _reissue_receipt(first)
+            if reissued is not None:
+                return reissued
+            if triage.level != 0:
+                raise DuplicateSubmission() from None
+        # Changed since it was first sent (Back, more written), or in danger: kept as well.
         fresh = replace(submission, submission_token=secrets.token_urlsafe(24))
         return submit_report(fresh, triage=triage, despite=(*despite, "resent"))
     log.info("case %s received at level L%d", case_id, triage.level)
     enqueue_route(case_id, triage.level)
     return Filed(case_id=case_id, receipt=receipt, triage=triage, unmatched=unmatched)
+
+
+def _same_report(case: Case, submission: Submission) -> bool:
+    """Whether ``case`` holds what ``submission`` says, word for word."""
+    dek = open_case_key(case)
+
+    def sealed(field: str, value: bytes | None) -> Any:
+        return None if value is None else open_json(dek, value, record="case", record_id=case.id, field=field)
+
+    def plain(value: Any) -> Any:  # as it reads back from storage: tuples are lists
+        return None if value is None else json.loads(json.dumps(asdict(value)))
+
+    return (
+        case.category == submission.category
+        and sealed("report", case.report_sealed) == plain(submission.content)
+        and sealed("contact", case.contact_sealed) == plain(submission.contact)
+    )
+
+
+# How long after filing a resent form is answered with the case's receipt (a new one).
+REISSUE_WINDOW = timedelta(minutes=15)
+
+
+def _reissue_receipt(case: Case) -> Filed | None:
+    """The receipt of a case filed moments ago by the form this browser sends again, when
+    its first answer never reached the screen: a double tap (the browser shows only the last
+    answer), or a connection lost between the saving and the page.
+
+    The receipt is a new one and replaces the first, which no one may have seen: this browser
+    is the only one that holds the form's token (``intake.tokens``), so nothing else can ask.
+    Only within ``REISSUE_WINDOW`` of filing, and only while no one has opened the case with
+    its receipt: a form sent again later (Back on a shared computer) opens nothing."""
+    from app.intake.models import ReporterSession
+
+    case_id, level, signals = case.id, case.level, tuple(case.signals)
+    if minute_now() - case.created_at > REISSUE_WINDOW:
+        return None
+    if db.session.scalar(select(ReporterSession.case_id).where(ReporterSession.case_id == case_id).limit(1)):
+        return None
+    receipt = ReceiptCode.generate()
+    # Should two copies race, the later one wins, as the browser shows the later answer.
+    db.session.execute(update(Case).where(Case.id == case_id).values(receipt_index=receipt.index(current_keyring())))
+    db.session.commit()
+    log.info("case %s: receipt given again to the browser that filed it", case_id)
+    return Filed(case_id=case_id, receipt=receipt, triage=Triage(level=level, signals=signals), reissued=True)
 
 
 def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:

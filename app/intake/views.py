@@ -181,6 +181,7 @@ def _receive(
         urgent=filed.triage.level == 0,
         help_resources=resources_for(topics, current_app.config["CONFIDE"].resources),
         unmatched=filed.unmatched,
+        reissued=filed.reissued,
     )
 
 

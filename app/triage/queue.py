@@ -162,6 +162,13 @@ def worker_alive_key(worker_name: str) -> str:
     return f"{current_app.config['CONFIDE'].queue_prefix}:alive:{worker_name}"
 
 
+def live_workers() -> int:
+    """Worker processes whose liveness key is fresh. Unlike RQ's own registry, which a Redis
+    restart empties while the workers go on, the keys are written again within seconds."""
+    pattern = worker_alive_key("*")
+    return sum(1 for _key in redis_connection().scan_iter(match=pattern, count=500))
+
+
 def _orphaned(jobs: Sequence[Job]) -> set[str]:
     """The ids of started jobs whose worker is no longer alive (killed, or its host gone)."""
     started = [job for job in jobs if job.get_status(refresh=False) == JobStatus.STARTED]
