@@ -6,14 +6,21 @@ FLASK := $(VENV)/bin/flask
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test install fonts keys migrate translations messages bench clean redis systemd-units
+.PHONY: run test install lock lint fonts keys migrate translations messages bench clean redis systemd-units
 
-$(VENV)/.installed: pyproject.toml
+# Every dependency, direct and indirect, at the version and hashes in requirements.lock
+# (`make lock` writes it from the ranges in pyproject.toml).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@command -v python3 >/dev/null || { echo "Installing Python 3 (Debian package python3)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv; }
 	@python3 -m venv $(VENV) 2>/dev/null || { echo "Installing python3-venv (Debian package)…"; $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+
+# After changing a range in pyproject.toml: resolve again, keeping every pin that still fits.
+lock: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dev --generate-hashes --universal \
+	  --python-version 3.11 --no-header --no-annotate -o requirements.lock
 
 translations: $(VENV)/.installed
 	@$(VENV)/bin/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true
