@@ -17,6 +17,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
+# Lint, format and types; .ci/run runs it before the tests,
+# and `pre-commit install` runs the same before each commit.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
 # After changing a range in pyproject.toml: resolve again, keeping every pin that still fits.
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dev --generate-hashes --universal \

@@ -93,16 +93,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     # Every table's model is imported, so metadata (migrations, tests) knows them all.
     from app import errors, health, keys_cli
-    from app.notify import models as _notify_models  # noqa: F401
-    from app.triage import models as _triage_models  # noqa: F401
     from app.audit.listeners import init_audit
     from app.cases import views as case_views
     from app.intake import views as intake_views
+    from app.notify import models as _notify_models  # noqa: F401
     from app.referrals import cli as referrals_cli
     from app.referrals import views as referral_views
     from app.staff import cli as staff_cli
-    from app.staff import people, views as staff_views
+    from app.staff import people
+    from app.staff import views as staff_views
     from app.triage import cli as triage_cli
+    from app.triage import models as _triage_models  # noqa: F401
     from app.triage.rules import init_rules
 
     init_rules(app)

@@ -143,7 +143,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return tuple(_coerce(item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{where} must have {len(args)} items")
-        return tuple(_coerce(item, arg, f"{where}[{i}]") for i, (item, arg) in enumerate(zip(value, args)))
+        return tuple(_coerce(item, arg, f"{where}[{i}]") for i, (item, arg) in enumerate(zip(value, args, strict=True)))
     if origin is dict:
         key_type, value_type = typing.get_args(hint)
         if not isinstance(value, dict):
@@ -186,10 +186,7 @@ def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
     missing = sorted(required - set(data))
     if missing:
         raise ConfigError(f"missing setting {where + '.' if where else ''}{missing[0]}")
-    values = {
-        name: _coerce(value, hints[name], f"{where}.{name}" if where else name)
-        for name, value in data.items()
-    }
+    values = {name: _coerce(value, hints[name], f"{where}.{name}" if where else name) for name, value in data.items()}
     return cls(**values)
 
 
@@ -234,9 +231,7 @@ def redis_warnings(settings: Settings) -> list[str]:
     return warnings
 
 
-def load_settings(
-    path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None
-) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Settings from the example defaults, ``path`` (or ``$CONFIDE_CONFIG``), the environment,
     then ``overrides``, each layer over the one before."""
     data = _read_toml(EXAMPLE_PATH)

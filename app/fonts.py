@@ -70,8 +70,9 @@ FONT_DIRS = {
     ),
 }
 # The app's own folder (git-ignored); CONFIDE_FONT_CACHE names another.
-CACHE_DIR = Path(os.environ.get("CONFIDE_FONT_CACHE")
-                 or Path(__file__).resolve().parent.parent / "instance" / "font-cache")
+CACHE_DIR = Path(
+    os.environ.get("CONFIDE_FONT_CACHE") or Path(__file__).resolve().parent.parent / "instance" / "font-cache"
+)
 # Raise it whenever what the cache files hold changes (their layout, or what _build and
 # _charstring make): files of another format are then left alone, and rebuilt under a new name.
 FORMAT = 1
@@ -79,9 +80,19 @@ REPLACEMENT = "\ufffd"
 
 # DejaVu's common characters: Latin (Western and Central European, Vietnamese), Greek, Cyrillic,
 # typographic punctuation, €, ™ and U+FFFD, which stands in for what no font can show.
-LATIN_GREEK_CYRILLIC = ((0x20, 0x7E), (0xA0, 0x24F), (0x2C6, 0x2DD), (0x370, 0x3FF), (0x400, 0x4FF),
-                        (0x1EA0, 0x1EF9), (0x2010, 0x2027), (0x2030, 0x203A), (0x20AC, 0x20AC),
-                        (0x2122, 0x2122), (0xFFFD, 0xFFFD))
+LATIN_GREEK_CYRILLIC = (
+    (0x20, 0x7E),
+    (0xA0, 0x24F),
+    (0x2C6, 0x2DD),
+    (0x370, 0x3FF),
+    (0x400, 0x4FF),
+    (0x1EA0, 0x1EF9),
+    (0x2010, 0x2027),
+    (0x2030, 0x203A),
+    (0x20AC, 0x20AC),
+    (0x2122, 0x2122),
+    (0xFFFD, 0xFFFD),
+)
 # A Noto Sans CJK face's common characters: those of its region's legacy character set (euc_kr
 # has every Hangul syllable, through its composition sequences).
 CJK_CHARSETS = {0: "shift_jis", 1: "euc_kr", 2: "gb2312", 3: "big5", 4: "big5hkscs"}
@@ -95,8 +106,9 @@ def font_file(name: str, package: str) -> Path:
     for folder in FONT_DIRS[package]:
         if (path := Path(folder, name)).is_file():
             return path
-    raise FontMissing(f"Font {name} not found in {', '.join(FONT_DIRS[package])}: "
-                      f"install the Debian package {package}.")
+    raise FontMissing(
+        f"Font {name} not found in {', '.join(FONT_DIRS[package])}: install the Debian package {package}."
+    )
 
 
 @dataclass(frozen=True)
@@ -130,8 +142,7 @@ DEJAVU = Source("dejavu", "DejaVuSans.ttf", "fonts-dejavu-core", ranges=LATIN_GR
 def cjk_source(number: int) -> Source:
     """Face ``number`` of the Noto Sans CJK collection. Every face has every Han and Hangul
     character; they differ in the regional forms of Han characters."""
-    return Source(f"notocjk{number}", "NotoSansCJK-Regular.ttc", "fonts-noto-cjk", number,
-                  charset=CJK_CHARSETS[number])
+    return Source(f"notocjk{number}", "NotoSansCJK-Regular.ttc", "fonts-noto-cjk", number, charset=CJK_CHARSETS[number])
 
 
 # ------------------------------------------------------------------------------ outlines
@@ -182,7 +193,8 @@ def cff_program(name: str, bbox: tuple[int, int, int, int], glyphs: list[tuple[i
     """A bare CID-keyed CFF font program (a PDF's FontFile3, subtype CIDFontType0C), ordering
     Adobe-Identity-0, with one font DICT, no subroutines and ``glyphs``: (CID, charstring)
     pairs by ascending CID, the first being CID 0 (.notdef)."""
-    assert glyphs and glyphs[0][0] == 0
+    if not glyphs or glyphs[0][0] != 0:
+        raise ValueError("a CID font program starts with CID 0, .notdef")
     private = _int(0) + b"\x14" + _int(0) + b"\x15"  # defaultWidthX, nominalWidthX
     strings = _index([b"Adobe", b"Identity"])  # SIDs 391 and 392, after the 391 standard strings
     charset = b"\x00" + b"".join(struct.pack(">H", cid) for cid, _ in glyphs[1:])  # format 0: a CID per glyph
@@ -190,15 +202,26 @@ def cff_program(name: str, bbox: tuple[int, int, int, int], glyphs: list[tuple[i
     charstrings = _index([charstring for _, charstring in glyphs])
 
     def top(charset_at: int, fd_select_at: int, charstrings_at: int, fd_array_at: int) -> bytes:
-        return b"".join((
-            _int(391), _int(392), _int(0), b"\x0c\x1e",  # ROS, which must come first
-            _int(glyphs[-1][0] + 1), b"\x0c\x22",  # CIDCount
-            *map(_int, bbox), b"\x05",  # FontBBox
-            _offset(charset_at), b"\x0f",
-            _offset(fd_select_at), b"\x0c\x25",
-            _offset(charstrings_at), b"\x11",
-            _offset(fd_array_at), b"\x0c\x24",
-        ))
+        return b"".join(
+            (
+                _int(391),
+                _int(392),
+                _int(0),
+                b"\x0c\x1e",  # ROS, which must come first
+                _int(glyphs[-1][0] + 1),
+                b"\x0c\x22",  # CIDCount
+                *map(_int, bbox),
+                b"\x05",  # FontBBox
+                _offset(charset_at),
+                b"\x0f",
+                _offset(fd_select_at),
+                b"\x0c\x25",
+                _offset(charstrings_at),
+                b"\x11",
+                _offset(fd_array_at),
+                b"\x0c\x24",
+            )
+        )
 
     head = b"\x01\x00\x04\x04" + _index([name.encode("ascii", "replace")[:127]])
     charset_at = len(head) + len(_index([top(0, 0, 0, 0)])) + len(strings) + len(_index([]))
@@ -207,8 +230,19 @@ def cff_program(name: str, bbox: tuple[int, int, int, int], glyphs: list[tuple[i
     fd_array_at = charstrings_at + len(charstrings)
     private_at = fd_array_at + len(_index([_offset(0) + _offset(0) + b"\x12"]))
     fd_array = _index([_offset(len(private)) + _offset(private_at) + b"\x12"])  # Private: size, offset
-    return b"".join((head, _index([top(charset_at, fd_select_at, charstrings_at, fd_array_at)]), strings,
-                     _index([]), charset, fd_select, charstrings, fd_array, private))
+    return b"".join(
+        (
+            head,
+            _index([top(charset_at, fd_select_at, charstrings_at, fd_array_at)]),
+            strings,
+            _index([]),
+            charset,
+            fd_select,
+            charstrings,
+            fd_array,
+            private,
+        )
+    )
 
 
 # ------------------------------------------------------------------------------ faces
@@ -218,18 +252,28 @@ class Face:
     """A face ready to embed: its metrics parsed by fpdf2's rules (`template`, shared and only
     read) and the outlines of its glyphs, from the cache or converted when first needed."""
 
-    def __init__(self, source: Source, path: Path, metrics: dict[str, Any], unicodes: array,
-                 gids: array, widths: array, offsets: array, outlines: bytes) -> None:
+    def __init__(
+        self,
+        source: Source,
+        path: Path,
+        metrics: dict[str, Any],
+        unicodes: array[int],
+        gids: array[int],
+        widths: array[int],
+        offsets: array[int],
+        outlines: bytes,
+    ) -> None:
         self.source, self.path, self.family = source, path, source.family
         self.metrics, self.scale = metrics, 1000 / metrics["units_per_em"]
-        self.bbox: tuple[int, int, int, int] = tuple(metrics["bbox"])  # type: ignore[assignment]
+        x0, y0, x1, y1 = metrics["bbox"]
+        self.bbox: tuple[int, int, int, int] = (x0, y0, x1, y1)
         self._offsets, self._outlines = offsets, outlines
         self._converted: dict[int, bytes] = {}
         self._glyphs: Any = None  # the font file's glyph set, opened when first needed
         self._lock = threading.Lock()
         self.template = self._template(unicodes, gids, widths)
 
-    def _template(self, unicodes: array, gids: array, widths: array) -> TTFFont:
+    def _template(self, unicodes: array[int], gids: array[int], widths: array[int]) -> TTFFont:
         """What fpdf2's TTFFont(...) would make of the font file, without reading it. Glyphs are
         named cid<glyph id>: fpdf2 takes the number in such a name for the glyph's CID."""
         m, scale = self.metrics, self.scale
@@ -237,15 +281,21 @@ class Face:
         font.i, font.type, font.ttffile, font.fontkey = 0, "TTF", self.path, self.family
         font.name, font.up, font.ut, font.sp, font.ss = m["name"], m["up"], m["ut"], m["sp"], m["ss"]
         font.desc = PDFFontDescriptor(
-            ascent=m["ascent"], descent=m["descent"], cap_height=m["cap_height"],
-            flags=FontDescriptorFlags(m["flags"]), font_b_box=m["font_b_box"],
-            italic_angle=m["italic_angle"], stem_v=m["stem_v"], missing_width=m["missing_width"])
+            ascent=m["ascent"],
+            descent=m["descent"],
+            cap_height=m["cap_height"],
+            flags=FontDescriptorFlags(m["flags"]),
+            font_b_box=m["font_b_box"],
+            italic_angle=m["italic_angle"],
+            stem_v=m["stem_v"],
+            missing_width=m["missing_width"],
+        )
         default = m["missing_width"]
-        font.cw = defaultdict(lambda: default, zip(unicodes, widths))
-        font.glyph_ids = dict(zip(unicodes, gids))
-        font.cmap = _Names(font.glyph_ids)
+        font.cw = defaultdict(lambda: default, zip(unicodes, widths, strict=True))
+        font.glyph_ids = dict(zip(unicodes, gids, strict=True))
+        font.cmap = _Names(font.glyph_ids)  # type: ignore[assignment]  # a mapping, as fpdf2 reads it
         font.scale, font.emphasis = scale, TextEmphasis.coerce("")
-        font.subset, font.ttfont, font.missing_glyphs, font.biggest_size_pt = None, None, [], 0
+        font.subset, font.ttfont, font.missing_glyphs, font.biggest_size_pt = None, None, [], 0  # type: ignore[assignment]
         font._hbfont, font.color_font, font.palette_index = None, None, 0
         font.is_compressed, font.is_cff, font.is_cid_keyed, font.is_symbol = False, True, True, False
         font.cff_ros, font.collection_font_number = ("Adobe", "Identity", 0), self.source.number
@@ -310,7 +360,7 @@ class _Program(TTFont):
             self.glyphOrder = [".notdef", *names]
         return self.glyphOrder
 
-    def save(self, file: IO[bytes], reorderTables: bool | None = True) -> None:  # type: ignore[override]
+    def save(self, file: IO[bytes], reorderTables: bool | None = True) -> None:
         cids = {int(name[3:]) for name in self.getGlyphOrder() if name.startswith("cid")}
         file.write(self.face.program(cids))
 
@@ -318,6 +368,7 @@ class _Program(TTFont):
 # fpdf2 internals: Face._template, _Program and attach(), and nothing else, rely on fpdf2
 # 2.8's TTFFont (slots), SubsetMap, `FPDF.fonts` and the way its output subsets and saves a
 # font (fpdf/output.py, _add_fonts: what it does with a CID-keyed CFF font's `ttfont`).
+
 
 def attach(pdf: FPDF, face: Face) -> None:
     """Register ``face`` in ``pdf`` without reading any font file, as FPDF.add_font would (and
@@ -349,16 +400,24 @@ MAGIC = b"CONFIDE\x01"
 def _key(source: Source, path: Path) -> dict[str, Any]:
     """What a cache file must have been built from to be used."""
     stat = path.stat()
-    return {"format": FORMAT, "fonttools": fontTools.version, "file": str(path), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns, "number": source.number, "ranges": [list(r) for r in source.ranges],
-            "charset": source.charset, "arrays": [sys.byteorder, array("H").itemsize, array("I").itemsize]}
+    return {
+        "format": FORMAT,
+        "fonttools": fontTools.version,
+        "file": str(path),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "number": source.number,
+        "ranges": [list(r) for r in source.ranges],
+        "charset": source.charset,
+        "arrays": [sys.byteorder, array("H").itemsize, array("I").itemsize],
+    }
 
 
 def _advance(width: int) -> int:
     return 0 if width == 65535 else width  # as fpdf2 reads it
 
 
-def _build(source: Source, path: Path) -> tuple[dict[str, Any], array, array, array, array, bytes]:
+def _build(source: Source, path: Path) -> tuple[dict[str, Any], array[int], array[int], array[int], array[int], bytes]:
     """Read the font file: its metrics (as fpdf2 computes them) and its common outlines."""
     font = TTFont(path, fontNumber=source.number, lazy=True, recalcTimestamp=False)
     with font:
@@ -376,14 +435,19 @@ def _build(source: Source, path: Path) -> tuple[dict[str, Any], array, array, ar
         metrics = {
             "units_per_em": head.unitsPerEm,
             "name": re.sub("[ ()]", "", font["name"].getBestFullName()),
-            "ascent": round(hhea.ascent * scale), "descent": round(hhea.descent * scale),
-            "cap_height": round(getattr(os2, "sCapHeight", hhea.ascent) * scale), "flags": flags.value,
+            "ascent": round(hhea.ascent * scale),
+            "descent": round(hhea.descent * scale),
+            "cap_height": round(getattr(os2, "sCapHeight", hhea.ascent) * scale),
+            "flags": flags.value,
             "font_b_box": "[{:.0f} {:.0f} {:.0f} {:.0f}]".format(*(v * scale for v in box)),
             "bbox": [round(v * scale) for v in box],
-            "italic_angle": int(post.italicAngle), "stem_v": round(50 + int(pow((os2.usWeightClass / 65), 2))),
+            "italic_angle": int(post.italicAngle),
+            "stem_v": round(50 + int(pow((os2.usWeightClass / 65), 2))),
             "missing_width": round(scale * hmtx[order[0]][0]),
-            "up": round(post.underlinePosition * scale), "ut": round(post.underlineThickness * scale),
-            "sp": round(os2.yStrikeoutPosition * scale), "ss": round(os2.yStrikeoutSize * scale),
+            "up": round(post.underlinePosition * scale),
+            "ut": round(post.underlineThickness * scale),
+            "sp": round(os2.yStrikeoutPosition * scale),
+            "ss": round(os2.yStrikeoutSize * scale),
         }
         unicodes = array("I", sorted(cmap))
         gids = array("H", (ids[cmap[code]] for code in unicodes))
@@ -400,32 +464,37 @@ def _build(source: Source, path: Path) -> tuple[dict[str, Any], array, array, ar
     return metrics, unicodes, gids, widths, offsets, b"".join(parts)
 
 
-def _pack(key: dict[str, Any], metrics: dict[str, Any], *arrays: array, outlines: bytes) -> bytes:
+def _pack(key: dict[str, Any], metrics: dict[str, Any], *arrays: array[int], outlines: bytes) -> bytes:
     meta = json.dumps({"key": key, "metrics": metrics, "lengths": [len(a) for a in arrays]}).encode()
     body = b"".join((struct.pack("<I", len(meta)), meta, *(a.tobytes() for a in arrays), outlines))
     return MAGIC + hashlib.sha256(body).digest() + body
 
 
-def _unpack(data: bytes, key: dict[str, Any]) -> tuple[dict[str, Any], array, array, array, array, bytes] | None:
+def _unpack(
+    data: bytes, key: dict[str, Any]
+) -> tuple[dict[str, Any], array[int], array[int], array[int], array[int], bytes] | None:
     """The cache file's content, or None if it is damaged or not built from ``key``."""
-    body = memoryview(data)[len(MAGIC) + 32:]
-    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(body).digest() != data[len(MAGIC):len(MAGIC) + 32]:
+    body = memoryview(data)[len(MAGIC) + 32 :]
+    if data[: len(MAGIC)] != MAGIC or hashlib.sha256(body).digest() != data[len(MAGIC) : len(MAGIC) + 32]:
         return None
     try:
         (size,) = struct.unpack_from("<I", body)
-        meta = json.loads(bytes(body[4:4 + size]))
+        meta = json.loads(bytes(body[4 : 4 + size]))
         if meta["key"] != key:
             return None
         at, arrays = 4 + size, []
         for typecode, length in zip("IHHI", meta["lengths"], strict=True):
             part = array(typecode)
-            part.frombytes(body[at:at + length * part.itemsize])
+            part.frombytes(body[at : at + length * part.itemsize])
             arrays.append(part)
             at += length * part.itemsize
         unicodes, gids, widths, offsets = arrays
         outlines = bytes(body[at:])
-        if not (len(unicodes) == len(gids) == len(widths) and offsets[-1] == len(outlines)
-                and max(gids, default=0) < len(offsets) - 1):
+        if not (
+            len(unicodes) == len(gids) == len(widths)
+            and offsets[-1] == len(outlines)
+            and max(gids, default=0) < len(offsets) - 1
+        ):
             return None
         return meta["metrics"], unicodes, gids, widths, offsets, outlines
     except (ValueError, KeyError, IndexError, TypeError, struct.error):
@@ -458,10 +527,10 @@ def load_face(source: Source) -> Face:
         parts = None
     if parts is None:
         LOG.info("Preparing the font %s for PDFs, once per machine: it is kept in %s", source.family, CACHE_DIR)
-        metrics, *arrays, outlines = _build(source, path)
-        parts = (metrics, *arrays, outlines)
+        parts = _build(source, path)
+        metrics, unicodes, gids, widths, offsets, outlines = parts
         try:
-            _write(cached, _pack(key, metrics, *arrays, outlines=outlines))
+            _write(cached, _pack(key, metrics, unicodes, gids, widths, offsets, outlines=outlines))
         except OSError as error:
             LOG.warning("Could not write the font cache %s: %s", cached, error)
     metrics, unicodes, gids, widths, offsets, outlines = parts
@@ -524,7 +593,8 @@ class FontSet:
         known = self.glyphs.get(char)
         if known is None:
             tier = self.tier(char)
-            assert tier is not None, "text is cleaned before it is measured"
+            if tier is None:
+                raise ValueError(f"U+{ord(char):04X} is in no face: text is cleaned before it is measured")
             wide = unicodedata.east_asian_width(char) in "WF"
             neutral = tier == 0 and unicodedata.category(char)[0] in "PSZ"
             known = self.glyphs[char] = (tier, self.face(tier).template.cw[ord(char)] / 1000, wide, neutral)

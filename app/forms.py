@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field
+from wtforms import Field, SelectMultipleField
 from wtforms.fields.simple import StringField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.text import without_controls
 
@@ -27,3 +28,10 @@ class Form(FlaskForm):
                 own = unbound_field.kwargs.get("filters", ())
                 options = {**options, "filters": (*own, *options.get("filters", ()), without_controls)}
             return super().bind_field(form, unbound_field, options)
+
+
+class CheckboxList(SelectMultipleField):
+    """Several choices as a list of checkboxes, each with its label after it."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

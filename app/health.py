@@ -93,9 +93,7 @@ def _probe_engine() -> Engine:
             connect_args = {"connect_timeout": PROBE_SECONDS}
         elif url.get_backend_name() == "sqlite":
             connect_args = {"timeout": PROBE_SECONDS}
-        engine = create_engine(
-            url, poolclass=NullPool, hide_parameters=True, connect_args=connect_args
-        )
+        engine = create_engine(url, poolclass=NullPool, hide_parameters=True, connect_args=connect_args)
         current_app.extensions["confide_probe_engine"] = engine
     return engine
 
@@ -206,4 +204,3 @@ class ConfideCollector(Collector):
 
 def _age_seconds(since: datetime | None, now: datetime) -> float:
     return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
-

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from app.config import ConfigError
 from app.security import PUBLIC, allow
 
+
 def language_choices() -> list[tuple[str, str]]:
     """The configured languages, each with its name in its own script."""
     settings = current_app.config["CONFIDE"]
@@ -78,7 +79,7 @@ def select_locale() -> str:
         return "en"
     languages = current_app.config["CONFIDE"].languages
     chosen = session.get("lang")
-    if chosen not in languages:
+    if not isinstance(chosen, str) or chosen not in languages:
         chosen = browser_language(request.accept_languages, languages) or "en"
     return babel_id(chosen)
 

@@ -36,7 +36,7 @@ def closed_bidi(value: Any) -> Any:
         elif ch == "\u202c":
             if open_ and open_[-1] in _EMBEDDINGS:
                 open_.pop()
-        elif "\u2069" == ch and any(o in _ISOLATES for o in open_):
+        elif ch == "\u2069" and any(o in _ISOLATES for o in open_):
             # Closing an isolate closes the embeddings opened inside it too.
             while open_.pop() not in _ISOLATES:
                 pass

@@ -43,9 +43,10 @@ def _wrap(text: str, width: float, size: float, fonts: FontSet) -> list[str]:
                 x += advance
                 breakpoint, x_at_break, previous, previous_wide = i + 1, x, char, False
                 continue
-            if i > start and (previous in "-/" or (
-                (wide or previous_wide) and char not in NO_BREAK_BEFORE and previous not in NO_BREAK_AFTER
-            )):
+            if i > start and (
+                previous in "-/"
+                or ((wide or previous_wide) and char not in NO_BREAK_BEFORE and previous not in NO_BREAK_AFTER)
+            ):
                 breakpoint, x_at_break = i, x
             while x + advance > limit and i > start:
                 if breakpoint > start:
@@ -139,8 +140,16 @@ class Writer:
         else:
             pdf.text(x, baseline, text)
 
-    def block(self, text: Any, x: float = LEFT, width: float = RIGHT - LEFT, size: float = 9.5,
-              bold: bool = False, color: int = 0, leading: float = 1.4) -> None:
+    def block(
+        self,
+        text: Any,
+        x: float = LEFT,
+        width: float = RIGHT - LEFT,
+        size: float = 9.5,
+        bold: bool = False,
+        color: int = 0,
+        leading: float = 1.4,
+    ) -> None:
         for line in self.lines(text, width, size):
             self.ensure(size * leading)
             self.draw(x, line, size, bold, color)
@@ -161,9 +170,10 @@ class Writer:
 
     def field(self, label: str, value: Any) -> None:
         answered = value not in (None, "", [])
-        self.row((label, LEFT, LABEL - 8, False, GREY),
-                 (value if answered else "Not answered", LEFT + LABEL, RIGHT - LEFT - LABEL, False,
-                  0 if answered else GREY))
+        self.row(
+            (label, LEFT, LABEL - 8, False, GREY),
+            (value if answered else "Not answered", LEFT + LABEL, RIGHT - LEFT - LABEL, False, 0 if answered else GREY),
+        )
 
     def heading(self, title: str) -> None:
         self.ensure(10 + 12.5 * 1.35 + 6 + 3 * 9.5 * 1.4)  # not alone at the foot of a page

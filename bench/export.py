@@ -21,9 +21,9 @@ to a legal referral; half of them named, with consent to disclose their identity
 and to be emailed and texted. Narratives of 1,200-1,800 characters (median about 1,500),
 drawn from sentences as reporters write them: ``--cjk`` (default 34%) Chinese or Korean
 (zh-Hans and ko, half each), then a quarter of the rest Spanish (accents, ¿ and ¡) and the
-rest English, the languages the bench configuration offers. Each case is then assigned by the coordinator, acknowledged and put
-in progress by the responder (so the packet's timeline is a real one), and a draft referral
-to the counsel is made with create_referral.
+rest English, the languages the bench configuration offers. Each case is then assigned by the
+coordinator, acknowledged and put in progress by the responder (so the packet's timeline is a
+real one), and a draft referral to the counsel is made with create_referral.
 
 THE PHASES.
 
@@ -174,8 +174,18 @@ LANGUAGES: dict[str, tuple[list[str], str, list[str]]] = {
     "ko": (KOREAN, " ", ["김지은", "박서연", "이수진", "최민지"]),
 }
 CJK = ("zh-Hans", "ko")
-CATEGORIES = ["sexual_harassment", "sexual_harassment", "sexual_assault", "practitioner_violation",
-              "exploitation", "exploitation", "threats", "physical_assault", "rape", "other"]
+CATEGORIES = [
+    "sexual_harassment",
+    "sexual_harassment",
+    "sexual_assault",
+    "practitioner_violation",
+    "exploitation",
+    "exploitation",
+    "threats",
+    "physical_assault",
+    "rape",
+    "other",
+]
 
 
 def script_of(language: str) -> str:
@@ -229,8 +239,15 @@ def make_account(role: str, email: str, name: str, pseudonym: str | None) -> Any
     from app.staff.models import StaffUser
 
     user = StaffUser(
-        email=email, name=name, role=role, pseudonym=pseudonym, languages=["en", "es"], on_duty=True,
-        caseload_cap=100_000, password_hash=credentials.hash_password(PASSWORD), enrolled_at=utcnow(),
+        email=email,
+        name=name,
+        role=role,
+        pseudonym=pseudonym,
+        languages=["en", "es"],
+        on_duty=True,
+        caseload_cap=100_000,
+        password_hash=credentials.hash_password(PASSWORD),
+        enrolled_at=utcnow(),
     )
     db.session.add(user)
     db.session.flush()
@@ -257,8 +274,12 @@ def seed(count: int, rng: random.Random, cjk_share: float) -> Seeded:
     counsel = make_account("counsel", COUNSEL_EMAIL, "Dana Counsel", None)
     identity = x25519.Identity.generate()
     save_counsel_profile(
-        counsel, by=counsel, firm="Harbor Legal Aid", practice_areas=["employment", "sexual_violence"],
-        languages="en, es, zh, ko", age_recipient=str(identity.to_public()),
+        counsel,
+        by=counsel,
+        firm="Harbor Legal Aid",
+        practice_areas=["employment", "sexual_violence"],
+        languages="en, es, zh, ko",
+        age_recipient=str(identity.to_public()),
     )
     seeded.coordinator_id, seeded.counsel_email, seeded.identity = coordinator.id, COUNSEL_EMAIL, identity
     seeded.recipient = str(identity.to_public())
@@ -279,8 +300,11 @@ def seed(count: int, rng: random.Random, cjk_share: float) -> Seeded:
             seeded.named += 1
             consent.update(identity_to_counsel=True, contact_email=True, contact_text=True)
             contact = ContactDetails(
-                name=rng.choice(LANGUAGES[language][2]), email=f"reporter{n}@example.org", phone="860-555-0147",
-                safe_times=rng.choice(["Weekday evenings", "After 9 pm", "Sundays"]), voicemail_ok="no",
+                name=rng.choice(LANGUAGES[language][2]),
+                email=f"reporter{n}@example.org",
+                phone="860-555-0147",
+                safe_times=rng.choice(["Weekday evenings", "After 9 pm", "Sundays"]),
+                voicemail_ok="no",
                 code_word="bluebird",
             )
         t0 = time.perf_counter()
@@ -635,13 +659,17 @@ def bulk_export(seeded: Seeded, stages: Stages, workdir: Path, jobs: int = 1) ->
         names = set(archive.namelist())
     listed = {entry["id"] for entry in index["referrals"]}
     missing = [r for r in seeded.referrals if r not in listed]
-    incomplete = [r for r in listed if any(f"referral-{r}/{f}" not in names for f in ("README.txt", "packet.json", "packet.pdf"))]
+    incomplete = [
+        r for r in listed if any(f"referral-{r}/{f}" not in names for f in ("README.txt", "packet.json", "packet.pdf"))
+    ]
     if run.plaintext and opened != run.plaintext:  # captured only when instrumented
         run.errors += 1
         run.samples.append("the decrypted export is not the ZIP that was encrypted")
     if missing or incomplete or run.referrals != len(seeded.referrals):
         run.errors += 1
-        run.samples.append(f"export holds {run.referrals} referrals: {len(missing)} missing, {len(incomplete)} incomplete")
+        run.samples.append(
+            f"export holds {run.referrals} referrals: {len(missing)} missing, {len(incomplete)} incomplete"
+        )
     run.checked = f"{len(listed):,} referrals in index.json, each with README.txt, packet.json and packet.pdf"
     out.unlink()
     return run
@@ -722,8 +750,18 @@ STAGE_COLUMNS = (
 )
 
 
-def report(args: argparse.Namespace, seeded: Seeded, first: dict[str, float], packets: PacketRun, export: ExportRun,
-           parallel: ExportRun, jobs: int, raw: dict[str, Any], costs: tuple[float, float], app_errors: list[str]) -> int:
+def report(
+    args: argparse.Namespace,
+    seeded: Seeded,
+    first: dict[str, float],
+    packets: PacketRun,
+    export: ExportRun,
+    parallel: ExportRun,
+    jobs: int,
+    raw: dict[str, Any],
+    costs: tuple[float, float],
+    app_errors: list[str],
+) -> int:
     """Print the tables and the verdict, then the JSON line; returns the exit status."""
     by_script: dict[str, list[float]] = defaultdict(list)
     for language, took in packets.times:
@@ -739,19 +777,62 @@ def report(args: argparse.Namespace, seeded: Seeded, first: dict[str, float], pa
 
     print()
     rows: list[tuple[object, ...]] = [
-        ("packets: send_referral, all", sent, packets.wall, per_s, overall["p50_ms"], overall["p95_ms"],
-         packets.ciphertext_bytes / 1e6, None),
-        ("  Latin script (en, es)", latin["count"], sum(by_script["latin"]),
-         1000 / latin["mean_ms"] if latin["mean_ms"] else None, latin["p50_ms"], latin["p95_ms"]),
-        ("  CJK (zh-Hans, ko)", cjk["count"], sum(by_script["cjk"]),
-         1000 / cjk["mean_ms"] if cjk["mean_ms"] else None, cjk["p50_ms"], cjk["p95_ms"]),
-        ("bulk export: plan_export + write_export", export.referrals, export.seconds, export_per_s, None, None,
-         export.file_bytes / 1e6, export.file_bytes / 1e6 / export.seconds if export.seconds else None),
-        (f"bulk export, PDFs in {jobs} processes", parallel.referrals, parallel.seconds, parallel_per_s, None, None,
-         parallel.file_bytes / 1e6, parallel.file_bytes / 1e6 / parallel.seconds if parallel.seconds else None),
-        ("raw pyrage.encrypt, the packets' ZIPs", raw_p["count"], raw_p["seconds"],
-         raw_p["count"] / raw_p["seconds"] if raw_p["seconds"] else None, raw_p["p50_ms"], raw_p["p95_ms"],
-         raw_p["mb"], raw_p["mb_per_s"]),
+        (
+            "packets: send_referral, all",
+            sent,
+            packets.wall,
+            per_s,
+            overall["p50_ms"],
+            overall["p95_ms"],
+            packets.ciphertext_bytes / 1e6,
+            None,
+        ),
+        (
+            "  Latin script (en, es)",
+            latin["count"],
+            sum(by_script["latin"]),
+            1000 / latin["mean_ms"] if latin["mean_ms"] else None,
+            latin["p50_ms"],
+            latin["p95_ms"],
+        ),
+        (
+            "  CJK (zh-Hans, ko)",
+            cjk["count"],
+            sum(by_script["cjk"]),
+            1000 / cjk["mean_ms"] if cjk["mean_ms"] else None,
+            cjk["p50_ms"],
+            cjk["p95_ms"],
+        ),
+        (
+            "bulk export: plan_export + write_export",
+            export.referrals,
+            export.seconds,
+            export_per_s,
+            None,
+            None,
+            export.file_bytes / 1e6,
+            export.file_bytes / 1e6 / export.seconds if export.seconds else None,
+        ),
+        (
+            f"bulk export, PDFs in {jobs} processes",
+            parallel.referrals,
+            parallel.seconds,
+            parallel_per_s,
+            None,
+            None,
+            parallel.file_bytes / 1e6,
+            parallel.file_bytes / 1e6 / parallel.seconds if parallel.seconds else None,
+        ),
+        (
+            "raw pyrage.encrypt, the packets' ZIPs",
+            raw_p["count"],
+            raw_p["seconds"],
+            raw_p["count"] / raw_p["seconds"] if raw_p["seconds"] else None,
+            raw_p["p50_ms"],
+            raw_p["p95_ms"],
+            raw_p["mb"],
+            raw_p["mb_per_s"],
+        ),
         ("raw pyrage.encrypt, the export's ZIP", 1, raw_e["seconds"], None, None, None, raw_e["mb"], raw_e["mb_per_s"]),
     ]
     harness.print_table(MAIN_COLUMNS, rows)
@@ -771,10 +852,26 @@ def report(args: argparse.Namespace, seeded: Seeded, first: dict[str, float], pa
     total_ms = sum(overall_parts.values())
     stage_rows: list[tuple[object, ...]] = []
     for key, label in STAGES.items():
-        stage_rows.append((label, parts["latin"].get(key), parts["cjk"].get(key), overall_parts.get(key),
-                           overall_parts.get(key, 0.0) / total_ms if total_ms else None, export.stages_s.get(key)))
-    stage_rows.append(("whole send_referral / whole export", sum(parts["latin"].values()), sum(parts["cjk"].values()),
-                       total_ms, 1.0, export.seconds))
+        stage_rows.append(
+            (
+                label,
+                parts["latin"].get(key),
+                parts["cjk"].get(key),
+                overall_parts.get(key),
+                overall_parts.get(key, 0.0) / total_ms if total_ms else None,
+                export.stages_s.get(key),
+            )
+        )
+    stage_rows.append(
+        (
+            "whole send_referral / whole export",
+            sum(parts["latin"].values()),
+            sum(parts["cjk"].values()),
+            total_ms,
+            1.0,
+            export.seconds,
+        )
+    )
     harness.print_table(STAGE_COLUMNS, stage_rows)
     call_us, statement_us = costs
     statements_per_packet = packets.statements / sent if sent else 0.0
@@ -791,26 +888,41 @@ def report(args: argparse.Namespace, seeded: Seeded, first: dict[str, float], pa
         f"{first['first_zh-Hans_ms']:.0f} ms, then Korean {first['first_ko_ms']:.0f} ms; warm: Latin "
         f"{first['warm_en_ms']:.1f} ms, Chinese {first['warm_zh-Hans_ms']:.1f} ms, Korean {first['warm_ko_ms']:.1f} ms"
     )
-    print(f"export: decrypted by counsel in {export.decrypt_s:.2f} s and checked: {export.checked}; "
-          f"peak RSS {export.maxrss_mb[0]:.0f} MB before, {export.maxrss_mb[1]:.0f} MB after")
-    for name, cpu, wall, count in (("packets", packets.cpu, packets.wall, sent),
-                                   ("export", export.cpu, export.seconds, export.referrals)):
-        print(f"CPU seconds during {name} ({wall:.1f} s wall): this process {cpu['bench']:.1f} "
-              f"({1000 * cpu['bench'] / max(count, 1):.1f} ms per packet), PostgreSQL {cpu['postgres']:.1f}, "
-              f"other processes {cpu['other']:.1f}")
-    noisy = [name for name, cpu, wall in (("packets", packets.cpu, packets.wall), ("export", export.cpu, export.seconds))
-             if wall and cpu["other"] > 0.25 * cpu["bench"]]
+    print(
+        f"export: decrypted by counsel in {export.decrypt_s:.2f} s and checked: {export.checked}; "
+        f"peak RSS {export.maxrss_mb[0]:.0f} MB before, {export.maxrss_mb[1]:.0f} MB after"
+    )
+    for name, cpu, wall, count in (
+        ("packets", packets.cpu, packets.wall, sent),
+        ("export", export.cpu, export.seconds, export.referrals),
+    ):
+        print(
+            f"CPU seconds during {name} ({wall:.1f} s wall): this process {cpu['bench']:.1f} "
+            f"({1000 * cpu['bench'] / max(count, 1):.1f} ms per packet), PostgreSQL {cpu['postgres']:.1f}, "
+            f"other processes {cpu['other']:.1f}"
+        )
+    noisy = [
+        name
+        for name, cpu, wall in (("packets", packets.cpu, packets.wall), ("export", export.cpu, export.seconds))
+        if wall and cpu["other"] > 0.25 * cpu["bench"]
+    ]
     if noisy:
-        print(f"WARNING: other processes used much CPU during {', '.join(noisy)} ({os.cpu_count()} CPUs): "
-              f"the figures are lower than on a quiet machine")
+        print(
+            f"WARNING: other processes used much CPU during {', '.join(noisy)} ({os.cpu_count()} CPUs): "
+            f"the figures are lower than on a quiet machine"
+        )
 
     # Packets for 1,000 referrals at once are made by the bulk export, which renders in one
     # process per CPU; send_referral makes one packet per coordinator's click.
     met = parallel_per_s >= TARGET_PACKETS_PER_S
-    print(f"\npackets per second for {parallel.referrals:,} referrals, bulk export with {jobs} rendering processes = "
-          f"{parallel_per_s:.1f} (target >= {TARGET_PACKETS_PER_S:g}): {'met' if met else 'MISSED'}")
-    print(f"in one process: bulk export {export_per_s:.1f}/s; send_referral one at a time {per_s:.1f}/s "
-          f"(Latin-script only {latin['count'] / sum(by_script['latin']):.1f}/s; p95 {overall['p95_ms']:.0f} ms a click)")
+    print(
+        f"\npackets per second for {parallel.referrals:,} referrals, bulk export with {jobs} rendering processes = "
+        f"{parallel_per_s:.1f} (target >= {TARGET_PACKETS_PER_S:g}): {'met' if met else 'MISSED'}"
+    )
+    print(
+        f"in one process: bulk export {export_per_s:.1f}/s; send_referral one at a time {per_s:.1f}/s "
+        f"(Latin-script only {latin['count'] / sum(by_script['latin']):.1f}/s; p95 {overall['p95_ms']:.0f} ms a click)"
+    )
     errors = packets.errors + export.errors + parallel.errors
     figures: dict[str, Any] = {
         "bench": "export",
@@ -906,8 +1018,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short run: 100 referrals")
     parser.add_argument("--referrals", type=int, help="referrals to send and export (default 1,000)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--cjk", type=float, default=0.34,
-                        help="share of narratives in Chinese or Korean (default 0.34, a third and more)")
+    parser.add_argument(
+        "--cjk",
+        type=float,
+        default=0.34,
+        help="share of narratives in Chinese or Korean (default 0.34, a third and more)",
+    )
     args = parser.parse_args()
     args.referrals = args.referrals or (100 if args.quick else 1_000)
     if not 20 <= args.referrals <= 20_000:
@@ -949,8 +1065,10 @@ def run(args: argparse.Namespace, app: Any, setup: harness.Setup) -> int:
         print(f"seeding {args.referrals:,} cases and draft referrals …", flush=True)
         seeded = seed(args.referrals, rng, args.cjk)
         s = seeded.seconds
-        print(f"  done in {s['total']} s (staff {s['staff']} s, intake {s['intake']} s, "
-              f"assign/acknowledge/in progress {s['handling']} s, create_referral {s['drafts']} s)")
+        print(
+            f"  done in {s['total']} s (staff {s['staff']} s, intake {s['intake']} s, "
+            f"assign/acknowledge/in progress {s['handling']} s, create_referral {s['drafts']} s)"
+        )
         first = first_renders(seeded)
         stages = Stages()
         with instrumented(stages):

@@ -78,6 +78,7 @@ CATEGORY_WEIGHTS = {
     "other": 12,
 }
 
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -536,7 +537,7 @@ def table_line(columns: Sequence[Column], values: Sequence[object]) -> str:
     """One line of a table: the first column left-aligned, the others right-aligned; a
     None is a blank cell; fewer values than columns leave the rest out."""
     cells = []
-    for i, (column, value) in enumerate(zip(columns, values)):
+    for i, (column, value) in enumerate(zip(columns, values, strict=True)):
         spec = column.spec if value is not None and not isinstance(value, str) else ""
         cells.append(format("" if value is None else value, f"{'<' if i == 0 else '>'}{column.width}{spec}"))
     return "".join(cells)

@@ -198,7 +198,9 @@ def submission_pair(browser: harness.Browser, rng: random.Random, n: int, tally:
 Scenario = Callable[[harness.Browser, random.Random, int, Tally, bool], None]
 
 
-def run_phase(port: int, scenario: Scenario, clients: int, seconds: float, record: bool, seed: int) -> tuple[Tally, float]:
+def run_phase(
+    port: int, scenario: Scenario, clients: int, seconds: float, record: bool, seed: int
+) -> tuple[Tally, float]:
     """``clients`` threads each loop over ``scenario`` for ``seconds``; returns the tally and
     the wall time from the common start to the last client's last answer."""
 
@@ -239,7 +241,8 @@ COLUMNS = (
 def print_table(rows: list[tuple[str, dict[str, float | int]]]) -> None:
     """One line per (phase, summary): count, rate and percentiles."""
     harness.print_table(
-        COLUMNS, [(name, row["requests"], row["per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"]) for name, row in rows]
+        COLUMNS,
+        [(name, row["requests"], row["per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"]) for name, row in rows],
     )
 
 
@@ -348,7 +351,7 @@ def report(
     print()
     print_table(rows)
     print()
-    for name, (_, elapsed, cpu) in results.items():
+    for name, (_, _elapsed, cpu) in results.items():
         if cpu:
             print(
                 f"CPU per {name} pair: gunicorn {cpu['gunicorn_ms_per_pair']} ms, postgres "

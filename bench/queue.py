@@ -235,9 +235,28 @@ def make_staff(role: str, email: str, name: str, pseudonym: str | None) -> Staff
 
 
 PSEUDONYMS = [
-    "Alder", "Birch", "Cedar", "Elm", "Fern", "Hazel", "Ivy", "Juniper", "Laurel", "Maple",
-    "Olive", "Poplar", "Rowan", "Sage", "Tamarack", "Umber", "Willow", "Yarrow", "Aspen", "Ember",
-    "Heron", "Otter",
+    "Alder",
+    "Birch",
+    "Cedar",
+    "Elm",
+    "Fern",
+    "Hazel",
+    "Ivy",
+    "Juniper",
+    "Laurel",
+    "Maple",
+    "Olive",
+    "Poplar",
+    "Rowan",
+    "Sage",
+    "Tamarack",
+    "Umber",
+    "Willow",
+    "Yarrow",
+    "Aspen",
+    "Ember",
+    "Heron",
+    "Otter",
 ]
 
 
@@ -254,11 +273,33 @@ def seed_staff() -> tuple[StaffAccount, StaffAccount, list[StaffAccount], list[S
 
 
 CASE_COLUMNS = (
-    "id", "receipt_index", "submission_index", "created_at", "updated_at", "category", "level",
-    "signals", "status", "queue_rank", "routing_state", "language", "county", "is_named",
-    "ack_due_at", "feedback_due_at", "queued_at", "assigned_to_id", "assigned_at",
-    "acknowledged_at", "important", "closed_reason", "dek_scheme", "dek_key_id", "dek_wrapped",
-    "report_sealed", "contact_sealed",
+    "id",
+    "receipt_index",
+    "submission_index",
+    "created_at",
+    "updated_at",
+    "category",
+    "level",
+    "signals",
+    "status",
+    "queue_rank",
+    "routing_state",
+    "language",
+    "county",
+    "is_named",
+    "ack_due_at",
+    "feedback_due_at",
+    "queued_at",
+    "assigned_to_id",
+    "assigned_at",
+    "acknowledged_at",
+    "important",
+    "closed_reason",
+    "dek_scheme",
+    "dek_key_id",
+    "dek_wrapped",
+    "report_sealed",
+    "contact_sealed",
 )
 CONSENT_COLUMNS = ("case_id", "purpose", "recipient", "granted", "recorded_at", "source")
 AUDIT_COLUMNS = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
@@ -280,8 +321,14 @@ class SeedReport:
 
 
 def seed_bulk(
-    app: Any, count: int, coordinators: list[StaffAccount], responders: list[StaffAccount],
-    big: StaffAccount, big_share: int, rng: random.Random, report: SeedReport,
+    app: Any,
+    count: int,
+    coordinators: list[StaffAccount],
+    responders: list[StaffAccount],
+    big: StaffAccount,
+    big_share: int,
+    rng: random.Random,
+    report: SeedReport,
 ) -> None:
     """``count`` cases in the real stored format, with COPY. See the module docstring."""
     from types import SimpleNamespace
@@ -329,7 +376,9 @@ def seed_bulk(
         acknowledged = None
         if status != "new":
             acknowledged = created + timedelta(hours=ack_hours[level] * rng.uniform(0.05, 1.4))
-        assigned_at = created + timedelta(minutes=rng.uniform(1, 45)) if (status != "new" or rng.random() < 0.6) else None
+        assigned_at = (
+            created + timedelta(minutes=rng.uniform(1, 45)) if (status != "new" or rng.random() < 0.6) else None
+        )
         if assigned_at is not None and acknowledged is not None and acknowledged < assigned_at:
             assigned_at = acknowledged
         updated = max(t for t in (created, assigned_at, acknowledged) if t is not None)
@@ -356,8 +405,12 @@ def seed_bulk(
         contact_sealed = None
         if named:
             contact = ContactDetails(
-                name=f"Reporter {i}", email=f"reporter{i}@example.org", phone="860-555-0100",
-                safe_times="Weekdays after 6 pm", voicemail_ok=rng.choice(("yes", "no")), code_word="bluebird",
+                name=f"Reporter {i}",
+                email=f"reporter{i}@example.org",
+                phone="860-555-0100",
+                safe_times="Weekdays after 6 pm",
+                voicemail_ok=rng.choice(("yes", "no")),
+                code_word="bluebird",
             )
             contact_sealed = seal_json(dek, asdict(contact), record="case", record_id=case_id, field="contact")
         receipt = f"{secrets.randbelow(10**20):020d}"
@@ -366,12 +419,30 @@ def seed_bulk(
                 case_id,
                 hmac.new(receipt_key, receipt.encode(), hashlib.sha256).digest(),
                 hmac.new(submission_key, secrets.token_urlsafe(16).encode(), hashlib.sha256).digest(),
-                created, updated, category, level, json.dumps(signals), status, QUEUE_RANK[status],
-                "awaiting_assignment", language,
+                created,
+                updated,
+                category,
+                level,
+                json.dumps(signals),
+                status,
+                QUEUE_RANK[status],
+                "awaiting_assignment",
+                language,
                 rng.choice(counties) if rng.random() < 0.7 else None,
-                named, ack_due, feedback_due, created + timedelta(seconds=rng.uniform(0.2, 5)),
-                None, assigned_at, acknowledged, important, closed_reason,
-                wrapped.scheme, wrapped.key_id, wrapped.blob, report_sealed, contact_sealed,
+                named,
+                ack_due,
+                feedback_due,
+                created + timedelta(seconds=rng.uniform(0.2, 5)),
+                None,
+                assigned_at,
+                acknowledged,
+                important,
+                closed_reason,
+                wrapped.scheme,
+                wrapped.key_id,
+                wrapped.blob,
+                report_sealed,
+                contact_sealed,
             ]
         )
         if assigned_at is not None:
@@ -393,18 +464,40 @@ def seed_bulk(
         staff = big if i in big_rows else rng.choices(others_all, weights=other_weights)[0]
         row[17] = staff.id
         case_id, created, status, assigned_at, acknowledged, updated = row[0], row[3], row[8], row[18], row[19], row[4]
-        events.append((assigned_at, rng.choice(coordinator_ids), "coordinator", "case_assigned", case_id, {"to": staff.id, "previous": None}))
+        events.append(
+            (
+                assigned_at,
+                rng.choice(coordinator_ids),
+                "coordinator",
+                "case_assigned",
+                case_id,
+                {"to": staff.id, "previous": None},
+            )
+        )
         if acknowledged is not None:
             events.append((acknowledged, staff.id, staff.role, "case_acknowledged", case_id, {}))
         if status not in ("new", "acknowledged"):
             events.append(
-                (updated, staff.id, staff.role, "case_status_changed", case_id,
-                 {"old": "acknowledged", "new": status, "reason": row[21]})
+                (
+                    updated,
+                    staff.id,
+                    staff.role,
+                    "case_status_changed",
+                    case_id,
+                    {"old": "acknowledged", "new": status, "reason": row[21]},
+                )
             )
         for _ in range(rng.choice((0, 1, 1, 2, 3))):
             seen = created + (min(now, updated + timedelta(days=1)) - created) * rng.random()
             events.append(
-                (seen, staff.id, staff.role, "case_viewed", case_id, {"contact_shown": bool(row[13]), "report_shown": True})
+                (
+                    seen,
+                    staff.id,
+                    staff.role,
+                    "case_viewed",
+                    case_id,
+                    {"contact_shown": bool(row[13]), "report_shown": True},
+                )
             )
     events.sort(key=lambda e: e[0])
     # The chain links exactly as app.audit.log.append makes them: its own key and function,
@@ -416,8 +509,14 @@ def seed_bulk(
         digest = entry_hash(
             key,
             SimpleNamespace(  # type: ignore[arg-type]
-                id=entry_id, at=at, actor_id=actor, actor_role=role, action=action, case_id=case_id,
-                detail=detail, prev_hash=prev,
+                id=entry_id,
+                at=at,
+                actor_id=actor,
+                actor_role=role,
+                action=action,
+                case_id=case_id,
+                detail=detail,
+                prev_hash=prev,
             ),
         )
         audit.append((entry_id, at, actor, role, action, case_id, json.dumps(detail), prev, digest))
@@ -466,14 +565,24 @@ def seed_page_cases(
                 category=rng.choice(["sexual_harassment", "practitioner_violation", "exploitation", "threats"]),
                 language="en",
                 content=ReportContent(
-                    narrative=narrative, perpetrator="client", setting="clinic", when="month",
-                    danger_now="no", injured="no", ongoing="yes", wants=("peer", "licensing"),
+                    narrative=narrative,
+                    perpetrator="client",
+                    setting="clinic",
+                    when="month",
+                    danger_now="no",
+                    injured="no",
+                    ongoing="yes",
+                    wants=("peer", "licensing"),
                 ),
                 submission_token=secrets.token_urlsafe(16),
                 county="hartford",
                 contact=ContactDetails(
-                    name=f"Page Reporter {n}", email=f"page{n}@example.org", phone="860-555-0101",
-                    safe_times="Evenings", voicemail_ok="no", code_word="heron",
+                    name=f"Page Reporter {n}",
+                    email=f"page{n}@example.org",
+                    phone="860-555-0101",
+                    safe_times="Evenings",
+                    voicemail_ok="no",
+                    code_word="heron",
                 ),
                 consent={"peer_support": True, "legal_referral": True, "contact_email": True, "contact_text": True},
             )
@@ -510,7 +619,8 @@ def vacuum_analyze(report: SeedReport) -> None:
         for level, n in conn.execute("SELECT level, count(*) FROM cases GROUP BY 1 ORDER BY 1"):
             report.levels[f"L{level}"] = n
         report.caseloads = [
-            n for (n,) in conn.execute(
+            n
+            for (n,) in conn.execute(
                 "SELECT count(*) FROM cases WHERE assigned_to_id IS NOT NULL GROUP BY assigned_to_id ORDER BY 1 DESC"
             )
         ]
@@ -584,8 +694,14 @@ class Tally(harness.Tally):
 
 
 def run_phase(
-    port: int, phase: Phase, cookies: dict[str, str], expect: dict[tuple[str, str], Expect], clients: int,
-    seconds: float, record: bool, seed: int,
+    port: int,
+    phase: Phase,
+    cookies: dict[str, str],
+    expect: dict[tuple[str, str], Expect],
+    clients: int,
+    seconds: float,
+    record: bool,
+    seed: int,
 ) -> tuple[Tally, float]:
     """``clients`` threads each GET the phase's paths in turn for ``seconds``; returns the
     tally and the wall time from the common start to the last client's last answer."""
@@ -787,11 +903,13 @@ def explain_queue(app: Any, viewer_id: str, path: str) -> dict[str, Any]:
             if "FROM cases" not in statement["sql"]:
                 continue
             kind = "count" if "count(*)" in statement["sql"] else "page"
-            rows = db.session.connection().exec_driver_sql(
-                "EXPLAIN (ANALYZE, BUFFERS) " + statement["sql"], statement["params"]
-            ).all()
+            rows = (
+                db.session.connection()
+                .exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement["sql"], statement["params"])
+                .all()
+            )
             lines = [r[0] for r in rows]
-            execution = next((float(l.split()[-2]) for l in lines if l.startswith("Execution Time")), float("nan"))
+            execution = next((float(ln.split()[-2]) for ln in lines if ln.startswith("Execution Time")), float("nan"))
             plans[kind] = {"execution_ms": round(execution, 2), "plan": lines, "sql": statement["sql"]}
         db.session.rollback()
     return plans
@@ -832,11 +950,29 @@ def build_phases(args: argparse.Namespace, page_cases: list[tuple[str, str]]) ->
     return [
         Phase("trivial", "trivial /staff/profile", "trivial", "coordinator", ("/staff/profile",)),
         Phase("queue_first", "queue, coordinator, page 1", "queue", "coordinator", ("/cases",)),
-        Phase("queue_deep", f"queue, coordinator, page {args.deep_page}", "queue", "coordinator", (f"/cases?page={args.deep_page}",)),
+        Phase(
+            "queue_deep",
+            f"queue, coordinator, page {args.deep_page}",
+            "queue",
+            "coordinator",
+            (f"/cases?page={args.deep_page}",),
+        ),
         Phase("queue_filtered", "queue, coordinator, 4 filters", "queue", "coordinator", filters),
         Phase("responder_first", "queue, responder, page 1", "queue", "responder", ("/cases",)),
-        Phase("responder_deep", f"queue, responder, page {responder_deep}", "queue", "responder", (f"/cases?page={responder_deep}",)),
-        Phase("case_page", "case page (5 KB + 20 msgs)", "case", "coordinator", tuple(f"/cases/{cid}" for cid, _ in page_cases)),
+        Phase(
+            "responder_deep",
+            f"queue, responder, page {responder_deep}",
+            "queue",
+            "responder",
+            (f"/cases?page={responder_deep}",),
+        ),
+        Phase(
+            "case_page",
+            "case page (5 KB + 20 msgs)",
+            "case",
+            "coordinator",
+            tuple(f"/cases/{cid}" for cid, _ in page_cases),
+        ),
         Phase("trivial_end", "trivial /staff/profile again", "trivial", "coordinator", ("/staff/profile",)),
     ]
 
@@ -876,8 +1012,14 @@ def run(args: argparse.Namespace, app: Any, setup: harness.Setup) -> int:
         coordinator, responder, coordinators, responders = seed_staff()
         seed.seconds["staff"] = round(time.perf_counter() - started, 1)
         seed_bulk(
-            app, args.cases - PAGE_CASES, coordinators, responders, responder,
-            BIG_CASELOAD - PAGE_CASES, rng, seed,
+            app,
+            args.cases - PAGE_CASES,
+            coordinators,
+            responders,
+            responder,
+            BIG_CASELOAD - PAGE_CASES,
+            rng,
+            seed,
         )
         page_cases = seed_page_cases(coordinator, responder, rng, seed)
     vacuum_analyze(seed)
@@ -954,7 +1096,9 @@ def print_seed(args: argparse.Namespace, seed: SeedReport) -> None:
 # ---------------------------------------------------------------------------- results
 
 
-def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int, elapsed: float) -> dict[str, float]:
+def cpu_per_request(
+    before: dict[str, float], after: dict[str, float], requests: int, elapsed: float
+) -> dict[str, float]:
     """CPU milliseconds per request by party (the machine as a whole left out), and how
     many CPUs were busy."""
     used = harness.cpu_used(before, after)
@@ -1019,8 +1163,15 @@ def report(
         entry: dict[str, Any] = {**row, "cpu_ms_per_request": cpu, "retries": tally.reconnects}
         table.append(
             (
-                titles[key].title, row["requests"], row["per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"],
-                cpu["gunicorn_ms"], cpu["postgres_ms"], cpu["other_ms"],
+                titles[key].title,
+                row["requests"],
+                row["per_s"],
+                row["p50_ms"],
+                row["p95_ms"],
+                row["p99_ms"],
+                cpu["gunicorn_ms"],
+                cpu["postgres_ms"],
+                cpu["other_ms"],
             )
         )
         if len(tally.by_path) > 1 and titles[key].kind == "queue":
@@ -1049,7 +1200,9 @@ def report(
 
     print("\nin-process, one thread, no HTTP: view function median ms / SQL ms / statements")
     for key, numbers in inspected.items():
-        print(f"  {titles[key].title:<34}{numbers['view_ms']:>8.1f}{numbers['sql_ms']:>8.1f}{numbers['statements']:>6g}")
+        print(
+            f"  {titles[key].title:<34}{numbers['view_ms']:>8.1f}{numbers['sql_ms']:>8.1f}{numbers['statements']:>6g}"
+        )
 
     print("\ncase page, in-process, ms per view (nested: view_case includes the lines above it):")
     for label, ms in breakdown.items():

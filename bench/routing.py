@@ -212,8 +212,12 @@ def report(rng: random.Random, n: int) -> Submission:
     contact = None
     if rng.random() < 0.25:
         contact = ContactDetails(
-            name=f"Reporter {n}", email=f"reporter{n}@example.org", phone="860-555-0100",
-            safe_times="Weekdays after 6 pm", voicemail_ok="no", code_word="bluebird",
+            name=f"Reporter {n}",
+            email=f"reporter{n}@example.org",
+            phone="860-555-0100",
+            safe_times="Weekdays after 6 pm",
+            voicemail_ok="no",
+            code_word="bluebird",
         )
     return Submission(
         category=category,
@@ -297,7 +301,10 @@ def running_workers(
             with open(setup.workdir / f"worker-{label}-{n}.log", "wb") as out:
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=out,
+                        [sys.executable, "-m", "workers"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
                         stderr=subprocess.STDOUT,
                     )
                 )
@@ -321,9 +328,7 @@ def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def worker_log_lines(setup: harness.Setup, label: str, text: str) -> int:
     """How many lines of the phase's worker logs contain ``text``."""
-    return sum(
-        path.read_text(errors="replace").count(text) for path in setup.workdir.glob(f"worker-{label}-*.log")
-    )
+    return sum(path.read_text(errors="replace").count(text) for path in setup.workdir.glob(f"worker-{label}-*.log"))
 
 
 def check_alive(processes: list[subprocess.Popen[bytes]], setup: harness.Setup, label: str) -> None:
@@ -453,7 +458,7 @@ def run_latency(
                 except harness.ClientError as error:
                     tally.error(str(error))
                     if tally.errors > 10:
-                        raise SystemExit(f"latency phase {kind.key}: too many errors: {tally.samples}")
+                        raise SystemExit(f"latency phase {kind.key}: too many errors: {tally.samples}") from error
     return LatencyResult(route, noop, tally)
 
 
@@ -676,8 +681,11 @@ def run_noop_throughput(
     queue = queues(redis)[1]
     for n in range(jobs):
         queue.enqueue(
-            NOOP_JOB, job_id=f"{QUEUE_PREFIX}-noop-{kind.key}-{workers}-{n}", result_ttl=3600,
-            failure_ttl=7 * 86400, description="noop",
+            NOOP_JOB,
+            job_id=f"{QUEUE_PREFIX}-noop-{kind.key}-{workers}-{n}",
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description="noop",
         )
     label = f"noop-{kind.key}-{workers}"
     before_done = queue.finished_job_registry.count + queue.failed_job_registry.count
@@ -945,23 +953,44 @@ def print_report(figures: dict[str, Any], kinds: list[WorkerKind]) -> None:
         cpu = entry["cpu_ms_per_job"]
         cpu_rows.append(
             (
-                f"no-op jobs, {key}", cpu["workers"], cpu["postgres"], cpu["redis"], cpu["bench"], cpu["other"],
-                entry["busy_cores"], entry["redis_commands_per_job"],
+                f"no-op jobs, {key}",
+                cpu["workers"],
+                cpu["postgres"],
+                cpu["redis"],
+                cpu["bench"],
+                cpu["other"],
+                entry["busy_cores"],
+                entry["redis_commands_per_job"],
             )
         )
     for key, entry in figures["throughput"].items():
         rate_rows.append(
             (
-                key, entry["cases"], entry["routed_s"], entry["per_s"], entry["first_route_s"], entry["steady_per_s"],
-                entry["first_half_per_s"], entry["second_half_per_s"], entry["jobs_run"], entry["jobs_withdrawn"],
+                key,
+                entry["cases"],
+                entry["routed_s"],
+                entry["per_s"],
+                entry["first_route_s"],
+                entry["steady_per_s"],
+                entry["first_half_per_s"],
+                entry["second_half_per_s"],
+                entry["jobs_run"],
+                entry["jobs_withdrawn"],
                 entry["duplicate_jobs"],
             )
         )
         cpu = entry["cpu_ms_per_case"]
         cpu_rows.append(
             (
-                key, cpu["workers"], cpu["postgres"], cpu["redis"], cpu["bench"], cpu["other"], entry["busy_cores"],
-                entry["redis_commands_per_case"], entry["lock_wait_share"],
+                key,
+                cpu["workers"],
+                cpu["postgres"],
+                cpu["redis"],
+                cpu["bench"],
+                cpu["other"],
+                entry["busy_cores"],
+                entry["redis_commands_per_case"],
+                entry["lock_wait_share"],
             )
         )
     if rate_rows:
@@ -1000,7 +1029,9 @@ def print_report(figures: dict[str, Any], kinds: list[WorkerKind]) -> None:
         print()
         harness.print_table(columns, [(title, *(p[key] for p in profiles.values())) for title, key in PROFILE_ROWS])
         first = next(iter(profiles.values()))
-        states = [f"{k}: {p['open_cases']:,} open cases, {p['unsent_notices']:,} unsent notices" for k, p in profiles.items()]
+        states = [
+            f"{k}: {p['open_cases']:,} open cases, {p['unsent_notices']:,} unsent notices" for k, p in profiles.items()
+        ]
         print(f"  a backlog: {first['batch']} cases (triage.route_batch); " + "; ".join(states))
         for kind, title in (("single", "one case"), ("backlog", "a backlog")):
             print(f"\n  the job body's statements, {title}: per job, mean ms each (" + " / ".join(profiles) + "):")

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +272,10 @@ class Supervisor:
                 with open(self.logs / f"{service.name}.out", "ab") as out:
                     service.process = subprocess.Popen(
                         ["ip", "netns", "exec", self.net.ns(service.host), *service.command],
-                        cwd=ROOT, env=service.env, stdout=out, stderr=subprocess.STDOUT,
+                        cwd=ROOT,
+                        env=service.env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
                         start_new_session=True,  # Ctrl-C is the bench's to handle
                     )
                 service.starts += 1
@@ -325,21 +328,54 @@ class Postgres:
         self.url = f"postgresql://postgres@{net.ip('db')}:{PG_PORT}"
 
     def _as_postgres(self, *command: str, timeout: float = 120) -> str:
-        return run("ip", "netns", "exec", self.net.ns("db"), "runuser", "-u", "postgres", "--", *command,
-                   timeout=timeout, cwd=self.home)
+        return run(
+            "ip",
+            "netns",
+            "exec",
+            self.net.ns("db"),
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            *command,
+            timeout=timeout,
+            cwd=self.home,
+        )
 
     def _ctl(self, *args: str) -> str:
-        return self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.home / "postgres.log"),
-                                 "-w", "-t", "60", *args)
+        return self._as_postgres(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.home / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            *args,
+        )
 
     def init(self) -> None:
         self.home.mkdir()
         shutil.chown(self.home, "postgres", "postgres")
-        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                          "-E", "UTF8", "--no-locale", "--no-sync")
+        self._as_postgres(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"listen_addresses = '{self.net.ip('db')}'\nport = {PG_PORT}\n"
-                       "unix_socket_directories = ''\nmax_connections = 200\n")
+            conf.write(
+                f"listen_addresses = '{self.net.ip('db')}'\nport = {PG_PORT}\n"
+                "unix_socket_directories = ''\nmax_connections = 200\n"
+            )
         with open(self.data / "pg_hba.conf", "a") as hba:
             hba.write(f"host all all {self.net.subnet}.0/24 trust\n")
 
@@ -351,9 +387,27 @@ class Postgres:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run(["ip", "netns", "exec", self.net.ns("db"), "runuser", "-u", "postgres", "--",
-                            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                           capture_output=True, cwd=self.home, timeout=60)
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.net.ns("db"),
+                    "runuser",
+                    "-u",
+                    "postgres",
+                    "--",
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
+                capture_output=True,
+                cwd=self.home,
+                timeout=60,
+            )
 
     def create_database(self, name: str) -> str:
         with psycopg.connect(f"{self.url}/postgres", autocommit=True, connect_timeout=5) as conn:
@@ -364,8 +418,9 @@ class Postgres:
 def haproxy_config(net: Network, workdir: Path) -> Path:
     servers = "\n".join(f"    server {host} {net.ip(host)}:{WEB_PORT} check" for host in WEB_HOSTS)
     path = workdir / "haproxy.cfg"
-    path.write_text(HAPROXY_CFG.format(socket=workdir / "haproxy.sock", lb=net.ip("lb"), lb_port=LB_PORT,
-                                       servers=servers))
+    path.write_text(
+        HAPROXY_CFG.format(socket=workdir / "haproxy.sock", lb=net.ip("lb"), lb_port=LB_PORT, servers=servers)
+    )
     return path
 
 
@@ -383,7 +438,7 @@ def haproxy_servers(sock: Path) -> dict[str, dict[str, str]]:
         return {}
     lines = data.decode().splitlines()
     header = lines[0].lstrip("# ").split(",") if lines else []
-    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
     return {row["svname"]: row for row in rows if row.get("pxname") == "web" and row.get("svname") in WEB_HOSTS}
 
 
@@ -478,20 +533,44 @@ def cluster() -> Iterator[Cluster]:
         stack.callback(supervisor.stop)
         password = secrets.token_hex(16)  # as production should have (README, "Redis")
         redis_url = f"redis://:{password}@{net.ip('redis')}:{REDIS_PORT}/0"
-        supervisor.add(Service("redis", "redis", "redis", [
-            "redis-server", "--bind", net.ip("redis"), "--port", str(REDIS_PORT), "--requirepass", password,
-            "--save", "", "--appendonly", "no", "--dir", str(workdir)], dict(os.environ)))
+        supervisor.add(
+            Service(
+                "redis",
+                "redis",
+                "redis",
+                [
+                    "redis-server",
+                    "--bind",
+                    net.ip("redis"),
+                    "--port",
+                    str(REDIS_PORT),
+                    "--requirepass",
+                    password,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(workdir),
+                ],
+                dict(os.environ),
+            )
+        )
         database_url = postgres.create_database("confide")
         create_keyring(workdir / "keys")
-        env = harness.app_environment(workdir, database_url, redis_url, QUEUE_PREFIX,
-                                      CONFIG_TOML.format(workdir=workdir))
+        env = harness.app_environment(
+            workdir, database_url, redis_url, QUEUE_PREFIX, CONFIG_TOML.format(workdir=workdir)
+        )
         env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
         harness.migrate(env)
         ring = seed(env)
         for service in app_services(net, env, workdir / "logs"):
             supervisor.add(service)
-        supervisor.add(Service("haproxy", "haproxy", "lb", [haproxy, "-db", "-f", str(haproxy_config(net, workdir))],
-                               dict(os.environ)))
+        supervisor.add(
+            Service(
+                "haproxy", "haproxy", "lb", [haproxy, "-db", "-f", str(haproxy_config(net, workdir))], dict(os.environ)
+            )
+        )
         built = Cluster(net, workdir, postgres, supervisor, f"{postgres.url}/confide", redis_url, ring)
         for signum in (signal.SIGINT, signal.SIGTERM):  # first thing on the way out: no second Ctrl-C cuts it short
             stack.callback(signal.signal, signum, signal.SIG_IGN)
@@ -506,8 +585,10 @@ def wait_until_serving(c: Cluster, timeout: float = 120) -> None:
         if haproxy_servers_up(c.workdir / "haproxy.sock") and workers_whole(c, {}):
             return
         time.sleep(0.5)
-    tails = [f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(c.logs.glob("*")) if p.stat().st_size]
-    raise SystemExit("Confide did not come up within %d s:\n%s" % (timeout, "\n".join(tails)))
+    tails = [
+        f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(c.logs.glob("*")) if p.stat().st_size
+    ]
+    raise SystemExit(f"Confide did not come up within {timeout} s:\n" + "\n".join(tails))
 
 
 def workers_whole(c: Cluster, pids: dict[str, int]) -> bool:
@@ -523,7 +604,9 @@ def workers_whole(c: Cluster, pids: dict[str, int]) -> bool:
                     pids[name] = int(pid)
     except RedisError:
         return False
-    running = {s.process.pid for s in c.supervisor.services if s.kind == "worker" and s.process and s.process.poll() is None}
+    running = {
+        s.process.pid for s in c.supervisor.services if s.kind == "worker" and s.process and s.process.poll() is None
+    }
     return len(running) == len(WORKER_HOSTS) * WORKERS_PER_HOST and {pids.get(name) for name in names} == running
 
 
@@ -560,7 +643,7 @@ def scheduler_holder(c: Cluster) -> str | None:
 
 def _utc_seconds(stamp: str) -> float:
     """Seconds since the epoch of one of RQ's UTC times ("2026-12-03T17:02:14.158781Z")."""
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 # ------------------------------------------------------------------------ the reporters
@@ -569,7 +652,7 @@ def _utc_seconds(stamp: str) -> float:
 def report_answers(rng: random.Random, n: int) -> dict[str, object]:
     """A report as people write them: a category, a few sentences, the usual answers; one in
     four named, about one in thirty in danger now."""
-    categories, weights = zip(*harness.CATEGORY_WEIGHTS.items())
+    categories, weights = zip(*harness.CATEGORY_WEIGHTS.items(), strict=True)
     answers: dict[str, object] = {
         "identity": "anonymous",
         "category": rng.choices(categories, weights)[0],
@@ -585,8 +668,13 @@ def report_answers(rng: random.Random, n: int) -> dict[str, object]:
         "peer_support": "y",
     }
     if rng.random() < 0.25:
-        answers.update(identity="named", name=f"Reporter {n}", email=f"reporter{n}@example.org",
-                       contact_email="y", legal_referral="y")
+        answers.update(
+            identity="named",
+            name=f"Reporter {n}",
+            email=f"reporter{n}@example.org",
+            contact_email="y",
+            legal_referral="y",
+        )
     return answers
 
 
@@ -646,7 +734,7 @@ class Ledger:
         receipt = self.parse(shown)
         if receipt is None:
             raise harness.ClientError(f"unreadable receipt {shown!r}")
-        index = receipt.index(self.ring)
+        index = receipt.keyed_index(self.ring)
         with self.lock:
             report.receipts.append(index)
             report.waiting = False
@@ -678,7 +766,11 @@ class Ledger:
     def route_times(self, phase: str) -> list[float]:
         """For each receipt of ``phase`` whose case was seen routed: seconds from receipt to routed."""
         with self.lock:
-            return [max(0.0, self.routed[i] - at) for i, (r, at) in self.given.items() if r.phase == phase and i in self.routed]
+            return [
+                max(0.0, self.routed[i] - at)
+                for i, (r, at) in self.given.items()
+                if r.phase == phase and i in self.routed
+            ]
 
 
 @dataclass
@@ -788,8 +880,12 @@ class Watcher(threading.Thread):
         while not self.stop.wait(0.2):
             try:
                 if conn is None:
-                    conn = psycopg.connect(self.run_.cluster.database_url, autocommit=True, connect_timeout=2,
-                                           options="-c statement_timeout=2000")
+                    conn = psycopg.connect(
+                        self.run_.cluster.database_url,
+                        autocommit=True,
+                        connect_timeout=2,
+                        options="-c statement_timeout=2000",
+                    )
                 self.poll(conn, list(ROUTABLE))
             except psycopg.Error:
                 if conn is not None:
@@ -940,8 +1036,15 @@ def wait_drained(run_: Run, monitor: Monitor, since: float, timeout: float) -> f
     return None
 
 
-def run_phase(run_: Run, monitor: Monitor, pool: ThreadPoolExecutor, phase: Phase, fault: Fault | None,
-              rate: float, timeout: float) -> None:
+def run_phase(
+    run_: Run,
+    monitor: Monitor,
+    pool: ThreadPoolExecutor,
+    phase: Phase,
+    fault: Fault | None,
+    rate: float,
+    timeout: float,
+) -> None:
     """Reporters arrive at ``rate`` for the phase's reports; a quarter of the way in, the
     fault; then wait until the system is whole again and the reports are all released."""
     start = time.monotonic()
@@ -957,8 +1060,11 @@ def run_phase(run_: Run, monitor: Monitor, pool: ThreadPoolExecutor, phase: Phas
     phase.drain_s = wait_drained(run_, monitor, since, timeout)
     phase.last_to_heal = monitor.last_to_heal(since, since + (phase.drain_s or timeout))
     phase.ended_at = time.monotonic()
-    print(f"  {phase.name}: {len(phase.reports)} reports; whole again after "
-          f"{'—' if phase.drain_s is None else f'{phase.drain_s:.1f} s'}", flush=True)
+    print(
+        f"  {phase.name}: {len(phase.reports)} reports; whole again after "
+        f"{'—' if phase.drain_s is None else f'{phase.drain_s:.1f} s'}",
+        flush=True,
+    )
 
 
 def wait_all_routed(run_: Run, watcher: Watcher, pool: ThreadPoolExecutor, timeout: float) -> bool:
@@ -1028,12 +1134,17 @@ def memory_figures(start: dict[tuple[int, str], Proc], end: dict[tuple[int, str]
         after = [p.rss_kb for p in end.values() if p.kind == kind]
         lived = [end[k].rss_kb / start[k].rss_kb - 1 for k in start.keys() & end.keys() if start[k].kind == kind]
         figures[kind] = {
-            "start_n": len(before), "start_mb": round(sum(before) / len(before) / 1024, 1) if before else 0.0,
-            "end_n": len(after), "end_mb": round(sum(after) / len(after) / 1024, 1) if after else 0.0,
-            "lived_through": len(lived), "max_growth": round(max(lived), 3) if lived else None,
+            "start_n": len(before),
+            "start_mb": round(sum(before) / len(before) / 1024, 1) if before else 0.0,
+            "end_n": len(after),
+            "end_mb": round(sum(after) / len(after) / 1024, 1) if after else 0.0,
+            "lived_through": len(lived),
+            "max_growth": round(max(lived), 3) if lived else None,
         }
-    figures["all"] = {"start_mb": round(sum(p.rss_kb for p in start.values()) / 1024, 1),
-                      "end_mb": round(sum(p.rss_kb for p in end.values()) / 1024, 1)}
+    figures["all"] = {
+        "start_mb": round(sum(p.rss_kb for p in start.values()) / 1024, 1),
+        "end_mb": round(sum(p.rss_kb for p in end.values()) / 1024, 1),
+    }
     return figures
 
 
@@ -1076,8 +1187,9 @@ def count_outcomes(run_: Run) -> dict[str, Any]:
     # Their ids (as the app's log names them), to find what happened to them there.
     figures["cases_without_receipt"] = [row[6] for row in rows if bytes(row[0]) not in given][:10]
     figures["lost"] = figures["receipt_without_case"] + figures["case_never_routed"]
-    figures["duplicated"] = (figures["receipt_with_two_cases"] + figures["case_without_receipt"]
-                             + figures["report_with_two_receipts"])
+    figures["duplicated"] = (
+        figures["receipt_with_two_cases"] + figures["case_without_receipt"] + figures["report_with_two_receipts"]
+    )
     return figures
 
 
@@ -1120,22 +1232,38 @@ def _exception_after(lines: list[str], i: int) -> str:
 
 def unexpected_exits(c: Cluster) -> list[str]:
     """Processes that exited though the bench had not killed them."""
-    return [f"{s.name} exited with status {status}" for s in c.supervisor.services for _, status, killed in s.exits
-            if not killed]
+    return [
+        f"{s.name} exited with status {status}"
+        for s in c.supervisor.services
+        for _, status, killed in s.exits
+        if not killed
+    ]
 
 
 # ------------------------------------------------------------------------ the output
 
 PHASE_COLUMNS = (
-    harness.Column("phase", 28), harness.Column("reports", 8), harness.Column("503", 6), harness.Column("5xx", 6),
-    harness.Column("conn", 6), harness.Column("409", 6), harness.Column("slowest s", 10, ".1f"),
+    harness.Column("phase", 28),
+    harness.Column("reports", 8),
+    harness.Column("503", 6),
+    harness.Column("5xx", 6),
+    harness.Column("conn", 6),
+    harness.Column("409", 6),
+    harness.Column("slowest s", 10, ".1f"),
     harness.Column("route p50 s", 12, ".2f"),
-    harness.Column("p95 s", 7, ".2f"), harness.Column("max s", 7, ".2f"), harness.Column("drain s", 9, ".1f"),
-    harness.Column("sched s", 9, ".1f"), harness.Column("  last to heal", 16),
+    harness.Column("p95 s", 7, ".2f"),
+    harness.Column("max s", 7, ".2f"),
+    harness.Column("drain s", 9, ".1f"),
+    harness.Column("sched s", 9, ".1f"),
+    harness.Column("  last to heal", 16),
 )
 MEMORY_COLUMNS = (
-    harness.Column("process", 18), harness.Column("start n", 8), harness.Column("MB each", 9, ".1f"),
-    harness.Column("end n", 7), harness.Column("MB each", 9, ".1f"), harness.Column("lived through", 14),
+    harness.Column("process", 18),
+    harness.Column("start n", 8),
+    harness.Column("MB each", 9, ".1f"),
+    harness.Column("end n", 7),
+    harness.Column("MB each", 9, ".1f"),
+    harness.Column("lived through", 14),
     harness.Column("max growth", 11),
 )
 
@@ -1156,8 +1284,15 @@ def phase_figures(run_: Run, monitor: Monitor, phase: Phase) -> dict[str, Any]:
     if phase.fault_at is not None:
         phase.scheduler_s = monitor.scheduler(phase.fault_at, phase.ended_at)
     return {
-        "phase": phase.name, "fault": phase.fault_at is not None, "reports": len(phase.reports), "seen": dict(groups), "seen_detail": dict(seen),
-        "slowest_page_s": round(slowest, 2), "route_p50_s": pick(50), "route_p95_s": pick(95), "route_max_s": round(times[-1], 3) if times else None,
+        "phase": phase.name,
+        "fault": phase.fault_at is not None,
+        "reports": len(phase.reports),
+        "seen": dict(groups),
+        "seen_detail": dict(seen),
+        "slowest_page_s": round(slowest, 2),
+        "route_p50_s": pick(50),
+        "route_p95_s": pick(95),
+        "route_max_s": round(times[-1], 3) if times else None,
         "drain_s": None if phase.drain_s is None else round(phase.drain_s, 1),
         "scheduler_s": round(phase.scheduler_s, 1) if isinstance(phase.scheduler_s, float) else phase.scheduler_s,
         "last_to_heal": phase.last_to_heal,
@@ -1166,40 +1301,75 @@ def phase_figures(run_: Run, monitor: Monitor, phase: Phase) -> dict[str, Any]:
 
 def print_phases(rows: list[dict[str, Any]], slack: float) -> None:
     """The phases' table, and what its columns mean."""
-    harness.print_table(PHASE_COLUMNS, [
-        (r["phase"], r["reports"], r["seen"].get("503", 0), r["seen"].get("5xx", 0), r["seen"].get("conn", 0),
-         r["seen"].get("409", 0), r["slowest_page_s"], r["route_p50_s"], r["route_p95_s"], r["route_max_s"],
-         r["drain_s"] if r["drain_s"] is not None else "never",
-         "never" if r["scheduler_s"] is None and r["fault"] else r["scheduler_s"], f"  {r['last_to_heal']}")
-        for r in rows
-    ])
-    print(textwrap.fill(
-        "503, 5xx, conn, 409: answers reporters got instead of a receipt; slowest: the longest wait for a page. "
-        "route: from receipt to case routed. drain: from the fault until every process runs, HAProxy sees both "
-        "web hosts up, every worker keeps its liveness key (no dead one's is left), no reporter waits to send "
-        f"again and no receipt waits more than {slack:.1f} s for routing. sched: until a living clock holds the "
-        "scheduler lock again (it moves due deadline checks); \"out\": it was not held when the fault came.", 120))
+    harness.print_table(
+        PHASE_COLUMNS,
+        [
+            (
+                r["phase"],
+                r["reports"],
+                r["seen"].get("503", 0),
+                r["seen"].get("5xx", 0),
+                r["seen"].get("conn", 0),
+                r["seen"].get("409", 0),
+                r["slowest_page_s"],
+                r["route_p50_s"],
+                r["route_p95_s"],
+                r["route_max_s"],
+                r["drain_s"] if r["drain_s"] is not None else "never",
+                "never" if r["scheduler_s"] is None and r["fault"] else r["scheduler_s"],
+                f"  {r['last_to_heal']}",
+            )
+            for r in rows
+        ],
+    )
+    print(
+        textwrap.fill(
+            "503, 5xx, conn, 409: answers reporters got instead of a receipt; slowest: the longest wait for a page. "
+            "route: from receipt to case routed. drain: from the fault until every process runs, HAProxy sees both "
+            "web hosts up, every worker keeps its liveness key (no dead one's is left), no reporter waits to send "
+            f"again and no receipt waits more than {slack:.1f} s for routing. sched: until a living clock holds the "
+            'scheduler lock again (it moves due deadline checks); "out": it was not held when the fault came.',
+            120,
+        )
+    )
 
 
 def print_outcomes(o: dict[str, Any]) -> None:
-    print(f"reports typed {o['reports']}, receipts shown {o['receipts']}, cases stored {o['cases']}, "
-          f"routed exactly once {o['routed_once']}, routed more than once {o['routed_more_than_once']}")
-    print(f"lost {o['lost']}: receipts with no case {o['receipt_without_case']}, cases never routed "
-          f"{o['case_never_routed']}")
-    print(f"duplicated {o['duplicated']}: cases no receipt opens {o['case_without_receipt']} (after "
-          f"\"already received\" {o['refiled_after_already_received']} reporters filed anew; danger reports "
-          f"filed again, marked resent: {o['marked_resent']}), receipts with two cases {o['receipt_with_two_cases']}, "
-          f"reports with two receipts {o['report_with_two_receipts']}; reporters who gave up {o['gave_up']}")
+    print(
+        f"reports typed {o['reports']}, receipts shown {o['receipts']}, cases stored {o['cases']}, "
+        f"routed exactly once {o['routed_once']}, routed more than once {o['routed_more_than_once']}"
+    )
+    print(
+        f"lost {o['lost']}: receipts with no case {o['receipt_without_case']}, cases never routed "
+        f"{o['case_never_routed']}"
+    )
+    print(
+        f"duplicated {o['duplicated']}: cases no receipt opens {o['case_without_receipt']} (after "
+        f'"already received" {o["refiled_after_already_received"]} reporters filed anew; danger reports '
+        f"filed again, marked resent: {o['marked_resent']}), receipts with two cases {o['receipt_with_two_cases']}, "
+        f"reports with two receipts {o['report_with_two_receipts']}; reporters who gave up {o['gave_up']}"
+    )
     if o["cases_without_receipt"]:
         print(f"  cases no receipt opens: {', '.join(o['cases_without_receipt'])}")
 
 
 def print_memory(m: dict[str, dict[str, Any]]) -> None:
-    harness.print_table(MEMORY_COLUMNS, [
-        (kind, f["start_n"], f["start_mb"], f["end_n"], f["end_mb"], f["lived_through"],
-         "—" if f["max_growth"] is None else f"{f['max_growth']:+.1%}")
-        for kind, f in m.items() if kind != "all"
-    ])
+    harness.print_table(
+        MEMORY_COLUMNS,
+        [
+            (
+                kind,
+                f["start_n"],
+                f["start_mb"],
+                f["end_n"],
+                f["end_mb"],
+                f["lived_through"],
+                "—" if f["max_growth"] is None else f"{f['max_growth']:+.1%}",
+            )
+            for kind, f in m.items()
+            if kind != "all"
+        ],
+    )
     print(f"all processes: {m['all']['start_mb']:.0f} MB after the baseline, {m['all']['end_mb']:.0f} MB at the end")
 
 
@@ -1207,8 +1377,15 @@ def verdict(figures: dict[str, Any], rows: list[dict[str, Any]]) -> int:
     """0 all well; 1 a report lost, duplicated, routed twice or given up, a fault that never
     drained, or the bench's own errors; 2 a target missed (drain, memory)."""
     o = figures["outcomes"]
-    broken = (o["lost"] or o["duplicated"] or o["routed_once"] != o["cases"] or o["gave_up"] or figures["bench_errors"]
-              or not figures["all_routed"] or any(r["drain_s"] is None for r in rows))
+    broken = (
+        o["lost"]
+        or o["duplicated"]
+        or o["routed_once"] != o["cases"]
+        or o["gave_up"]
+        or figures["bench_errors"]
+        or not figures["all_routed"]
+        or any(r["drain_s"] is None for r in rows)
+    )
     if broken:
         return 1
     growth = [f["max_growth"] for f in figures["memory"].values() if f.get("max_growth") is not None]
@@ -1248,8 +1425,11 @@ def main() -> int:
     args = parse_args()
     began = time.monotonic()
     signal.signal(signal.SIGTERM, interrupted)  # cleaned up as after Ctrl-C
-    print(f"soak: {args.baseline} reports without faults, then {args.reports} through {4 * args.rounds} faults; "
-          f"{args.rate:g} reporters a second; {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"soak: {args.baseline} reports without faults, then {args.reports} through {4 * args.rounds} faults; "
+        f"{args.rate:g} reporters a second; {os.cpu_count()} CPUs",
+        flush=True,
+    )
     with cluster() as c:
         print(f"  hosts up after {time.monotonic() - began:.0f} s ({c.net.subnet}.0/24, {c.workdir})", flush=True)
         run_ = Run(c, Ledger(c.ring), args.seed)
@@ -1301,8 +1481,14 @@ def soak(run_: Run, args: argparse.Namespace) -> tuple[dict[str, Any], list[dict
     return report(run_, monitor, phases, all_routed, mem_start, mem_end)
 
 
-def report(run_: Run, monitor: Monitor, phases: list[Phase], all_routed: bool,
-           mem_start: dict[tuple[int, str], Proc], mem_end: dict[tuple[int, str], Proc]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def report(
+    run_: Run,
+    monitor: Monitor,
+    phases: list[Phase],
+    all_routed: bool,
+    mem_start: dict[tuple[int, str], Proc],
+    mem_end: dict[tuple[int, str], Proc],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Print the tables and findings; returns the figures for the JSON line, and per phase."""
     c = run_.cluster
     rows = [phase_figures(run_, monitor, phase) for phase in phases]
@@ -1313,13 +1499,18 @@ def report(run_: Run, monitor: Monitor, phases: list[Phase], all_routed: bool,
     print()
     print_outcomes(outcomes)
     drains = [r["drain_s"] for r in rows[1:] if r["drain_s"] is not None]
-    print(f"worst time to drain {max(drains, default=0):.1f} s (target ≤ {TARGET_DRAIN_S:g} s); "
-          f"everything routed at the end: {all_routed}; failed jobs {failed_jobs(c)}")
+    print(
+        f"worst time to drain {max(drains, default=0):.1f} s (target ≤ {TARGET_DRAIN_S:g} s); "
+        f"everything routed at the end: {all_routed}; failed jobs {failed_jobs(c)}"
+    )
     sched = [r["scheduler_s"] for r in rows[1:] if r["scheduler_s"] != "out"]
-    print(f"scheduler lock held again by a living clock after at worst "
-          + ("never" if None in sched else f"{max(sched, default=0):.1f} s") + f" (deadline checks; within "
-          f"{TARGET_DRAIN_S:g} s: {'met' if None not in sched and max(sched, default=0) <= TARGET_DRAIN_S else 'MISSED'}); "
-          f"workers RQ knows at the end: {rq_registered_workers(c)} of {len(WORKER_HOSTS) * WORKERS_PER_HOST}")
+    sched_met = None not in sched and max(sched, default=0) <= TARGET_DRAIN_S
+    print(
+        "scheduler lock held again by a living clock after at worst "
+        + ("never" if None in sched else f"{max(sched, default=0):.1f} s")
+        + f" (deadline checks; within {TARGET_DRAIN_S:g} s: {'met' if sched_met else 'MISSED'}); "
+        f"workers RQ knows at the end: {rq_registered_workers(c)} of {len(WORKER_HOSTS) * WORKERS_PER_HOST}"
+    )
     print()
     print_memory(mem)
     findings = log_findings(c.logs)
@@ -1331,11 +1522,18 @@ def report(run_: Run, monitor: Monitor, phases: list[Phase], all_routed: bool,
     for error in run_.errors[:5]:
         print(f"  bench error: {error}", file=sys.stderr)
     figures = {
-        "bench": "soak", "cpus": os.cpu_count(), "outcomes": outcomes, "all_routed": all_routed,
-        "worst_drain_s": max(drains, default=None), "phases": rows, "memory": mem,
+        "bench": "soak",
+        "cpus": os.cpu_count(),
+        "outcomes": outcomes,
+        "all_routed": all_routed,
+        "worst_drain_s": max(drains, default=None),
+        "phases": rows,
+        "memory": mem,
         "restarts": {s.name: s.starts - 1 for s in c.supervisor.services},
-        "unexpected_exits": len(exits), "log_lines": sum(n for n, _, _ in findings),
-        "failed_jobs": failed_jobs(c), "bench_errors": len(run_.errors),
+        "unexpected_exits": len(exits),
+        "log_lines": sum(n for n, _, _ in findings),
+        "failed_jobs": failed_jobs(c),
+        "bench_errors": len(run_.errors),
         "worst_scheduler_s": None if None in sched else max(sched, default=None),
         "rq_registered_workers": rq_registered_workers(c),
     }

@@ -50,7 +50,9 @@ HOSTILE = {
 
 def narratives(language: str, size: int, seed: int) -> str:
     """A narrative of ``size`` bytes (UTF-8) from the labelled reports in ``language``."""
-    rows = [json.loads(line) for path in LABELLED.glob("*.jsonl") for line in path.read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for path in LABELLED.glob("*.jsonl") for line in path.read_text().splitlines() if line.strip()
+    ]
     pool = [r["narrative"] for r in rows if r["language"] == language and r["narrative"]]
     random.Random(seed).shuffle(pool)
     pool.sort(key=len, reverse=True)  # long ones first, in a seeded order among equals
@@ -105,7 +107,11 @@ def main() -> None:
 
     print(f"Triage scoring, {args.bytes}-byte narratives, {args.samples} samples per language")
     print(f"lexicon: {rules.reader.lexicon.size} words and phrases, compiled in {compile_ms:.0f} ms\n")
-    header = f"{'language':<9}{'chars':>7}{'score p50':>12}{'score p95':>12}{'regex p50':>12}{'regex p95':>12}{'p95 ratio':>11}"
+    header = (
+        f"{'language':<9}{'chars':>7}"
+        + "".join(f"{name:>12}" for name in ("score p50", "score p95", "regex p50", "regex p95"))
+        + f"{'p95 ratio':>11}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -125,7 +131,19 @@ def main() -> None:
         score("other", ReportContent(narrative=text), rules)
         hostile[name] = round((time.perf_counter() - t0) * 1000, 1)
     print("hostile 256 KB posts (ms): " + ", ".join(f"{name} {ms}" for name, ms in hostile.items()))
-    print(json.dumps({"bench": "triage", "bytes": args.bytes, "samples": args.samples, "compile_ms": round(compile_ms), "worst_p95_ms": worst, "languages": rows, "hostile_ms": hostile}))
+    print(
+        json.dumps(
+            {
+                "bench": "triage",
+                "bytes": args.bytes,
+                "samples": args.samples,
+                "compile_ms": round(compile_ms),
+                "worst_p95_ms": worst,
+                "languages": rows,
+                "hostile_ms": hostile,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

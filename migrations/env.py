@@ -6,8 +6,8 @@ from alembic import context
 from flask import current_app
 
 import app.cases.models  # noqa: F401  (register every table on the metadata)
-import app.referrals.models  # noqa: F401
 import app.notify.models  # noqa: F401
+import app.referrals.models  # noqa: F401
 import app.triage.models  # noqa: F401
 from app.extensions import db
 
@@ -31,5 +31,6 @@ def run_migrations() -> None:
 
 if context.is_offline_mode():
     raise SystemExit("offline migrations are not supported; run `flask db upgrade`")
-assert current_app, "migrations run inside the app: use `flask db upgrade`"
+if not current_app:
+    raise SystemExit("migrations run inside the app: use `flask db upgrade`")
 run_migrations()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,7 @@ def _require_postgres() -> bool:
 
 
 def pg_url(database: str = PG_DATABASE) -> str:
-    return re.sub(r"/[^/]*$", f"/{database}", PG_ADMIN_URL).replace(
-        "postgresql://", "postgresql+psycopg://", 1
-    )
+    return re.sub(r"/[^/]*$", f"/{database}", PG_ADMIN_URL).replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def recreate_pg_database(database: str) -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
-from pyrage import x25519
 from flask.testing import FlaskClient
+from pyrage import x25519
 from werkzeug.test import TestResponse
 
 from app.cases.content import ContactDetails, ReportContent
@@ -101,9 +101,7 @@ def sign_in(client: FlaskClient, staff: Staff) -> TestResponse:
         data={**hidden_fields(page.get_data(as_text=True)), "email": staff.user.email, "password": staff.password},
     )
     page = client.get("/staff/login/code")
-    return client.post(
-        "/staff/login/code", data={**hidden_fields(page.get_data(as_text=True)), "code": staff.code()}
-    )
+    return client.post("/staff/login/code", data={**hidden_fields(page.get_data(as_text=True)), "code": staff.code()})
 
 
 def make_case(

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pyrage import x25519
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
-from pyrage import x25519
 from werkzeug.test import TestResponse
 
 from app.audit.models import AuditEntry
@@ -27,7 +27,8 @@ from app.cases.models import Case
 from app.extensions import db
 from app.referrals import directory
 from app.referrals.models import Referral
-from app.staff import profiles, services as staff_services
+from app.staff import profiles
+from app.staff import services as staff_services
 from app.staff.models import StaffUser, Training
 from tests.factories import Counsel, Staff, make_case, make_referral, make_staff, sign_in
 from tests.helpers import hidden_fields, open_status
@@ -195,8 +196,12 @@ class World:
         training = db.session.scalar(select(Training).where(Training.staff_id == self.person.id))
         if training is None:
             training = profiles.add_training(
-                self.person.user, by=self.person.user, course="Trauma-informed peer support",
-                category="all", completed_on=date(2024, 1, 1), expires_on=date(2030, 1, 1),
+                self.person.user,
+                by=self.person.user,
+                course="Trauma-informed peer support",
+                category="all",
+                completed_on=date(2024, 1, 1),
+                expires_on=date(2030, 1, 1),
             )
         return training.id
 
@@ -206,7 +211,11 @@ class World:
             counsel = self.staff.get("counsel") or make_staff("counsel")
             coordinator = self.staff.get("coordinator") or make_staff("coordinator")
             directory.save_counsel_profile(
-                counsel.user, by=coordinator.user, firm="Harbor Legal Aid", practice_areas=[], languages="en",
+                counsel.user,
+                by=coordinator.user,
+                firm="Harbor Legal Aid",
+                practice_areas=[],
+                languages="en",
                 age_recipient=str(x25519.Identity.generate().to_public()),
             )
             referral = make_referral(self.case, Counsel(counsel, x25519.Identity.generate()), coordinator)

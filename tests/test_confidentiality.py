@@ -189,4 +189,7 @@ def test_the_consent_table_does_not_tell_which_ways_to_reach_her_exist(app: Flas
     db.session.expire_all()
     choices = current_consent(rows[0].case_id)
     assert choices["contact_email"] and not choices["contact_phone"]
-    assert not any(row.granted for row in db.session.scalars(select(ConsentRecord).where(ConsentRecord.purpose.in_(CONTACT_PURPOSES))))
+    assert not any(
+        row.granted
+        for row in db.session.scalars(select(ConsentRecord).where(ConsentRecord.purpose.in_(CONTACT_PURPOSES)))
+    )

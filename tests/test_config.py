@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
-
-import tomllib
 
 from app.config import EXAMPLE_PATH, ConfigError, Settings, load_settings
 

@@ -39,10 +39,30 @@ def test_the_systemd_units_are_the_procfile_exported(tmp_path: Path) -> None:
     honcho = Path(sys.executable).with_name("honcho")
     exported = tmp_path / "systemd"
     subprocess.run(
-        [str(honcho), "export", "--procfile", "Procfile", "--app", "confide", "--user", "confide", "--app-root", ".",
-         "--env", "deploy/production.env", "--template-dir", "deploy/templates", "--concurrency", "worker=2",
-         "systemd", str(exported)],
-        cwd=ROOT, check=True, capture_output=True, timeout=60,
+        [
+            str(honcho),
+            "export",
+            "--procfile",
+            "Procfile",
+            "--app",
+            "confide",
+            "--user",
+            "confide",
+            "--app-root",
+            ".",
+            "--env",
+            "deploy/production.env",
+            "--template-dir",
+            "deploy/templates",
+            "--concurrency",
+            "worker=2",
+            "systemd",
+            str(exported),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     ours = {path.name: path.read_text(encoding="utf-8") for path in UNITS.iterdir()}
     fresh = {path.name: path.read_text(encoding="utf-8") for path in exported.iterdir()}
@@ -55,8 +75,14 @@ def test_each_service_restarts_and_is_hardened(service: str) -> None:
     assert settings["Restart"] == "always" and settings["User"] == "confide"
     assert settings["ExecStart"].startswith("/bin/sh -c 'exec ")  # the process itself, not a shell, is supervised
     for option, value in {
-        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-        "PrivateDevices": "yes", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes", "UMask": "0077",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "PrivateDevices": "yes",
+        "CapabilityBoundingSet": "",
+        "RestrictSUIDSGID": "yes",
+        "UMask": "0077",
     }.items():
         assert settings[option] == value, f"{service}: {option}={settings.get(option)!r}"
 
@@ -67,7 +93,10 @@ def test_systemd_accepts_the_units() -> None:
         pytest.skip("systemd-analyze is not on this machine (Debian package systemd)")
     result = subprocess.run(
         [analyze, "verify", "--man=no", *[str(path) for path in sorted(UNITS.glob("*.service"))]],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     # Its complaints about the machine (no /srv/confide, no user confide) are not the units'.
     problems = [line for line in result.stderr.splitlines() if line.strip() and "/srv/confide" not in line]

@@ -54,9 +54,7 @@ def silent_server() -> Iterator[int]:
 
 
 @contextmanager
-def another_app(
-    keys_dir: Path, log_file: Path, database_url: str, **overrides: Any
-) -> Iterator[Flask]:
+def another_app(keys_dir: Path, log_file: Path, database_url: str, **overrides: Any) -> Iterator[Flask]:
     other = create_app(settings_for(database_url, keys_dir, log_file, **overrides))
     try:
         yield other
@@ -67,9 +65,7 @@ def another_app(
 
 @pytest.fixture
 def with_token(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    monkeypatch.setitem(
-        app.config, "CONFIDE", dataclasses.replace(app.config["CONFIDE"], metrics_token=TOKEN)
-    )
+    monkeypatch.setitem(app.config, "CONFIDE", dataclasses.replace(app.config["CONFIDE"], metrics_token=TOKEN))
     return app
 
 
@@ -90,9 +86,7 @@ def figures(response: TestResponse) -> dict[str, float]:
 
 def test_healthz_answers_with_neither_database_nor_redis(keys_dir: Path, log_file: Path) -> None:
     nowhere = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/confide"
-    with another_app(
-        keys_dir, log_file, nowhere, redis_url=f"redis://127.0.0.1:{closed_port()}/0"
-    ) as down:
+    with another_app(keys_dir, log_file, nowhere, redis_url=f"redis://127.0.0.1:{closed_port()}/0") as down:
         client = down.test_client()
         response = client.get("/healthz")
         assert response.status_code == 200 and response.get_data(as_text=True) == "ok\n"
@@ -119,9 +113,7 @@ def test_readyz_stays_ready_and_names_redis_when_nothing_listens_there(
 ) -> None:
     port = closed_port()
     database = base_app.config["SQLALCHEMY_DATABASE_URI"]
-    with another_app(
-        keys_dir, log_file, database, redis_url=f"redis://:hunter2secret@127.0.0.1:{port}/0"
-    ) as down:
+    with another_app(keys_dir, log_file, database, redis_url=f"redis://:hunter2secret@127.0.0.1:{port}/0") as down:
         response = down.test_client().get("/readyz")
     # Reports are still filed without Redis: the load balancer must keep sending reporters.
     assert response.status_code == 200
@@ -136,14 +128,10 @@ def test_readyz_gives_up_on_servers_that_never_answer(keys_dir: Path, log_file: 
     answers: list[TestResponse] = []
     with silent_server() as database_port, silent_server() as redis_port:
         hung = f"postgresql+psycopg://postgres@127.0.0.1:{database_port}/confide"
-        with another_app(
-            keys_dir, log_file, hung, redis_url=f"redis://127.0.0.1:{redis_port}/0"
-        ) as down:
+        with another_app(keys_dir, log_file, hung, redis_url=f"redis://127.0.0.1:{redis_port}/0") as down:
             # Asked from a thread, so that a probe with no limit fails this test instead of
             # hanging it (closing the silent servers then ends its wait).
-            asking = threading.Thread(
-                target=lambda: answers.append(down.test_client().get("/readyz"))
-            )
+            asking = threading.Thread(target=lambda: answers.append(down.test_client().get("/readyz")))
             started = time.monotonic()
             asking.start()
             # Two seconds for each, not the drivers' own waits (PostgreSQL's has no end).
@@ -158,9 +146,7 @@ def test_readyz_gives_up_on_servers_that_never_answer(keys_dir: Path, log_file: 
     }
 
 
-def test_metrics_are_404_unless_the_configured_token_is_sent(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_metrics_are_404_unless_the_configured_token_is_sent(app: Flask, client: FlaskClient) -> None:
     unconfigured = scrape(client, "")
     assert unconfigured.status_code == 404 and "confide_" not in unconfigured.get_data(as_text=True)
     assert scrape(client).status_code == 404, "no token configured: closed to every token"
@@ -184,16 +170,12 @@ def test_metrics_are_404_unless_the_configured_token_is_sent(
         assert opened.headers["Cache-Control"] == "no-store"
         assert opened.mimetype == "text/plain"
         assert "confide_cases_awaiting_routing 0.0" in opened.get_data(as_text=True)
-        assert (
-            client.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
-        )
+        assert client.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
     finally:
         app.config["CONFIDE"] = settings
 
 
-def test_metrics_follow_the_cases_waiting_to_be_routed(
-    with_token: Flask, client: FlaskClient
-) -> None:
+def test_metrics_follow_the_cases_waiting_to_be_routed(with_token: Flask, client: FlaskClient) -> None:
     waiting, oldest = (
         "confide_cases_awaiting_routing",
         "confide_cases_awaiting_routing_oldest_age_seconds",
@@ -225,9 +207,7 @@ def test_metrics_follow_the_cases_waiting_to_be_routed(
         assert case.receipt not in body  # type: ignore[attr-defined]
 
 
-def test_metrics_count_cases_past_their_acknowledgement_deadline(
-    with_token: Flask, client: FlaskClient
-) -> None:
+def test_metrics_count_cases_past_their_acknowledgement_deadline(with_token: Flask, client: FlaskClient) -> None:
     case = make_case()
     level = f'confide_cases_past_ack_deadline{{level="L{case.level}"}}'
     seen = figures(scrape(client))
@@ -267,9 +247,7 @@ def test_metrics_count_failed_jobs_and_live_workers(with_token: Flask, client: F
     assert "host-b" not in scrape(client).get_data(as_text=True)
 
 
-def test_metrics_still_answer_when_redis_does_not(
-    base_app: Flask, app: Flask, keys_dir: Path, log_file: Path
-) -> None:
+def test_metrics_still_answer_when_redis_does_not(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> None:
     make_case()
     database = base_app.config["SQLALCHEMY_DATABASE_URI"]
     settings = app.config["CONFIDE"]
@@ -288,9 +266,7 @@ def test_metrics_still_answer_when_redis_does_not(
     assert not any(name.startswith(("confide_workers", "confide_jobs_failed")) for name in seen)
 
 
-def test_nothing_is_logged_with_the_client_address(
-    base_app: Flask, app: Flask, keys_dir: Path, log_file: Path
-) -> None:
+def test_nothing_is_logged_with_the_client_address(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> None:
     start = log_file.stat().st_size if log_file.exists() else 0
     database = base_app.config["SQLALCHEMY_DATABASE_URI"]
     with another_app(
@@ -309,9 +285,7 @@ def test_nothing_is_logged_with_the_client_address(
     with log_file.open(encoding="utf-8") as handle:
         handle.seek(start)
         logged = handle.read()
-    assert "readiness: Redis does not answer (ConnectionError)" in logged, (
-        "the failure is logged, by kind"
-    )
+    assert "readiness: Redis does not answer (ConnectionError)" in logged, "the failure is logged, by kind"
     assert CLIENT_ADDRESS not in logged
 
 

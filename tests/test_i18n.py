@@ -32,18 +32,25 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "app" / "translations"
 
 # The extraction that builds app/translations/messages.pot (which also passes --omit-header).
-EXTRACT_ARGS = [
-    "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--no-location", "--sort-output"
-]
+EXTRACT_ARGS = ["-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--no-location", "--sort-output"]
 
 # %(name)d, %(name)s, %s, %d ... as Python's %-formatting reads them; "%%" is a literal percent.
-PLACEHOLDER_RE = re.compile(
-    r"%(?:\((\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?([diouxXeEfFgGcrsa%])"
-)
+PLACEHOLDER_RE = re.compile(r"%(?:\((\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?([diouxXeEfFgGcrsa%])")
 QUOTED_RE = re.compile(r"\u201c([^\u201d]*)\u201d")
-SPANISH_MONTHS = (
-    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
-).split()
+SPANISH_MONTHS = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+]
 
 
 # ---------------------------------------------------------------- the catalogs
@@ -134,9 +141,7 @@ def test_every_entry_is_translated_and_not_fuzzy(translated: tuple[str, Catalog]
     tag, catalog = translated
     fuzzy = [message.id for message in _entries(catalog) if message.fuzzy]
     untranslated = [
-        message.id
-        for message in _entries(catalog)
-        if not all(text.strip() for text in _texts(message.string))
+        message.id for message in _entries(catalog) if not all(text.strip() for text in _texts(message.string))
     ]
     # A translation identical to the English is a string someone forgot, unless it is a name
     # or a number that reads the same everywhere.
@@ -384,9 +389,7 @@ def test_long_narrative_error_shows_the_numbers_in_spanish(client: FlaskClient) 
     response = submit_report(client, narrative="a" * (limit + 1))
     body = response.get_data(as_text=True)
     assert response.status_code == 400
-    expected = (
-        f"Esto tiene {limit + 1} caracteres; lo máximo que podemos recibir de una vez es {limit}."
-    )
+    expected = f"Esto tiene {limit + 1} caracteres; lo máximo que podemos recibir de una vez es {limit}."
     assert expected in body
 
 

@@ -41,7 +41,9 @@ def test_a_language_added_in_the_configuration_reaches_a_responder_who_speaks_it
 ) -> None:
     six = create_app(
         settings_for(
-            base_app.config["SQLALCHEMY_DATABASE_URI"], keys_dir, log_file,
+            base_app.config["SQLALCHEMY_DATABASE_URI"],
+            keys_dir,
+            log_file,
             queue_prefix=app.config["CONFIDE"].queue_prefix,
             languages=[*app.config["CONFIDE"].languages, "vi"],
             language_names={**app.config["CONFIDE"].language_names, "vi": "Tiếng Việt"},
@@ -67,7 +69,12 @@ def test_a_language_added_in_the_configuration_reaches_a_responder_who_speaks_it
             assert 'value="vi"' in page and "Tiếng Việt" in page
             saved = staff.post(
                 "/staff/profile",
-                data={"csrf_token": hidden_fields(page)["csrf_token"], "pseudonym": "Lan", "languages": ["vi"], "on_duty": "y"},
+                data={
+                    "csrf_token": hidden_fields(page)["csrf_token"],
+                    "pseudonym": "Lan",
+                    "languages": ["vi"],
+                    "on_duty": "y",
+                },
             )
             assert saved.status_code in (200, 303)
             assert submit_report(reporter, language="vi").status_code == 200
@@ -86,12 +93,13 @@ def test_a_language_added_in_the_configuration_reaches_a_responder_who_speaks_it
             db.engine.dispose()
 
 
-def test_a_language_without_a_catalog_stops_the_app(
-    base_app: Flask, keys_dir: Path, log_file: Path
-) -> None:
+def test_a_language_without_a_catalog_stops_the_app(base_app: Flask, keys_dir: Path, log_file: Path) -> None:
     settings = settings_for(
-        base_app.config["SQLALCHEMY_DATABASE_URI"], keys_dir, log_file,
-        languages=["en", "vi"], language_names={"en": "English", "vi": "Tiếng Việt"},
+        base_app.config["SQLALCHEMY_DATABASE_URI"],
+        keys_dir,
+        log_file,
+        languages=["en", "vi"],
+        language_names={"en": "English", "vi": "Tiếng Việt"},
     )
     with pytest.raises(ConfigError, match="'vi' has no compiled catalog"):
         create_app(settings)
@@ -130,7 +138,11 @@ def test_the_menu_names_each_language_in_its_own_script(client: FlaskClient) -> 
     assert menu
     named = re.findall(r'<(?:a|strong) lang="([^"]+)"[^>]*>([^<]+)<', menu.group(1))
     assert named == [
-        ("en", "English"), ("es", "Español"), ("zh-Hans", "简体中文"), ("ko", "한국어"), ("pt-BR", "Português (Brasil)"),
+        ("en", "English"),
+        ("es", "Español"),
+        ("zh-Hans", "简体中文"),
+        ("ko", "한국어"),
+        ("pt-BR", "Português (Brasil)"),
     ]
     # Choosing one without JavaScript: a plain link, remembered for the next pages.
     link = re.search(r'<a lang="ko"[^>]*href="([^"]+)"', menu.group(1))
@@ -148,6 +160,8 @@ def test_the_report_form_is_light_on_a_phone_in_every_language(client: FlaskClie
     assert len(page.data) < 30_000, f"/report in {language} is {len(page.data):,} bytes"
     stylesheet = (Path(__file__).resolve().parent.parent / "static" / "style.css").read_text(encoding="utf-8")
     assert "@font-face" not in stylesheet and "@import" not in stylesheet
-    assert "<link" not in page.get_data(as_text=True).replace('<link rel="stylesheet" href="/static/style.css">', "").replace(
-        '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">', ""
-    ), "a page loads something besides its own stylesheet and icon"
+    assert "<link" not in page.get_data(as_text=True).replace(
+        '<link rel="stylesheet" href="/static/style.css">', ""
+    ).replace('<link rel="icon" href="/static/icon.svg" type="image/svg+xml">', ""), (
+        "a page loads something besides its own stylesheet and icon"
+    )

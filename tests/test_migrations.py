@@ -1,14 +1,44 @@
-"""Migrations that change data, tried on data."""
+"""The migrations: they build the schema the models describe, go down and up again, and
+keep the data the ones that change data change."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from app.extensions import db
 from app.triage.exclusions import excluded_among
 from tests.factories import make_case, make_staff
+
+
+def differences_from_the_models() -> list[Any]:
+    """What `flask db migrate` would write: the newest migration's schema against the models."""
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, db.metadata))
+
+
+def test_the_newest_migration_builds_what_the_models_describe(app: Flask) -> None:
+    assert differences_from_the_models() == [], "a model changed without a migration (flask db migrate)"
+
+
+def test_every_migration_goes_down_and_up_again(app: Flask) -> None:
+    db.session.rollback()
+    try:
+        downgrade(revision="base")
+        db.session.remove()
+        left = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+        assert not left, f"tables the downgrades leave behind: {sorted(left)}"
+    finally:
+        upgrade()
+    assert differences_from_the_models() == []
+    make_case()  # and the schema takes a report again
 
 
 def test_exclusions_made_before_they_were_keyed_are_kept(app: Flask) -> None:

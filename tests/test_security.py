@@ -158,7 +158,7 @@ def test_production_warns_of_a_redis_anyone_could_write_to(
         f"sqlite:///{tmp_path / 'x.db'}", tmp_path, log_file, env="production", secure_cookies=True, redis_url=url
     )
     warnings = redis_warnings(settings)
-    assert len(warnings) == len(warned) and all(w in text for w, text in zip(warned, warnings))
+    assert len(warnings) == len(warned) and all(w in text for w, text in zip(warned, warnings, strict=True))
     # The same Redis at another address is warned about only in production.
     assert redis_warnings(settings_for(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, log_file, redis_url=url)) == []
 

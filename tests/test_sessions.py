@@ -41,7 +41,9 @@ def test_a_reporters_cookie_dies_when_she_signs_out_or_leaves(app: Flask, client
 
 def test_a_reporters_cookie_is_for_this_browser_session_and_names_no_case(app: Flask, client: FlaskClient) -> None:
     receipt = receipt_from(submit_report(client))
-    response = client.post("/status", data={**hidden_fields(client.get("/status").get_data(as_text=True)), "receipt": receipt})
+    response = client.post(
+        "/status", data={**hidden_fields(client.get("/status").get_data(as_text=True)), "receipt": receipt}
+    )
     set_cookie = response.headers["Set-Cookie"]
     assert "Expires=" not in set_cookie and "Max-Age=" not in set_cookie
     # Signed, not sealed: what the cookie says is readable by whoever holds it.

@@ -44,7 +44,7 @@ class ConfideWorker(SimpleWorker):
 
     def request_stop(self, signum: Any = None, frame: Any = None) -> None:
         ConfideWorker.stop_asked = True
-        super().request_stop(signum, frame)
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
 class Alive(threading.Thread):

@@ -46,8 +46,8 @@ def sweep_and_escalate(force: bool = False) -> str:
     from app.extensions import db
     from app.intake.sessions import forget_idle_reporter_sessions
     from app.models import utcnow
-    from app.staff.credentials import forget_old_failures
     from app.notify.sending import send_pending
+    from app.staff.credentials import forget_old_failures
     from app.triage.queue import sweep
     from app.triage.reminders import remind_feedback, remind_unclaimed
     from app.triage.routing import check_deadline as check

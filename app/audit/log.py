@@ -63,9 +63,7 @@ def _advance_head(connection: Connection) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def append(
-    action: str, *, actor_id: str, actor_role: str, case_id: str | None, detail: dict[str, Any]
-) -> AuditEntry:
+def append(action: str, *, actor_id: str, actor_role: str, case_id: str | None, detail: dict[str, Any]) -> AuditEntry:
     """Add one entry, committed at once in a transaction of its own.
 
     Its own connection, not the request's session: writing the log neither commits the
@@ -102,9 +100,7 @@ def _append_on(
     columns = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
     connection.execute(insert(AuditEntry).values({name: getattr(entry, name) for name in columns}))
     connection.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(last_hash=entry.hash, mac=head_mac(key, entry.id, entry.hash))
+        update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash, mac=head_mac(key, entry.id, entry.hash))
     )
     return entry
 
@@ -116,8 +112,14 @@ class Break:
 
 
 _COLUMNS = (
-    AuditEntry.id, AuditEntry.at, AuditEntry.actor_id, AuditEntry.actor_role, AuditEntry.action,
-    AuditEntry.case_id, AuditEntry.prev_hash, AuditEntry.hash,
+    AuditEntry.id,
+    AuditEntry.at,
+    AuditEntry.actor_id,
+    AuditEntry.actor_role,
+    AuditEntry.action,
+    AuditEntry.case_id,
+    AuditEntry.prev_hash,
+    AuditEntry.hash,
     # As text, parsed here: a detail edited into invalid JSON is a broken row, not a crash.
     cast(AuditEntry.detail, Text).label("detail"),
 )
@@ -154,9 +156,7 @@ def verify(batch: int = 5000) -> Break | None:
     return None
 
 
-def _first_break(
-    key: bytes, rows: Iterable[Any], seen_by: dict[int, Checkpoint]
-) -> tuple[Break | None, int, str]:
+def _first_break(key: bytes, rows: Iterable[Any], seen_by: dict[int, Checkpoint]) -> tuple[Break | None, int, str]:
     expected_id, expected_prev, last_seen = 1, GENESIS, 0
     for row in rows:
         if row.id != expected_id:
@@ -166,15 +166,29 @@ def _first_break(
         try:
             detail = json.loads(row.detail) if row.detail is not None else None
         except ValueError:
-            return Break(row.id, f"entry {row.id} was changed after it was written (its detail is not JSON)"), last_seen, expected_prev
+            return (
+                Break(row.id, f"entry {row.id} was changed after it was written (its detail is not JSON)"),
+                last_seen,
+                expected_prev,
+            )
         entry = AuditEntry(
-            id=row.id, at=row.at, actor_id=row.actor_id, actor_role=row.actor_role, action=row.action,
-            case_id=row.case_id, detail=detail, prev_hash=row.prev_hash,
+            id=row.id,
+            at=row.at,
+            actor_id=row.actor_id,
+            actor_role=row.actor_role,
+            action=row.action,
+            case_id=row.case_id,
+            detail=detail,
+            prev_hash=row.prev_hash,
         )
         if not hmac.compare_digest(entry_hash(key, entry), row.hash):
             return Break(row.id, f"entry {row.id} was changed after it was written"), last_seen, expected_prev
         point = seen_by.get(row.id)
         if point is not None and point.last_hash != row.hash:
-            return Break(row.id, f"entry {row.id} is not the one the checkpoint of {point.at} saw"), last_seen, expected_prev
+            return (
+                Break(row.id, f"entry {row.id} is not the one the checkpoint of {point.at} saw"),
+                last_seen,
+                expected_prev,
+            )
         expected_id, expected_prev, last_seen = row.id + 1, row.hash, row.id
     return None, last_seen, expected_prev

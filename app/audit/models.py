@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models import UTCDateTime, utcnow
 
 GENESIS = "0" * 64
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """Who did what, to which case, when. Never content."""
 
     __tablename__ = "audit_log"
@@ -31,7 +31,7 @@ class AuditEntry(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """One row: the last entry's number and hash. Updating it first serialises writers."""
 
     __tablename__ = "audit_head"

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from app.cases.models import Case, Message, new_id
+from app.cases.models import Case, Message
 from app.cases.sealing import case_key, open_json, seal_json
 from app.extensions import db
 from app.keystore import current_keyring
-from app.models import minute_now
+from app.models import minute_now, new_id
 
 log = logging.getLogger("confide.cases")
 

@@ -20,7 +20,8 @@ class StaffMessageForm(Form):
 
 class NoteForm(Form):
     note = TextAreaField(
-        "Internal note", description="Staff only; never shown to the reporter.",
+        "Internal note",
+        description="Staff only; never shown to the reporter.",
         validators=[DataRequired("Write the note first."), Length(max=10_000)],
     )
 

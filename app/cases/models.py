@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models import UTCDateTime, minute_now, new_id, utcnow
 
 
-class Case(db.Model):
+class Case(Model):
     __tablename__ = "cases"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -86,13 +86,11 @@ class Case(db.Model):
         return f"L{self.level}"
 
 
-class Message(db.Model):
+class Message(Model):
     __tablename__ = "messages"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    case_id: Mapped[str] = mapped_column(
-        ForeignKey("cases.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     # reporter | staff
     author: Mapped[str] = mapped_column(String(16))
     # The staff member who wrote it; reporters see only their pseudonym.
@@ -107,7 +105,7 @@ class Message(db.Model):
     case: Mapped[Case] = relationship(back_populates="messages")
 
 
-class CaseNote(db.Model):
+class CaseNote(Model):
     """An internal note: staff only, never shown to the reporter. Sealed."""
 
     __tablename__ = "case_notes"

@@ -19,18 +19,18 @@ from sqlalchemy.orm import aliased
 from app.audit.models import AuditEntry
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
-from app.cases.models import Case, CaseNote, new_id
+from app.cases.models import Case, CaseNote
 from app.cases.sealing import open_json, seal_json
 from app.cases.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
 from app.extensions import db
-from app.models import utcnow
+from app.models import new_id, utcnow
 from app.notify.service import notify_reporter
 from app.referrals.consent import CONTACT_PURPOSES, current_consent
-from app.triage.exclusions import excluded_among, is_excluded
 from app.security import COORDINATOR, RESPONDER
 from app.signals import announce
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
+from app.triage.exclusions import excluded_among, is_excluded
 
 PER_PAGE = 50
 
@@ -117,8 +117,15 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
     return QueuePage(
         rows=[
             QueueRow(
-                id=r[0], level=r[1], category=r[2], status=r[3], language=r[4], created_at=r[5],
-                ack_due_at=r[6], acknowledged=r[7] is not None, important=r[8],
+                id=r[0],
+                level=r[1],
+                category=r[2],
+                status=r[3],
+                language=r[4],
+                created_at=r[5],
+                ack_due_at=r[6],
+                acknowledged=r[7] is not None,
+                important=r[8],
                 assignee=staff_label(r[9], r[10], r[11]) if r[10] else "",
             )
             for r in rows
@@ -142,13 +149,15 @@ def visible_case(viewer: StaffUser, case_id: str) -> Case:
         (viewer.role == COORDINATOR and not is_excluded(case.id, viewer.id))
         or (viewer.role == RESPONDER and case.assigned_to_id == viewer.id)
     )
-    if not allowed:
+    if case is None or not allowed:
         announce(
-            "access_denied", actor=viewer.id, role=viewer.role, case_id=case.id if case else None,
+            "access_denied",
+            actor=viewer.id,
+            role=viewer.role,
+            case_id=case.id if case else None,
             exists=case is not None,
         )
         abort(404)
-    assert case is not None
     return case
 
 
@@ -195,10 +204,18 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
             **open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
         )
     names = _staff_names({n.author_id for n in case.notes if n.author_id})
-    notes = [
-        (n.created_at, names.get(n.author_id or "", "someone"), open_json(dek, n.body_sealed, record="note", record_id=n.id, field="body"))
-        for n in case.notes
-    ] if not withheld else []
+    notes = (
+        [
+            (
+                n.created_at,
+                names.get(n.author_id or "", "someone"),
+                open_json(dek, n.body_sealed, record="note", record_id=n.id, field="body"),
+            )
+            for n in case.notes
+        ]
+        if not withheld
+        else []
+    )
     view = CaseView(
         case=case,
         content=ReportContent(**report),
@@ -214,8 +231,12 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
         can_refer=viewer.role == COORDINATOR and consent["legal_referral"],
     )
     announce(
-        "case_viewed", actor=viewer.id, role=viewer.role, case_id=case.id,
-        contact_shown=contact is not None, report_shown=not withheld,
+        "case_viewed",
+        actor=viewer.id,
+        role=viewer.role,
+        case_id=case.id,
+        contact_shown=contact is not None,
+        report_shown=not withheld,
     )
     return view
 
@@ -292,7 +313,12 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
     target.last_assigned_at = utcnow()
     db.session.commit()
     announce(
-        "case_assigned", actor=viewer.id, role=viewer.role, case_id=case.id, to=target.id, previous=previous,
+        "case_assigned",
+        actor=viewer.id,
+        role=viewer.role,
+        case_id=case.id,
+        to=target.id,
+        previous=previous,
     )
 
 
@@ -315,7 +341,15 @@ def change_status(viewer: StaffUser, case: Case, status: str, *, reason: str = "
         case.acknowledged_at = utcnow()
     case.closed_reason = reason if status == "closed" else None
     db.session.commit()
-    announce("case_status_changed", actor=viewer.id, role=viewer.role, case_id=case.id, old=old, new=status, reason=reason or None)
+    announce(
+        "case_status_changed",
+        actor=viewer.id,
+        role=viewer.role,
+        case_id=case.id,
+        old=old,
+        new=status,
+        reason=reason or None,
+    )
 
 
 def set_important(viewer: StaffUser, case: Case, important: bool) -> None:
@@ -361,7 +395,8 @@ def assignable_staff(case_id: str, *, peer_support: bool) -> list[StaffUser]:
     excluded = excluded_staff(case_id)
     roles = (RESPONDER, COORDINATOR) if peer_support else (COORDINATOR,)
     people = [
-        s for s in staff_directory().values()
+        s
+        for s in staff_directory().values()
         if s.active and s.role in roles and s.enrolled_at is not None and s.id not in excluded
     ]
     return sorted(people, key=lambda s: (s.role != RESPONDER, s.name or s.email))

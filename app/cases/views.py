@@ -20,16 +20,10 @@ from app.security import COORDINATOR, RESPONDER, allow
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
-from app.staff.sessions import current_staff
+from app.staff.sessions import signed_in_staff
 from app.triage.exclusions import exclusion_count
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None
-    return user
 
 
 def _filters() -> services.QueueFilters:
@@ -49,7 +43,7 @@ def _filters() -> services.QueueFilters:
 def queue() -> str:
     filters = _filters()
     page = request.args.get("page", "1")
-    result = services.queue_page(_me(), filters, int(page) if page.isdigit() and len(page) < 7 else 1)
+    result = services.queue_page(signed_in_staff(), filters, int(page) if page.isdigit() and len(page) < 7 else 1)
     return render_template("cases/queue.html", result=result, filters=filters, now=utcnow())
 
 
@@ -83,7 +77,7 @@ def _referral_context(viewer: StaffUser, case_id: str) -> dict[str, object]:
 
 
 def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str, int]:
-    viewer = _me()
+    viewer = signed_in_staff()
     case = services.visible_case(viewer, case_id)
     view = services.view_case(viewer, case)
     assign_form = AssignForm(prefix="assign")
@@ -93,7 +87,9 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     )
     status_form = StatusForm(prefix="status")
     next_statuses = [s for s in TRANSITIONS.get(case.status, ()) if s != "referred" or view.can_refer]
-    status_form.status.choices = [SelectChoice("", "Choose…")] + [SelectChoice(s, STATUS_NAMES[s]) for s in next_statuses]
+    status_form.status.choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(s, STATUS_NAMES[s]) for s in next_statuses
+    ]
     if not next_statuses:
         status_form.status.choices = []
     context = {
@@ -122,10 +118,10 @@ def _back(case_id: str, anchor: str = "") -> Response:
 @blueprint.post("/<case_id>/acknowledge")
 @allow(RESPONDER, COORDINATOR)
 def acknowledge(case_id: str) -> Response:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     if ActionForm().validate_on_submit():
         try:
-            services.acknowledge(_me(), case)
+            services.acknowledge(signed_in_staff(), case)
         except services.CaseActionError as error:
             flash(str(error), "error")
             return redirect(url_for("cases.queue"), 303)  # the case may no longer be theirs
@@ -136,9 +132,9 @@ def acknowledge(case_id: str) -> Response:
 @blueprint.post("/<case_id>/claim")
 @allow(COORDINATOR)
 def claim(case_id: str) -> Response:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     if ActionForm().validate_on_submit():
-        services.assign(_me(), case, _me().id)
+        services.assign(signed_in_staff(), case, signed_in_staff().id)
         flash("The case is yours.", "success")
     return _back(case_id)
 
@@ -146,12 +142,12 @@ def claim(case_id: str) -> Response:
 @blueprint.post("/<case_id>/assign")
 @allow(COORDINATOR)
 def assign(case_id: str) -> Response:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     form = AssignForm(prefix="assign")
     form.staff_id.choices = _assignee_choices(case.id, peer_support=current_consent(case.id)["peer_support"])
     if form.validate_on_submit():
         try:
-            services.assign(_me(), case, form.staff_id.data)
+            services.assign(signed_in_staff(), case, form.staff_id.data)
             flash("Reassigned.", "success")
         except services.CaseActionError as error:
             flash(str(error), "error")
@@ -161,11 +157,11 @@ def assign(case_id: str) -> Response:
 @blueprint.post("/<case_id>/status")
 @allow(RESPONDER, COORDINATOR)
 def change_status(case_id: str) -> Response:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     form = StatusForm(prefix="status")
     if form.validate_on_submit():
         try:
-            services.change_status(_me(), case, form.status.data, reason=form.reason.data or "")
+            services.change_status(signed_in_staff(), case, form.status.data, reason=form.reason.data or "")
             flash(f"Status: {STATUS_NAMES[form.status.data]}.", "success")
         except services.CaseActionError as error:
             flash(str(error), "error")
@@ -177,20 +173,20 @@ def change_status(case_id: str) -> Response:
 @blueprint.post("/<case_id>/important")
 @allow(RESPONDER, COORDINATOR)
 def important(case_id: str) -> Response:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     if ActionForm().validate_on_submit():
-        services.set_important(_me(), case, not case.important)
+        services.set_important(signed_in_staff(), case, not case.important)
     return _back(case_id)
 
 
 @blueprint.post("/<case_id>/note")
 @allow(RESPONDER, COORDINATOR)
 def note(case_id: str) -> Response | tuple[str, int]:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _render_case(case_id, 400, note_form=form)
-    services.add_note(_me(), case, form.note.data)
+    services.add_note(signed_in_staff(), case, form.note.data)
     flash("Note added.", "success")
     return _back(case_id, "notes")
 
@@ -198,12 +194,12 @@ def note(case_id: str) -> Response | tuple[str, int]:
 @blueprint.post("/<case_id>/message")
 @allow(RESPONDER, COORDINATOR)
 def message(case_id: str) -> Response | tuple[str, int]:
-    case = services.visible_case(_me(), case_id)
+    case = services.visible_case(signed_in_staff(), case_id)
     form = StaffMessageForm(prefix="message")
     if not form.validate_on_submit():
         return _render_case(case_id, 400, message_form=form)
     try:
-        services.message_reporter(_me(), case, form.body.data)
+        services.message_reporter(signed_in_staff(), case, form.body.data)
     except services.CaseActionError as error:
         flash(str(error), "error")
         return _back(case_id)

@@ -14,9 +14,7 @@ CATEGORIES = {
     "sexual_harassment": _l("Sexual harassment without contact (comments, exposure, requests)"),
     "physical_assault": _l("Physical assault"),
     "threats": _l("Threats, stalking or psychological abuse"),
-    "exploitation": _l(
-        "Exploitation or coercion (wages, debt, documents, housing, forced services)"
-    ),
+    "exploitation": _l("Exploitation or coercion (wages, debt, documents, housing, forced services)"),
     "practitioner_violation": _l("A practitioner crossed a boundary with a client"),
     "other": _l("Something else"),
 }

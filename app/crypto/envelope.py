@@ -72,11 +72,7 @@ def unwrap_dek(ring: Keyring, wrapped: WrappedKey, *, owner: str) -> bytes:
 def seal_field(dek: bytes, plaintext: bytes, *, record: str, record_id: str, field: str) -> bytes:
     """Encrypt one value for one place: ``record``/``record_id``/``field``."""
     nonce = os.urandom(NONCE_BYTES)
-    return (
-        FIELD_VERSION
-        + nonce
-        + AESGCM(dek).encrypt(nonce, plaintext, _associated_data(record, record_id, field))
-    )
+    return FIELD_VERSION + nonce + AESGCM(dek).encrypt(nonce, plaintext, _associated_data(record, record_id, field))
 
 
 def open_field(dek: bytes, sealed: bytes, *, record: str, record_id: str, field: str) -> bytes:

@@ -44,9 +44,9 @@ class Keyring:
 
     def derive(self, label: str, length: int = KEY_BYTES) -> bytes:
         """A key for one purpose, derived from the root secret. Same label, same key."""
-        return HKDF(
-            algorithm=hashes.SHA256(), length=length, salt=None, info=b"confide/" + label.encode()
-        ).derive(self.root)
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=b"confide/" + label.encode()).derive(
+            self.root
+        )
 
     def with_new_kek(self) -> Keyring:
         key_id = _new_key_id()
@@ -127,9 +127,7 @@ def load_keyring(keys_dir: str | os.PathLike[str]) -> Keyring:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise KeyringError(
-            f"no keyring at {path}; create one with `flask keys init`"
-        ) from None
+        raise KeyringError(f"no keyring at {path}; create one with `flask keys init`") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyringError(f"{path} is readable by other users; run `chmod 600 {path}`")
     try:
@@ -140,9 +138,7 @@ def load_keyring(keys_dir: str | os.PathLike[str]) -> Keyring:
         raise KeyringError(f"{path} is not a {FORMAT} file")
     keks_doc = document.get("keks")
     active = document.get("active_kek")
-    if not isinstance(keks_doc, dict) or active not in keks_doc:
+    if not isinstance(keks_doc, dict) or not isinstance(active, str) or active not in keks_doc:
         raise KeyringError(f"{path} has no active key-encryption key")
     keks = {str(key_id): _unb64(value, f"key {key_id}") for key_id, value in keks_doc.items()}
-    return Keyring(
-        path=path, active_kek_id=active, keks=keks, root=_unb64(document.get("root", ""), "root")
-    )
+    return Keyring(path=path, active_kek_id=active, keks=keks, root=_unb64(document.get("root", ""), "root"))

@@ -13,16 +13,14 @@ from wtforms import (
     HiddenField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.cases import vocabulary as v
-from app.forms import Form
+from app.forms import CheckboxList, Form
 from app.intake.tokens import new_submission_token
 from app.referrals.consent import PURPOSES
 
@@ -32,11 +30,6 @@ EMAIL_RE = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,189}\.[^@\s<>.]{2,}$")
 
 def _choices(mapping: dict[str, Any]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in mapping.items()]
-
-
-class CheckboxList(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def max_chars(setting: str, explain: Callable[[int, int], str]) -> Callable[[Any, Any], None]:
@@ -172,9 +165,7 @@ class ReportForm(Form):
             ]
             valid = False
         if named and not (self.name.data or "").strip():
-            self.name.errors = list(self.name.errors) + [
-                _l("Please write a name, or choose to stay anonymous.")
-            ]
+            self.name.errors = list(self.name.errors) + [_l("Please write a name, or choose to stay anonymous.")]
             valid = False
         for consent, detail in (
             (self.contact_phone, self.phone),

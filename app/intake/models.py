@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models import UTCDateTime
 
 
-class ReporterSession(db.Model):
+class ReporterSession(Model):
     """A browser signed in with a receipt. The cookie holds a random token; only a keyed
     index of it is kept here, beside the case it opens. Signing out, "Leave quickly" and
     idleness delete the row, and with it every copy of the cookie."""

@@ -43,7 +43,7 @@ class ReceiptCode(str):
     def display(self) -> str:
         return "-".join(self[i : i + GROUP] for i in range(0, DIGITS, GROUP))
 
-    def index(self, ring: Keyring) -> bytes:
+    def keyed_index(self, ring: Keyring) -> bytes:
         return blind_index(ring, INDEX_PURPOSE, str(self))
 
 
@@ -66,6 +66,9 @@ def receipt_problem(typed: str) -> str:
     if digits is None:
         return _("A receipt has only digits (and spaces or dashes between them). Check what you typed.")
     if len(digits) != DIGITS:
-        return _("A receipt has %(expected)d digits, and we read %(count)d. Check for a missing or extra digit.",
-                 expected=DIGITS, count=len(digits))
+        return _(
+            "A receipt has %(expected)d digits, and we read %(count)d. Check for a missing or extra digit.",
+            expected=DIGITS,
+            count=len(digits),
+        )
     return _("We could not find a report with that receipt. Check the digits and try again.")

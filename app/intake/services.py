@@ -18,14 +18,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.cases.content import ContactDetails, ReportContent
-from app.cases.models import Case, new_id
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
+from app.cases.models import Case
 from app.cases.sealing import new_case_key, open_json, seal_json
 from app.crypto import blind_index
 from app.extensions import db
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
-from app.models import minute_now
+from app.models import minute_now, new_id
 from app.referrals.consent import current_consent, record_consent, record_initial_consent
 from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
@@ -81,9 +81,7 @@ def assess(submission: Submission) -> Triage:
     return score(submission.category, submission.content, current_rules())
 
 
-def submit_report(
-    submission: Submission, *, triage: Triage | None = None, despite: tuple[str, ...] = ()
-) -> Filed:
+def submit_report(submission: Submission, *, triage: Triage | None = None, despite: tuple[str, ...] = ()) -> Filed:
     """Score, seal and store a report, then queue it for routing after the commit.
 
     ``despite`` names what would have refused the report (``cases.vocabulary.FILED_DESPITE``): a report
@@ -101,7 +99,7 @@ def submit_report(
     receipt = ReceiptCode.generate()
     case = Case(
         id=new_id(),
-        receipt_index=receipt.index(ring),
+        receipt_index=receipt.keyed_index(ring),
         submission_index=blind_index(ring, SUBMISSION_PURPOSE, submission.submission_token),
         created_at=received,
         category=submission.category,
@@ -185,7 +183,9 @@ def _reissue_receipt(case: Case) -> Filed | None:
         return None
     receipt = ReceiptCode.generate()
     # Should two copies race, the later one wins, as the browser shows the later answer.
-    db.session.execute(update(Case).where(Case.id == case_id).values(receipt_index=receipt.index(current_keyring())))
+    db.session.execute(
+        update(Case).where(Case.id == case_id).values(receipt_index=receipt.keyed_index(current_keyring()))
+    )
     db.session.commit()
     log.info("case %s: receipt given again to the browser that filed it", case_id)
     return Filed(case_id=case_id, receipt=receipt, triage=Triage(level=level, signals=signals), reissued=True)
@@ -205,7 +205,7 @@ def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:
     for staff_id, pseudonym in db.session.execute(
         select(StaffUser.id, StaffUser.pseudonym).where(StaffUser.pseudonym.is_not(None))
     ):
-        key = pseudonym_key(pseudonym)
+        key = pseudonym_key(pseudonym or "")
         if key in wanted and staff_id not in matched:
             matched.add(staff_id)
             exclude(case_id, staff_id)
@@ -218,7 +218,7 @@ def find_case_by_receipt(typed: str) -> str | None:
     receipt = ReceiptCode.parse(typed)
     if receipt is None:
         return None
-    return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.index(current_keyring())))
+    return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.keyed_index(current_keyring())))
 
 
 @dataclass(frozen=True)
@@ -282,5 +282,12 @@ def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
         announce("consent_changed", actor="", role="reporter", case_id=case_id, purposes=changed)
         announce_pending(revoked)
     if responder:
-        announce("case_unassigned", actor="", role="reporter", case_id=case_id, previous=responder, reason="peer_support_withdrawn")
+        announce(
+            "case_unassigned",
+            actor="",
+            role="reporter",
+            case_id=case_id,
+            previous=responder,
+            reason="peer_support_withdrawn",
+        )
     return changed

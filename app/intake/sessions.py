@@ -48,7 +48,7 @@ def start_reporter_session(case_id: str) -> None:
 def reporter_case_id() -> str | None:
     """The case this browser is signed in to, checked on the server once a request."""
     if "reporter_case_id" in g:
-        return g.reporter_case_id  # type: ignore[no-any-return]
+        return g.reporter_case_id
     token = session.get(SESSION_KEY)
     case_id = None
     if isinstance(token, str):
@@ -77,7 +77,6 @@ def end_reporter_session() -> None:
     if language:
         session["lang"] = language
     g.reporter_case_id = None
-
 
 
 def forget_idle_reporter_sessions() -> int:

@@ -6,6 +6,7 @@ import logging
 import secrets
 from typing import Any
 
+import flask
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,8 +20,6 @@ from app.cases.content import ContactDetails, ReportContent
 from app.extensions import db, limiter
 from app.i18n import current_language
 from app.intake import services
-from app.intake.limits import over_limits
-from app.intake.receipts import receipt_problem
 from app.intake.forms import (
     ConsentForm,
     LogoutForm,
@@ -28,17 +27,21 @@ from app.intake.forms import (
     ReceiptForm,
     ReportForm,
 )
+from app.intake.limits import over_limits
+from app.intake.receipts import receipt_problem
 from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
 from app.intake.tokens import new_submission_token, own_submission_token
 from app.models import utcnow
 from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.referrals.letter import complaint_letter, wants_licensing_help
 from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
+from app.security import PUBLIC, REPORTER, allow
 from app.triage.help import help_topics, resources_for
 from app.triage.scoring import Triage
-from app.security import PUBLIC, REPORTER, allow
 
 blueprint = Blueprint("intake", __name__)
+# What the report form's views answer: a page, a page with its status, and headers too.
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]]
 log = logging.getLogger("confide.intake")
 
 
@@ -118,7 +121,7 @@ def _blank_report_page() -> str | None:
 
 @blueprint.route("/report", methods=["GET", "POST"])
 @allow(PUBLIC)
-def report() -> str | tuple[str, int]:
+def report() -> Page:
     if request.method == "GET":
         blank = _blank_report_page()
         if blank is not None:
@@ -145,9 +148,7 @@ def report_language() -> tuple[str, int]:
     return _render_report(form)
 
 
-def _receive(
-    form: ReportForm, *, valid: bool, expired: bool = False, shown: ReportForm | None = None
-) -> str | tuple[str, int]:
+def _receive(form: ReportForm, *, valid: bool, expired: bool = False, shown: ReportForm | None = None) -> Page:
     """File a posted report, or give it back with everything typed and 911 first.
 
     A report whose answers or words signal imminent danger is never turned away: not by a
@@ -269,7 +270,7 @@ def quick_exit() -> Response:
     return redirect(current_app.config["CONFIDE"].quick_exit_url, 303)
 
 
-def _status_rate_limited(limit: RequestLimit) -> Response:
+def _status_rate_limited(limit: RequestLimit) -> flask.Response:
     form = ReceiptForm()
     notice = _("Too many tries from this connection. Please wait a few minutes and try again.")
     return current_app.make_response((render_template("intake/status_login.html", form=form, notice=notice), 429))
@@ -378,7 +379,7 @@ def _message_again() -> tuple[str, int]:
     return _render_case(form, 400)
 
 
-def _report_expired() -> str | tuple[str, int]:
+def _report_expired() -> Page:
     """A report whose form expired (or was not sent from this site): filed if it signals
     danger, otherwise given back with everything typed."""
     typed = ReportForm(formdata=request.form, meta={"csrf": False})
@@ -413,9 +414,9 @@ def _register_csrf_recovery(state: object) -> None:
         {
             "intake.report": _report_expired,
             "intake.report_language": report_language,
-            "intake.status_message": lambda: _message_again()
-            if reporter_case_id()
-            else redirect(url_for("intake.status"), 303),
+            "intake.status_message": lambda: (
+                _message_again() if reporter_case_id() else redirect(url_for("intake.status"), 303)
+            ),
         }
     )
 

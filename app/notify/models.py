@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models import UTCDateTime, utcnow
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Content-free by construction: a kind, a recipient and a case id; never text."""
 
     __tablename__ = "notifications"

@@ -16,23 +16,27 @@ from sqlalchemy import select, update
 from app.cases.models import Case
 from app.cases.sealing import open_json
 from app.extensions import db
+from app.i18n import in_language
 from app.models import utcnow
 from app.notify.mail import Mail, MailError, send
 from app.notify.models import Notification
 from app.referrals.consent import current_consent
 from app.staff.models import StaffUser
-from app.i18n import in_language
 
 log = logging.getLogger("confide.notify")
 
 
 def _claim(ids: Sequence[int]) -> list[int]:
-    claimed = db.session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids), Notification.sent_at.is_(None))
-        .values(sent_at=utcnow())
-        .returning(Notification.id)
-    ).scalars().all()
+    claimed = (
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.sent_at.is_(None))
+            .values(sent_at=utcnow())
+            .returning(Notification.id)
+        )
+        .scalars()
+        .all()
+    )
     db.session.commit()
     return list(claimed)
 
@@ -79,15 +83,15 @@ def reporter_mail(case: Case) -> Mail | None:
 
 def send_pending(*, urgent_only: bool = False) -> int:
     """Send what is waiting; returns how many emails went out."""
-    query = select(Notification.id, Notification.recipient, Notification.staff_id, Notification.case_id, Notification.urgent).where(
-        Notification.sent_at.is_(None)
-    )
+    query = select(
+        Notification.id, Notification.recipient, Notification.staff_id, Notification.case_id, Notification.urgent
+    ).where(Notification.sent_at.is_(None))
     if urgent_only:
         query = query.where(Notification.urgent.is_(True))
     batches: dict[tuple[str, str], list[int]] = defaultdict(list)
     urgent: set[tuple[str, str]] = set()
     for note_id, recipient, staff_id, case_id, is_urgent in db.session.execute(query.order_by(Notification.id)):
-        target = (recipient, staff_id if recipient == "staff" else case_id)
+        target = (recipient, (staff_id if recipient == "staff" else case_id) or "")
         batches[target].append(note_id)
         if is_urgent:
             urgent.add(target)

@@ -69,7 +69,9 @@ def notify_coordinators(
     kind: str, *, case_id: str | None, key: str, urgent: bool = False, on_call_only: bool = False
 ) -> None:
     """Tell the coordinators; ``on_call_only`` reaches those on duty (all of them if none is)."""
-    raise_notices(to_coordinators(coordinator_ids(on_call_only=on_call_only), kind, case_id=case_id, key=key, urgent=urgent))
+    raise_notices(
+        to_coordinators(coordinator_ids(on_call_only=on_call_only), kind, case_id=case_id, key=key, urgent=urgent)
+    )
 
 
 def notify_reporter(case_id: str, kind: str, *, key: str) -> None:

@@ -65,7 +65,11 @@ def record_initial_consent(case_id: str, choices: Mapping[str, bool]) -> None:
         insert(ConsentRecord),
         [
             {
-                "case_id": case_id, "purpose": p, "recipient": "", "recorded_at": now, "source": "intake",
+                "case_id": case_id,
+                "purpose": p,
+                "recipient": "",
+                "recorded_at": now,
+                "source": "intake",
                 **_row(case_id, p, bool(choices.get(p))),
             }
             for p in PURPOSES
@@ -79,6 +83,8 @@ def record_consent(case_id: str, choices: Mapping[str, bool], *, source: str) ->
     changed = [p for p in PURPOSES if p in choices and bool(choices[p]) != before[p]]
     for purpose in changed:
         db.session.add(
-            ConsentRecord(case_id=case_id, purpose=purpose, source=source, **_row(case_id, purpose, bool(choices[purpose])))
+            ConsentRecord(
+                case_id=case_id, purpose=purpose, source=source, **_row(case_id, purpose, bool(choices[purpose]))
+            )
         )
     return changed

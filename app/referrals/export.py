@@ -69,7 +69,9 @@ def _documents(plan: Export, index: list[dict[str, str]], now: datetime) -> Iter
         if referral is None or case is None or not consent["legal_referral"]:
             continue  # gone, or consent withdrawn since the plan was made
         document = packet.build_document(referral, case, consent=consent, identity=referral.identity_disclosed, now=now)
-        index.append({"id": referral.id, "case": case.id, "status": referral.status, "sent_at": document["referral"]["sent_at"]})
+        index.append(
+            {"id": referral.id, "case": case.id, "status": referral.status, "sent_at": document["referral"]["sent_at"]}
+        )
         yield document
 
 
@@ -94,12 +96,19 @@ def _rendered(documents: Iterable[dict[str, Any]], jobs: int) -> Iterator[tuple[
             yield first, pdf.result()
 
 
-def _files(plan: Export, index: list[dict[str, str]], step: Callable[[], None], jobs: int) -> Iterator[tuple[str, bytes]]:
+def _files(
+    plan: Export, index: list[dict[str, str]], step: Callable[[], None], jobs: int
+) -> Iterator[tuple[str, bytes]]:
     now = utcnow()
     for document, pdf in _rendered(_documents(plan, index, now), jobs):
         yield from packet.packet_files(document, prefix=f"referral-{document['referral']['id']}/", pdf=pdf)
         step()
-    listing = {"schema": packet.SCHEMA_ID, "version": packet.VERSION, "generated_at": now.isoformat(), "referrals": index}
+    listing = {
+        "schema": packet.SCHEMA_ID,
+        "version": packet.VERSION,
+        "generated_at": now.isoformat(),
+        "referrals": index,
+    }
     yield "index.json", json.dumps(listing, indent=2).encode()
 
 
@@ -118,6 +127,12 @@ def write_export(
     for entry in index:  # on each case's own timeline too
         announce("packet_exported", actor=actor, role="operator", case_id=entry["case"], referral=entry["id"])
     announce(
-        "export_made", actor=actor, role="operator", kind="referrals", counsel=plan.counsel.id, count=len(index), sha256=sealed.sha256
+        "export_made",
+        actor=actor,
+        role="operator",
+        kind="referrals",
+        counsel=plan.counsel.id,
+        count=len(index),
+        sha256=sealed.sha256,
     )
     return len(index)

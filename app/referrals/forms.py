@@ -6,9 +6,8 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms import Form
+from app.forms import CheckboxList, Form
 from app.referrals.vocabulary import DECLINE_REASONS, PRACTICE_AREAS
-from app.staff.forms import CheckboxList
 
 
 class ReferForm(Form):
@@ -18,7 +17,11 @@ class ReferForm(Form):
 class DecideForm(Form):
     decision = SelectField(
         "Your decision",
-        choices=[SelectChoice("", "Choose…"), SelectChoice("accept", "Accept the referral"), SelectChoice("decline", "Decline")],
+        choices=[
+            SelectChoice("", "Choose…"),
+            SelectChoice("accept", "Accept the referral"),
+            SelectChoice("decline", "Decline"),
+        ],
         validators=[DataRequired("Choose accept or decline.")],
     )
     reason = SelectField(

@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from app.cases import vocabulary as words
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.models import Case
-from app.typeset import GREY, start
 from app.i18n import in_language
+from app.typeset import GREY, start
 
 
 def wants_licensing_help(content: ReportContent) -> bool:
@@ -47,13 +47,16 @@ def complaint_letter(case: Case, content: ReportContent, contact: ContactDetails
                 "Fill in the parts in [square brackets], take out anything you do not want to share, then sign it "
                 "and send it yourself by mail, or through the Department's own complaint form."
             ),
-            "english": _("The letter is in English, the language the Department works in. Your own words are kept as you wrote them."),
+            "english": _(
+                "The letter is in English, the language the Department works in. "
+                "Your own words are kept as you wrote them."
+            ),
             "footer": _("Draft, not sent"),
         }
     with in_language("en"):
-        category = _label(words.CATEGORIES, case.category)  # type: ignore[arg-type]
-        when = _label(words.WHEN, content.when)  # type: ignore[arg-type]
-        setting = _label(words.SETTINGS, content.setting)  # type: ignore[arg-type]
+        category = _label(words.CATEGORIES, case.category)
+        when = _label(words.WHEN, content.when)
+        setting = _label(words.SETTINGS, content.setting)
     out = start("Draft complaint", notes["footer"], created=today, language=case.language, lang=case.language)
     out.block(notes["title"], size=16, bold=True, leading=1.3)
     out.y += 6
@@ -71,7 +74,9 @@ def complaint_letter(case: Case, content: ReportContent, contact: ContactDetails
         "Dear Sir or Madam,",
         "I am writing to file a complaint about [name of the licensed massage therapist], license number "
         "[license number, if known], who works at [name and address of the business].",
-        f"What happened: {category}." + (f" When: {when.lower()}." if when else "") + (f" Where: {setting.lower()}." if setting else ""),
+        f"What happened: {category}."
+        + (f" When: {when.lower()}." if when else "")
+        + (f" Where: {setting.lower()}." if setting else ""),
         "In my own words:",
     ]
     for paragraph in paragraphs:

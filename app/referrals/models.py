@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models import UTCDateTime, minute_now, new_id, utcnow
 
 
-class ConsentRecord(db.Model):
+class ConsentRecord(Model):
     """One decision by the reporter about one purpose; the newest per purpose is in force."""
 
     __tablename__ = "consent_records"
@@ -32,7 +32,7 @@ class ConsentRecord(db.Model):
     __table_args__ = (Index("ix_consent_case_purpose", "case_id", "purpose", "id"),)
 
 
-class CounselProfile(db.Model):
+class CounselProfile(Model):
     """What coordinators need to choose counsel, and the key a packet is encrypted to."""
 
     __tablename__ = "counsel_profiles"
@@ -48,7 +48,7 @@ class CounselProfile(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class Referral(db.Model):
+class Referral(Model):
     """One referral of a case to one counsel, from draft to closed (or revoked).
 
     The packet is stored only as age ciphertext to the counsel's recipient: nobody here can

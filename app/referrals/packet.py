@@ -89,7 +89,9 @@ def _timeline(case: Case, referral_id: str) -> list[dict[str, str]]:
     whom else the case went to."""
     entries = [{"at": _iso(case.created_at) or "", "event": "The report was received."}]
     rows = db.session.execute(
-        select(AuditEntry.at, AuditEntry.action, AuditEntry.detail).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id)
+        select(AuditEntry.at, AuditEntry.action, AuditEntry.detail)
+        .where(AuditEntry.case_id == case.id)
+        .order_by(AuditEntry.id)
     )
     for at, action, detail in rows:
         if action == "case_status_changed":
@@ -112,7 +114,9 @@ def _timeline(case: Case, referral_id: str) -> list[dict[str, str]]:
 def _consent(case_id: str) -> list[dict[str, Any]]:
     latest: dict[str, ConsentRecord] = {}
     for record in db.session.scalars(
-        select(ConsentRecord).where(ConsentRecord.case_id == case_id, ConsentRecord.recipient == "").order_by(ConsentRecord.id)
+        select(ConsentRecord)
+        .where(ConsentRecord.case_id == case_id, ConsentRecord.recipient == "")
+        .order_by(ConsentRecord.id)
     ):
         latest[record.purpose] = record
     return [{"purpose": p, "granted": choice_of(r), "recorded_at": _iso(r.recorded_at)} for p, r in latest.items()]
@@ -148,10 +152,15 @@ def build_document(
     counsel = db.session.get(StaffUser, referral.counsel_id)
     profile = db.session.get(CounselProfile, referral.counsel_id)
     by = db.session.get(StaffUser, referral.created_by_id) if referral.created_by_id else None
-    assert counsel is not None and profile is not None
+    if counsel is None or profile is None:
+        raise PacketError("That counsel can no longer receive referrals (no active account or no key).")
     dek = open_case_key(case)
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
-    contact = open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact") if case.contact_sealed else {}
+    contact = (
+        open_json(dek, case.contact_sealed, record="case", record_id=case.id, field="contact")
+        if case.contact_sealed
+        else {}
+    )
     narrative = report.get("narrative", "")
     reporter, redacted = None, 0
     if identity and consent["identity_to_counsel"] and contact:
@@ -226,7 +235,9 @@ def _zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
 def packet_files(document: dict[str, Any], prefix: str = "", pdf: bytes | None = None) -> Iterator[tuple[str, bytes]]:
     """The files of one packet: README.txt, packet.json and packet.pdf (rendered here unless
     given already rendered)."""
-    readme = README.format(id=document["referral"]["id"], schema=SCHEMA_ID, version=VERSION, confidentiality=CONFIDENTIALITY)
+    readme = README.format(
+        id=document["referral"]["id"], schema=SCHEMA_ID, version=VERSION, confidentiality=CONFIDENTIALITY
+    )
     yield f"{prefix}README.txt", readme.encode()
     yield f"{prefix}packet.json", json.dumps(document, ensure_ascii=False, indent=2).encode()
     yield f"{prefix}packet.pdf", pdf if pdf is not None else render_packet_pdf(document)

@@ -23,9 +23,15 @@ PURPOSES = {
     "contact_email": "Contact by email",
     "contact_text": "Contact by text message",
 }
-QUESTIONS = (("perpetrator", "Who did this"), ("setting", "Where it happened"), ("when", "When it happened"),
-             ("danger_now", "In danger now"), ("injured", "Injured"), ("ongoing", "Still happening"),
-             ("wants", "What the reporter wants"))
+QUESTIONS = (
+    ("perpetrator", "Who did this"),
+    ("setting", "Where it happened"),
+    ("when", "When it happened"),
+    ("danger_now", "In danger now"),
+    ("injured", "Injured"),
+    ("ongoing", "Still happening"),
+    ("wants", "What the reporter wants"),
+)
 CONTACT_WAYS = {"phone": "Phone call", "email": "Email", "text": "Text message"}
 CONSENT_COLUMNS = ((LEFT, 270.0), (LEFT + 280, 82.0), (LEFT + 372, 132.0))
 
@@ -70,14 +76,21 @@ def render_packet_pdf(document: dict[str, Any]) -> bytes:
     """
     # The packet's own time, not the clock: the same document always gives the same bytes.
     created = _moment(document["generated_at"]) or datetime(2000, 1, 1, tzinfo=UTC)
-    out = start("Referral packet", f"Confidential · Referral {document['referral']['id']}",
-                created=created, language=str(document["case"]["language"] or ""))
+    out = start(
+        "Referral packet",
+        f"Confidential · Referral {document['referral']['id']}",
+        created=created,
+        language=str(document["case"]["language"] or ""),
+    )
     for section in (_front, _referral, _case, _scope, _report, _reporter, _timeline):
         section(out, document)
     if out.replaced:
         out.y += 10
-        out.block(f"{REPLACEMENT} marks a character this PDF cannot show; packet.json has the text "
-                  "exactly as written.", size=9, color=GREY)
+        out.block(
+            f"{REPLACEMENT} marks a character this PDF cannot show; packet.json has the text exactly as written.",
+            size=9,
+            color=GREY,
+        )
     return out.finish()
 
 
@@ -93,43 +106,58 @@ def _referral(out: Writer, document: dict[str, Any]) -> None:
     referral = document["referral"]
     counsel = referral["counsel"]
     out.heading("Referral")
-    for label, value in (("Referral ID", referral["id"]), ("Program", referral["program"]),
-                         ("Referred by", referral["referred_by"]), ("Counsel", counsel["name"]),
-                         ("Firm", counsel["firm"]), ("Counsel's email", counsel["email"]),
-                         ("Sent", _when(referral["sent_at"]))):
+    for label, value in (
+        ("Referral ID", referral["id"]),
+        ("Program", referral["program"]),
+        ("Referred by", referral["referred_by"]),
+        ("Counsel", counsel["name"]),
+        ("Firm", counsel["firm"]),
+        ("Counsel's email", counsel["email"]),
+        ("Sent", _when(referral["sent_at"])),
+    ):
         out.field(label, value)
 
 
 def _case(out: Writer, document: dict[str, Any]) -> None:
     case = document["case"]
     out.heading("Case")
-    for label, value in (("Case reference", case["reference"]), ("Received", _when(case["received_at"])),
-                         ("Category", f"{case['category_label']} ({case['category']})"),
-                         ("Triage level at intake", LEVELS.get(case["level"], case["level"])),
-                         ("Reporter's language", _language(str(case["language"] or ""))),
-                         ("County", case["county"])):
+    for label, value in (
+        ("Case reference", case["reference"]),
+        ("Received", _when(case["received_at"])),
+        ("Category", f"{case['category_label']} ({case['category']})"),
+        ("Triage level at intake", LEVELS.get(case["level"], case["level"])),
+        ("Reporter's language", _language(str(case["language"] or ""))),
+        ("County", case["county"]),
+    ):
         out.field(label, value)
 
 
 def _scope(out: Writer, document: dict[str, Any]) -> None:
     out.heading("What the reporter agreed to share")
     if document["reporter"] is not None:
-        out.block("Identity disclosed: the reporter agreed that counsel may see their name and "
-                  "contact details (below).", bold=True)
+        out.block(
+            "Identity disclosed: the reporter agreed that counsel may see their name and contact details (below).",
+            bold=True,
+        )
     else:
-        out.block("Identity withheld at the reporter's request. Their name and contact details "
-                  "are not in this packet.", bold=True)
+        out.block(
+            "Identity withheld at the reporter's request. Their name and contact details are not in this packet.",
+            bold=True,
+        )
         count = document["scope"].get("redactions", 0)
         if count:
             mentions = "1 mention" if count == 1 else f"{count} mentions"
             out.block(f"In the report, {mentions} of their name or contact details replaced by [withheld].")
     out.y += 4
     titles = ("Choice", "Decision", "Recorded")
-    out.row(*((title, x, width, True, GREY) for title, (x, width) in zip(titles, CONSENT_COLUMNS)))
+    out.row(*((title, x, width, True, GREY) for title, (x, width) in zip(titles, CONSENT_COLUMNS, strict=True)))
     for choice in document["scope"]["consent"]:
-        texts = (PURPOSES.get(choice["purpose"], choice["purpose"]),
-                 "Granted" if choice["granted"] else "Not granted", _when(choice["recorded_at"]))
-        out.row(*((text, x, width, False, 0) for text, (x, width) in zip(texts, CONSENT_COLUMNS)))
+        texts = (
+            PURPOSES.get(choice["purpose"], choice["purpose"]),
+            "Granted" if choice["granted"] else "Not granted",
+            _when(choice["recorded_at"]),
+        )
+        out.row(*((text, x, width, False, 0) for text, (x, width) in zip(texts, CONSENT_COLUMNS, strict=True)))
     if not document["scope"]["consent"]:
         out.block("No consent choices were recorded.", color=GREY)
 
@@ -153,19 +181,28 @@ def _reporter(out: Writer, document: dict[str, Any]) -> None:
         return
     out.heading("Reporter identity")
     ways = ", ".join(CONTACT_WAYS.get(way, way) for way in reporter["contact_by"])
-    for label, value in (("Name", reporter["name"]), ("Email", reporter["email"]),
-                         ("Phone", reporter["phone"]), ("Safe times to contact", reporter["safe_times"]),
-                         ("Voicemail", reporter["voicemail_ok"]),
-                         ("Agreed ways of contact", ways or "None: do not contact the reporter directly")):
+    for label, value in (
+        ("Name", reporter["name"]),
+        ("Email", reporter["email"]),
+        ("Phone", reporter["phone"]),
+        ("Safe times to contact", reporter["safe_times"]),
+        ("Voicemail", reporter["voicemail_ok"]),
+        ("Agreed ways of contact", ways or "None: do not contact the reporter directly"),
+    ):
         out.field(label, value)
-    out.block("Contact the reporter only in the agreed ways, and agree the approach with the "
-              "program first.", size=9, color=GREY)
+    out.block(
+        "Contact the reporter only in the agreed ways, and agree the approach with the program first.",
+        size=9,
+        color=GREY,
+    )
 
 
 def _timeline(out: Writer, document: dict[str, Any]) -> None:
     out.heading("Timeline")
     for entry in document["timeline"]:
-        out.row((_when(entry["at"]), LEFT, LABEL - 8, False, GREY),
-                (entry["event"], LEFT + LABEL, RIGHT - LEFT - LABEL, False, 0))
+        out.row(
+            (_when(entry["at"]), LEFT, LABEL - 8, False, GREY),
+            (entry["event"], LEFT + LABEL, RIGHT - LEFT - LABEL, False, 0),
+        )
     if not document["timeline"]:
         out.block("Nothing recorded.", color=GREY)

@@ -37,8 +37,14 @@ log = logging.getLogger("confide.referrals")
 
 CHANGED = "This referral changed meanwhile (it may have been withdrawn). Reload the page to see where it stands."
 # Stamped when a referral reaches the status.
-STAMPS = {"sent": "sent_at", "acknowledged": "acknowledged_at", "accepted": "decided_at", "declined": "decided_at",
-          "closed": "ended_at", "revoked": "ended_at"}
+STAMPS = {
+    "sent": "sent_at",
+    "acknowledged": "acknowledged_at",
+    "accepted": "decided_at",
+    "declined": "decided_at",
+    "closed": "ended_at",
+    "revoked": "ended_at",
+}
 # Once a referral is over, nobody needs its packet: counsel can no longer download it.
 PACKET_GONE = ("declined", "closed", "revoked")
 
@@ -56,8 +62,16 @@ def announce_pending(pending: Pending) -> None:
         announce(name, **fields)
 
 
-def _step(referral: Referral, old: str, new: str, *, actor: StaffUser | None, pending: Pending,
-          reason: str | None = None, **values: Any) -> bool:
+def _step(
+    referral: Referral,
+    old: str,
+    new: str,
+    *,
+    actor: StaffUser | None,
+    pending: Pending,
+    reason: str | None = None,
+    **values: Any,
+) -> bool:
     """Move ``referral`` from ``old`` to ``new`` unless someone moved it first. Not committed."""
     if new not in STEPS[old]:
         raise ReferralError(f"A referral that is {old} cannot become {new}.")
@@ -72,10 +86,20 @@ def _step(referral: Referral, old: str, new: str, *, actor: StaffUser | None, pe
     )
     if not moved.rowcount:  # type: ignore[attr-defined]
         return False
-    pending.append(("referral_status_changed", {
-        "actor": actor.id if actor else "", "role": actor.role if actor else "reporter",
-        "case_id": referral.case_id, "referral": referral.id, "old": old, "new": new, "reason": reason,
-    }))
+    pending.append(
+        (
+            "referral_status_changed",
+            {
+                "actor": actor.id if actor else "",
+                "role": actor.role if actor else "reporter",
+                "case_id": referral.case_id,
+                "referral": referral.id,
+                "old": old,
+                "new": new,
+                "reason": reason,
+            },
+        )
+    )
     return True
 
 
@@ -96,14 +120,24 @@ def _case_back_from_referred(case_id: str, pending: Pending, actor: StaffUser | 
     if going:
         return
     moved = db.session.execute(
-        update(Case).where(Case.id == case_id, Case.status == "referred")
+        update(Case)
+        .where(Case.id == case_id, Case.status == "referred")
         .values(status="in_progress", queue_rank=QUEUE_RANK["in_progress"], updated_at=minute_now())
     )
     if moved.rowcount:  # type: ignore[attr-defined]
-        pending.append(("case_status_changed", {
-            "actor": actor.id if actor else "", "role": actor.role if actor else "system", "case_id": case_id,
-            "old": "referred", "new": "in_progress", "reason": None,
-        }))
+        pending.append(
+            (
+                "case_status_changed",
+                {
+                    "actor": actor.id if actor else "",
+                    "role": actor.role if actor else "system",
+                    "case_id": case_id,
+                    "old": "referred",
+                    "new": "in_progress",
+                    "reason": None,
+                },
+            )
+        )
 
 
 def referrals_for_case(case_id: str) -> list[Referral]:
@@ -119,14 +153,18 @@ def create_referral(viewer: StaffUser, case: Case, counsel_id: str) -> Referral:
     if counsel is None:
         raise ReferralError("Choose counsel from the directory.")
     already = db.session.scalar(
-        select(Referral.id).where(Referral.case_id == case.id, Referral.counsel_id == counsel_id, Referral.status.in_(ACTIVE))
+        select(Referral.id).where(
+            Referral.case_id == case.id, Referral.counsel_id == counsel_id, Referral.status.in_(ACTIVE)
+        )
     )
     if already:
         raise ReferralError(f"This case already has an open referral to {counsel.label}.")
     referral = Referral(case_id=case.id, counsel_id=counsel_id, created_by_id=viewer.id, status="draft")
     db.session.add(referral)
     db.session.commit()
-    announce("referral_created", actor=viewer.id, role=viewer.role, case_id=case.id, referral=referral.id, counsel=counsel_id)
+    announce(
+        "referral_created", actor=viewer.id, role=viewer.role, case_id=case.id, referral=referral.id, counsel=counsel_id
+    )
     return referral
 
 
@@ -143,7 +181,8 @@ def send_referral(viewer: StaffUser, referral: Referral, *, now: datetime | None
     if counsel is None:
         raise ReferralError("That counsel can no longer receive referrals (no active account or no key).")
     case = db.session.get(Case, referral.case_id)
-    assert case is not None
+    if case is None:
+        raise ReferralError("The report was deleted.")
     now = now or utcnow()
     identity = consent["identity_to_counsel"] and case.is_named
     document = packet.build_document(referral, case, consent=consent, identity=identity, now=now)
@@ -152,21 +191,45 @@ def send_referral(viewer: StaffUser, referral: Referral, *, now: datetime | None
     pending: Pending = []
     # If the reporter withdrew consent while the packet was made, their withdrawal revoked
     # the draft and this changes nothing.
-    if not _step(referral, "draft", "sent", actor=viewer, pending=pending, sent_at=now, identity_disclosed=identity,
-                 packet=sealed.data, packet_sha256=sealed.sha256):
+    if not _step(
+        referral,
+        "draft",
+        "sent",
+        actor=viewer,
+        pending=pending,
+        sent_at=now,
+        identity_disclosed=identity,
+        packet=sealed.data,
+        packet_sha256=sealed.sha256,
+    ):
         db.session.rollback()
         raise ReferralError(CHANGED)
     if old_status == "new" or "referred" in TRANSITIONS.get(old_status, ()):
         # A coordinator sending a referral has read the case: it is acknowledged, and referred.
         referred = db.session.execute(
-            update(Case).where(Case.id == case.id, Case.status == old_status).values(
-                status="referred", queue_rank=QUEUE_RANK["referred"], updated_at=now,
+            update(Case)
+            .where(Case.id == case.id, Case.status == old_status)
+            .values(
+                status="referred",
+                queue_rank=QUEUE_RANK["referred"],
+                updated_at=now,
                 acknowledged_at=case.acknowledged_at or now,
             )
         )
         if referred.rowcount:  # type: ignore[attr-defined]
-            pending.append(("case_status_changed", {"actor": viewer.id, "role": viewer.role, "case_id": case.id,
-                                                    "old": old_status, "new": "referred", "reason": None}))
+            pending.append(
+                (
+                    "case_status_changed",
+                    {
+                        "actor": viewer.id,
+                        "role": viewer.role,
+                        "case_id": case.id,
+                        "old": old_status,
+                        "new": "referred",
+                        "reason": None,
+                    },
+                )
+            )
     notify_staff(counsel.user.id, "referral", case_id=None, key=f"referral:{referral.id}")
     db.session.commit()
     announce_pending(pending)
@@ -234,7 +297,9 @@ def _revoke_all(referrals: Collection[Referral], reason: str, pending: Pending, 
             raise ReferralError(CHANGED)
         if status in ACTIVE:
             if status != "draft":
-                notify_staff(referral.counsel_id, "referral_revoked", case_id=None, key=f"referral-revoked:{referral.id}")
+                notify_staff(
+                    referral.counsel_id, "referral_revoked", case_id=None, key=f"referral-revoked:{referral.id}"
+                )
             notify_coordinators("referral_revoked", case_id=referral.case_id, key=f"referral-revoked:{referral.id}")
 
 
@@ -330,4 +395,4 @@ def reporter_referrals(case_id: str) -> list[ReporterReferral]:
         .where(Referral.case_id == case_id, Referral.sent_at.is_not(None))
         .order_by(Referral.sent_at)
     ).all()
-    return [ReporterReferral(status, firm or name, sent_at) for status, firm, name, sent_at in rows]
+    return [ReporterReferral(status, firm or name, sent_at) for status, firm, name, sent_at in rows if sent_at]

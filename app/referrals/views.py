@@ -21,16 +21,9 @@ from app.referrals.vocabulary import DECLINE_REASONS, OPEN_TO_COUNSEL, PRACTICE_
 from app.security import COORDINATOR, COUNSEL, allow
 from app.signals import announce
 from app.staff.forms import ActionForm
-from app.staff.models import StaffUser
-from app.staff.sessions import current_staff, recently_authenticated
+from app.staff.sessions import recently_authenticated, signed_in_staff
 
 blueprint = Blueprint("referrals", __name__)
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None
-    return user
 
 
 def _case_page(case_id: str) -> Response:
@@ -39,7 +32,7 @@ def _case_page(case_id: str) -> Response:
 
 def _referral(referral_id: str) -> Referral:
     """A referral the viewer may act on: any, for coordinators; their own, for counsel."""
-    viewer = _me()
+    viewer = signed_in_staff()
     if viewer.role == COUNSEL:
         try:
             return services.counsel_referral(viewer, referral_id)
@@ -56,7 +49,7 @@ def _referral(referral_id: str) -> Referral:
 @blueprint.post("/cases/<case_id>/referrals")
 @allow(COORDINATOR)
 def create(case_id: str) -> Response:
-    viewer = _me()
+    viewer = signed_in_staff()
     case = cases.visible_case(viewer, case_id)
     form = ReferForm(prefix="refer")
     form.counsel_id.choices = [c.user.id for c in counsel_directory()]
@@ -78,7 +71,7 @@ def send(referral_id: str) -> Response:
     referral = _referral(referral_id)
     if ActionForm().validate_on_submit():
         try:
-            services.send_referral(_me(), referral)
+            services.send_referral(signed_in_staff(), referral)
         except (services.ReferralError, PacketError) as error:
             flash(str(error), "error")
         except FontMissing as error:
@@ -94,7 +87,7 @@ def revoke(referral_id: str) -> Response:
     referral = _referral(referral_id)
     if ActionForm().validate_on_submit():
         try:
-            services.revoke_referral(_me(), referral)
+            services.revoke_referral(signed_in_staff(), referral)
         except services.ReferralError as error:
             flash(str(error), "error")
         else:
@@ -106,7 +99,7 @@ def revoke(referral_id: str) -> Response:
 @allow(COORDINATOR, COUNSEL)
 def close(referral_id: str) -> Response:
     referral = _referral(referral_id)
-    viewer = _me()
+    viewer = signed_in_staff()
     if ActionForm().validate_on_submit():
         try:
             services.close_referral(viewer, referral)
@@ -123,7 +116,7 @@ def close(referral_id: str) -> Response:
 @allow(COORDINATOR, COUNSEL)
 def packet(referral_id: str) -> Response:
     referral = _referral(referral_id)
-    viewer = _me()
+    viewer = signed_in_staff()
     if viewer.role == COORDINATOR and not recently_authenticated():
         flash("To download a packet, please confirm it is you.", "info")
         return redirect(url_for("staff.reauth", next=request.path), 303)
@@ -143,7 +136,10 @@ def packet(referral_id: str) -> Response:
 @allow(COUNSEL)
 def portal() -> str:
     return render_template(
-        "referrals/portal.html", referrals=services.counsel_referrals(_me()), status_names=STATUS_NAMES, open_states=OPEN_TO_COUNSEL
+        "referrals/portal.html",
+        referrals=services.counsel_referrals(signed_in_staff()),
+        status_names=STATUS_NAMES,
+        open_states=OPEN_TO_COUNSEL,
     )
 
 
@@ -169,9 +165,8 @@ def counsel_referral(referral_id: str) -> tuple[str, int]:
 @allow(COUNSEL)
 def acknowledge(referral_id: str) -> Response:
     referral = _referral(referral_id)
-    if ActionForm().validate_on_submit():
-        if services.acknowledge_referral(_me(), referral):
-            flash("Thank you: the program knows you have the referral.", "success")
+    if ActionForm().validate_on_submit() and services.acknowledge_referral(signed_in_staff(), referral):
+        flash("Thank you: the program knows you have the referral.", "success")
     return redirect(url_for("referrals.counsel_referral", referral_id=referral.id), 303)
 
 
@@ -182,7 +177,9 @@ def decide(referral_id: str) -> Response | tuple[str, int]:
     form = DecideForm()
     if form.validate_on_submit():
         try:
-            services.decide_referral(_me(), referral, accept=form.decision.data == "accept", reason=form.reason.data or "")
+            services.decide_referral(
+                signed_in_staff(), referral, accept=form.decision.data == "accept", reason=form.reason.data or ""
+            )
         except services.ReferralError as error:
             form.reason.errors = [str(error)]
         else:

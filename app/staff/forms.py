@@ -9,9 +9,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from app.cases.vocabulary import CATEGORIES
-from app.forms import Form
+from app.forms import CheckboxList, Form
 from app.i18n import language_choices
-from app.intake.forms import CheckboxList
 from app.staff.models import ROLES
 
 
@@ -90,5 +89,3 @@ class TrainingForm(Form):
 
 class ActionForm(Form):
     """A button with nothing but its CSRF token."""
-
-

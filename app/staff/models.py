@@ -7,14 +7,13 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.cases.models import new_id
-from app.extensions import db
-from app.models import UTCDateTime, utcnow
+from app.extensions import Model
+from app.models import UTCDateTime, new_id, utcnow
 
 ROLES = ("responder", "coordinator", "counsel")
 
 
-class StaffUser(db.Model):
+class StaffUser(Model):
     __tablename__ = "staff_users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -61,7 +60,7 @@ class StaffUser(db.Model):
         return f"{self.display_name} ({self.pseudonym})" if self.pseudonym else self.display_name
 
 
-class LoginFailures(db.Model):
+class LoginFailures(Model):
     """Failed sign-ins on one account from one source (a keyed, daily-changing hash of the
     address, never the address), since that source last signed in there."""
 
@@ -73,7 +72,7 @@ class LoginFailures(db.Model):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class StaffInvite(db.Model):
+class StaffInvite(Model):
     """A one-time enrolment link. Only a keyed index of its token is stored."""
 
     __tablename__ = "staff_invites"
@@ -90,7 +89,7 @@ class StaffInvite(db.Model):
     staff: Mapped[StaffUser] = relationship()
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     __tablename__ = "staff_recovery_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -99,7 +98,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class Training(db.Model):
+class Training(Model):
     """A completed course that qualifies a responder for a category until it expires."""
 
     __tablename__ = "staff_trainings"

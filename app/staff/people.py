@@ -15,7 +15,7 @@ from app.security import COORDINATOR, COUNSEL, allow
 from app.staff import profiles, services
 from app.staff.forms import ActionForm, InviteForm, StaffEditForm, TrainingForm
 from app.staff.models import StaffUser
-from app.staff.sessions import current_staff, fresh_auth
+from app.staff.sessions import fresh_auth, signed_in_staff
 
 blueprint = Blueprint("people", __name__, url_prefix="/staff/people")
 
@@ -25,12 +25,6 @@ def _person(staff_id: str) -> StaffUser:
     if person is None:
         abort(404)
     return person
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None
-    return user
 
 
 @blueprint.get("")
@@ -50,7 +44,8 @@ def invite() -> tuple[str, int] | str:
     status = 400
     if form.validate_on_submit():
         try:
-            url = services.invite_staff(form.email.data, form.role.data, name=form.name.data or "", by=_me())
+            by = signed_in_staff()
+            url = services.invite_staff(form.email.data, form.role.data, name=form.name.data or "", by=by)
             status = 200
         except services.StaffError as error:
             form.email.errors = [str(error)]
@@ -67,7 +62,7 @@ def edit(staff_id: str) -> Response | tuple[str, int] | str:
         try:
             profiles.update_profile(
                 person,
-                by=_me(),
+                by=signed_in_staff(),
                 pseudonym=form.pseudonym.data,
                 languages=form.languages.data,
                 on_duty=form.on_duty.data,
@@ -123,7 +118,7 @@ def counsel_profile(staff_id: str) -> Response | tuple[str, int]:
         try:
             directory.save_counsel_profile(
                 person,
-                by=_me(),
+                by=signed_in_staff(),
                 firm=form.firm.data,
                 practice_areas=form.practice_areas.data,
                 languages=form.languages.data,
@@ -147,7 +142,7 @@ def add_training(staff_id: str) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         profiles.add_training(
             person,
-            by=_me(),
+            by=signed_in_staff(),
             course=form.course.data,
             category=form.category.data,
             completed_on=form.completed_on.data,
@@ -164,7 +159,7 @@ def remove_training(staff_id: str, training_id: int) -> Response:
     person = _person(staff_id)
     if ActionForm().validate_on_submit():
         try:
-            profiles.remove_training(person, training_id, by=_me())
+            profiles.remove_training(person, training_id, by=signed_in_staff())
         except services.StaffError:
             abort(404)
     return redirect(url_for("people.edit", staff_id=person.id), 303)
@@ -177,7 +172,7 @@ def deactivate(staff_id: str) -> Response:
     person = _person(staff_id)
     if ActionForm().validate_on_submit():
         try:
-            services.deactivate(person, by=_me())
+            services.deactivate(person, by=signed_in_staff())
             flash(f"{person.display_name} is deactivated and signed out everywhere.", "success")
         except services.StaffError as error:
             flash(str(error), "error")

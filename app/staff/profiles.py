@@ -15,6 +15,7 @@ from app.staff.models import StaffUser, Training
 from app.staff.pseudonyms import pseudonym_key, pseudonym_problem
 from app.staff.services import StaffError
 
+
 def update_profile(
     user: StaffUser,
     *,
@@ -33,7 +34,7 @@ def update_profile(
         others = db.session.scalars(
             select(StaffUser.pseudonym).where(StaffUser.pseudonym.is_not(None), StaffUser.id != user.id)
         )
-        if any(pseudonym_key(other) == key for other in others):
+        if any(pseudonym_key(other or "") == key for other in others):
             raise StaffError("Another person already uses that pseudonym, or one that reads the same.")
     user.pseudonym = pseudonym
     user.languages = [code for code in current_app.config["CONFIDE"].languages if code in set(languages)]

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.crypto import DecryptionError, blind_index
 from app.extensions import db
@@ -83,7 +83,9 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
 
 def _cancel_invites(user: StaffUser) -> None:
     db.session.execute(
-        update(StaffInvite).where(StaffInvite.staff_id == user.id, StaffInvite.used_at.is_(None)).values(used_at=utcnow())
+        update(StaffInvite)
+        .where(StaffInvite.staff_id == user.id, StaffInvite.used_at.is_(None))
+        .values(used_at=utcnow())
     )
 
 
@@ -159,7 +161,7 @@ def enrol(invite: StaffInvite, secret: str, password: str, code: str) -> list[st
 
 def _replace_recovery_codes(user: StaffUser) -> list[str]:
     ring = current_keyring()
-    db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.staff_id == user.id))
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == user.id))
     codes = credentials.new_recovery_codes()
     db.session.add_all(RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c)) for c in codes)
     return codes
@@ -225,9 +227,14 @@ def _spend_recovery_code(user: StaffUser, code: str) -> bool:
 
 
 def unused_recovery_codes(user: StaffUser) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(RecoveryCode).where(RecoveryCode.staff_id == user.id, RecoveryCode.used_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.staff_id == user.id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
 
 
 def sign_out_everywhere(user: StaffUser) -> None:

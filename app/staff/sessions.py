@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, flash, g, redirect, session, url_for
+from flask import abort, current_app, flash, g, redirect, session, url_for
 
 from app.extensions import db
 from app.staff.models import StaffUser
@@ -61,6 +61,15 @@ def current_staff() -> StaffUser | None:
                 flash(f"Your session reached its {hours}-hour limit. Please sign in again.", "info")
             user = None
     g.staff_user = user
+    return user
+
+
+def signed_in_staff() -> StaffUser:
+    """The signed-in staff member, on a page the access gate (app.security) let through only
+    for a role; should the gate ever be bypassed, nobody is served (403) rather than a crash."""
+    user = current_staff()
+    if user is None:
+        abort(403)
     return user
 
 

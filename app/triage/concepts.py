@@ -53,15 +53,15 @@ CONCEPTS = {
     RESOLVED: "words that close a matter: he is in jail, moved away, never came back",
     "negation": "not, never, no (before what it denies)",
     "negation_after": "a negation that follows what it denies (Korean)",
-    "not_negation": "words holding a negation word that deny nothing (Portuguese \"no spa\")",
+    "not_negation": 'words holding a negation word that deny nothing (Portuguese "no spa")',
     "clause_break": "but, however, 但是, 하지만: a new clause begins",
-    "subject": "he, she, I: a negation before one belongs to something else (\"no, he is here\")",
+    "subject": 'he, she, I: a negation before one belongs to something else ("no, he is here")',
     "hypothetical": "if, someday: what follows is not happening",
     "habitual": "every night, always: what the clause tells is not this one time",
     "condition": "until, unless: leaving depends on something (a debt)",
     "ignore": "words that contain a signal word but mean something else",
     "soon": "tonight, today, when we close: when a threat is for",
-    "arriving": "coming, on the way (presence when soon: \"coming tonight\")",
+    "arriving": 'coming, on the way (presence when soon: "coming tonight")',
     "door_locked": "a door locked or padlocked (confinement when now, or with other signs)",
     "covert": "writing in secret: a hidden phone, from the bathroom",
     "alone": "alone: nobody else is there",
@@ -88,6 +88,4 @@ ROLES = {
 def check_concepts(names: Iterable[str]) -> None:
     unknown = sorted(set(names) - set(CONCEPTS))
     if unknown:
-        raise ValueError(
-            f"unknown triage concept {unknown[0]!r}; known: {', '.join(sorted(CONCEPTS))}"
-        )
+        raise ValueError(f"unknown triage concept {unknown[0]!r}; known: {', '.join(sorted(CONCEPTS))}")

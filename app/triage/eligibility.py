@@ -33,7 +33,7 @@ def open_caseload(staff_ids: Collection[str]) -> dict[str, int]:
         .where(Case.assigned_to_id.in_(staff_ids), Case.queue_rank.in_(OPEN_RANKS))
         .group_by(Case.assigned_to_id)
     ).all()
-    return {staff_id: count for staff_id, count in rows}
+    return {staff_id: count for staff_id, count in rows if staff_id is not None}
 
 
 @dataclass
@@ -91,8 +91,9 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
     language, exclusions and caseload, which :meth:`Pool.choose` checks case by case.
 
     On PostgreSQL their rows are locked (in id order, so two routing transactions never
-    deadlock; cases are always locked before responders) before their open cases are counted: another transaction that would give
-    them a case waits until this one has committed its own. (SQLite: the caller holds
+    deadlock; cases are always locked before responders) before their open cases are
+    counted: another transaction that would give them a case waits until this one has
+    committed its own. (SQLite: the caller holds
     the database's write lock, see routing.py.)"""
     rows = db.session.execute(
         select(StaffUser.id, StaffUser.languages, StaffUser.caseload_cap, StaffUser.last_assigned_at, Training.category)

@@ -40,9 +40,9 @@ def excluded_among(case_ids: Sequence[str], staff_ids: Iterable[str]) -> dict[st
     if not stored:
         return {}
     people = list(staff_ids)
-    index = blind_indexer(current_keyring(), PURPOSE)
+    index_of = blind_indexer(current_keyring(), PURPOSE)
     return {
-        case_id: {staff_id for staff_id in people if index(f"{case_id}|{staff_id}") in indexes}
+        case_id: {staff_id for staff_id in people if index_of(f"{case_id}|{staff_id}") in indexes}
         for case_id, indexes in stored.items()
     }
 
@@ -54,4 +54,6 @@ def is_excluded(case_id: str, staff_id: str) -> bool:
 
 
 def exclusion_count(case_id: str) -> int:
-    return db.session.scalar(select(func.count()).select_from(CaseExclusion).where(CaseExclusion.case_id == case_id)) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(CaseExclusion).where(CaseExclusion.case_id == case_id)) or 0
+    )

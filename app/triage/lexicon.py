@@ -23,16 +23,13 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import ahocorasick
 
 _APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u0060\u00b4\uff07]")
 # Scripts written without spaces between words: Han, kana, Hangul (syllables and jamo).
-DENSE = (
-    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff"
-)
+DENSE = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _DENSE_RE = re.compile(f"[{DENSE}]")
 # (Spaces are single by then; starting at the space lets the search skip ahead to each one.)
 _SPACE_BETWEEN_DENSE = re.compile(f" (?<=[{DENSE}] )(?=[{DENSE}])")
@@ -135,14 +132,18 @@ class Lexicon:
                 for role, concept in tags:
                     found[role].append(new(Hit, (start, end, concept)))
         if not folded.isascii():
-            for automaton, view, script in ((self._jamo, str, _JAMO), (self._han, han_view, _HAN_OR_KANA)):
+            dense: tuple[tuple[Any, Callable[[str], str], re.Pattern[str]], ...] = (
+                (self._jamo, str, _JAMO),
+                (self._han, han_view, _HAN_OR_KANA),
+            )
+            for automaton, view_of, script in dense:
                 if automaton is None or not script.search(folded):
                     continue
-                step = 2 if view is han_view else 1  # positions in the view per character
+                step = 2 if view_of is han_view else 1  # positions in the view per character
                 # Only the stretches holding Chinese or Korean: the automaton is slow over others.
                 for stretch in _DENSE_STRETCH.finditer(folded):
                     offset = stretch.start()
-                    for last, (back, length, tags) in automaton.iter(view(stretch.group())):
+                    for last, (back, length, tags) in automaton.iter(view_of(stretch.group())):
                         start, odd = divmod(last - back, step)
                         if odd:
                             continue  # from the second byte of one character into the next

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models import UTCDateTime, utcnow
 
 # Routing states of a case: intake (committed, no worker yet) → assigned | coordinators; a
@@ -15,7 +15,7 @@ from app.models import UTCDateTime, utcnow
 ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
 
 
-class CaseExclusion(db.Model):
+class CaseExclusion(Model):
     """A responder the reporter asked never to see their case (matched by pseudonym at intake),
     as a keyed index of case and person only (``triage.exclusions``)."""
 
@@ -25,7 +25,7 @@ class CaseExclusion(db.Model):
     staff_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
 
 
-class RoutingRound(db.Model):
+class RoutingRound(Model):
     """One routing decision: offered to a responder (or to the coordinators) until a deadline.
 
     A case's rounds are numbered 1, 2, …; a deadline check names its round, so a check

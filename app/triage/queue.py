@@ -71,9 +71,7 @@ def enqueue_route(case_id: str, level: int) -> bool:
             description="route_case",
         )
     except RedisError as error:
-        log.warning(
-            "case %s not queued (%s); the sweep will queue it", case_id, error.__class__.__name__
-        )
+        log.warning("case %s not queued (%s); the sweep will queue it", case_id, error.__class__.__name__)
         return False
     return True
 
@@ -91,7 +89,8 @@ def withdraw_route_jobs(cases: Sequence[tuple[str, int]]) -> int:
                 _queue_for(level).remove(_route_job_id(case_id), pipeline=pipe)
             removed = pipe.execute()
         # Off the queue, nobody can take them any more: their records go too.
-        gone = [Job.key_for(_route_job_id(case_id)) for (case_id, _), count in zip(cases, removed) if count]
+        pairs = zip(cases, removed, strict=True)
+        gone = [Job.key_for(_route_job_id(case_id)) for (case_id, _), count in pairs if count]
         if gone:
             redis.delete(*gone)
     except RedisError as error:
@@ -178,7 +177,7 @@ def _orphaned(jobs: Sequence[Job]) -> set[str]:
         for job in started:
             pipe.exists(worker_alive_key(job.worker_name or "-"))
         alive = pipe.execute()
-    return {job.id for job, living in zip(started, alive) if not living}
+    return {job.id for job, living in zip(started, alive, strict=True) if not living}
 
 
 def sweep(*, force: bool = False) -> int:
@@ -203,7 +202,7 @@ def sweep(*, force: bool = False) -> int:
         log.warning("sweep: %d waiting cases, Redis unreachable (%s)", len(rows), error.__class__.__name__)
         return 0
     queued = again = 0
-    for (case_id, level), job in zip(rows, jobs):
+    for (case_id, level), job in zip(rows, jobs, strict=True):
         if job is not None and job.get_status(refresh=False) in unless and job.id not in orphaned:
             queued += 1
         elif enqueue_route(case_id, level):

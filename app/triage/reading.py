@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from datetime import date
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from typing import NamedTuple
 
 from app.triage.concepts import (
@@ -131,9 +131,7 @@ class Reader:
         check_concepts(words)
         self.this_year = this_year or date.today().year
         # Subject words are looked up only between a negation and what it may deny.
-        self.subjects = frozenset(
-            fold(word) for phrases in words.get("subject", {}).values() for word in phrases
-        )
+        self.subjects = frozenset(fold(word) for phrases in words.get("subject", {}).values() for word in phrases)
         self.lexicon = Lexicon(
             {concept: by_language for concept, by_language in words.items() if concept != "subject"},
             ROLES,
@@ -145,11 +143,11 @@ class Reader:
         if not narrative.strip():
             return Reading()
         text = fold(narrative[:READ_AT_MOST])
-        found = self.lexicon.find(text)
+        hits = self.lexicon.find(text)
         years = _past_years(text, self.this_year)
         if years:
-            found["times"] = sorted([*found.get("times", ()), *years])
-        words = _Words(text, found, self.subjects)
+            hits["times"] = sorted([*hits.get("times", ()), *years])
+        words = _Words(text, hits, self.subjects)
 
         # The frame a clause inherits from the clauses before it in its sentence: "Two years
         # ago, he came with a knife" puts the knife in the past, "I came here last year. The
@@ -185,7 +183,7 @@ class Reader:
             if own is not None:
                 frame = RECENT if own.concept == TENSE else FRAME_WORDS[own.concept]
             else:
-                at, to = changes.get(sentence, ((), ()))
+                at, to = changes.get(sentence, _UNCHANGED)
                 index = bisect.bisect_left(at, number)
                 frame = to[index - 1] if index else initial
             if (own is None or frame == RECENT) and frame in (PRESENT, RECENT):
@@ -205,6 +203,10 @@ class Reader:
         looks_back = any(FRAME_WORDS[h.concept] in (PAST, RESOLVED) for h in words.times)
         pairs = _pairs(found, words.clause, words.count)
         return Reading((*found.values(), *pairs), looks_back=looks_back)
+
+
+# A sentence whose clauses keep the frame they inherit.
+_UNCHANGED: tuple[list[int], list[str]] = ([], [])
 
 
 def _end(hit: Hit) -> int:
@@ -269,8 +271,16 @@ class _Clause:
     words (a pasted document, or a hostile post) is read in time proportional to its size."""
 
     __slots__ = (
-        "words", "times", "tenses", "negations", "negation_ends", "negations_after",
-        "negation_after_starts", "first_supposing", "habitual", "conditional",
+        "words",
+        "times",
+        "tenses",
+        "negations",
+        "negation_ends",
+        "negations_after",
+        "negation_after_starts",
+        "first_supposing",
+        "habitual",
+        "conditional",
     )
 
     def __init__(self, words: _Words, number: int) -> None:
@@ -404,7 +414,9 @@ def _pairs(found: dict[Hit, Found], clause: Callable[[int], int], count: Count) 
         for a in lefts:
             # Only second words starting near the first can be within reach (no word is
             # longer than a hundred characters).
-            nearby = rights[bisect.bisect_left(starts, a.start - within - 100) : bisect.bisect_right(starts, a.end + within)]
+            nearby = rights[
+                bisect.bisect_left(starts, a.start - within - 100) : bisect.bisect_right(starts, a.end + within)
+            ]
             for b in nearby:
                 if clause(a.start) == clause(b.start) and _distance(a, b, count) <= within:
                     made.append(found[a]._replace(concept=name, negated=found[a].negated or found[b].negated))

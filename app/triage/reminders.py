@@ -76,12 +76,18 @@ def remind_unclaimed(now: datetime | None = None) -> int:
         # Marking the round settles it: the reminder is raised once per round.
         marked = db.session.execute(
             update(RoutingRound)
-            .where(RoutingRound.case_id == case_id, RoutingRound.number == number, RoutingRound.outcome == "coordinators")
+            .where(
+                RoutingRound.case_id == case_id, RoutingRound.number == number, RoutingRound.outcome == "coordinators"
+            )
             .values(outcome="unclaimed")
         )
         if marked.rowcount:  # type: ignore[attr-defined]
             notify_coordinators(
-                "unclaimed", case_id=case_id, key=f"unclaimed:{case_id}:{number}", urgent=level == 0, on_call_only=level == 0
+                "unclaimed",
+                case_id=case_id,
+                key=f"unclaimed:{case_id}:{number}",
+                urgent=level == 0,
+                on_call_only=level == 0,
             )
         db.session.commit()
     return len(rows)

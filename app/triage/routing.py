@@ -45,7 +45,13 @@ log = logging.getLogger("confide.triage")
 
 # What routing reads of a case: metadata only, never the sealed report.
 _WAITING = (
-    Case.id, Case.level, Case.created_at, Case.category, Case.language, Case.routing_state, Case.routing_round,
+    Case.id,
+    Case.level,
+    Case.created_at,
+    Case.category,
+    Case.language,
+    Case.routing_state,
+    Case.routing_round,
     Case.ack_due_at,
 )
 
@@ -88,7 +94,7 @@ def _take_write_lock() -> None:
 
 def _due(case: Any, number: int, now: datetime) -> datetime:
     if number == 1:
-        return case.ack_due_at  # type: ignore[no-any-return]
+        return case.ack_due_at
     hours = current_app.config["CONFIDE"].triage.ack_hours[case.level]
     return now + timedelta(hours=hours)
 
@@ -104,7 +110,8 @@ def _exclusions(case_ids: Sequence[str], candidates: Sequence[str]) -> dict[str,
             RoutingRound.case_id.in_(case_ids), RoutingRound.outcome == "missed", RoutingRound.staff_id.is_not(None)
         )
     ):
-        excluded[case_id].add(staff_id)
+        if staff_id is not None:
+            excluded[case_id].add(staff_id)
     return excluded
 
 
@@ -155,7 +162,10 @@ def withdraw_from_responder(case_id: str) -> str | None:
         [
             Notice(holder.id, case_id, "unassigned", f"unassigned:{case_id}:{case.routing_round}"),
             *to_coordinators(
-                coordinator_ids(), "no_peer_support", case_id=case_id, key=f"no-peer-support:{case_id}:{case.routing_round}"
+                coordinator_ids(),
+                "no_peer_support",
+                case_id=case_id,
+                key=f"no-peer-support:{case_id}:{case.routing_round}",
             ),
         ]
     )
@@ -238,7 +248,14 @@ def _record(decisions: Sequence[_Decision], now: datetime) -> bool:
     connection.execute(
         insert(RoutingRound),
         [
-            {"case_id": d.case.id, "number": d.number, "staff_id": d.staff_id, "started_at": now, "due_at": d.due, "outcome": d.outcome}
+            {
+                "case_id": d.case.id,
+                "number": d.number,
+                "staff_id": d.staff_id,
+                "started_at": now,
+                "due_at": d.due,
+                "outcome": d.outcome,
+            }
             for d in decisions
         ],
     )
@@ -267,7 +284,7 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
         _take_write_lock()
         own = db.session.execute(select(*_WAITING).where(Case.id == case_id).with_for_update(key_share=True)).first()
         outcome = "missing" if own is None else ("" if own.routing_state in ROUTABLE else "already-routed")
-        batch = [] if outcome else [own]
+        batch = [own] if own is not None and not outcome else []
         if limit > 1:
             batch += db.session.execute(
                 select(*_WAITING)
@@ -296,7 +313,9 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
     others = [(d.case.id, d.case.level) for d in decisions if d.case.id != case_id]
     if others:
         withdrawn = withdraw_route_jobs(others)
-        log.info("case %s: %d other case(s) routed with it, %d of their jobs withdrawn", case_id, len(others), withdrawn)
+        log.info(
+            "case %s: %d other case(s) routed with it, %d of their jobs withdrawn", case_id, len(others), withdrawn
+        )
     if not outcome:
         outcome = next(d.outcome for d in decisions if d.case.id == case_id)
     return Routed(outcome, tuple(d.case.id for d in decisions), urgent)
@@ -314,13 +333,17 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
         return "acknowledged"
     if case.routing_round != number or case.routing_state != "assigned":
         return "superseded"
-    current = db.session.scalar(select(RoutingRound).where(RoutingRound.case_id == case.id, RoutingRound.number == number))
+    current = db.session.scalar(
+        select(RoutingRound).where(RoutingRound.case_id == case.id, RoutingRound.number == number)
+    )
     if current is None or current.outcome != "assigned":
         return "superseded"
     if current.due_at > now:
         return "not-due"
     missed = db.session.execute(
-        update(RoutingRound).where(RoutingRound.id == current.id, RoutingRound.outcome == "assigned").values(outcome="missed")
+        update(RoutingRound)
+        .where(RoutingRound.id == current.id, RoutingRound.outcome == "assigned")
+        .values(outcome="missed")
     )
     moved = db.session.execute(
         update(Case)

@@ -74,8 +74,17 @@ SERIOUS_WORDS = ("threat", "violence", "presence", "sexual_violence", "attack", 
 GRAVE = (*THREAT_TO_LIFE, "confinement", "sexual_violence", *HARM)
 # Words that only help read others ("took" + "my phone"); never signals of their own.
 PARTS = {
-    "papers", "belongings", "keeping", "sleeping", "workplace", "now", "fear", "soon", "arriving",
-    "covert", "alone",
+    "papers",
+    "belongings",
+    "keeping",
+    "sleeping",
+    "workplace",
+    "now",
+    "fear",
+    "soon",
+    "arriving",
+    "covert",
+    "alone",
 }
 # Signals shown when a report names these only in the past, or denies them.
 NOTABLE = (*THREAT_TO_LIFE, "confinement", "sexual_violence", *HARM, *COERCION, "threat", "violence")
@@ -160,7 +169,8 @@ def _danger_now(r: Reading, *, unsure: bool) -> dict[str, bool]:
         # Violence with the person here now, and she alone, afraid or writing in secret.
         "violence_near": r.now("violence") and r.now("presence") and r.now(*ALONE_WITH_IT),
         # Writing in secret (a hidden phone, from his bathroom) while held or hurt.
-        "writing_in_secret": r.now("covert") and r.now("held_back", "door_locked", "documents_held", "attack", "confinement"),
+        "writing_in_secret": r.now("covert")
+        and r.now("held_back", "door_locked", "documents_held", "attack", "confinement"),
         # A threatening person here, said to be here at a time ("now", "tonight"), or with her
         # alone or hiding.
         "stalked_now": r.now("presence")
@@ -221,4 +231,3 @@ def _described(reading: Reading) -> list[str]:
         elif concept in NOTABLE:
             out.append(f"{'denied' if how == 'negated' else how}:{concept}")
     return out
-

@@ -46,9 +46,7 @@ def upgrade() -> None:
     op.create_table(
         "consent_records",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column(
-            "case_id", sa.String(36), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
         sa.Column("purpose", sa.String(32), nullable=False),
         sa.Column("recipient", sa.String(64), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
@@ -60,9 +58,7 @@ def upgrade() -> None:
     op.create_table(
         "messages",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column(
-            "case_id", sa.String(36), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
         sa.Column("author", sa.String(16), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("created_at", UTC_DATETIME, nullable=False),

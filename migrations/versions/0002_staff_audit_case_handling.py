@@ -131,5 +131,13 @@ def downgrade() -> None:
         batch.drop_constraint("fk_cases_assigned_to_id", type_="foreignkey")
         for column in ("closed_reason", "important", "acknowledged_at", "assigned_at", "assigned_to_id", "queue_rank"):
             batch.drop_column(column)
-    for table in ("case_notes", "audit_head", "audit_log", "staff_trainings", "staff_recovery_codes", "staff_invites", "staff_users"):
+    for table in (
+        "case_notes",
+        "audit_head",
+        "audit_log",
+        "staff_trainings",
+        "staff_recovery_codes",
+        "staff_invites",
+        "staff_users",
+    ):
         op.drop_table(table)

@@ -29,7 +29,8 @@ def upgrade() -> None:
     )
     if rows:
         op.bulk_insert(
-            table, [{"case_id": case_id, "staff_index": exclusion_index(case_id, staff_id)} for case_id, staff_id in rows]
+            table,
+            [{"case_id": case_id, "staff_index": exclusion_index(case_id, staff_id)} for case_id, staff_id in rows],
         )
 
 

@@ -23,7 +23,8 @@ def upgrade() -> None:
     for message_id, case_id in rows:
         counts[case_id] = counts.get(case_id, 0) + 1
         connection.execute(
-            sa.text("UPDATE messages SET number = :number WHERE id = :id"), {"number": counts[case_id], "id": message_id}
+            sa.text("UPDATE messages SET number = :number WHERE id = :id"),
+            {"number": counts[case_id], "id": message_id},
         )
     # Times already stored keep their precision; from now on they are written to the minute.
 

@@ -56,7 +56,8 @@ def downgrade() -> None:
         for record_id, case_id, purpose, sealed in rows:
             granted = bytes(sealed) == blind_index(ring, "consent-choice", f"{case_id}|{purpose}|True")
             connection.execute(
-                sa.text("UPDATE consent_records SET granted = :granted WHERE id = :id"), {"granted": granted, "id": record_id}
+                sa.text("UPDATE consent_records SET granted = :granted WHERE id = :id"),
+                {"granted": granted, "id": record_id},
             )
     with op.batch_alter_table("consent_records") as table:
         table.drop_column("sealed_choice")

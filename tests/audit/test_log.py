@@ -96,7 +96,9 @@ def trail(client: FlaskClient, app: Flask) -> Trail:
     fields = hidden_fields(case_page(client, case_id))
     assert client.post(f"/cases/{case_id}/note", data={**fields, "note-note": note}).status_code == 303
     fields = hidden_fields(case_page(client, case_id))
-    moved = client.post(f"/cases/{case_id}/status", data={**fields, "status-status": "in_progress", "status-reason": ""})
+    moved = client.post(
+        f"/cases/{case_id}/status", data={**fields, "status-status": "in_progress", "status-reason": ""}
+    )
     assert moved.status_code == 303
     db.session.expire_all()
     case = db.session.get(Case, case_id)
@@ -178,13 +180,16 @@ def test_the_case_page_timeline_lists_what_happened(trail: Trail) -> None:
     html = case_page(trail.client, trail.case_id)
     section = re.search(r'<section id="timeline">(.*?)</section>', html, re.S)
     assert section, "no timeline on the case page"
-    items = [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", item))).strip() for item in re.findall(r"<li>(.*?)</li>", section.group(1), re.S)]
+    items = [
+        re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", item))).strip()
+        for item in re.findall(r"<li>(.*?)</li>", section.group(1), re.S)
+    ]
     # Newest first, each with when, who (staff by their pseudonym, or "reporter") and what.
     assert all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b", item) for item in items), items
     shown = [item.split(" · ", 1)[1] for item in items]
     who = [("Heron" if "Heron" in line.split(" · ")[0] else line.split(" · ")[0]) for line in shown]
     what = [line.split(" · ")[1] for line in shown]
-    assert list(zip(who, what)) == [
+    assert list(zip(who, what, strict=True)) == [
         ("Heron", "case status changed → In progress"),
         ("Heron", "case viewed"),
         ("Heron", "note added"),
@@ -277,8 +282,14 @@ def forge(victim: Any, key: bytes) -> None:
 
     forged_detail = {**victim.detail, "forged": True}
     forged = AuditEntry(
-        id=victim.id, at=victim.at, actor_id=victim.actor_id, actor_role=victim.actor_role,
-        action=victim.action, case_id=victim.case_id, detail=forged_detail, prev_hash=victim.prev_hash,
+        id=victim.id,
+        at=victim.at,
+        actor_id=victim.actor_id,
+        actor_role=victim.actor_role,
+        action=victim.action,
+        case_id=victim.case_id,
+        detail=forged_detail,
+        prev_hash=victim.prev_hash,
     )
     forged_hash = entry_hash(key, forged)
     db.session.execute(update(AUDIT).where(AUDIT.c.id == victim.id).values(detail=forged_detail, hash=forged_hash))
@@ -353,9 +364,9 @@ def test_concurrent_appends_do_not_fork_the_chain(app: Flask, database_url: str)
     assert [r.id for r in rows] == list(range(1, 2 * per_thread + 2))
     assert {r.actor_id for r in rows[1:]} == {"writer-0", "writer-1"}
     # The two writers really interleaved; otherwise this test proves nothing.
-    switches = sum(1 for a, b in zip(rows[1:], rows[2:]) if a.actor_id != b.actor_id)
+    switches = sum(1 for a, b in zip(rows[1:], rows[2:], strict=False) if a.actor_id != b.actor_id)
     assert switches >= 1
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
     head = db.session.get(AuditHead, 1)
     assert head is not None and (head.last_id, head.last_hash) == (rows[-1].id, rows[-1].hash)
     result = run_verify(app)

@@ -141,9 +141,19 @@ def test_every_allowed_status_change(client: FlaskClient, app: Flask) -> None:
     # Referral to counsel is a coordinator's step, so a coordinator walks the workflow.
     browser = signed_in(app, make_staff("coordinator"))
     walk = [
-        ("Acknowledged", ""), ("In progress", ""), ("Referred", ""), ("In progress", ""),
-        ("Closed", "resolved"), ("Reopened", ""), ("Referred", ""), ("Closed", "no_response"),
-        ("Reopened", ""), ("In progress", ""), ("Closed", "duplicate"), ("Reopened", ""), ("Closed", "resolved"),
+        ("Acknowledged", ""),
+        ("In progress", ""),
+        ("Referred", ""),
+        ("In progress", ""),
+        ("Closed", "resolved"),
+        ("Reopened", ""),
+        ("Referred", ""),
+        ("Closed", "no_response"),
+        ("Reopened", ""),
+        ("In progress", ""),
+        ("Closed", "duplicate"),
+        ("Reopened", ""),
+        ("Closed", "resolved"),
     ]
     current = "New"
     assert offered(open_case(browser, walked)) == OFFERED_NEXT[current]
@@ -162,7 +172,8 @@ def test_every_allowed_status_change(client: FlaskClient, app: Flask) -> None:
             html = set_status(browser, case, status, "record_only" if status == "Closed" else "")
             assert shown_status(html) == status, f"{' → '.join(path)}: {notices(html)}"
     changes = db.session.scalars(
-        select(AuditEntry).where(AuditEntry.case_id == walked.id, AuditEntry.action == "case_status_changed")
+        select(AuditEntry)
+        .where(AuditEntry.case_id == walked.id, AuditEntry.action == "case_status_changed")
         .order_by(AuditEntry.id)
     ).all()
     # Acknowledging from the form is recorded as an acknowledgement, not a status change.

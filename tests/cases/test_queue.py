@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from app.cases import services
 from app.cases.models import Case
 from app.extensions import db
-from app.referrals.consent import record_consent
 from app.models import utcnow
+from app.referrals.consent import record_consent
 from tests.factories import Staff, make_case, make_staff, sign_in
 
 CASE_LINK = re.compile(r'<a href="/cases/([0-9a-f-]{36})">')
@@ -80,8 +80,13 @@ def test_waiting_cases_come_first_by_level_then_deadline(client: FlaskClient, ap
     assert listed(html) == [
         c.id
         for c in (
-            l0_waiting, l1_waiting, l2_early, l2_late, l3_waiting,  # waiting for acknowledgement
-            l0_acknowledged, l3_in_progress,  # open
+            l0_waiting,
+            l1_waiting,
+            l2_early,
+            l2_late,
+            l3_waiting,  # waiting for acknowledgement
+            l0_acknowledged,
+            l3_in_progress,  # open
             l1_referred,
             l0_closed,
         )

@@ -22,9 +22,7 @@ def test_init_refuses_to_replace_a_keyring(app: Flask, keys_dir: Path) -> None:
     assert result.exit_code == 0 and "already present" in result.output
 
 
-def test_status_counts_cases_per_key_and_prints_no_secret(
-    app: Flask, client: FlaskClient, keys_dir: Path
-) -> None:
+def test_status_counts_cases_per_key_and_prints_no_secret(app: Flask, client: FlaskClient, keys_dir: Path) -> None:
     submit_report(client)
     result = app.test_cli_runner().invoke(args=["keys", "status"])
     ring = load_keyring(keys_dir)
@@ -34,9 +32,7 @@ def test_status_counts_cases_per_key_and_prints_no_secret(
     assert ring.root.hex() not in result.output
 
 
-def test_rotate_rewraps_and_reports_still_open(
-    app: Flask, client: FlaskClient, keys_dir: Path, tmp_path: Path
-) -> None:
+def test_rotate_rewraps_and_reports_still_open(app: Flask, client: FlaskClient, keys_dir: Path, tmp_path: Path) -> None:
     receipt = receipt_from(submit_report(client, narrative="still readable after rotation"))
     case = db.session.scalars(select(Case)).one()
     sealed_before, old_key = case.report_sealed, case.dek_key_id

@@ -66,9 +66,7 @@ def playwright_driver() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    chromium = playwright_driver.chromium.launch(
-        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-    )
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     yield chromium
     chromium.close()
 
@@ -94,9 +92,7 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[LiveServer]:
-    server: BaseWSGIServer = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_Handler
-    )
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Handler)
     # Track handler threads so server_close() joins them: no request outlives its test.
     server.daemon_threads = False  # type: ignore[attr-defined]
     server.block_on_close = True  # type: ignore[attr-defined]
@@ -106,9 +102,7 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
         live.errors.append(exception)
 
     got_request_exception.connect(record, app)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="e2e-live-server"
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="e2e-live-server")
     thread.start()
     try:
         yield live

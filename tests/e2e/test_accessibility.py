@@ -18,15 +18,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
-from werkzeug.routing import RequestRedirect
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from app.cases import services as cases
 from app.extensions import db
 from tests.conftest import BrowserLikeClient
 from tests.e2e.conftest import PHONE, LiveServer, phone_context
 from tests.factories import make_case, make_counsel, make_referral, make_staff, sign_in
-from tests.helpers import hidden_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -72,13 +71,15 @@ def _skip_link_leads_to_main(page: Page) -> bool:
     """The first Tab lands on a link to <main>, shown on screen while it has the focus."""
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.keyboard.press("Tab")
-    return bool(page.evaluate("""() => {
+    return bool(
+        page.evaluate("""() => {
         const link = document.activeElement;
         const main = document.querySelector("main");
         if (!link || link.tagName !== "A" || !main || link.getAttribute("href") !== "#" + main.id) return false;
         const box = link.getBoundingClientRect();
         return box.right > 0 && box.left < window.innerWidth && link.innerText.trim().length > 0;
-    }"""))
+    }""")
+    )
 
 
 class Walk:

@@ -73,9 +73,7 @@ class Texts:
     def lookup(self, msgid: Any, language: str) -> str:
         # A fresh app context: Flask-Babel caches the locale on ``g``, and the ``app``
         # fixture's context (which a request context would otherwise reuse) must not keep it.
-        with self.app.app_context(), self.app.test_request_context(
-            headers={"Accept-Language": language}
-        ):
+        with self.app.app_context(), self.app.test_request_context(headers={"Accept-Language": language}):
             # Plain msgids go through gettext; lazy labels (vocabularies) render as they would.
             return gettext(msgid) if isinstance(msgid, str) else str(msgid)
 
@@ -88,8 +86,7 @@ class Texts:
 
     def __call__(self, msgid: Any) -> str:
         known = any(
-            msgid == text if isinstance(msgid, str) and isinstance(text, str) else msgid is text
-            for text in FLOW_TEXTS
+            msgid == text if isinstance(msgid, str) and isinstance(text, str) else msgid is text for text in FLOW_TEXTS
         )
         assert known, f"add {msgid!r} to FLOW_TEXTS"
         text = self.lookup(msgid, self.language)
@@ -109,16 +106,12 @@ def expect_path(page: Page, path: str) -> None:
 
 def expect_fits_phone(page: Page) -> None:
     """Nothing pushes the page wider than the phone (no sideways scrolling)."""
-    widths = page.evaluate(
-        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], f"{page.url} is {widths[0]}px wide on a {widths[1]}px screen"
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_reporter_flow_without_javascript(
-    page: Page, live_server: LiveServer, app: Flask, language: str
-) -> None:
+def test_reporter_flow_without_javascript(page: Page, live_server: LiveServer, app: Flask, language: str) -> None:
     t = Texts(app, language)
     if language != "en":
         missing = t.untranslated()
@@ -149,9 +142,7 @@ def test_reporter_flow_without_javascript(
     categories = page.locator("fieldset#category")
     expect(categories.locator("legend")).to_contain_text(t("What happened?"))
     category = categories.get_by_role("radio", name=t(CATEGORIES[CATEGORY]), exact=True)
-    narrative_box = page.get_by_role(
-        "textbox", name=t("What happened, in your own words"), exact=True
-    )
+    narrative_box = page.get_by_role("textbox", name=t("What happened, in your own words"), exact=True)
     county = page.get_by_role("combobox", name=t("In which county?"), exact=True)
     wants = page.locator("fieldset#wants")
     expect(wants.locator("legend")).to_contain_text(t("What would help?"))
@@ -198,9 +189,7 @@ def test_reporter_flow_without_javascript(
     expect_path(page, "/status")
     expect_language(page, language)
     expect(page.get_by_role("heading", level=1)).to_have_text(t("Check my report"))
-    page.get_by_role("textbox", name=t("Your receipt"), exact=True).press_sequentially(
-        receipt.replace("-", " ")
-    )
+    page.get_by_role("textbox", name=t("Your receipt"), exact=True).press_sequentially(receipt.replace("-", " "))
     page.get_by_role("button", name=t("Open my report"), exact=True).click()
 
     expect_path(page, "/status/case")
@@ -225,9 +214,7 @@ def test_reporter_flow_without_javascript(
     page.get_by_role("button", name=t("Sign out"), exact=True).click()
     expect_path(page, "/status")
     expect_language(page, language)
-    expect(page.get_by_role("status")).to_have_text(
-        t("You are signed out. Keep your receipt safe to come back.")
-    )
+    expect(page.get_by_role("status")).to_have_text(t("You are signed out. Keep your receipt safe to come back."))
     for path in ("/status", "/status/case"):
         page.goto(path)
         expect_path(page, "/status")

@@ -62,13 +62,9 @@ def notice(page: Page) -> Locator:
 def file_report(page: Page, app: Flask, narrative: str) -> str:
     """A reporter on a phone files an anonymous report; returns the receipt."""
     page.goto("/report")
-    page.locator("fieldset#category").get_by_role(
-        "radio", name=english(app, CATEGORIES[CATEGORY]), exact=True
-    ).check()
+    page.locator("fieldset#category").get_by_role("radio", name=english(app, CATEGORIES[CATEGORY]), exact=True).check()
     page.get_by_role("textbox", name="What happened, in your own words", exact=True).fill(narrative)
-    page.locator("fieldset#wants").get_by_role(
-        "checkbox", name=english(app, WANTS["peer"]), exact=True
-    ).check()
+    page.locator("fieldset#wants").get_by_role("checkbox", name=english(app, WANTS["peer"]), exact=True).check()
     page.get_by_role("button", name="Send my report", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your report was received")
     receipt = page.locator("#receipt").inner_text().strip()
@@ -101,9 +97,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     case_id = case.id
 
     # 2. A coordinator invites a responder from the shell; the link is the last line.
-    result = app.test_cli_runner().invoke(
-        args=["staff", "invite", "--role", "responder", "--email", email]
-    )
+    result = app.test_cli_runner().invoke(args=["staff", "invite", "--role", "responder", "--email", email])
     assert result.exit_code == 0, result.output
     enrol_url = on_live_server(result.output.strip().splitlines()[-1], live_server)
     assert urlsplit(enrol_url).path.startswith("/staff/enrol/"), result.output
@@ -168,9 +162,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text(f"#{case_id[:8]}")
     expect(rows).to_contain_text(pseudonym)
-    expect(rows.locator("time.countdown")).to_have_text(
-        re.compile(r"^\d+ (d \d+ h|h \d\d min|min) left$")
-    )
+    expect(rows.locator("time.countdown")).to_have_text(re.compile(r"^\d+ (d \d+ h|h \d\d min|min) left$"))
     staff.screenshot(path=SCREENSHOTS["queue"], full_page=True)
     rows.get_by_role("link", name=english(app, CATEGORIES[CATEGORY]), exact=True).click()
     expect_path(staff, f"/cases/{case_id}")
@@ -181,9 +173,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     reply_box.fill(to_reporter)
     conversation.get_by_role("button", name="Send to the reporter", exact=True).click()
     expect_path(staff, f"/cases/{case_id}")
-    expect(notice(staff)).to_have_text(
-        "Sent. The reporter will see it when they check with their receipt."
-    )
+    expect(notice(staff)).to_have_text("Sent. The reporter will see it when they check with their receipt.")
     sent = conversation.locator(".thread .message.from-staff")
     expect(sent).to_have_count(1)
     expect(sent.locator(".body")).to_have_text(to_reporter)
@@ -213,9 +203,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     staff.screenshot(path=SCREENSHOTS["case"], full_page=True)
 
     # The countdown script loaded from /static under the CSP, and nothing complained.
-    loaded = staff.evaluate(
-        "performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
-    )
+    loaded = staff.evaluate("performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)")
     assert "/static/countdown.js" in loaded, loaded
     laptop.check()
     live_server.check()

@@ -51,10 +51,13 @@ def test_sexual_violence_shows_the_sexual_assault_hotlines(client: FlaskClient, 
 
 
 @pytest.mark.parametrize(
-    ("language", "title"), [("en", "You may be in danger. Get help now:"), ("es", "Puede que esté en peligro. Pida ayuda ahora:")]
+    ("language", "title"),
+    [("en", "You may be in danger. Get help now:"), ("es", "Puede que esté en peligro. Pida ayuda ahora:")],
 )
 def test_danger_puts_911_first_then_the_help_for_what_happened(client: FlaskClient, language: str, title: str) -> None:
-    body = confirmation(client, language, category="exploitation", narrative="Me encerró en el cuarto y no me deja salir")
+    body = confirmation(
+        client, language, category="exploitation", narrative="Me encerró en el cuarto y no me deja salir"
+    )
     box = help_box(body)
     assert title in box
     assert box.index("tel:911") < box.index(TRAFFICKING[0])

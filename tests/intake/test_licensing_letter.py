@@ -54,7 +54,11 @@ def test_the_draft_speaks_to_a_spanish_speaking_reporter_in_spanish(app: Flask, 
 
 @pytest.mark.parametrize(
     ("language", "narrative"),
-    [("zh-Hans", "店主在我上班的时候摸了我。"), ("ko", "업주가 근무 중에 저를 만졌어요."), ("pt-BR", "O dono me tocou sem permissão.")],
+    [
+        ("zh-Hans", "店主在我上班的时候摸了我。"),
+        ("ko", "업주가 근무 중에 저를 만졌어요."),
+        ("pt-BR", "O dono me tocou sem permissão."),
+    ],
 )
 def test_the_draft_explains_itself_in_each_reporters_language(
     app: Flask, tmp_path: Path, language: str, narrative: str

@@ -25,7 +25,9 @@ def test_display_groups_and_parses_back() -> None:
 
 
 def test_digits_from_other_keyboards_are_accepted() -> None:
-    assert ReceiptCode.parse("１２３４－５６７８ ９０１２ ３４５６ ７８９０".replace("－", "-")) == "12345678901234567890"
+    assert (
+        ReceiptCode.parse("１２３４－５６７８ ９０１２ ３４５６ ７８９０".replace("－", "-")) == "12345678901234567890"
+    )
     assert ReceiptCode.parse("٠١٢٣ ٤٥٦٧ ٨٩٠١ ٢٣٤٥ ٦٧٨٩") == "01234567890123456789"
     assert ReceiptCode.parse("۱۲۳۴-۵۶۷۸-۹۰۱۲-۳۴۵۶-۷۸۹۰") == "12345678901234567890"
 

@@ -7,9 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.cases.conversation import add_message
 from app.cases.models import Case, Message
 from app.extensions import db
-from app.cases.conversation import add_message
 from app.referrals.models import ConsentRecord
 from tests.helpers import csrf_token, hidden_fields, is_checked, open_status, receipt_from, submit_report
 
@@ -56,7 +56,7 @@ def test_reporter_and_responder_talk_through_the_receipt(client: FlaskClient) ->
     assert "Is anyone there? ¿Hay alguien?" in response.get_data(as_text=True)
     message = db.session.scalars(select(Message)).one()
     assert message.author == "reporter"
-    assert "alguien".encode() not in message.body_sealed
+    assert b"alguien" not in message.body_sealed
 
     add_message(db.session.get(Case, message.case_id), "I'm here. You are not alone.", author="staff")
     body = client.get("/status/case").get_data(as_text=True)

@@ -53,9 +53,7 @@ def smtp(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Inbox, i
     controller.stop()
 
 
-def test_a_busy_night_makes_one_digest_each_and_says_nothing_of_the_cases(
-    app: Flask, smtp: tuple[Inbox, int]
-) -> None:
+def test_a_busy_night_makes_one_digest_each_and_says_nothing_of_the_cases(app: Flask, smtp: tuple[Inbox, int]) -> None:
     inbox, _ = smtp
     coordinator = make_staff("coordinator", email="cora@example.org")
     maple = responder(email="maple@example.org", caseload_cap=10)
@@ -88,7 +86,9 @@ def test_urgent_notices_go_at_once_and_the_rest_wait_for_the_digest(app: Flask, 
     assert send_pending() == 1, "the routine assignment still waits for its digest"
 
 
-def test_a_mail_server_outage_loses_no_notice(app: Flask, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mail_server_outage_loses_no_notice(
+    app: Flask, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox, port = smtp
     responder(email="maple@example.org")
     route_case(make_case().id)
@@ -101,9 +101,7 @@ def test_a_mail_server_outage_loses_no_notice(app: Flask, smtp: tuple[Inbox, int
     assert len(inbox.to("maple@example.org")) == 1
 
 
-def test_a_reporter_who_agreed_hears_a_message_waits_in_their_language(
-    app: Flask, smtp: tuple[Inbox, int]
-) -> None:
+def test_a_reporter_who_agreed_hears_a_message_waits_in_their_language(app: Flask, smtp: tuple[Inbox, int]) -> None:
     inbox, _ = smtp
     maple = responder(languages=("en", "es"))
     agreed = make_case(

@@ -29,7 +29,10 @@ def export(app: Flask, *args: str) -> tuple[int, str]:
 def test_the_export_holds_every_open_referral_for_that_counsel_and_nothing_else(app: Flask, tmp_path: Path) -> None:
     coordinator = make_staff("coordinator")
     firm, other = make_counsel(firm="Harbor Legal Aid"), make_counsel(firm="Other LLP")
-    open_ones = [make_referral(make_case(narrative=f"Report number {n}", consent={"legal_referral": True}), firm, coordinator) for n in range(3)]
+    open_ones = [
+        make_referral(make_case(narrative=f"Report number {n}", consent={"legal_referral": True}), firm, coordinator)
+        for n in range(3)
+    ]
     make_referral(make_case(consent={"legal_referral": True}), other, coordinator)
     withdrawn = make_referral(named_case(), firm, coordinator)
     change_consent(withdrawn.case_id, {"legal_referral": False})
@@ -47,7 +50,11 @@ def test_the_export_holds_every_open_referral_for_that_counsel_and_nothing_else(
         json.loads(archive.read(f"referral-{r['id']}/packet.json"))["report"]["narrative"] for r in index["referrals"]
     )
     assert narratives == ["Report number 0", "Report number 1", "Report number 2"]
-    assert {name.split("/")[-1] for name in archive.namelist() if "/" in name} == {"README.txt", "packet.json", "packet.pdf"}
+    assert {name.split("/")[-1] for name in archive.namelist() if "/" in name} == {
+        "README.txt",
+        "packet.json",
+        "packet.pdf",
+    }
     made = db.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "export_made")).one()
     assert made["count"] == 3 and made["counsel"] == firm.id
 

@@ -37,15 +37,24 @@ SPANISH = (
 CHINESE = "他在门外，我很害怕。"
 KOREAN = "그가 문 밖에 있어서 무서워요."
 REPORTER = {
-    "name": "Marisol Ibáñez", "email": "marisol@example.org", "phone": "860-555-0147",
-    "safe_times": "Weekday evenings", "voicemail_ok": "No", "contact_by": ["phone", "text"],
+    "name": "Marisol Ibáñez",
+    "email": "marisol@example.org",
+    "phone": "860-555-0147",
+    "safe_times": "Weekday evenings",
+    "voicemail_ok": "No",
+    "contact_by": ["phone", "text"],
 }
 EVENTS = [
-    "The report was received.", "The case was assigned to a peer responder.",
-    "A peer responder acknowledged the report.", "A message was sent by the program.",
-    "A message was sent by the reporter.", "Status changed to In progress.",
-    "The reporter changed their consent choices.", "A coordinator began a referral to counsel.",
-    "A message was sent by the program.", "A message was sent by the reporter.",
+    "The report was received.",
+    "The case was assigned to a peer responder.",
+    "A peer responder acknowledged the report.",
+    "A message was sent by the program.",
+    "A message was sent by the reporter.",
+    "Status changed to In progress.",
+    "The reporter changed their consent choices.",
+    "A coordinator began a referral to counsel.",
+    "A message was sent by the program.",
+    "A message was sent by the reporter.",
 ]
 
 
@@ -112,24 +121,41 @@ def matches(value: Any, schema: dict[str, Any]) -> bool:
     return True
 
 
-def packet(narrative: str = SPANISH, *, language: str = "es", reporter: dict[str, Any] | None = None,
-           referral_id: str = "R-7Q2M9K", **answers: Any) -> dict[str, Any]:
+def packet(
+    narrative: str = SPANISH,
+    *,
+    language: str = "es",
+    reporter: dict[str, Any] | None = None,
+    referral_id: str = "R-7Q2M9K",
+    **answers: Any,
+) -> dict[str, Any]:
     """A packet document, valid against packet-v1.schema.json."""
     at = "2025-03-04T15:06:07Z"
-    consent = [("peer_support", True), ("legal_referral", True), ("identity_to_counsel", reporter is not None),
-               ("contact_phone", True)]
+    consent = [
+        ("peer_support", True),
+        ("legal_referral", True),
+        ("identity_to_counsel", reporter is not None),
+        ("contact_phone", True),
+    ]
     document = {
         "schema": "urn:confide:referral-packet",
         "version": 1,
         "generated_at": at,
         "referral": {
-            "id": referral_id, "program": "https://confide.example.org", "referred_by": "Dana Coordinator",
+            "id": referral_id,
+            "program": "https://confide.example.org",
+            "referred_by": "Dana Coordinator",
             "counsel": {"name": "Alex Counsel", "firm": "Counsel & Partners LLP", "email": "alex@counsel.example"},
             "sent_at": at,
         },
         "case": {
-            "reference": "C-4F8H2J", "received_at": "2025-03-01T09:00:00Z", "category": "threats",
-            "category_label": "Threats or intimidation", "level": 1, "language": language, "county": "Hartford",
+            "reference": "C-4F8H2J",
+            "received_at": "2025-03-01T09:00:00Z",
+            "category": "threats",
+            "category_label": "Threats or intimidation",
+            "level": 1,
+            "language": language,
+            "county": "Hartford",
         },
         "scope": {
             "identity_disclosed": reporter is not None,
@@ -137,9 +163,15 @@ def packet(narrative: str = SPANISH, *, language: str = "es", reporter: dict[str
             "consent": [{"purpose": p, "granted": g, "recorded_at": "2025-03-01T09:00:00Z"} for p, g in consent],
         },
         "report": {
-            "narrative": narrative, "perpetrator": "The owner or a manager", "setting": "At work",
-            "when": "In the past week", "danger_now": "No", "injured": "", "ongoing": "Yes",
-            "wants": ["Legal advice", "Help keeping my license"], **answers,
+            "narrative": narrative,
+            "perpetrator": "The owner or a manager",
+            "setting": "At work",
+            "when": "In the past week",
+            "danger_now": "No",
+            "injured": "",
+            "ongoing": "Yes",
+            "wants": ["Legal advice", "Help keeping my license"],
+            **answers,
         },
         "reporter": reporter,
         "timeline": [{"at": f"2025-03-0{1 + i // 4}T1{i}:00:00Z", "event": event} for i, event in enumerate(EVENTS)],
@@ -155,8 +187,17 @@ def test_the_confidentiality_notice_comes_first() -> None:
     assert text.lstrip().startswith("Confidential referral packet")
     assert NOTICE in flat(text)
     assert flat(text).index("Do not forward it.") < flat(text).index("Referral ID")
-    for detail in ("R-7Q2M9K", "Alex Counsel", "Counsel & Partners LLP", "Dana Coordinator", "C-4F8H2J",
-                   "Threats or intimidation (threats)", "Spanish (es)", "Hartford", "2025-03-04 15:06 UTC"):
+    for detail in (
+        "R-7Q2M9K",
+        "Alex Counsel",
+        "Counsel & Partners LLP",
+        "Dana Coordinator",
+        "C-4F8H2J",
+        "Threats or intimidation (threats)",
+        "Spanish (es)",
+        "Hartford",
+        "2025-03-04 15:06 UTC",
+    ):
         assert detail in text
 
 
@@ -168,8 +209,9 @@ def test_the_narrative_is_there_in_full_with_its_accents() -> None:
     assert re.search(r"What the reporter wants\s+• Legal advice\n\s+• Help keeping my license", text)
 
 
-@pytest.mark.parametrize(("language", "narrative"),
-                         [("zh-Hans", CHINESE), ("ko", KOREAN), ("es", f"{CHINESE} {KOREAN} y español")])
+@pytest.mark.parametrize(
+    ("language", "narrative"), [("zh-Hans", CHINESE), ("ko", KOREAN), ("es", f"{CHINESE} {KOREAN} y español")]
+)
 def test_chinese_and_korean_narratives_are_legible(language: str, narrative: str) -> None:
     text = text_of(render_packet_pdf(packet(narrative, language=language)))
 
@@ -209,9 +251,11 @@ def test_a_long_narrative_runs_over_numbered_pages() -> None:
 
 def test_hostile_text_renders_without_error(caplog: pytest.LogCaptureFixture) -> None:
     word = "x" * 500
-    narrative = (f"Antes \U0001F984\U0001F44D\u200d emoji, nul\x00 bell\x07 \ud800 surrogate, \u202eoverride, "
-                 f"{{nb}} pages, {word} después")
-    document = packet(narrative, perpetrator="\x1b[31mred\x1b[0m", setting=word, referral_id="R-\U0001F4A3")
+    narrative = (
+        f"Antes \U0001f984\U0001f44d\u200d emoji, nul\x00 bell\x07 \ud800 surrogate, \u202eoverride, "
+        f"{{nb}} pages, {word} después"
+    )
+    document = packet(narrative, perpetrator="\x1b[31mred\x1b[0m", setting=word, referral_id="R-\U0001f4a3")
 
     with caplog.at_level(logging.WARNING):
         text = text_of(render_packet_pdf(document))
@@ -228,8 +272,13 @@ def test_hostile_text_renders_without_error(caplog: pytest.LogCaptureFixture) ->
 
 def test_several_packets_in_a_row_each_come_out_right() -> None:
     """Fonts are read once per process and shared; every PDF must still get its own."""
-    documents = [packet(SPANISH), packet(CHINESE, language="zh-Hans"), packet("Übergriff im Spa"),
-                 packet(KOREAN, language="ko"), packet(f"{SPANISH} Ελληνικά, русский")]
+    documents = [
+        packet(SPANISH),
+        packet(CHINESE, language="zh-Hans"),
+        packet("Übergriff im Spa"),
+        packet(KOREAN, language="ko"),
+        packet(f"{SPANISH} Ελληνικά, русский"),
+    ]
     for document in documents:
         assert flat(document["report"]["narrative"]).strip() in flat(text_of(render_packet_pdf(document)))
 
@@ -318,7 +367,7 @@ def test_the_font_cache_is_built_once_then_read(cache: Path, builds: list[str]) 
 
 def damaged(data: bytes, damage: str) -> bytes:
     if damage == "a flipped bit":
-        return data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0x40]) + data[len(data) // 2 + 1:]
+        return data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0x40]) + data[len(data) // 2 + 1 :]
     if damage == "cut short":
         return data[:-100]
     if damage == "empty":
@@ -392,8 +441,12 @@ def test_the_embedded_font_programs_hold_just_the_glyphs_shown() -> None:
 
     assert top.ROS == ("Adobe", "Identity", 0)
     assert top.charset == [".notdef", *(f"cid{cid:05d}" for cid in sorted(cids))]
-    info = subprocess.run([tool("pdffonts"), "-"], input=render_packet_pdf(packet(CHINESE, language="zh-Hans")),
-                          capture_output=True, check=True).stdout.decode()
+    info = subprocess.run(
+        [tool("pdffonts"), "-"],
+        input=render_packet_pdf(packet(CHINESE, language="zh-Hans")),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     fonts = info.splitlines()[2:]
     assert len(fonts) == 2 and all(re.search(r"CID Type 0C\s+Custom\s+yes yes yes", font) for font in fonts)
 

@@ -21,8 +21,8 @@ from app.audit.models import AuditEntry
 from app.cases.content import ContactDetails
 from app.cases.models import Case
 from app.extensions import db
-from app.notify.models import Notification
 from app.intake.services import change_consent
+from app.notify.models import Notification
 from app.referrals import directory
 from app.referrals import packet as packet_module
 from app.referrals import services as referrals
@@ -66,7 +66,9 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 def named_case(**kwargs: object) -> Case:
     kwargs.setdefault("narrative", "My employer kept my passport and said I owe him for the room.")
     return make_case(
-        contact=ContactDetails(name="Dana Whitfield", email="dana@example.org", phone="860-555-0147", safe_times="evenings"),
+        contact=ContactDetails(
+            name="Dana Whitfield", email="dana@example.org", phone="860-555-0147", safe_times="evenings"
+        ),
         consent={"contact_email": True, "legal_referral": True, **kwargs.pop("consent", {})},  # type: ignore[dict-item]
         category="exploitation",
         **kwargs,
@@ -168,12 +170,16 @@ def test_the_whole_referral_through_the_pages(client: FlaskClient, app: Flask, t
     html = section(open_case(staff, case), "referrals")
     assert "Draft" in html and "Identity withheld" in html
 
-    response = staff.post(f"/referrals/{referral.id}/send", data={"csrf_token": fields["csrf_token"]}, follow_redirects=True)
+    response = staff.post(
+        f"/referrals/{referral.id}/send", data={"csrf_token": fields["csrf_token"]}, follow_redirects=True
+    )
     assert "Referral sent" in response.get_data(as_text=True)
     assert fresh_referral(referral.id).status == "sent"
     assert db.session.get(Case, case.id).status == "referred"  # type: ignore[union-attr]
     # Counsel hear that something waits for them, and nothing more.
-    assert db.session.scalars(select(Notification.kind).where(Notification.staff_id == counsel.id)).all() == ["referral"]
+    assert db.session.scalars(select(Notification.kind).where(Notification.staff_id == counsel.id)).all() == [
+        "referral"
+    ]
 
     reporter = as_reporter(app, case)
     status_page = reporter.get("/status/case").get_data(as_text=True)
@@ -185,7 +191,9 @@ def test_the_whole_referral_through_the_pages(client: FlaskClient, app: Flask, t
     download = lawyer.get(f"/referrals/{referral.id}/packet")
     assert download.status_code == 200
     assert download.headers["Content-Disposition"].endswith('.zip.age"')
-    assert json.loads(open_with_age(download.data, counsel, tmp_path).read("packet.json"))["case"]["reference"] == case.id
+    assert (
+        json.loads(open_with_age(download.data, counsel, tmp_path).read("packet.json"))["case"]["reference"] == case.id
+    )
     assert fresh_referral(referral.id).status == "acknowledged"
 
     detail = lawyer.get(f"/counsel/referrals/{referral.id}").get_data(as_text=True)
@@ -260,7 +268,11 @@ def test_counsel_see_only_their_own_referrals(client: FlaskClient, app: Flask) -
     for hidden in (other.id, draft.id, "00000000-0000-0000-0000-000000000000"):
         assert lawyer.get(f"/counsel/referrals/{hidden}").status_code == 404
         assert lawyer.get(f"/referrals/{hidden}/packet").status_code == 404
-        for action in (f"/counsel/referrals/{hidden}/acknowledge", f"/counsel/referrals/{hidden}/decide", f"/referrals/{hidden}/close"):
+        for action in (
+            f"/counsel/referrals/{hidden}/acknowledge",
+            f"/counsel/referrals/{hidden}/decide",
+            f"/referrals/{hidden}/close",
+        ):
             assert lawyer.post(action, data={"csrf_token": token}).status_code == 404
     # Nor can counsel open any case, their referral's included.
     assert lawyer.get(f"/cases/{case.id}").status_code == 404
@@ -280,7 +292,11 @@ def test_a_coordinator_downloads_a_packet_only_after_confirming_it_is_them(app: 
     page = staff.get(asked.headers["Location"])
     confirmed = staff.post(
         asked.headers["Location"],
-        data={**hidden_fields(page.get_data(as_text=True)), "password": coordinator.password, "code": coordinator.code()},
+        data={
+            **hidden_fields(page.get_data(as_text=True)),
+            "password": coordinator.password,
+            "code": coordinator.code(),
+        },
     )
     assert confirmed.status_code == 303
     download = staff.get(confirmed.headers["Location"])
@@ -442,8 +458,12 @@ def test_ids_with_a_nul_are_not_found_rather_than_an_error(client: FlaskClient, 
     page = staff.get(f"/staff/people/{counsel.id}").get_data(as_text=True)
     response = staff.post(
         f"/staff/people/{counsel.id}/counsel",
-        data={"csrf_token": hidden_fields(page)["csrf_token"], "counsel-firm": "Harbor\x00Legal", "counsel-languages": "en",
-              "counsel-age_recipient": "age1x"},
+        data={
+            "csrf_token": hidden_fields(page)["csrf_token"],
+            "counsel-firm": "Harbor\x00Legal",
+            "counsel-languages": "en",
+            "counsel-age_recipient": "age1x",
+        },
     )
     # The NUL is dropped as the form is read (app/forms.py); the key is what is wrong here.
     assert response.status_code == 400 and "\x00" not in response.get_data(as_text=True)

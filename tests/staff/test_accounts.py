@@ -137,7 +137,9 @@ def user_by_email(email: str) -> StaffUser:
 
 
 def recovery_rows(user: StaffUser) -> int:
-    return db.session.scalar(select(func.count()).select_from(RecoveryCode).where(RecoveryCode.staff_id == user.id)) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(RecoveryCode).where(RecoveryCode.staff_id == user.id)) or 0
+    )
 
 
 def enrol(client: FlaskClient, app: Flask, email: str, role: str = "responder") -> tuple[StaffUser, str, list[str]]:
@@ -263,7 +265,9 @@ def test_the_key_is_shown_only_to_the_browser_that_asked_for_it(client: FlaskCli
     # Someone else who gets the link and asks for a key gets a new one; the first is void.
     other_fields, second = enrol_form(scanner, path)
     assert second != first
-    stale = client.post(path, data={**fields, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "code": code_for(first, 0)})
+    stale = client.post(
+        path, data={**fields, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "code": code_for(first, 0)}
+    )
     assert stale.status_code == 400 and "started again in another browser" in text(stale)
     assert not SECRET.search(text(stale)) and user_by_email("noor@example.org").enrolled_at is None
     # Asking again gives the first browser a key of its own once more.
@@ -702,7 +706,9 @@ def test_web_invite_needs_a_recent_proof_of_identity(client: FlaskClient) -> Non
 
 def test_reinviting_an_enrolled_person_is_refused(client: FlaskClient, app: Flask) -> None:
     user, secret, _ = enrol(client, app, "eli@example.org", "responder")
-    result = app.test_cli_runner().invoke(args=["staff", "invite", "--role", "coordinator", "--email", "ELI@example.org"])
+    result = app.test_cli_runner().invoke(
+        args=["staff", "invite", "--role", "coordinator", "--email", "ELI@example.org"]
+    )
     assert result.exit_code != 0
     assert "eli@example.org already has an account" in result.output
     assert "/staff/enrol/" not in result.output

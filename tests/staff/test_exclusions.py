@@ -13,8 +13,7 @@ from app.cases.services import CaseActionError, assign
 from app.extensions import db
 from app.staff.profiles import update_profile
 from app.staff.pseudonyms import pseudonym_key
-from app.staff.services import StaffError
-from app.staff.services import staff_directory
+from app.staff.services import StaffError, staff_directory
 from app.triage.exclusions import excluded_among
 from tests.factories import make_staff, sign_in
 from tests.helpers import hidden_fields, submit_report

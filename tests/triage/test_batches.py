@@ -51,9 +51,7 @@ def one_minute_apart(cases: list[Any]) -> None:
     """Times are kept to the minute: file ``cases`` a minute after one another."""
     start = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=len(cases))
     for number, case in enumerate(cases):
-        db.session.execute(
-            update(Case).where(Case.id == case.id).values(created_at=start + timedelta(minutes=number))
-        )
+        db.session.execute(update(Case).where(Case.id == case.id).values(created_at=start + timedelta(minutes=number)))
     db.session.commit()
 
 
@@ -248,7 +246,7 @@ def test_two_workers_at_once_route_every_case_once_within_every_cap(
     loads: dict[Any, int] = dict(
         db.session.execute(select(Case.assigned_to_id, func.count()).group_by(Case.assigned_to_id)).all()
     )
-    assert loads == {**{p.id: cap for p, cap in zip(people, caps)}, None: 60 - sum(caps)}
+    assert loads == {**{p.id: cap for p, cap in zip(people, caps, strict=True)}, None: 60 - sum(caps)}
     assert Counter(n.case_id for n in notes("assigned")) == Counter(
         {case.id: 1 for case in cases if fresh(case).assigned_to_id}
     ), "one notice per assignment"

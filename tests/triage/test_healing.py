@@ -79,7 +79,9 @@ LEFT_OPEN = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableException
 
 def start(args: list[str], env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
     with output.open("ab") as handle:
-        return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
 
 
 def stop(*processes: subprocess.Popen[bytes]) -> None:
@@ -150,9 +152,10 @@ def test_a_worker_killed_mid_transaction_is_taken_over_within_a_minute(
         )
         healed = time.monotonic() - killed_at
         assert db.session.get(Case, case.id).assigned_to_id == maple.id  # type: ignore[union-attr]
-        assert db.session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.kind == "assigned")
-        ) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "assigned"))
+            == 1
+        )
         assert healed < HEAL_SECONDS
     finally:
         stop(clock, *workers.values())
@@ -173,7 +176,8 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            cwd=self.folder,
         )
         assert wait_for(self.answers, 10), "the test's Redis did not start"
 
@@ -209,8 +213,11 @@ def test_a_worker_outlives_redis_going_away_during_a_job(
     maple = responder()
     other = create_app(
         settings_for(
-            base_app.config["SQLALCHEMY_DATABASE_URI"], keys_dir, log_file,
-            queue_prefix=app.config["CONFIDE"].queue_prefix, redis_url=own_redis.url,
+            base_app.config["SQLALCHEMY_DATABASE_URI"],
+            keys_dir,
+            log_file,
+            queue_prefix=app.config["CONFIDE"].queue_prefix,
+            redis_url=own_redis.url,
             rate_limit_storage_url=REDIS_URL,  # the process-wide limiter must not keep this short-lived server
         )
     )
@@ -225,8 +232,10 @@ def test_a_worker_outlives_redis_going_away_during_a_job(
             blocker = hold_case_row(first.id)
             try:
                 assert wait_for(
-                    lambda: Job.fetch(f"route-{first.id}", connection=private, serializer="json").get_status()
-                    == JobStatus.STARTED
+                    lambda: (
+                        Job.fetch(f"route-{first.id}", connection=private, serializer="json").get_status()
+                        == JobStatus.STARTED
+                    )
                 ), tail(output)
                 own_redis.kill()  # Redis gone, mid-job
             finally:

@@ -66,7 +66,12 @@ def test_labelled_reports_meet_the_programs_thresholds(path: Path, scored: dict)
 
 
 def test_the_projects_own_sets_cover_every_language_and_level(scored: dict) -> None:
-    own = [report for path, rows in scored.items() if path.parent == LABELLED and path.name != "dev.jsonl" for report, _ in rows]
+    own = [
+        report
+        for path, rows in scored.items()
+        if path.parent == LABELLED and path.name != "dev.jsonl"
+        for report, _ in rows
+    ]
     assert len(own) >= 60
     by_language = Counter(str(report["language"]) for report in own)
     assert set(by_language) >= {"en", "es", "zh", "ko", "pt"}

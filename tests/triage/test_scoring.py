@@ -71,9 +71,16 @@ def test_being_locked_in_or_hiding_now_is_l0(narrative: str) -> None:
     [
         ("남자 네 명이 가게에 들어와서 제 동료를 때리고 있어요. 저는 창고에 숨었어요.", "attacked_now"),
         ("有两个喝醉的男人在前台打我同事，把她推倒在地上，老板不在。", "attacked_now"),
-        ("The client bolted the door and put my phone in his pocket. I'm typing on my work phone in his bathroom.", "writing_in_secret"),
+        (
+            "The client bolted the door and put my phone in his pocket. I'm typing on my work phone in his bathroom.",
+            "writing_in_secret",
+        ),
         ("有个男的从店里一直跟着我，现在我在公交站，他就站在我后面。", "stalked_now"),
-        ("Alguien está intentando forzar la puerta de atrás y ya rompió el vidrio. Estoy sola y me encerré en la cabina.", "barricaded"),
+        (
+            "Alguien está intentando forzar la puerta de atrás y ya rompió el vidrio. "
+            "Estoy sola y me encerré en la cabina.",
+            "barricaded",
+        ),
     ],
 )
 def test_danger_told_without_the_obvious_words(narrative: str, rule: str) -> None:
@@ -230,10 +237,11 @@ def test_signals_name_concepts_never_the_words() -> None:
 
 def test_a_program_adds_words_without_a_release() -> None:
     assert level(narrative="he is outside with a zorblat") != 0
-    triage = dataclasses.replace(
-        SETTINGS.triage, added_words={"weapon": {"es": ("zorblat",)}}
+    triage = dataclasses.replace(SETTINGS.triage, added_words={"weapon": {"es": ("zorblat",)}})
+    assert (
+        score("other", ReportContent(narrative="he is outside with a zorblat"), TriageRules.from_settings(triage)).level
+        == 0
     )
-    assert score("other", ReportContent(narrative="he is outside with a zorblat"), TriageRules.from_settings(triage)).level == 0
 
 
 def test_an_unknown_concept_in_the_lexicon_stops_the_app() -> None:

@@ -49,10 +49,18 @@ def test_the_worker_routes_then_stops_gracefully_on_sigterm(
     output = open(log_file.with_suffix(".worker"), "wb")  # noqa: SIM115
     env = worker_env(app, keys_dir, log_file)
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "workers"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     clock = subprocess.Popen(
-        [sys.executable, "-m", "workers.clock"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "workers.clock"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     try:
 
@@ -61,9 +69,7 @@ def test_the_worker_routes_then_stops_gracefully_on_sigterm(
             found = db.session.get(Case, case.id)
             return found is not None and found.assigned_to_id == maple.id
 
-        assert wait_for(routed), "the worker did not route the queued case:\n" + tail(
-            log_file.with_suffix(".worker")
-        )
+        assert wait_for(routed), "the worker did not route the queued case:\n" + tail(log_file.with_suffix(".worker"))
         # The periodic jobs have been queued and run.
         default = Queue(queue_names()[1], connection=redis_client)
 
@@ -150,9 +156,7 @@ def _local_cluster(host: str, port: int) -> tuple[str, str] | None:
         return None
     if shutil.which("pg_ctlcluster") is None:
         return None
-    listed = subprocess.run(
-        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True, timeout=30
-    )
+    listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True, timeout=30)
     for line in listed.stdout.splitlines():
         version, name, cluster_port, *_ = line.split()
         if cluster_port == str(port):
@@ -209,12 +213,15 @@ def test_the_worker_routes_again_after_postgresql_restarts_between_jobs(
     worker_output = log_file.with_suffix(".restart-worker")
     output = open(worker_output, "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers"], cwd=ROOT, env=worker_env(app, keys_dir, log_file),
-        stdout=output, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "workers"],
+        cwd=ROOT,
+        env=worker_env(app, keys_dir, log_file),
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     try:
-        assert wait_for(lambda: assignee(first_id) == maple_id), (
-            "the worker did not route the first case:\n" + tail(worker_output)
+        assert wait_for(lambda: assignee(first_id) == maple_id), "the worker did not route the first case:\n" + tail(
+            worker_output
         )
         # Between jobs: the first one is done, and the worker waits for the next.
         assert wait_for(lambda: len(finished_jobs()) == 1), "the first routing job did not finish"

@@ -32,7 +32,11 @@ class MakesADirectory:
 def run_worker(app: Flask, keys_dir: Path, log_file: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "workers", "--burst"],
-        cwd=ROOT, env=worker_env(app, keys_dir, log_file), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=worker_env(app, keys_dir, log_file),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
