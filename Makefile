@@ -17,12 +17,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-# Lint, format and types; .ci/run runs it before the tests,
+# Lint, format, types and the import layers (ARCHITECTURE.md); .ci/run runs it before the tests,
 # and `pre-commit install` runs the same before each commit.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # After changing a range in pyproject.toml: resolve again, keeping every pin that still fits.
 lock: $(VENV)/.installed
@@ -40,13 +41,13 @@ messages: $(VENV)/.installed
 install: $(VENV)/.installed translations
 
 # The fonts of the referral packets' PDFs (app/referrals/pdf.py).
-# Then the font cache (app/fonts.py) for Simplified Chinese and Korean packets, built once.
+# Then the font cache (app/pdf/fontcache.py) for Simplified Chinese and Korean packets, built once.
 fonts: $(VENV)/.installed
 	@missing=""; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
 	[ -z "$$missing" ] || { echo "Installing$$missing (Debian packages)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; }
-	@$(PY) -m app.fonts 2 1
+	@$(PY) -m app.pdf.fontcache 2 1
 
 keys: install
 	@$(FLASK) keys init --if-missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from datetime import timedelta
@@ -12,14 +13,15 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import Settings, load_settings, redis_warnings
+from app.config import ROOT, Settings, load_settings, redis_warnings
 from app.crypto import KeyringError, load_keyring
 from app.extensions import babel, csrf, db, limiter, migrate
+from app.keystore import keys_dir
 from app.logs import configure_logging
 from app.security import init_security
 from app.text import closed_bidi
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "create_app"]
 
 
 def _running_keys_command() -> bool:
@@ -91,46 +93,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     init_i18n(app, babel)
 
-    # Every table's model is imported, so metadata (migrations, tests) knows them all.
-    from app import errors, health, keys_cli
-    from app.audit.listeners import init_audit
-    from app.cases import views as case_views
-    from app.intake import views as intake_views
-    from app.notify import models as _notify_models  # noqa: F401
-    from app.referrals import cli as referrals_cli
-    from app.referrals import views as referral_views
-    from app.staff import cli as staff_cli
-    from app.staff import people
-    from app.staff import views as staff_views
-    from app.triage import cli as triage_cli
-    from app.triage import models as _triage_models  # noqa: F401
-    from app.triage.rules import init_rules
+    import_models()
+    from app import audit, casework, errors, health, intake, keys_cli, program, referrals, staff, triage
 
-    init_rules(app)
-
-    app.register_blueprint(intake_views.blueprint)
-    app.register_blueprint(staff_views.blueprint)
-    app.register_blueprint(people.blueprint)
-    app.register_blueprint(case_views.blueprint)
-    app.register_blueprint(referral_views.blueprint)
+    # The audit log listens first: it records an event before any feature acts on it.
+    for feature in (audit, triage, intake, staff, program, casework, referrals):
+        feature.init_app(app)
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)
-    init_audit(app)
     keys_cli.init_cli(app)
-    staff_cli.init_cli(app)
-    triage_cli.init_cli(app)
-    referrals_cli.init_cli(app)
-    if settings.bench_endpoints:
-        from app import bench_endpoints
-
-        app.register_blueprint(bench_endpoints.blueprint)
     return app
-
-
-def keys_dir(settings: Settings) -> Path:
-    """The keyring folder; a relative path is relative to the project, not the caller."""
-    path = Path(settings.keys_dir)
-    return path if path.is_absolute() else ROOT / path
 
 
 def _database_uri(settings: Settings, app: Flask) -> str:
@@ -188,3 +160,21 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
             f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_seconds}s"
         }
     return options
+
+
+# Every module that declares tables: the app and the migrations (migrations/env.py) import
+# the same list, so the metadata knows every table.
+MODEL_MODULES = (
+    "app.cases.models",
+    "app.staff.models",
+    "app.audit.models",
+    "app.intake.models",
+    "app.triage.models",
+    "app.referrals.models",
+    "app.notify.models",
+)
+
+
+def import_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -17,6 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# The project's folder: relative paths in the settings are relative to it, not to the caller.
+ROOT = Path(__file__).resolve().parent.parent
+
 ENV_PREFIX = "CONFIDE_"
 ENVIRONMENTS = ("development", "test", "production")
 # Anyone holding the metrics token can watch how busy the program is: not a word to guess.
@@ -116,7 +119,6 @@ class Settings:
     language_names: dict[str, str]
     catalog_dirs: tuple[str, ...]
     licensing_board: tuple[str, ...]
-    bench_endpoints: bool
     metrics_token: str
     rate_limits: RateLimits
     database_limits: DatabaseLimits

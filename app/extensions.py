@@ -30,7 +30,7 @@ babel = Babel()
 
 def _client_key() -> str:
     # Imported late: the limiter's key needs the keyring, which lives on the app.
-    from app.security import hashed_client_key
+    from app.access import hashed_client_key
 
     return hashed_client_key()
 

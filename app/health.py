@@ -32,10 +32,10 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from app.access import PUBLIC, allow, constant_time_equal
 from app.cases.models import Case
 from app.extensions import db
 from app.models import utcnow
-from app.security import PUBLIC, allow, constant_time_equal
 from app.triage.models import ROUTABLE
 from app.triage.queue import live_workers, queue_names, redis_connection
 

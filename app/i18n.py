@@ -17,8 +17,8 @@ from flask_babel import Babel, force_locale, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.wrappers import Response
 
+from app.access import PUBLIC, allow
 from app.config import ConfigError
-from app.security import PUBLIC, allow
 
 
 def language_choices() -> list[tuple[str, str]]:

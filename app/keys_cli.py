@@ -15,13 +15,12 @@ from app.cases.sealing import rewrap_case_key
 from app.crypto import KeyringError, create_keyring, load_keyring
 from app.crypto.keyring import keyring_path, save_keyring
 from app.extensions import db
+from app.keystore import keys_dir
 
 keys_cli = AppGroup("keys", help="The keyring that protects every report.")
 
 
 def _keys_dir() -> Path:
-    from app import keys_dir
-
     return keys_dir(current_app.config["CONFIDE"])
 
 

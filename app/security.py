@@ -1,32 +1,18 @@
-"""Deny-by-default access, idle sessions, security headers, hashed client keys.
+"""The gate: deny-by-default access, idle sessions, security headers.
 
-Every view states who may use it with :func:`allow`. A request for a view that states
-nothing is answered 404, so a route added without thought is closed, not open.
+Every view states who may use it with :func:`app.access.allow`. A request for a view that
+states nothing is answered 404, so a route added without thought is closed, not open.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from flask import Flask, Response, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-F = TypeVar("F", bound=Callable[..., object])
-
-PUBLIC = "public"
-REPORTER = "reporter"
-RESPONDER = "responder"
-COORDINATOR = "coordinator"
-COUNSEL = "counsel"
-STAFF = (RESPONDER, COORDINATOR, COUNSEL)
-ALL_ROLES = (PUBLIC, REPORTER, *STAFF)
-ACCESS_ATTRIBUTE = "_confide_access"
+from app.access import PUBLIC, REPORTER, STAFF, view_roles
 
 CSP = "; ".join(
     [
@@ -40,23 +26,6 @@ CSP = "; ".join(
         "base-uri 'none'",
     ]
 )
-
-
-def allow(*roles: str) -> Callable[[F], F]:
-    """Open a view to ``roles``; without this decorator a view is closed to everyone."""
-
-    def decorate(view: F) -> F:
-        setattr(view, ACCESS_ATTRIBUTE, frozenset(roles))
-        return view
-
-    return decorate
-
-
-def view_roles(app: Flask, endpoint: str) -> frozenset[str]:
-    if endpoint == "static":
-        return frozenset({PUBLIC})
-    view = app.view_functions.get(endpoint)
-    return getattr(view, ACCESS_ATTRIBUTE, frozenset())
 
 
 def current_roles() -> set[str]:
@@ -144,33 +113,6 @@ def _security_headers(response: Response) -> Response:
     if current_app.config["CONFIDE"].secure_cookies:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return response
-
-
-def hashed_client_key() -> str:
-    """A rate-limit key for this client that is not its address.
-
-    The address is HMAC'd under a key derived from the keyring for today only, so the
-    counters in Redis cannot be turned back into addresses, nor linked across days.
-    """
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    from app.keystore import current_keyring
-
-    key = current_keyring().derive(f"rate-limit/{day}")
-    address = request.remote_addr or ""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        parsed = None
-    if parsed is not None and parsed.version == 6 and parsed.ipv4_mapped is None:
-        # One household or phone gets a whole /64 of IPv6 addresses: it counts as one.
-        address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
-    left = a.encode() if isinstance(a, str) else a
-    right = b.encode() if isinstance(b, str) else b
-    return hmac.compare_digest(left, right)
 
 
 def init_security(app: Flask) -> None:

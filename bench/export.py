@@ -28,7 +28,7 @@ real one), and a draft referral to the counsel is made with create_referral.
 THE PHASES.
 
 * first render: the first packet PDFs of the process, Latin, then Chinese, then Korean,
-  each loading the fonts it needs (app.typeset reads a font once per process); then the
+  each loading the fonts it needs (app.pdf.typeset reads a font once per process); then the
   same documents again, warm. The phases below run warm.
 * packets: send_referral for every draft, one after another, one thread, each in a
   session of its own as a request would have: consent check, JSON document, PDF, ZIP,
@@ -258,9 +258,9 @@ def make_account(role: str, email: str, name: str, pseudonym: str | None) -> Any
 
 def seed(count: int, rng: random.Random, cjk_share: float) -> Seeded:
     """Staff, ``count`` cases through intake with their handling, and a draft referral each."""
-    from app.cases import services as cases
     from app.cases.content import ContactDetails, ReportContent
     from app.cases.models import Case
+    from app.casework import services as cases
     from app.extensions import db
     from app.intake import services as intake
     from app.referrals import services as referrals
@@ -497,10 +497,10 @@ def cpu_since(before: dict[str, float]) -> dict[str, float]:
 
 def document_for(referral_id: str) -> dict[str, Any]:
     """The packet document of a draft, exactly as send_referral would build it."""
+    from app.cases.consent import current_consent
     from app.cases.models import Case
     from app.extensions import db
     from app.referrals import packet
-    from app.referrals.consent import current_consent
     from app.referrals.models import Referral
 
     referral = db.session.get(Referral, referral_id)

@@ -204,7 +204,12 @@ class ServerOptions:
 
 @contextmanager
 def gunicorn(
-    options: ServerOptions, env: dict[str, str], workdir: Path, port: int, ready_path: str
+    options: ServerOptions,
+    env: dict[str, str],
+    workdir: Path,
+    port: int,
+    ready_path: str,
+    app: str = "app:create_app()",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """gunicorn in the background, once it answers ``ready_path`` with 200; stopped (TERM,
     then KILL) however the block ends."""
@@ -213,7 +218,7 @@ def gunicorn(
         sys.executable,
         "-m",
         "gunicorn",
-        "app:create_app()",
+        app,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -77,8 +77,6 @@ RECEIPT_RE = re.compile(r'id="receipt">\s*([0-9-]{24})\s*<')
 
 CONFIG_TOML = """\
 # Written by bench/intake.py for one run; removed afterwards.
-bench_endpoints = true
-
 [rate_limits]
 # Every client is 127.0.0.1: raise the limits so the benchmark measures, not throttles.
 report = "1000000 per minute"
@@ -291,7 +289,9 @@ def main() -> int:
             f"{args.clients} clients; {args.warmup:g} s warm-up + {args.duration:g} s per phase",
             flush=True,
         )
-        with harness.gunicorn(options, setup.env, setup.workdir, port, "/bench/baseline") as server:
+        with harness.gunicorn(
+            options, setup.env, setup.workdir, port, "/bench/baseline", "bench.baseline:app_with_baseline()"
+        ) as server:
             workers = harness.worker_pids(server.pid)
             phases = {"baseline": baseline_pair, "submission": submission_pair}
             results: dict[str, tuple[Tally, float, dict[str, float]]] = {}

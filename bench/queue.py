@@ -335,13 +335,13 @@ def seed_bulk(
 
     from app.audit.log import chain_key, entry_hash
     from app.audit.models import GENESIS
+    from app.cases.consent import PURPOSES
     from app.cases.content import ContactDetails, ReportContent
     from app.cases.sealing import case_owner, seal_json
-    from app.cases.vocabulary import CLOSE_REASONS, COUNTIES, PERPETRATORS, QUEUE_RANK, SETTINGS, WANTS, WHEN
     from app.crypto import wrap_dek
     from app.keystore import current_keyring
     from app.models import utcnow
-    from app.referrals.consent import PURPOSES
+    from app.vocabulary import CLOSE_REASONS, COUNTIES, PERPETRATORS, QUEUE_RANK, SETTINGS, WANTS, WHEN
 
     started = time.perf_counter()
     ring = current_keyring()
@@ -548,9 +548,9 @@ def seed_page_cases(
     coordinator: StaffAccount, responder: StaffAccount, rng: random.Random, report: SeedReport
 ) -> list[tuple[str, str]]:
     """The cases the case-page phase opens, through the real services. Returns (id, marker)."""
-    from app.cases import services
     from app.cases.content import ContactDetails, ReportContent
     from app.cases.models import Case
+    from app.casework import services
     from app.extensions import db
     from app.intake import services as intake
     from app.staff.models import StaffUser
@@ -743,7 +743,7 @@ def expected_answers(
 ) -> dict[tuple[str, str], Expect]:
     """For each queue path, what the service itself gives (total, rows, page), so that every
     answer served under load can be checked against it."""
-    from app.cases import services, views
+    from app.casework import services, views
 
     expect: dict[tuple[str, str], Expect] = {}
     markers = dict(page_cases)
@@ -787,7 +787,7 @@ def as_viewer(staff_id: str) -> Any:
 
 
 def request_page() -> int:
-    """The page number exactly as app.cases.views.queue reads it."""
+    """The page number exactly as app.casework.views.queue reads it."""
     from flask import request
 
     page = request.args.get("page", "1")
@@ -797,7 +797,7 @@ def request_page() -> int:
 def profile_views(app: Any, viewers: dict[str, str], phases: list[Phase], rounds: int) -> dict[str, dict[str, float]]:
     """Each path's view function called in this process (no HTTP, no session cookie), one
     thread: median total time, SQL statements and time spent in them."""
-    from app.cases import views as case_views
+    from app.casework import views as case_views
     from app.extensions import db
     from app.staff import views as staff_views
 
@@ -832,16 +832,16 @@ def profile_views(app: Any, viewers: dict[str, str], phases: list[Phase], rounds
 
 
 CASE_PARTS = (
-    ("app.cases.services", "visible_case", "find the case, check access"),
-    ("app.cases.services", "open_case_key", "unwrap the data key"),
-    ("app.cases.services", "open_json", "decrypt report, contact, notes"),
-    ("app.cases.services", "current_consent", "consent records"),
-    ("app.cases.services", "read_thread", "messages: load + decrypt 20"),
-    ("app.cases.services", "timeline", "timeline (audit entries + names)"),
+    ("app.cases.visibility", "visible_case", "find the case, check access"),
+    ("app.casework.services", "open_case_key", "unwrap the data key"),
+    ("app.casework.services", "open_json", "decrypt report, contact, notes"),
+    ("app.casework.services", "current_consent", "consent records"),
+    ("app.casework.services", "read_thread", "messages: load + decrypt 20"),
+    ("app.casework.services", "timeline", "timeline (audit entries + names)"),
     ("app.audit.listeners", "append", "audit entry for the view"),
-    ("app.cases.services", "view_case", "view_case, all of it"),
-    ("app.cases.views", "_assignee_choices", "reassign list (all staff)"),
-    ("app.cases.views", "render_template", "render the template"),
+    ("app.casework.services", "view_case", "view_case, all of it"),
+    ("app.casework.views", "_assignee_choices", "reassign list (all staff)"),
+    ("app.casework.views", "render_template", "render the template"),
 )
 
 
@@ -850,7 +850,7 @@ def case_page_breakdown(app: Any, viewer_id: str, paths: tuple[str, ...], rounds
     it calls timed by wrappers put on them for the measurement and taken off afterwards."""
     import importlib
 
-    from app.cases import views as case_views
+    from app.casework import views as case_views
 
     spent: dict[str, float] = {label: 0.0 for _, _, label in CASE_PARTS}
     originals = []
@@ -891,7 +891,7 @@ def case_page_breakdown(app: Any, viewer_id: str, paths: tuple[str, ...], rounds
 
 def explain_queue(app: Any, viewer_id: str, path: str) -> dict[str, Any]:
     """EXPLAIN (ANALYZE, BUFFERS) of exactly the statements queue_page runs for ``path``."""
-    from app.cases import services, views
+    from app.casework import services, views
     from app.extensions import db
 
     with app.test_request_context(path):

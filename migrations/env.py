@@ -5,11 +5,10 @@ from __future__ import annotations
 from alembic import context
 from flask import current_app
 
-import app.cases.models  # noqa: F401  (register every table on the metadata)
-import app.notify.models  # noqa: F401
-import app.referrals.models  # noqa: F401
-import app.triage.models  # noqa: F401
+from app import import_models
 from app.extensions import db
+
+import_models()  # every table on the metadata, as the app has them
 
 
 def run_migrations() -> None:

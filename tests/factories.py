@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from pyrage import x25519
 from werkzeug.test import TestResponse
 
+from app.cases.consent import current_consent, record_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.models import Case
 from app.extensions import db
@@ -21,7 +22,6 @@ from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals import directory
 from app.referrals import services as referrals
-from app.referrals.consent import current_consent, record_consent
 from app.referrals.models import Referral
 from app.staff import credentials
 from app.staff.models import StaffUser

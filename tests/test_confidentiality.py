@@ -134,10 +134,9 @@ def test_what_a_reporter_does_is_timed_to_the_minute_only(app: Flask, client: Fl
     from sqlalchemy import select
 
     from app.audit.models import AuditEntry
-    from app.cases.models import Case, Message
+    from app.cases.models import Case, ConsentRecord, Message
     from app.extensions import db
     from app.notify.models import Notification
-    from app.referrals.models import ConsentRecord
     from app.triage.models import RoutingRound
     from app.triage.routing import route_case
     from tests.triage.test_routing import responder
@@ -168,9 +167,9 @@ def test_what_a_reporter_does_is_timed_to_the_minute_only(app: Flask, client: Fl
 def test_the_consent_table_does_not_tell_which_ways_to_reach_her_exist(app: Flask, client: FlaskClient) -> None:
     from sqlalchemy import select
 
+    from app.cases.consent import CONTACT_PURPOSES, current_consent
+    from app.cases.models import ConsentRecord
     from app.extensions import db
-    from app.referrals.consent import CONTACT_PURPOSES, current_consent
-    from app.referrals.models import ConsentRecord
 
     receipt = receipt_from(
         submit_report(

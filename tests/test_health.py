@@ -22,7 +22,7 @@ from rq import Queue, SimpleWorker
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.cases.services import acknowledge
+from app.casework.services import acknowledge
 from app.config import ConfigError, load_settings
 from app.extensions import db
 from app.models import utcnow

@@ -11,8 +11,8 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
+from app.cases.exclusions import excluded_among
 from app.extensions import db
-from app.triage.exclusions import excluded_among
 from tests.factories import make_case, make_staff
 
 
@@ -59,7 +59,7 @@ def test_exclusions_made_before_they_were_keyed_are_kept(app: Flask) -> None:
 
 
 def test_contact_choices_made_before_they_were_sealed_are_kept(app: Flask) -> None:
-    from app.referrals.consent import current_consent
+    from app.cases.consent import current_consent
 
     case = make_case(consent={"contact_phone": True, "contact_email": False, "peer_support": True})
     db.session.commit()

@@ -13,11 +13,12 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from app import ROOT, create_app
+from app.access import ALL_ROLES, view_roles
 from app.cases.models import Case
 from app.config import ConfigError, redis_warnings
 from app.crypto import KeyringError
 from app.extensions import db
-from app.security import ALL_ROLES, CSP, view_roles
+from app.security import CSP
 from tests.conftest import BrowserLikeClient, settings_for
 from tests.helpers import hidden_fields, is_checked, open_status, receipt_from, report_answers, submit_report
 

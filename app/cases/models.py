@@ -1,4 +1,5 @@
-"""A case and its messages. Only triage metadata is clear; everything else is sealed."""
+"""A case: its messages, notes, the reporter's consent and exclusions. Only triage metadata is
+clear; everything else is sealed or keyed."""
 
 from __future__ import annotations
 
@@ -115,3 +116,34 @@ class CaseNote(Model):
     author_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseExclusion(Model):
+    """A responder the reporter asked never to see their case (matched by pseudonym at intake),
+    as a keyed index of case and person only (``cases.exclusions``)."""
+
+    __tablename__ = "case_exclusions"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    staff_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+
+
+class ConsentRecord(Model):
+    """One decision by the reporter about one purpose; the newest per purpose is in force."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    # Empty for the programme as a whole; a counsel or responder id when consent is narrower.
+    recipient: Mapped[str] = mapped_column(String(64), default="")
+    # For the ways to be contacted, always False here: the choice is ``sealed_choice``, a keyed
+    # index (``cases.consent``), so the table does not tell which ways to reach her exist.
+    granted: Mapped[bool] = mapped_column(Boolean)
+    sealed_choice: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
+    # intake | status (changed later by the reporter through their receipt)
+    source: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_consent_case_purpose", "case_id", "purpose", "id"),)

@@ -19,10 +19,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.cases import vocabulary as v
+from app import vocabulary as v
+from app.cases.consent import PURPOSES
 from app.forms import CheckboxList, Form
 from app.intake.tokens import new_submission_token
-from app.referrals.consent import PURPOSES
 
 PHONE_RE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
 EMAIL_RE = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,189}\.[^@\s<>.]{2,}$")

@@ -19,8 +19,8 @@ from functools import lru_cache
 from flask import current_app
 from limits import RateLimitItem, parse
 
+from app.access import hashed_client_key
 from app.extensions import limiter
-from app.security import hashed_client_key
 
 log = logging.getLogger("confide.intake")
 

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.cases.consent import current_consent, record_consent, record_initial_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
 from app.cases.models import Case
@@ -26,7 +27,6 @@ from app.extensions import db
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import minute_now, new_id
-from app.referrals.consent import current_consent, record_consent, record_initial_consent
 from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
@@ -84,7 +84,7 @@ def assess(submission: Submission) -> Triage:
 def submit_report(submission: Submission, *, triage: Triage | None = None, despite: tuple[str, ...] = ()) -> Filed:
     """Score, seal and store a report, then queue it for routing after the commit.
 
-    ``despite`` names what would have refused the report (``cases.vocabulary.FILED_DESPITE``): a report
+    ``despite`` names what would have refused the report (``app.vocabulary.FILED_DESPITE``): a report
     that signals imminent danger is filed anyway, and the coordinators see why it came in so.
 
     A form filed before that comes again unchanged is given its case's receipt anew, when its
@@ -194,9 +194,9 @@ def _reissue_receipt(case: Case) -> Filed | None:
 def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """Keep the ids of the responders the reporter named (compared as they read:
     ``staff.pseudonyms``); returns the names that are no one's."""
+    from app.cases.exclusions import exclude
     from app.staff.models import StaffUser
     from app.staff.pseudonyms import pseudonym_key
-    from app.triage.exclusions import exclude
 
     wanted = {pseudonym_key(name): name.strip() for name in names if pseudonym_key(name)}
     if not wanted:

@@ -14,9 +14,9 @@ import secrets
 
 from flask import session
 
+from app.access import constant_time_equal
 from app.crypto.blind_index import blind_index
 from app.keystore import current_keyring
-from app.security import constant_time_equal
 
 SESSION_KEY = "form_key"  # the session's own random key; the MAC also needs the root secret
 

@@ -16,6 +16,8 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
+from app.access import PUBLIC, REPORTER, allow
+from app.cases.consent import CONTACT_PURPOSES, PURPOSES
 from app.cases.content import ContactDetails, ReportContent
 from app.extensions import db, limiter
 from app.i18n import current_language
@@ -32,10 +34,8 @@ from app.intake.receipts import receipt_problem
 from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
 from app.intake.tokens import new_submission_token, own_submission_token
 from app.models import utcnow
-from app.referrals.consent import CONTACT_PURPOSES, PURPOSES
 from app.referrals.letter import complaint_letter, wants_licensing_help
 from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
-from app.security import PUBLIC, REPORTER, allow
 from app.triage.help import help_topics, resources_for
 from app.triage.scoring import Triage
 
@@ -153,7 +153,7 @@ def _receive(form: ReportForm, *, valid: bool, expired: bool = False, shown: Rep
 
     A report whose answers or words signal imminent danger is never turned away: not by a
     limit, an expired form, a resent form or a wrong answer. It is filed with what can be
-    used, marked with what would have refused it (``cases.vocabulary.FILED_DESPITE``)."""
+    used, marked with what would have refused it (``app.vocabulary.FILED_DESPITE``)."""
     submission = _submission_from(form)
     triage = services.assess(submission)
     danger = triage.level == 0
@@ -425,7 +425,7 @@ def _register_csrf_recovery(state: object) -> None:
 def _labels() -> dict[str, object]:
     from flask_babel import format_date, format_datetime
 
-    from app.cases.vocabulary import CATEGORIES, STATUSES
+    from app.vocabulary import CATEGORIES, STATUSES
 
     return {
         "status_label": lambda code: STATUSES.get(code, code),

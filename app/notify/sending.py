@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from app.cases.consent import current_consent
 from app.cases.models import Case
 from app.cases.sealing import open_json
 from app.extensions import db
@@ -20,7 +21,6 @@ from app.i18n import in_language
 from app.models import utcnow
 from app.notify.mail import Mail, MailError, send
 from app.notify.models import Notification
-from app.referrals.consent import current_consent
 from app.staff.models import StaffUser
 
 log = logging.getLogger("confide.notify")

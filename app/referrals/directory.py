@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from app.access import COUNSEL
 from app.extensions import db
 from app.referrals import packet
 from app.referrals.models import CounselProfile
 from app.referrals.vocabulary import PRACTICE_AREAS
-from app.security import COUNSEL
 from app.signals import announce
 from app.staff.models import StaffUser
 

@@ -20,15 +20,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.access import COUNSEL
+from app.cases.consent import current_consent
 from app.cases.models import Case
 from app.extensions import db
 from app.models import utcnow
 from app.referrals import packet
-from app.referrals.consent import current_consent
 from app.referrals.models import CounselProfile, Referral
 from app.referrals.pdf import preload_fonts, render_packet_pdf
 from app.referrals.vocabulary import OPEN_TO_COUNSEL
-from app.security import COUNSEL
 from app.signals import announce
 from app.staff.models import StaffUser
 

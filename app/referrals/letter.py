@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from flask import current_app
 from flask_babel import gettext as _
 
-from app.cases import vocabulary as words
+from app import vocabulary as words
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.models import Case
 from app.i18n import in_language
-from app.typeset import GREY, start
+from app.pdf.typeset import GREY, start
 
 
 def wants_licensing_help(content: ReportContent) -> bool:

@@ -1,35 +1,14 @@
-"""Consent, recorded per purpose as an append-only history; counsel and their referrals."""
+"""Counsel and their referrals."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
-from app.models import UTCDateTime, minute_now, new_id, utcnow
-
-
-class ConsentRecord(Model):
-    """One decision by the reporter about one purpose; the newest per purpose is in force."""
-
-    __tablename__ = "consent_records"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(32))
-    # Empty for the programme as a whole; a counsel or responder id when consent is narrower.
-    recipient: Mapped[str] = mapped_column(String(64), default="")
-    # For the ways to be contacted, always False here: the choice is ``sealed_choice``, a keyed
-    # index (``referrals.consent``), so the table does not tell which ways to reach her exist.
-    granted: Mapped[bool] = mapped_column(Boolean)
-    sealed_choice: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
-    # intake | status (changed later by the reporter through their receipt)
-    source: Mapped[str] = mapped_column(String(16))
-
-    __table_args__ = (Index("ix_consent_case_purpose", "case_id", "purpose", "id"),)
+from app.models import UTCDateTime, new_id, utcnow
 
 
 class CounselProfile(Model):

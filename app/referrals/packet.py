@@ -25,15 +25,15 @@ from flask_babel import force_locale
 from pyrage import x25519
 from sqlalchemy import select
 
+from app import vocabulary as words
 from app.audit.models import AuditEntry
-from app.cases import vocabulary as words
+from app.cases.consent import choice_of
 from app.cases.conversation import open_case_key
-from app.cases.models import Case
+from app.cases.models import Case, ConsentRecord
 from app.cases.sealing import open_json
 from app.extensions import db
 from app.models import utcnow
-from app.referrals.consent import choice_of
-from app.referrals.models import ConsentRecord, CounselProfile, Referral
+from app.referrals.models import CounselProfile, Referral
 from app.referrals.pdf import render_packet_pdf
 from app.referrals.vocabulary import STATUS_NAMES as STEP_NAMES
 from app.staff.models import StaffUser

@@ -9,8 +9,8 @@ from typing import Any
 
 from babel import Locale
 
-from app import typeset
-from app.typeset import GREY, LABEL, LEFT, REPLACEMENT, RIGHT, FontMissing, Writer, start
+from app.pdf import typeset
+from app.pdf.typeset import GREY, LABEL, LEFT, REPLACEMENT, RIGHT, FontMissing, Writer, start
 
 __all__ = ["FontMissing", "preload_fonts", "render_packet_pdf"]
 
@@ -50,7 +50,7 @@ def _when(value: Any) -> str:
 
 
 def preload_fonts(cjk: tuple[int, ...] = (2,)) -> None:
-    """Read the fonts (``cjk``: the Noto Sans CJK faces, see app.fonts.cjk_number) and the
+    """Read the fonts (``cjk``: the Noto Sans CJK faces, see app.pdf.fonts.cjk_number) and the
     English names of languages now, so that no packet waits for them (some 100 ms in all, the
     font cache once built): call it before a worker forks, or in a new process that renders."""
     typeset.preload_fonts(cjk)
@@ -72,7 +72,7 @@ def render_packet_pdf(document: dict[str, Any]) -> bytes:
     Any string in the document may come from the reporter: what no font can show becomes
     U+FFFD (some emoji, say) or is dropped (control and format characters). The first call in
     a process reads the fonts (see preload_fonts); later ones take about 10-15 ms for a typical
-    packet, a few ms more with Chinese, Japanese or Korean text (app/fonts.py says why).
+    packet, a few ms more with Chinese, Japanese or Korean text (app/pdf/fonts.py says why).
     """
     # The packet's own time, not the clock: the same document always gives the same bytes.
     created = _moment(document["generated_at"]) or datetime(2000, 1, 1, tzinfo=UTC)

@@ -19,19 +19,19 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 
+from app.access import COORDINATOR, COUNSEL
+from app.cases.consent import CONTACT_PURPOSES, current_consent
 from app.cases.models import Case
-from app.cases.vocabulary import QUEUE_RANK, TRANSITIONS
 from app.extensions import db
 from app.models import minute_now, utcnow
 from app.notify.service import notify_coordinators, notify_staff
 from app.referrals import packet
-from app.referrals.consent import CONTACT_PURPOSES, current_consent
 from app.referrals.directory import counsel_directory
 from app.referrals.models import CounselProfile, Referral
 from app.referrals.vocabulary import ACTIVE, DECLINE_REASONS, OPEN_TO_COUNSEL, REVOKE_REASONS, STEPS
-from app.security import COORDINATOR, COUNSEL
 from app.signals import announce
 from app.staff.models import StaffUser
+from app.vocabulary import QUEUE_RANK, TRANSITIONS
 
 log = logging.getLogger("confide.referrals")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.cases import services as cases
+from app.access import COORDINATOR, COUNSEL, allow
+from app.cases.visibility import visible_case
 from app.extensions import db
 from app.referrals import services
 from app.referrals.directory import counsel_directory
@@ -18,7 +19,6 @@ from app.referrals.models import Referral
 from app.referrals.packet import PacketError
 from app.referrals.pdf import FontMissing
 from app.referrals.vocabulary import DECLINE_REASONS, OPEN_TO_COUNSEL, PRACTICE_AREAS, STATUS_NAMES
-from app.security import COORDINATOR, COUNSEL, allow
 from app.signals import announce
 from app.staff.forms import ActionForm
 from app.staff.sessions import recently_authenticated, signed_in_staff
@@ -50,7 +50,7 @@ def _referral(referral_id: str) -> Referral:
 @allow(COORDINATOR)
 def create(case_id: str) -> Response:
     viewer = signed_in_staff()
-    case = cases.visible_case(viewer, case_id)
+    case = visible_case(viewer, case_id)
     form = ReferForm(prefix="refer")
     form.counsel_id.choices = [c.user.id for c in counsel_directory()]
     if not form.validate_on_submit():

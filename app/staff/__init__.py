@@ -1,0 +1,12 @@
+"""Staff accounts: enrolment, sign-in with a second factor, sessions, profiles."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from app.staff import cli, views
+
+    app.register_blueprint(views.blueprint)
+    cli.init_cli(app)

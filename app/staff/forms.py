@@ -8,10 +8,10 @@ from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
-from app.cases.vocabulary import CATEGORIES
 from app.forms import CheckboxList, Form
 from app.i18n import language_choices
 from app.staff.models import ROLES
+from app.vocabulary import CATEGORIES
 
 
 class LoginForm(Form):

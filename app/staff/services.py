@@ -252,11 +252,8 @@ def deactivate(user: StaffUser, *, by: StaffUser) -> None:
     user.session_epoch += 1
     _cancel_invites(user)
     db.session.commit()
+    # Whatever the person had in hand is given back by its own feature (referrals: a counsel's).
     announce("staff_deactivated", actor=by.id, role=by.role, staff=user.id)
-    if user.role == "counsel":
-        from app.referrals.services import end_for_counsel  # referrals build on staff, not the reverse
-
-        end_for_counsel(user, by=by)
 
 
 def reauthenticate(user: StaffUser, password: str, code: str, source: str) -> bool:

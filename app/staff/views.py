@@ -7,10 +7,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.access import COORDINATOR, COUNSEL, PUBLIC, RESPONDER, STAFF, allow, hashed_client_key
 from app.extensions import limiter
 from app.i18n import safe_next
 from app.models import utcnow
-from app.security import COORDINATOR, COUNSEL, PUBLIC, RESPONDER, STAFF, allow, hashed_client_key
 from app.signals import announce
 from app.staff import services
 from app.staff.credentials import provisioning_uri

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from app.cases.content import ReportContent
-from app.cases.vocabulary import CATEGORIES, WANTS, WHEN, YES_NO_UNSURE
 from app.triage.scoring import Triage, TriageRules, score
+from app.vocabulary import CATEGORIES, WANTS, WHEN, YES_NO_UNSURE
 
 ANSWERS = ("danger_now", "injured", "ongoing")
 

@@ -1,10 +1,10 @@
-"""Routing records: whom a reporter excluded, and every routing decision made for a case."""
+"""Routing records: every routing decision made for a case."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -13,16 +13,6 @@ from app.models import UTCDateTime, utcnow
 # Routing states of a case: intake (committed, no worker yet) → assigned | coordinators; a
 # missed deadline moves an assigned case to rerouting, and routing runs again.
 ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
-
-
-class CaseExclusion(Model):
-    """A responder the reporter asked never to see their case (matched by pseudonym at intake),
-    as a keyed index of case and person only (``triage.exclusions``)."""
-
-    __tablename__ = "case_exclusions"
-
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
-    staff_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
 
 
 class RoutingRound(Model):

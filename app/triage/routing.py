@@ -31,14 +31,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import bindparam, false, insert, select, update
 
-from app.cases.models import Case
+from app.cases.exclusions import excluded_among
+from app.cases.models import Case, ConsentRecord
 from app.extensions import db
 from app.models import minute_now, utcnow
 from app.notify.service import Notice, coordinator_ids, notify_coordinators, raise_notices, to_coordinators
-from app.referrals.models import ConsentRecord
 from app.staff.models import StaffUser
 from app.triage.eligibility import lock_pool
-from app.triage.exclusions import excluded_among
 from app.triage.models import ROUTABLE, RoutingRound
 
 log = logging.getLogger("confide.triage")

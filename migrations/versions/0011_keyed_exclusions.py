@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from app.triage.exclusions import exclusion_index
+    from app.cases.exclusions import exclusion_index
 
     connection = op.get_bind()
     rows = connection.execute(sa.text("SELECT case_id, staff_id FROM case_exclusions")).all()

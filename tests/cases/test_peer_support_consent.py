@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.cases.models import Case
-from app.cases.services import CaseActionError, assign
+from app.casework.services import CaseActionError, assign
 from app.extensions import db
 from app.notify.models import Notification
 from app.triage.routing import route_case

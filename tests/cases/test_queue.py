@@ -8,11 +8,11 @@ from datetime import timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.cases import services
+from app.cases.consent import record_consent
 from app.cases.models import Case
+from app.casework import services
 from app.extensions import db
 from app.models import utcnow
-from app.referrals.consent import record_consent
 from tests.factories import Staff, make_case, make_staff, sign_in
 
 CASE_LINK = re.compile(r'<a href="/cases/([0-9a-f-]{36})">')

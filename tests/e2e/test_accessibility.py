@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
-from app.cases import services as cases
+from app.casework import services as cases
 from app.extensions import db
 from tests.conftest import BrowserLikeClient
 from tests.e2e.conftest import PHONE, LiveServer, phone_context
@@ -43,8 +43,6 @@ NOT_PAGES = {
     "health.readyz",  # JSON for a load balancer
     "health.metrics",  # Prometheus's text format
 }
-# Only there when a benchmark turns them on (bench_endpoints); never in production.
-OPTIONAL = {"bench.sleep", "bench.report"}
 
 
 def _axe() -> Any:
@@ -235,5 +233,5 @@ def test_every_page_passes_axe(phone: Page, live_server: LiveServer, app: Flask,
 
     # Every page of the app was seen (a new route needs a line above).
     pages = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())}
-    unseen = sorted(pages - NOT_PAGES - OPTIONAL - walk.seen)
+    unseen = sorted(pages - NOT_PAGES - walk.seen)
     assert not unseen, f"pages axe never saw: {unseen}"

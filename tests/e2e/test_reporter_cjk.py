@@ -18,11 +18,11 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from app.cases import services as cases
+from app.cases.consent import current_consent
 from app.cases.models import Case
-from app.cases.vocabulary import CATEGORIES, WANTS
+from app.casework import services as cases
 from app.extensions import db
-from app.referrals.consent import current_consent
+from app.vocabulary import CATEGORIES, WANTS
 from tests.e2e.conftest import LiveServer, phone_context
 from tests.e2e.test_reporter_flow import Texts, expect_fits_phone
 from tests.factories import make_staff

@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from app.cases.models import Case
-from app.cases.vocabulary import CATEGORIES, STATUSES, WANTS
 from app.extensions import db
+from app.vocabulary import CATEGORIES, STATUSES, WANTS
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e

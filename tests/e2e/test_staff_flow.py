@@ -18,12 +18,12 @@ from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
-from app.cases import services as cases
 from app.cases.models import Case
-from app.cases.vocabulary import CATEGORIES, WANTS
+from app.casework import services as cases
 from app.extensions import db
 from app.staff.credentials import TOTP_STEP
 from app.staff.models import StaffUser
+from app.vocabulary import CATEGORIES, WANTS
 from tests.e2e.conftest import Laptop, LiveServer
 from tests.factories import make_staff
 
@@ -121,7 +121,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     assert len(set(codes)) == len(codes), codes
 
     # 4. Routing is a later issue: a coordinator assigns the case through the real service
-    #    (app.cases.services.assign, audited), as they would with the Reassign form.
+    #    (app.casework.services.assign, audited), as they would with the Reassign form.
     db.session.rollback()
     responder = db.session.scalars(select(StaffUser).where(StaffUser.email == email)).one()
     assert responder.enrolled and responder.role == "responder"

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app.cases.consent import current_consent
 from app.cases.models import Case
 from app.extensions import db
-from app.referrals.consent import current_consent
 from tests.helpers import hidden_fields, open_status, receipt_from, report_answers, submit_report
 
 RECEIPT_DIGITS = re.compile(r"\d{4}-\d{4}-\d{4}-\d{4}-\d{4}")

@@ -8,9 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.cases.conversation import add_message
-from app.cases.models import Case, Message
+from app.cases.models import Case, ConsentRecord, Message
 from app.extensions import db
-from app.referrals.models import ConsentRecord
 from tests.helpers import csrf_token, hidden_fields, is_checked, open_status, receipt_from, submit_report
 
 

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 
 from app.cases.content import ContactDetails
-from app.cases.services import message_reporter
+from app.casework.services import message_reporter
 from app.extensions import db
 from app.notify.sending import send_pending
 from app.triage.routing import route_case

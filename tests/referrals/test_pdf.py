@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from fontTools.cffLib import CFFFontSet
 
-from app import fonts as font_files
+from app.pdf import fontcache
+from app.pdf import fonts as font_files
 from app.referrals import pdf
 from app.referrals.pdf import FontMissing, render_packet_pdf
 
@@ -326,7 +327,7 @@ def test_a_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch
         font_files.font_file("NotoSansCJK-Regular.ttc", "fonts-noto-cjk")
 
 
-# The fonts' cache (app/fonts.py): each face's metrics and common outlines, kept on disk.
+# The fonts' cache (app/pdf/fonts.py): each face's metrics and common outlines, kept on disk.
 
 SMALL = font_files.Source("testdejavu", "DejaVuSans.ttf", "fonts-dejavu-core", ranges=((0x41, 0x5A),))
 
@@ -337,7 +338,7 @@ def outlines(face: font_files.Face, text: str) -> list[bytes]:
 
 @pytest.fixture
 def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setattr(font_files, "CACHE_DIR", tmp_path / "font-cache")
+    monkeypatch.setattr(fontcache, "CACHE_DIR", tmp_path / "font-cache")
     return tmp_path / "font-cache"
 
 
@@ -345,22 +346,22 @@ def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The faces read from their font file from now on."""
     built: list[str] = []
-    build = font_files._build
+    build = fontcache._build
 
     def counted(source: font_files.Source, path: Path) -> Any:
         built.append(source.family)
         return build(source, path)
 
-    monkeypatch.setattr(font_files, "_build", counted)
+    monkeypatch.setattr(fontcache, "_build", counted)
     return built
 
 
 def test_the_font_cache_is_built_once_then_read(cache: Path, builds: list[str]) -> None:
-    first = font_files.load_face(SMALL)
-    again = font_files.load_face(SMALL)
+    first = fontcache.load_face(SMALL)
+    again = fontcache.load_face(SMALL)
 
     assert builds == ["testdejavu"]
-    assert [path.name for path in cache.iterdir()] == [f"testdejavu.v{font_files.FORMAT}.bin"]
+    assert [path.name for path in cache.iterdir()] == [f"testdejavu.v{fontcache.FORMAT}.bin"]
     assert outlines(again, "AZaz€") == outlines(first, "AZaz€")
     assert again.template.cw == first.template.cw and again.template.glyph_ids == first.template.glyph_ids
 
@@ -375,22 +376,22 @@ def damaged(data: bytes, damage: str) -> bytes:
     if damage == "not a cache file":
         return b"%PDF-1.4\n" + data[9:]
     # Sound, but made with another fontTools, whose outlines may differ.
-    key = font_files._key(SMALL, font_files.font_file(SMALL.file, SMALL.package))
-    metrics, *arrays, outlines = font_files._unpack(data, key)  # type: ignore[misc]
-    return font_files._pack(key | {"fonttools": "1.0"}, metrics, *arrays, outlines=outlines)
+    key = fontcache._key(SMALL, font_files.font_file(SMALL.file, SMALL.package))
+    metrics, *arrays, outlines = fontcache._unpack(data, key)  # type: ignore[misc]
+    return fontcache._pack(key | {"fonttools": "1.0"}, metrics, *arrays, outlines=outlines)
 
 
 @pytest.mark.parametrize("damage", ["a flipped bit", "cut short", "empty", "not a cache file", "another fontTools"])
 def test_a_damaged_or_stale_font_cache_is_rebuilt_not_trusted(cache: Path, builds: list[str], damage: str) -> None:
-    sound = font_files.load_face(SMALL)
+    sound = fontcache.load_face(SMALL)
     path = next(cache.iterdir())
     path.write_bytes(damaged(path.read_bytes(), damage))
 
-    rebuilt = font_files.load_face(SMALL)
+    rebuilt = fontcache.load_face(SMALL)
 
     assert builds == ["testdejavu", "testdejavu"]
     assert outlines(rebuilt, "AZ") == outlines(sound, "AZ")
-    font_files.load_face(SMALL)
+    fontcache.load_face(SMALL)
     assert len(builds) == 2, "the rebuilt file is sound"
 
 
@@ -401,11 +402,11 @@ def test_a_font_cache_from_another_font_file_is_rebuilt(
     original = font_files.font_file("DejaVuSans.ttf", "fonts-dejavu-core")
     (tmp_path / "DejaVuSans.ttf").write_bytes(original.read_bytes())
     monkeypatch.setitem(font_files.FONT_DIRS, "fonts-dejavu-core", (str(tmp_path),))
-    font_files.load_face(SMALL)
-    font_files.load_face(SMALL)
+    fontcache.load_face(SMALL)
+    fontcache.load_face(SMALL)
     os.utime(tmp_path / "DejaVuSans.ttf", ns=(0, 1_000_000_000))
 
-    font_files.load_face(SMALL)
+    fontcache.load_face(SMALL)
 
     assert builds == ["testdejavu", "testdejavu"]
 
@@ -414,18 +415,18 @@ def test_fonts_work_when_the_cache_cannot_be_written(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "a-file").write_text("")
-    monkeypatch.setattr(font_files, "CACHE_DIR", tmp_path / "a-file" / "font-cache")
+    monkeypatch.setattr(fontcache, "CACHE_DIR", tmp_path / "a-file" / "font-cache")
 
-    with caplog.at_level(logging.WARNING, logger="app.fonts"):
-        face = font_files.load_face(SMALL)
+    with caplog.at_level(logging.WARNING, logger="app.pdf.fonts"):
+        face = fontcache.load_face(SMALL)
 
     assert outlines(face, "AZ") and "Could not write the font cache" in caplog.text
 
 
 def test_outlines_converted_when_first_needed_are_those_of_the_cache(cache: Path) -> None:
     """The same document gives the same bytes whether its glyphs came from the cache or not."""
-    cached = font_files.load_face(font_files.DEJAVU)
-    uncached = font_files.load_face(font_files.Source("bare", "DejaVuSans.ttf", "fonts-dejavu-core"))
+    cached = fontcache.load_face(font_files.DEJAVU)
+    uncached = fontcache.load_face(font_files.Source("bare", "DejaVuSans.ttf", "fonts-dejavu-core"))
     text = "Aé€жΩ→☃"  # the last two are not among DejaVu's common characters: never cached
 
     assert outlines(uncached, text) == outlines(cached, text)
@@ -433,7 +434,7 @@ def test_outlines_converted_when_first_needed_are_those_of_the_cache(cache: Path
 
 
 def test_the_embedded_font_programs_hold_just_the_glyphs_shown() -> None:
-    face = font_files.cjk_face(2)
+    face = fontcache.cjk_face(2)
     cids = {face.template.glyph_ids[ord(char)] for char in CHINESE}
     program = CFFFontSet()
     program.decompile(io.BytesIO(face.program(cids)), None)

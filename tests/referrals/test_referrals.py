@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.cases.consent import record_consent
 from app.cases.content import ContactDetails
 from app.cases.models import Case
 from app.extensions import db
@@ -26,7 +27,6 @@ from app.notify.models import Notification
 from app.referrals import directory
 from app.referrals import packet as packet_module
 from app.referrals import services as referrals
-from app.referrals.consent import record_consent
 from app.referrals.models import Referral
 from app.referrals.packet import PacketError
 from tests.cases.test_case_page import as_reporter, open_case, section, signed_in

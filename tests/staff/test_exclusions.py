@@ -8,13 +8,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.cases.exclusions import excluded_among
 from app.cases.models import Case
-from app.cases.services import CaseActionError, assign
+from app.casework.services import CaseActionError, assign
 from app.extensions import db
 from app.staff.profiles import update_profile
 from app.staff.pseudonyms import pseudonym_key
 from app.staff.services import StaffError, staff_directory
-from app.triage.exclusions import excluded_among
 from tests.factories import make_staff, sign_in
 from tests.helpers import hidden_fields, submit_report
 

@@ -20,11 +20,11 @@ from rq.job import Job
 from sqlalchemy import event, func, select, text, update
 
 from app import ROOT
+from app.cases.exclusions import exclude, excluded_among
 from app.cases.models import Case
 from app.extensions import db
 from app.models import utcnow
 from app.staff.services import staff_directory
-from app.triage.exclusions import exclude, excluded_among
 from app.triage.models import RoutingRound
 from app.triage.queue import queue_names, redis_connection
 from app.triage.routing import route_batch, route_case
@@ -296,7 +296,7 @@ def test_a_report_filed_while_a_routing_holds_its_responders_does_not_wait_for_i
 
 
 def test_a_coordinator_reassigning_a_case_a_routing_holds_waits_for_it_without_deadlock(app: Flask) -> None:
-    from app.cases.services import assign
+    from app.casework.services import assign
     from app.staff.models import StaffUser
 
     if db.engine.dialect.name == "sqlite":

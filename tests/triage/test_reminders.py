@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from app.cases.services import change_status, message_reporter
+from app.casework.services import change_status, message_reporter
 from app.extensions import db
 from app.triage.reminders import remind_feedback, remind_unclaimed
 from app.triage.routing import route_case

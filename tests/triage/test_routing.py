@@ -7,13 +7,13 @@ from datetime import date, timedelta
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.cases.models import Case
+from app.cases.exclusions import exclude, excluded_among
+from app.cases.models import Case, CaseExclusion
 from app.extensions import db
 from app.models import utcnow
 from app.notify.models import Notification
 from app.staff.models import Training
-from app.triage.exclusions import exclude, excluded_among
-from app.triage.models import CaseExclusion, RoutingRound
+from app.triage.models import RoutingRound
 from app.triage.routing import check_deadline, overdue_rounds, route_case
 from tests.factories import Staff, make_case, make_staff
 

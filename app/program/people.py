@@ -6,12 +6,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from app.access import COORDINATOR, COUNSEL, allow
 from app.extensions import db
 from app.referrals import directory
 from app.referrals.forms import CounselProfileForm
 from app.referrals.models import CounselProfile
 from app.referrals.packet import PacketError
-from app.security import COORDINATOR, COUNSEL, allow
 from app.staff import profiles, services
 from app.staff.forms import ActionForm, InviteForm, StaffEditForm, TrainingForm
 from app.staff.models import StaffUser

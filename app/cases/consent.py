@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 
+from app.cases.models import ConsentRecord
 from app.crypto import blind_index
 from app.extensions import db
 from app.keystore import current_keyring
 from app.models import minute_now
-from app.referrals.models import ConsentRecord
 
 PURPOSES = {
     "peer_support": _l("A trained peer responder may read my report and reply to me."),

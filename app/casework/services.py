@@ -1,8 +1,7 @@
-"""Case handling for responders and coordinators.
+"""Case handling for responders and coordinators: the queue, a case's page, and what they
+do with it (acknowledge, assign, change status, notes, messages to the reporter).
 
-Who may see a case is decided here, once: coordinators see every case, responders the
-cases assigned to them, counsel none. Anything else is answered as if the case did not
-exist (404), and the attempt is audited.
+Who may see a case is decided once, in :func:`app.cases.visibility.visible_case`.
 """
 
 from __future__ import annotations
@@ -12,25 +11,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import abort
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
+from app.access import COORDINATOR, RESPONDER
 from app.audit.models import AuditEntry
+from app.cases.consent import CONTACT_PURPOSES, current_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
+from app.cases.exclusions import excluded_among
 from app.cases.models import Case, CaseNote
 from app.cases.sealing import open_json, seal_json
-from app.cases.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
 from app.extensions import db
 from app.models import new_id, utcnow
 from app.notify.service import notify_reporter
-from app.referrals.consent import CONTACT_PURPOSES, current_consent
-from app.security import COORDINATOR, RESPONDER
 from app.signals import announce
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
-from app.triage.exclusions import excluded_among, is_excluded
+from app.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
 
 PER_PAGE = 50
 
@@ -139,26 +137,6 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
 def staff_label(name: str, email: str, pseudonym: str | None) -> str:
     """How staff pages name a colleague: real name, then the pseudonym reporters see."""
     return f"{name or email} ({pseudonym})" if pseudonym else (name or email)
-
-
-def visible_case(viewer: StaffUser, case_id: str) -> Case:
-    """The case if ``viewer`` may see it; otherwise 404, audited."""
-    case = db.session.get(Case, case_id) if len(case_id) <= 36 else None
-    allowed = case is not None and (
-        # A coordinator the reporter named is kept away too; the other coordinators have it.
-        (viewer.role == COORDINATOR and not is_excluded(case.id, viewer.id))
-        or (viewer.role == RESPONDER and case.assigned_to_id == viewer.id)
-    )
-    if case is None or not allowed:
-        announce(
-            "access_denied",
-            actor=viewer.id,
-            role=viewer.role,
-            case_id=case.id if case else None,
-            exists=case is not None,
-        )
-        abort(404)
-    return case
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,20 @@ through (session, CSRF, access check, locale, security headers) and nothing else
 database, no Redis, no rate limit, no encryption. bench/intake.py compares report
 submissions with this, in the same run.
 
-Registered only when ``bench_endpoints = true`` (see app/__init__.py); off by default and
-never to be enabled in production.
+The app bench/intake.py serves is ``bench.baseline:app_with_baseline()``: Confide's own,
+with this one blueprint added. Nothing of it is in the app's package.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import StringField
 from wtforms.validators import Length
 
-from app.security import PUBLIC, allow
+from app import create_app
+from app.access import PUBLIC, allow
 
 blueprint = Blueprint("bench", __name__, url_prefix="/bench")
 
@@ -50,3 +51,9 @@ def baseline_submit() -> tuple[str, int]:
     if not form.validate_on_submit():
         return "invalid\n", 400
     return "ok\n", 200
+
+
+def app_with_baseline() -> Flask:
+    app = create_app()
+    app.register_blueprint(blueprint)
+    return app

@@ -6,8 +6,8 @@ from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.cases.vocabulary import CLOSE_REASONS, STATUS_NAMES
 from app.forms import Form
+from app.vocabulary import CLOSE_REASONS, STATUS_NAMES
 
 
 class StaffMessageForm(Form):

@@ -6,22 +6,23 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from app.cases import services
-from app.cases.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
-from app.cases.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
+from app.access import COORDINATOR, RESPONDER, allow
+from app.cases.consent import current_consent
+from app.cases.exclusions import exclusion_count
+from app.cases.visibility import visible_case
+from app.casework import services
+from app.casework.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
 from app.models import utcnow
 from app.referrals import services as referrals
-from app.referrals.consent import current_consent
 from app.referrals.directory import counsel_directory
 from app.referrals.forms import ReferForm
 from app.referrals.vocabulary import OPEN_TO_COUNSEL
 from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STATUS_NAMES
-from app.security import COORDINATOR, RESPONDER, allow
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
 from app.staff.sessions import signed_in_staff
-from app.triage.exclusions import exclusion_count
+from app.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -78,7 +79,7 @@ def _referral_context(viewer: StaffUser, case_id: str) -> dict[str, object]:
 
 def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str, int]:
     viewer = signed_in_staff()
-    case = services.visible_case(viewer, case_id)
+    case = visible_case(viewer, case_id)
     view = services.view_case(viewer, case)
     assign_form = AssignForm(prefix="assign")
     # Only coordinators reassign: nobody else's page is made to look the choices up.
@@ -118,7 +119,7 @@ def _back(case_id: str, anchor: str = "") -> Response:
 @blueprint.post("/<case_id>/acknowledge")
 @allow(RESPONDER, COORDINATOR)
 def acknowledge(case_id: str) -> Response:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     if ActionForm().validate_on_submit():
         try:
             services.acknowledge(signed_in_staff(), case)
@@ -132,7 +133,7 @@ def acknowledge(case_id: str) -> Response:
 @blueprint.post("/<case_id>/claim")
 @allow(COORDINATOR)
 def claim(case_id: str) -> Response:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     if ActionForm().validate_on_submit():
         services.assign(signed_in_staff(), case, signed_in_staff().id)
         flash("The case is yours.", "success")
@@ -142,7 +143,7 @@ def claim(case_id: str) -> Response:
 @blueprint.post("/<case_id>/assign")
 @allow(COORDINATOR)
 def assign(case_id: str) -> Response:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     form = AssignForm(prefix="assign")
     form.staff_id.choices = _assignee_choices(case.id, peer_support=current_consent(case.id)["peer_support"])
     if form.validate_on_submit():
@@ -157,7 +158,7 @@ def assign(case_id: str) -> Response:
 @blueprint.post("/<case_id>/status")
 @allow(RESPONDER, COORDINATOR)
 def change_status(case_id: str) -> Response:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     form = StatusForm(prefix="status")
     if form.validate_on_submit():
         try:
@@ -173,7 +174,7 @@ def change_status(case_id: str) -> Response:
 @blueprint.post("/<case_id>/important")
 @allow(RESPONDER, COORDINATOR)
 def important(case_id: str) -> Response:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     if ActionForm().validate_on_submit():
         services.set_important(signed_in_staff(), case, not case.important)
     return _back(case_id)
@@ -182,7 +183,7 @@ def important(case_id: str) -> Response:
 @blueprint.post("/<case_id>/note")
 @allow(RESPONDER, COORDINATOR)
 def note(case_id: str) -> Response | tuple[str, int]:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _render_case(case_id, 400, note_form=form)
@@ -194,7 +195,7 @@ def note(case_id: str) -> Response | tuple[str, int]:
 @blueprint.post("/<case_id>/message")
 @allow(RESPONDER, COORDINATOR)
 def message(case_id: str) -> Response | tuple[str, int]:
-    case = services.visible_case(signed_in_staff(), case_id)
+    case = visible_case(signed_in_staff(), case_id)
     form = StaffMessageForm(prefix="message")
     if not form.validate_on_submit():
         return _render_case(case_id, 400, message_form=form)
@@ -225,8 +226,8 @@ def time_left(deadline: object) -> str:
 
 @blueprint.app_context_processor
 def _case_labels() -> dict[str, object]:
-    from app.cases import vocabulary as v
-    from app.referrals.consent import PURPOSES
+    from app import vocabulary as v
+    from app.cases.consent import PURPOSES
 
     return {
         "status_names": v.STATUS_NAMES,
@@ -267,6 +268,6 @@ def local_time(moment: object, seconds: bool = False) -> str:
 
 @blueprint.app_template_filter("want_label")
 def want_label(code: str) -> str:
-    from app.cases.vocabulary import WANTS
+    from app.vocabulary import WANTS
 
     return str(WANTS.get(code, code))

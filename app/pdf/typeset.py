@@ -2,7 +2,7 @@
 
 Lines are broken here, in one pass over the text, and drawn with `FPDF.text`, which takes the
 writer's words literally, one call per run of characters in one face. Headings are made bold
-by stroking the outlines, rather than with one more font to embed. Fonts: app/fonts.py.
+by stroking the outlines, rather than with one more font to embed. Fonts: app/pdf/fonts.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any
 
 from fpdf import FPDF
 
-from app.fonts import REPLACEMENT, FontMissing, FontSet, attach, cjk_number, font_set, preload_fonts
+from app.pdf.fontcache import preload_fonts
+from app.pdf.fonts import REPLACEMENT, FontMissing, attach, cjk_number
+from app.pdf.fontset import FontSet, font_set
 
 __all__ = ["FontMissing", "REPLACEMENT", "Writer", "preload_fonts", "start"]
 

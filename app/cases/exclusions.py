@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
 
+from app.cases.models import CaseExclusion
 from app.crypto.blind_index import blind_index, blind_indexer
 from app.extensions import db
 from app.keystore import current_keyring
-from app.triage.models import CaseExclusion
 
 PURPOSE = "case-exclusion"
 
