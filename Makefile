@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test install lock lint fonts keys migrate translations messages bench clean redis systemd-units
+.PHONY: run test unit install lock lint fonts keys migrate translations messages bench clean redis systemd-units
 
 # Every dependency, direct and indirect, at the version and hashes in requirements.lock
 # (`make lock` writes it from the ranges in pyproject.toml).
@@ -76,6 +76,10 @@ systemd-units: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tests alone: those that need no database, Redis or browser (seconds).
+unit: install
+	$(PY) -m pytest -m unit -q $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/intake.py

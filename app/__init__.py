@@ -92,6 +92,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app.i18n import init_i18n
 
     init_i18n(app, babel)
+    from app.templating import init_templating
+
+    init_templating(app)
 
     import_models()
     from app import audit, casework, errors, health, intake, keys_cli, program, referrals, staff, triage

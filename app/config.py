@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
+
 # The project's folder: relative paths in the settings are relative to it, not to the caller.
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -287,4 +289,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
     unnamed = [code for code in settings.languages if not settings.language_names.get(code)]
     if unnamed:
         raise ConfigError(f"language_names: no name for {unnamed[0]!r} (its name in its own script)")
+    return settings
+
+
+def current_settings() -> Settings:
+    """The running app's settings, typed (create_app keeps them in app.config["CONFIDE"])."""
+    settings: Settings = current_app.config["CONFIDE"]
     return settings

@@ -9,6 +9,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.forms import expired_recovery, failed_recovery
+
 log = logging.getLogger("confide.errors")
 
 
@@ -19,8 +21,8 @@ def _page(status: int, title: str, text: str) -> tuple[str, int]:
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def form_expired(error: CSRFError) -> tuple[str, int]:
-        # Views with a form re-render it with everything typed; see app/intake/views.py.
-        handler = app.extensions.get("csrf_recovery", {}).get(request.endpoint)
+        # Views with a form re-render it with everything typed (app.forms.on_expired).
+        handler = expired_recovery(request.endpoint)
         if handler is not None:
             return handler()
         return _page(
@@ -70,7 +72,7 @@ def init_errors(app: Flask) -> None:
     def server_error(error: Exception) -> tuple[str, int]:
         # A form that failed to be saved is given back with everything typed, if its view
         # knows how (the report form does); if even that fails, the plain page below.
-        handler = app.extensions.get("error_recovery", {}).get(request.endpoint)
+        handler = failed_recovery(request.endpoint)
         if handler is not None and request.method == "POST":
             try:
                 return handler()

@@ -9,6 +9,7 @@ Windows line ends become new lines. Nothing a person could see is lost, so nobod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -35,3 +36,38 @@ class CheckboxList(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+# What a form's page answers instead of an error page, by endpoint: the form given back with
+# everything typed, when its CSRF token expired or saving it failed (used by app.errors).
+Recovery = Callable[[], Any]
+_EXPIRED: dict[str, Recovery] = {}
+_FAILED: dict[str, Recovery] = {}
+
+
+def on_expired(endpoint: str) -> Callable[[Recovery], Recovery]:
+    """Give ``endpoint``'s form back with this view when its page expired (CSRF)."""
+
+    def register(view: Recovery) -> Recovery:
+        _EXPIRED[endpoint] = view
+        return view
+
+    return register
+
+
+def on_failed(endpoint: str) -> Callable[[Recovery], Recovery]:
+    """Give ``endpoint``'s form back with this view when saving it failed (an error 500)."""
+
+    def register(view: Recovery) -> Recovery:
+        _FAILED[endpoint] = view
+        return view
+
+    return register
+
+
+def expired_recovery(endpoint: str | None) -> Recovery | None:
+    return _EXPIRED.get(endpoint or "")
+
+
+def failed_recovery(endpoint: str | None) -> Recovery | None:
+    return _FAILED.get(endpoint or "")

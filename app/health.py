@@ -34,6 +34,7 @@ from sqlalchemy.pool import NullPool
 
 from app.access import PUBLIC, allow, constant_time_equal
 from app.cases.models import Case
+from app.config import current_settings
 from app.extensions import db
 from app.models import utcnow
 from app.triage.models import ROUTABLE
@@ -74,7 +75,7 @@ def metrics() -> Response:
 
 def _require_token() -> None:
     """404, as for a page that does not exist, unless the configured token is presented."""
-    token = current_app.config["CONFIDE"].metrics_token
+    token = current_settings().metrics_token
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if not token or scheme.lower() != "bearer":
         abort(404)
@@ -179,7 +180,7 @@ class ConfideCollector(Collector):
             "Unacknowledged cases past the deadline promised to the reporter, by level.",
             labels=["level"],
         )
-        for level in range(len(current_app.config["CONFIDE"].triage.ack_hours)):
+        for level in range(len(current_settings().triage.ack_hours)):
             breached.add_metric([f"L{level}"], past.get(level, 0))
         yield breached
 

@@ -12,18 +12,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, redirect, request, session
+from flask import Flask, redirect, request, session
 from flask_babel import Babel, force_locale, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.wrappers import Response
 
 from app.access import PUBLIC, allow
-from app.config import ConfigError
+from app.config import ConfigError, current_settings
 
 
 def language_choices() -> list[tuple[str, str]]:
     """The configured languages, each with its name in its own script."""
-    settings = current_app.config["CONFIDE"]
+    settings = current_settings()
     return [(code, settings.language_names[code]) for code in settings.languages]
 
 
@@ -36,7 +36,7 @@ def current_language() -> str:
     """The configured tag of the language this request is shown in."""
     locale = get_locale()
     shown = str(locale) if locale is not None else "en"
-    for tag in current_app.config["CONFIDE"].languages:
+    for tag in current_settings().languages:
         if babel_id(tag) == shown:
             return tag
     return "en"
@@ -77,7 +77,7 @@ STAFF_BLUEPRINTS = frozenset({"staff", "people", "cases", "referrals"})
 def select_locale() -> str:
     if request.blueprint in STAFF_BLUEPRINTS:
         return "en"
-    languages = current_app.config["CONFIDE"].languages
+    languages = current_settings().languages
     chosen = session.get("lang")
     if not isinstance(chosen, str) or chosen not in languages:
         chosen = browser_language(request.accept_languages, languages) or "en"
@@ -98,7 +98,7 @@ def safe_next(target: str | None) -> str:
 
 @allow(PUBLIC)
 def set_language(code: str) -> Response:
-    if code in current_app.config["CONFIDE"].languages:
+    if code in current_settings().languages:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")), 303)
 

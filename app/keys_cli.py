@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.cases.models import Case
 from app.cases.sealing import rewrap_case_key
+from app.config import current_settings
 from app.crypto import KeyringError, create_keyring, load_keyring
 from app.crypto.keyring import keyring_path, save_keyring
 from app.extensions import db
@@ -21,7 +22,7 @@ keys_cli = AppGroup("keys", help="The keyring that protects every report.")
 
 
 def _keys_dir() -> Path:
-    return keys_dir(current_app.config["CONFIDE"])
+    return keys_dir(current_settings())
 
 
 @keys_cli.command("init")

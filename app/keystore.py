@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.config import ROOT, Settings
+from app.config import ROOT, Settings, current_settings
 from app.crypto import Keyring, KeyringError, load_keyring
 
 
@@ -25,7 +25,7 @@ def current_keyring(key_id: str | None = None) -> Keyring:
     ring: Keyring | None = current_app.extensions.get("confide_keyring")
     if ring is None or (key_id is not None and key_id not in ring.keks):
         try:
-            ring = load_keyring(keys_dir(current_app.config["CONFIDE"]))
+            ring = load_keyring(keys_dir(current_settings()))
         except KeyringError as error:
             raise RuntimeError(f"keyring unavailable: {error}") from None
         current_app.extensions["confide_keyring"] = ring

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.access import PUBLIC, REPORTER, STAFF, view_roles
+from app.config import current_settings
 
 CSP = "; ".join(
     [
@@ -50,7 +51,7 @@ def _expire_idle_session() -> None:
     seen = session.get("seen")
     if seen is None:
         return
-    idle_seconds = current_app.config["CONFIDE"].session_idle_minutes * 60
+    idle_seconds = current_settings().session_idle_minutes * 60
     if _now_ts() - int(seen) > idle_seconds:
         from app.intake.sessions import SESSION_KEY, end_reporter_session
 
@@ -110,7 +111,7 @@ def _security_headers(response: Response) -> Response:
         # Nothing a reporter or responder sees may linger in a shared browser's cache.
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
-    if current_app.config["CONFIDE"].secure_cookies:
+    if current_settings().secure_cookies:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return response
 

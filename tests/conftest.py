@@ -35,6 +35,17 @@ PG_DATABASE = os.environ.get("CONFIDE_TEST_PG_DATABASE", "confide_test")
 BACKENDS = ["sqlite", "postgresql"]
 
 
+# Fixtures that reach a server (the database, Redis, a browser): a test that asks for none of
+# them is a unit test, marked so, and `make unit` runs those alone in seconds.
+SERVICES = frozenset({"database_url", "base_app", "app", "client", "redis_client", "live_server", "phone", "browser"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.unit)
+
+
 def _require_postgres() -> bool:
     return os.environ.get("CONFIDE_REQUIRE_POSTGRES") == "1"
 

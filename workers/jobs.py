@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from app.config import current_settings
 from workers.context import job_context
 
 
 def route_case(case_id: str) -> str:
     """Route a committed case to a responder or to the coordinators, and with it other
     cases that wait (up to triage.route_batch in all)."""
-    from flask import current_app
 
     from app.notify.sending import send_pending
     from app.triage.routing import route_batch
 
     with job_context():
-        routed = route_batch(case_id, limit=current_app.config["CONFIDE"].triage.route_batch)
+        routed = route_batch(case_id, limit=current_settings().triage.route_batch)
         if routed.urgent:
             # Imminent danger: the notices go now, not with the next digest. (One that
             # could not be sent earlier is tried again by the periodic pass, every minute.)

@@ -19,9 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
-
 from app.audit.models import AuditHead
+from app.config import current_settings
 from app.extensions import db
 from app.keystore import current_keyring
 from app.models import utcnow
@@ -38,7 +37,7 @@ class Checkpoint:
 
 
 def checkpoints_path() -> Path:
-    path = Path(current_app.config["CONFIDE"].audit_checkpoints)
+    path = Path(current_settings().audit_checkpoints)
     return path if path.is_absolute() else PROJECT / path
 
 

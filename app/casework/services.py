@@ -104,9 +104,9 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
             Case.ack_due_at,
             Case.acknowledged_at,
             Case.important,
-            assignee.name,
-            assignee.email,
-            assignee.pseudonym,
+            assignee.name.label("assignee_name"),
+            assignee.email.label("assignee_email"),
+            assignee.pseudonym.label("assignee_pseudonym"),
         )
         .join(page_ids, page_ids.c.id == Case.id)
         .outerjoin(assignee, assignee.id == Case.assigned_to_id)
@@ -115,16 +115,18 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
     return QueuePage(
         rows=[
             QueueRow(
-                id=r[0],
-                level=r[1],
-                category=r[2],
-                status=r[3],
-                language=r[4],
-                created_at=r[5],
-                ack_due_at=r[6],
-                acknowledged=r[7] is not None,
-                important=r[8],
-                assignee=staff_label(r[9], r[10], r[11]) if r[10] else "",
+                id=r.id,
+                level=r.level,
+                category=r.category,
+                status=r.status,
+                language=r.language,
+                created_at=r.created_at,
+                ack_due_at=r.ack_due_at,
+                acknowledged=r.acknowledged_at is not None,
+                important=r.important,
+                assignee=staff_label(r.assignee_name, r.assignee_email, r.assignee_pseudonym)
+                if r.assignee_email
+                else "",
             )
             for r in rows
         ],

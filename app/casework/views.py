@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -12,6 +12,7 @@ from app.cases.exclusions import exclusion_count
 from app.cases.visibility import visible_case
 from app.casework import services
 from app.casework.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
+from app.config import current_settings
 from app.models import utcnow
 from app.referrals import services as referrals
 from app.referrals.directory import counsel_directory
@@ -34,7 +35,7 @@ def _filters() -> services.QueueFilters:
         level=int(level) if level in ("0", "1", "2", "3") else None,
         status=args.get("status") if args.get("status") in STATUS_NAMES else None,
         category=args.get("category") if args.get("category") in CATEGORIES else None,
-        language=args.get("language") if args.get("language") in current_app.config["CONFIDE"].languages else None,
+        language=args.get("language") if args.get("language") in current_settings().languages else None,
         mine=args.get("mine") == "1",
     )
 
@@ -208,22 +209,6 @@ def message(case_id: str) -> Response | tuple[str, int]:
     return _back(case_id, "conversation")
 
 
-@blueprint.app_template_filter("time_left")
-def time_left(deadline: object) -> str:
-    from datetime import datetime
-
-    if not isinstance(deadline, datetime):
-        return ""
-    seconds = int((deadline - utcnow()).total_seconds())
-    sign = "" if seconds >= 0 else "overdue by "
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    text = f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    return f"{sign}{text}" if sign else f"{text} left"
-
-
 @blueprint.app_context_processor
 def _case_labels() -> dict[str, object]:
     from app import vocabulary as v
@@ -245,29 +230,7 @@ def _case_labels() -> dict[str, object]:
 
 
 def _level_legend() -> list[str]:
-    from flask import current_app
 
-    hours = current_app.config["CONFIDE"].triage.ack_hours
+    hours = current_settings().triage.ack_hours
     meanings = ("danger now", "recent assault, injury or coercion", "serious", "routine or record only")
     return [f"{meaning} ({h} h)" for meaning, h in zip(meanings, hours, strict=True)]
-
-
-@blueprint.app_template_filter("local_time")
-def local_time(moment: object, seconds: bool = False) -> str:
-    """A time in the programme's own zone, with the zone named, for staff pages."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from flask import current_app
-
-    if not isinstance(moment, datetime):
-        return ""
-    zone = ZoneInfo(current_app.config["CONFIDE"].display_timezone)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
-
-
-@blueprint.app_template_filter("want_label")
-def want_label(code: str) -> str:
-    from app.vocabulary import WANTS
-
-    return str(WANTS.get(code, code))

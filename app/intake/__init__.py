@@ -6,6 +6,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.intake import views
+    from app.intake import status, views  # noqa: F401  (status adds its pages to the blueprint)
 
     app.register_blueprint(views.blueprint)

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -21,6 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app import vocabulary as v
 from app.cases.consent import PURPOSES
+from app.config import current_settings
 from app.forms import CheckboxList, Form
 from app.intake.tokens import new_submission_token
 
@@ -36,7 +36,7 @@ def max_chars(setting: str, explain: Callable[[int, int], str]) -> Callable[[Any
     """A validator refusing text longer than the setting allows; ``explain(count, limit)``."""
 
     def check(form: Any, field: Any) -> None:
-        limit = getattr(current_app.config["CONFIDE"], setting)
+        limit = getattr(current_settings(), setting)
         if field.data and len(field.data) > limit:
             raise ValidationError(explain(len(field.data), limit))
 

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +21,7 @@ from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
 from app.cases.models import Case
 from app.cases.sealing import new_case_key, open_json, seal_json
+from app.config import current_settings
 from app.crypto import blind_index
 from app.extensions import db
 from app.intake.receipts import ReceiptCode
@@ -69,7 +69,7 @@ class Filed:
 
 def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
     """When a case at ``level`` must be acknowledged, and when the reporter must hear back."""
-    triage = current_app.config["CONFIDE"].triage
+    triage = current_settings().triage
     return (
         received + timedelta(hours=triage.ack_hours[level]),
         received + timedelta(days=triage.feedback_days),

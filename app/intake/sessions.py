@@ -12,9 +12,10 @@ import secrets
 import time
 from datetime import datetime, timedelta
 
-from flask import current_app, g, session
+from flask import g, session
 from sqlalchemy import delete
 
+from app.config import current_settings
 from app.crypto import blind_index
 from app.extensions import db
 from app.intake.models import ReporterSession
@@ -53,7 +54,7 @@ def reporter_case_id() -> str | None:
     case_id = None
     if isinstance(token, str):
         row = db.session.get(ReporterSession, _index(token))
-        idle = timedelta(minutes=current_app.config["CONFIDE"].session_idle_minutes)
+        idle = timedelta(minutes=current_settings().session_idle_minutes)
         if row is not None and utcnow() - row.seen_at <= idle + timedelta(minutes=1):
             case_id = row.case_id
             if row.seen_at != _minute():
@@ -81,7 +82,7 @@ def end_reporter_session() -> None:
 
 def forget_idle_reporter_sessions() -> int:
     """Delete the records of sessions idle past the limit (the periodic pass); returns how many."""
-    idle = timedelta(minutes=current_app.config["CONFIDE"].session_idle_minutes + 1)
+    idle = timedelta(minutes=current_settings().session_idle_minutes + 1)
     gone = delete_where(ReporterSession, ReporterSession.seen_at < utcnow() - idle)
     db.session.commit()
     return gone

@@ -1,4 +1,5 @@
-"""Reporter pages: home, the report form, help, and the receipt-based status pages."""
+"""Reporter pages: home, the report form and help. The pages a receipt opens are in
+app.intake.status."""
 
 from __future__ import annotations
 
@@ -6,36 +7,27 @@ import logging
 import secrets
 from typing import Any
 
-import flask
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, current_app, g, redirect, render_template, request, session
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
-from flask_limiter import RequestLimit
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
-from app.access import PUBLIC, REPORTER, allow
+from app.access import PUBLIC, allow
 from app.cases.consent import CONTACT_PURPOSES, PURPOSES
 from app.cases.content import ContactDetails, ReportContent
-from app.extensions import db, limiter
+from app.config import current_settings
+from app.extensions import db
+from app.forms import on_expired, on_failed
 from app.i18n import current_language
 from app.intake import services
 from app.intake.forms import (
-    ConsentForm,
-    LogoutForm,
-    MessageForm,
-    ReceiptForm,
     ReportForm,
 )
 from app.intake.limits import over_limits
-from app.intake.receipts import receipt_problem
-from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
+from app.intake.sessions import end_reporter_session
 from app.intake.tokens import new_submission_token, own_submission_token
-from app.models import utcnow
-from app.referrals.letter import complaint_letter, wants_licensing_help
-from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
 from app.triage.help import help_topics, resources_for
 from app.triage.scoring import Triage
 
@@ -43,10 +35,6 @@ blueprint = Blueprint("intake", __name__)
 # What the report form's views answer: a page, a page with its status, and headers too.
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]]
 log = logging.getLogger("confide.intake")
-
-
-def _status_limit() -> str:
-    return current_app.config["CONFIDE"].rate_limits.status
 
 
 def _render_report(form: ReportForm, notice: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -139,7 +127,7 @@ def report_language() -> tuple[str, int]:
     """The report form again in another language, with every answer as it was typed. Files
     nothing; also reached when the form's CSRF token expired (nothing is filed either way)."""
     code = request.form.get("switch_language", "")
-    if code in current_app.config["CONFIDE"].languages:
+    if code in current_settings().languages:
         session["lang"] = code
         refresh()  # this page is already in the new language
     form = ReportForm(formdata=request.form)  # not validated: no errors, a fresh CSRF token
@@ -180,7 +168,7 @@ def _receive(form: ReportForm, *, valid: bool, expired: bool = False, shown: Rep
         "intake/confirmation.html",
         receipt=filed.receipt.display(),
         urgent=filed.triage.level == 0,
-        help_resources=resources_for(topics, current_app.config["CONFIDE"].resources),
+        help_resources=resources_for(topics, current_settings().resources),
         unmatched=filed.unmatched,
         reissued=filed.reissued,
     )
@@ -232,7 +220,7 @@ def _submission_from(form: ReportForm) -> services.Submission:
     if not named:
         consent.update(dict.fromkeys(CONTACT_PURPOSES, False))
         consent["identity_to_counsel"] = False
-    languages = current_app.config["CONFIDE"].languages
+    languages = current_settings().languages
     wants = {choice.value for choice in form.wants.choices}
     return services.Submission(
         category=chosen(form.category) or "other",
@@ -259,7 +247,7 @@ def _submission_from(form: ReportForm) -> services.Submission:
 @blueprint.get("/resources")
 @allow(PUBLIC)
 def resources() -> str:
-    return render_template("intake/resources.html", resources=current_app.config["CONFIDE"].resources)
+    return render_template("intake/resources.html", resources=current_settings().resources)
 
 
 @blueprint.get("/exit")
@@ -267,116 +255,7 @@ def resources() -> str:
 def quick_exit() -> Response:
     """Leave at once: end any session and go to an ordinary site."""
     end_reporter_session()
-    return redirect(current_app.config["CONFIDE"].quick_exit_url, 303)
-
-
-def _status_rate_limited(limit: RequestLimit) -> flask.Response:
-    form = ReceiptForm()
-    notice = _("Too many tries from this connection. Please wait a few minutes and try again.")
-    return current_app.make_response((render_template("intake/status_login.html", form=form, notice=notice), 429))
-
-
-@blueprint.route("/status", methods=["GET", "POST"])
-@allow(PUBLIC)
-@limiter.limit(_status_limit, methods=["POST"], on_breach=_status_rate_limited)
-def status() -> Response | str | tuple[str, int]:
-    if reporter_case_id() is not None and request.method == "GET":
-        return redirect(url_for("intake.status_case"), 303)
-    form = ReceiptForm()
-    if request.method == "GET":
-        return render_template("intake/status_login.html", form=form)
-    if form.validate_on_submit():
-        case_id = services.find_case_by_receipt(form.receipt.data)
-        if case_id is not None:
-            start_reporter_session(case_id)
-            return redirect(url_for("intake.status_case"), 303)
-        form.receipt.errors = [receipt_problem(form.receipt.data)]
-    return render_template("intake/status_login.html", form=form), 400
-
-
-def _render_case(message_form: MessageForm | None = None, status: int = 200) -> tuple[str, int]:
-    view = services.reporter_view(reporter_case_id() or "")
-    consent_form = ConsentForm(data=view.consent)
-    settings = current_app.config["CONFIDE"]
-    case = view.case
-    topics = help_topics(case.level, case.category, case.signals or ())
-    return (
-        render_template(
-            "intake/status_case.html",
-            view=view,
-            message_form=message_form or MessageForm(),
-            consent_form=consent_form,
-            logout_form=LogoutForm(),
-            contact_purposes=CONTACT_PURPOSES,
-            referral_words=REFERRAL_WORDS,
-            licensing_help=wants_licensing_help(view.content),
-            urgent=case.level == 0,
-            help_resources=resources_for(topics, settings.resources),
-            ack_hours=settings.triage.ack_hours[case.level],
-        ),
-        status,
-    )
-
-
-@blueprint.get("/status/case")
-@allow(REPORTER)
-def status_case() -> tuple[str, int]:
-    return _render_case()
-
-
-@blueprint.post("/status/message")
-@allow(REPORTER)
-def status_message() -> Response | tuple[str, int]:
-    form = MessageForm()
-    if not form.validate_on_submit():
-        return _render_case(form, 400)
-    services.add_reporter_message(reporter_case_id() or "", form.body.data, kind=form.kind.data)
-    flash(_("Sent. A peer responder will see it."), "success")
-    return redirect(url_for("intake.status_case", _anchor="conversation"), 303)
-
-
-@blueprint.post("/status/consent")
-@allow(REPORTER)
-def status_consent() -> Response:
-    form = ConsentForm()
-    if form.validate_on_submit():
-        services.change_consent(
-            reporter_case_id() or "", {purpose: bool(getattr(form, purpose).data) for purpose in PURPOSES}
-        )
-        flash(_("Your choices are saved."), "success")
-    return redirect(url_for("intake.status_case", _anchor="choices"), 303)
-
-
-@blueprint.get("/status/licensing-letter")
-@allow(REPORTER)
-def licensing_letter() -> Response:
-    """The draft licensing complaint, for a reporter who asked for help with one."""
-    case, content, contact, _ = services.reporter_report(reporter_case_id() or "")
-    if not wants_licensing_help(content):
-        abort(404)
-    pdf = complaint_letter(case, content, contact, today=utcnow())
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = 'attachment; filename="draft-complaint.pdf"'
-    return response
-
-
-@blueprint.post("/status/logout")
-@allow(PUBLIC)
-def status_logout() -> Response:
-    form = LogoutForm()
-    if form.validate_on_submit():
-        end_reporter_session()
-        flash(_("You are signed out. Keep your receipt safe to come back."), "success")
-    return redirect(url_for("intake.status"), 303)
-
-
-def _message_again() -> tuple[str, int]:
-    form = MessageForm(formdata=request.form, meta={"csrf": False})
-    form.validate()
-    form.body.errors = list(form.body.errors) + [
-        _("For your safety this page expired. Your message is still below: please send it again.")
-    ]
-    return _render_case(form, 400)
+    return redirect(current_settings().quick_exit_url, 303)
 
 
 def _report_expired() -> Page:
@@ -397,7 +276,7 @@ def _report_failed() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             "intake/confirmation.html",
             receipt=filed.receipt.display(),
             urgent=filed.triage.level == 0,
-            help_resources=resources_for(["danger"], current_app.config["CONFIDE"].resources),
+            help_resources=resources_for(["danger"], current_settings().resources),
             unmatched=filed.unmatched,
         )
         return page, 200
@@ -406,30 +285,7 @@ def _report_failed() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     return _not_saved(ReportForm(formdata=request.form), danger=danger)
 
 
-@blueprint.record_once
-def _register_csrf_recovery(state: object) -> None:
-    app = state.app  # type: ignore[attr-defined]
-    app.extensions.setdefault("error_recovery", {})["intake.report"] = _report_failed
-    app.extensions.setdefault("csrf_recovery", {}).update(
-        {
-            "intake.report": _report_expired,
-            "intake.report_language": report_language,
-            "intake.status_message": lambda: (
-                _message_again() if reporter_case_id() else redirect(url_for("intake.status"), 303)
-            ),
-        }
-    )
-
-
-@blueprint.app_context_processor
-def _labels() -> dict[str, object]:
-    from flask_babel import format_date, format_datetime
-
-    from app.vocabulary import CATEGORIES, STATUSES
-
-    return {
-        "status_label": lambda code: STATUSES.get(code, code),
-        "category_label": lambda code: CATEGORIES.get(code, code),
-        "format_date": format_date,
-        "format_datetime": format_datetime,
-    }
+# Forms given back whole when their page expired (CSRF) or saving them failed (app.errors).
+on_expired("intake.report")(_report_expired)
+on_expired("intake.report_language")(report_language)
+on_failed("intake.report")(_report_failed)

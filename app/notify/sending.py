@@ -9,13 +9,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.cases.consent import current_consent
 from app.cases.models import Case
 from app.cases.sealing import open_json
+from app.config import current_settings
 from app.extensions import db
 from app.i18n import in_language
 from app.models import utcnow
@@ -47,7 +47,7 @@ def _release(ids: Sequence[int]) -> None:
 
 
 def _base_url() -> str:
-    return current_app.config["CONFIDE"].base_url.rstrip("/")
+    return current_settings().base_url.rstrip("/")
 
 
 def staff_mail(staff: StaffUser, urgent: bool) -> Mail:
@@ -97,7 +97,7 @@ def send_pending(*, urgent_only: bool = False) -> int:
             urgent.add(target)
     db.session.rollback()
     sent = 0
-    settings = current_app.config["CONFIDE"].mail
+    settings = current_settings().mail
     for (recipient, target_id), ids in batches.items():
         try:
             mail = _compose(recipient, target_id, urgent=(recipient, target_id) in urgent)

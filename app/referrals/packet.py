@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pyrage
-from flask import current_app
 from flask_babel import force_locale
 from pyrage import x25519
 from sqlalchemy import select
@@ -31,6 +30,7 @@ from app.cases.consent import choice_of
 from app.cases.conversation import open_case_key
 from app.cases.models import Case, ConsentRecord
 from app.cases.sealing import open_json
+from app.config import current_settings
 from app.extensions import db
 from app.models import utcnow
 from app.referrals.models import CounselProfile, Referral
@@ -181,7 +181,7 @@ def build_document(
             "generated_at": _iso(now or utcnow()),
             "referral": {
                 "id": referral.id,
-                "program": current_app.config["CONFIDE"].base_url,
+                "program": current_settings().base_url,
                 "referred_by": by.display_name if by else "",
                 "counsel": {"name": counsel.name, "firm": profile.firm, "email": counsel.email},
                 "sent_at": _iso(referral.sent_at or now or utcnow()),

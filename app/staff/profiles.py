@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import select
 
+from app.config import current_settings
 from app.extensions import db
 from app.signals import announce
 from app.staff.models import StaffUser, Training
@@ -37,7 +37,7 @@ def update_profile(
         if any(pseudonym_key(other or "") == key for other in others):
             raise StaffError("Another person already uses that pseudonym, or one that reads the same.")
     user.pseudonym = pseudonym
-    user.languages = [code for code in current_app.config["CONFIDE"].languages if code in set(languages)]
+    user.languages = [code for code in current_settings().languages if code in set(languages)]
     user.on_duty = bool(on_duty) and user.active
     if caseload_cap is not None:
         user.caseload_cap = caseload_cap

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app, g, has_request_context
 from sqlalchemy import delete, func, select, update
 
+from app.config import current_settings
 from app.crypto import DecryptionError, blind_index
 from app.extensions import db
 from app.keystore import current_keyring
@@ -68,7 +69,7 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
     # Any earlier link for this person stops working.
     _cancel_invites(user)
     token = secrets.token_urlsafe(32)
-    hours = current_app.config["CONFIDE"].invite_valid_hours
+    hours = current_settings().invite_valid_hours
     db.session.add(
         StaffInvite(
             staff_id=user.id,

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app, flash, g, redirect, session, url_for
+from flask import abort, flash, g, redirect, session, url_for
 
+from app.config import current_settings
 from app.extensions import db
 from app.staff.models import StaffUser
 
@@ -47,7 +48,7 @@ def current_staff() -> StaffUser | None:
     user = None
     if isinstance(data, dict):
         user = db.session.get(StaffUser, str(data.get("id")))
-        limit = current_app.config["CONFIDE"].staff_session_hours * 3600
+        limit = current_settings().staff_session_hours * 3600
         if (
             user is None
             or not user.active
@@ -57,7 +58,7 @@ def current_staff() -> StaffUser | None:
             timed_out = user is not None and user.active and user.session_epoch == data.get("epoch")
             end_staff_session()
             if timed_out:
-                hours = current_app.config["CONFIDE"].staff_session_hours
+                hours = current_settings().staff_session_hours
                 flash(f"Your session reached its {hours}-hour limit. Please sign in again.", "info")
             user = None
     g.staff_user = user
@@ -81,7 +82,7 @@ def mark_reauthenticated() -> None:
 
 def recently_authenticated() -> bool:
     data = session.get("staff") or {}
-    window = current_app.config["CONFIDE"].reauth_minutes * 60
+    window = current_settings().reauth_minutes * 60
     return _now() - int(data.get("reauth", 0)) <= window
 
 

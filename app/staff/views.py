@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from app.access import COORDINATOR, COUNSEL, PUBLIC, RESPONDER, STAFF, allow, hashed_client_key
+from app.config import current_settings
 from app.extensions import limiter
 from app.i18n import safe_next
 from app.models import utcnow
@@ -35,7 +36,7 @@ PASSWORD_PROBLEMS = {
 
 
 def _login_limit() -> str:
-    return current_app.config["CONFIDE"].rate_limits.staff_login
+    return current_settings().rate_limits.staff_login
 
 
 def home_for(user: StaffUser) -> str:

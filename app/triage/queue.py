@@ -19,6 +19,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from app.cases.models import Case
+from app.config import current_settings
 from app.extensions import db
 from app.triage.models import ROUTABLE
 
@@ -32,7 +33,7 @@ def redis_connection() -> Redis:
     client = current_app.extensions.get("confide_redis")
     if client is None:
         client = Redis.from_url(
-            current_app.config["CONFIDE"].redis_url,
+            current_settings().redis_url,
             socket_connect_timeout=1,
             socket_timeout=2,
             health_check_interval=30,
@@ -43,7 +44,7 @@ def redis_connection() -> Redis:
 
 def queue_names() -> tuple[str, str]:
     """The urgent queue first: workers always drain it before the other."""
-    prefix = current_app.config["CONFIDE"].queue_prefix
+    prefix = current_settings().queue_prefix
     return f"{prefix}-urgent", f"{prefix}-default"
 
 

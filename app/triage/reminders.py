@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from app.cases.models import Case
+from app.config import current_settings
 from app.extensions import db
 from app.models import utcnow
 from app.notify.service import notify_coordinators, notify_staff
@@ -23,7 +23,7 @@ def remind_feedback(now: datetime | None = None) -> int:
     """Remind whoever has a case when its feedback deadline nears with no word to the
     reporter yet, and tell the coordinators once it has passed. Returns reminders raised."""
     now = now or utcnow()
-    lead = timedelta(days=current_app.config["CONFIDE"].triage.feedback_reminder_days)
+    lead = timedelta(days=current_settings().triage.feedback_reminder_days)
     rows = db.session.execute(
         select(Case.id, Case.feedback_stage, Case.feedback_due_at, Case.assigned_to_id, Case.status)
         .where(Case.feedback_stage.in_(("waiting", "reminded")), Case.feedback_due_at <= now + lead)

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam, false, insert, select, update
 
 from app.cases.exclusions import excluded_among
 from app.cases.models import Case, ConsentRecord
+from app.config import current_settings
 from app.extensions import db
 from app.models import minute_now, utcnow
 from app.notify.service import Notice, coordinator_ids, notify_coordinators, raise_notices, to_coordinators
@@ -94,7 +94,7 @@ def _take_write_lock() -> None:
 def _due(case: Any, number: int, now: datetime) -> datetime:
     if number == 1:
         return case.ack_due_at
-    hours = current_app.config["CONFIDE"].triage.ack_hours[case.level]
+    hours = current_settings().triage.ack_hours[case.level]
     return now + timedelta(hours=hours)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from app.config import ConfigError
+from app.config import ConfigError, current_settings
 from app.triage.concepts import check_concepts
 from app.triage.scoring import TriageRules
 
@@ -24,6 +24,6 @@ def current_rules() -> TriageRules:
     """The compiled rules, built on first use (compiling takes a tenth of a second)."""
     rules: TriageRules | None = current_app.extensions.get(EXTENSION)
     if rules is None:
-        rules = TriageRules.from_settings(current_app.config["CONFIDE"].triage)
+        rules = TriageRules.from_settings(current_settings().triage)
         current_app.extensions[EXTENSION] = rules
     return rules

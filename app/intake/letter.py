@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app
 from flask_babel import gettext as _
 
 from app import vocabulary as words
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.models import Case
+from app.config import current_settings
 from app.i18n import in_language
 from app.pdf.typeset import GREY, start
 
@@ -31,7 +31,7 @@ def _label(table: dict[str, object], code: str) -> str:
 
 def complaint_letter(case: Case, content: ReportContent, contact: ContactDetails | None, *, today: datetime) -> bytes:
     """The draft letter as a PDF."""
-    board = current_app.config["CONFIDE"].licensing_board
+    board = current_settings().licensing_board
     name = contact.name.strip() if contact and contact.name.strip() else "[Your name]"
     with in_language(case.language):
         notes = {

@@ -1,0 +1,146 @@
+"""The pages a receipt opens: signing in with it, the case as the reporter sees it, her
+messages and consent choices, the draft licensing letter, signing out."""
+
+from __future__ import annotations
+
+import flask
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_limiter import RequestLimit
+from werkzeug.wrappers import Response
+
+from app.access import PUBLIC, REPORTER, allow
+from app.cases.consent import CONTACT_PURPOSES, PURPOSES
+from app.config import current_settings
+from app.extensions import limiter
+from app.forms import on_expired
+from app.intake import services
+from app.intake.forms import ConsentForm, LogoutForm, MessageForm, ReceiptForm
+from app.intake.letter import complaint_letter, wants_licensing_help
+from app.intake.receipts import receipt_problem
+from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
+from app.intake.views import blueprint
+from app.models import utcnow
+from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
+from app.triage.help import help_topics, resources_for
+
+
+def _status_limit() -> str:
+    return current_settings().rate_limits.status
+
+
+def _status_rate_limited(limit: RequestLimit) -> flask.Response:
+    form = ReceiptForm()
+    notice = _("Too many tries from this connection. Please wait a few minutes and try again.")
+    return current_app.make_response((render_template("intake/status_login.html", form=form, notice=notice), 429))
+
+
+@blueprint.route("/status", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit(_status_limit, methods=["POST"], on_breach=_status_rate_limited)
+def status() -> Response | str | tuple[str, int]:
+    if reporter_case_id() is not None and request.method == "GET":
+        return redirect(url_for("intake.status_case"), 303)
+    form = ReceiptForm()
+    if request.method == "GET":
+        return render_template("intake/status_login.html", form=form)
+    if form.validate_on_submit():
+        case_id = services.find_case_by_receipt(form.receipt.data)
+        if case_id is not None:
+            start_reporter_session(case_id)
+            return redirect(url_for("intake.status_case"), 303)
+        form.receipt.errors = [receipt_problem(form.receipt.data)]
+    return render_template("intake/status_login.html", form=form), 400
+
+
+def _render_case(message_form: MessageForm | None = None, status: int = 200) -> tuple[str, int]:
+    view = services.reporter_view(reporter_case_id() or "")
+    consent_form = ConsentForm(data=view.consent)
+    settings = current_settings()
+    case = view.case
+    topics = help_topics(case.level, case.category, case.signals or ())
+    return (
+        render_template(
+            "intake/status_case.html",
+            view=view,
+            message_form=message_form or MessageForm(),
+            consent_form=consent_form,
+            logout_form=LogoutForm(),
+            contact_purposes=CONTACT_PURPOSES,
+            referral_words=REFERRAL_WORDS,
+            licensing_help=wants_licensing_help(view.content),
+            urgent=case.level == 0,
+            help_resources=resources_for(topics, settings.resources),
+            ack_hours=settings.triage.ack_hours[case.level],
+        ),
+        status,
+    )
+
+
+@blueprint.get("/status/case")
+@allow(REPORTER)
+def status_case() -> tuple[str, int]:
+    return _render_case()
+
+
+@blueprint.post("/status/message")
+@allow(REPORTER)
+def status_message() -> Response | tuple[str, int]:
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _render_case(form, 400)
+    services.add_reporter_message(reporter_case_id() or "", form.body.data, kind=form.kind.data)
+    flash(_("Sent. A peer responder will see it."), "success")
+    return redirect(url_for("intake.status_case", _anchor="conversation"), 303)
+
+
+@blueprint.post("/status/consent")
+@allow(REPORTER)
+def status_consent() -> Response:
+    form = ConsentForm()
+    if form.validate_on_submit():
+        services.change_consent(
+            reporter_case_id() or "", {purpose: bool(getattr(form, purpose).data) for purpose in PURPOSES}
+        )
+        flash(_("Your choices are saved."), "success")
+    return redirect(url_for("intake.status_case", _anchor="choices"), 303)
+
+
+@blueprint.get("/status/licensing-letter")
+@allow(REPORTER)
+def licensing_letter() -> Response:
+    """The draft licensing complaint, for a reporter who asked for help with one."""
+    case, content, contact, _ = services.reporter_report(reporter_case_id() or "")
+    if not wants_licensing_help(content):
+        abort(404)
+    pdf = complaint_letter(case, content, contact, today=utcnow())
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = 'attachment; filename="draft-complaint.pdf"'
+    return response
+
+
+@blueprint.post("/status/logout")
+@allow(PUBLIC)
+def status_logout() -> Response:
+    form = LogoutForm()
+    if form.validate_on_submit():
+        end_reporter_session()
+        flash(_("You are signed out. Keep your receipt safe to come back."), "success")
+    return redirect(url_for("intake.status"), 303)
+
+
+def _message_again() -> tuple[str, int]:
+    form = MessageForm(formdata=request.form, meta={"csrf": False})
+    form.validate()
+    form.body.errors = list(form.body.errors) + [
+        _("For your safety this page expired. Your message is still below: please send it again.")
+    ]
+    return _render_case(form, 400)
+
+
+def _status_message_expired() -> tuple[str, int] | Response:
+    return _message_again() if reporter_case_id() else redirect(url_for("intake.status"), 303)
+
+
+# A message whose page expired is given back whole (app.errors).
+on_expired("intake.status_message")(_status_message_expired)
