@@ -6,16 +6,23 @@ FLASK := $(VENV)/bin/flask
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test unit install lock lint fonts keys migrate translations messages bench clean redis systemd-units
+.PHONY: run test unit install install-production lock lint fonts keys migrate translations messages bench clean redis systemd-units
 
-# Every dependency, direct and indirect, at the version and hashes in requirements.lock
-# (`make lock` writes it from the ranges in pyproject.toml).
-$(VENV)/.installed: pyproject.toml requirements.lock
+# Every dependency, direct and indirect, at the version and hashes in requirements-dev.lock
+# (the app's, the tests' and the tools'); `make lock` writes it from the ranges in pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@command -v python3 >/dev/null || { echo "Installing Python 3 (Debian package python3)…"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv; }
 	@python3 -m venv $(VENV) 2>/dev/null || { echo "Installing python3-venv (Debian package)…"; $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Production (deploy/README.md): the app's own dependencies only, from requirements.lock; the
+# processes run from the project's folder, so the project itself is not installed.
+install-production:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(VENV)/bin/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true
 
 # Lint, format, types and the import layers (ARCHITECTURE.md); .ci/run runs it before the tests,
 # and `pre-commit install` runs the same before each commit.
@@ -25,10 +32,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# After changing a range in pyproject.toml: resolve again, keeping every pin that still fits.
+# After changing a range in pyproject.toml: resolve again, keeping every pin that still fits;
+# requirements.lock (production) holds the same versions as requirements-dev.lock.
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --no-header --no-annotate
 lock: $(VENV)/.installed
-	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dev --generate-hashes --universal \
-	  --python-version 3.11 --no-header --no-annotate -o requirements.lock
+	$(LOCK) --extra test --extra dev -o requirements-dev.lock
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ;]*\).*/\1/p' requirements-dev.lock > $(VENV)/pins.txt
+	$(LOCK) --constraint $(VENV)/pins.txt -o requirements.lock
 
 translations: $(VENV)/.installed
 	@$(VENV)/bin/pybabel compile -d app/translations 2>&1 | grep -v "^compiling" || true

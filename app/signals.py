@@ -15,6 +15,7 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | note_added | an internal note was added |
 | message_sent | a message went to or came from the reporter |
 | consent_changed | the reporter changed consent choices |
+| receipt_shown_again | a form sent twice was shown its receipt again (intake.services) |
 | access_denied | someone asked for a case that is not theirs |
 | staff_invited | an enrolment link was made |
 | staff_enrolled | an invited person set password and TOTP |
@@ -50,6 +51,7 @@ NAMES = (
     "note_added",
     "message_sent",
     "consent_changed",
+    "receipt_shown_again",
     "access_denied",
     "staff_invited",
     "staff_enrolled",

@@ -542,7 +542,7 @@ def table_line(columns: Sequence[Column], values: Sequence[object]) -> str:
     """One line of a table: the first column left-aligned, the others right-aligned; a
     None is a blank cell; fewer values than columns leave the rest out."""
     cells = []
-    for i, (column, value) in enumerate(zip(columns, values, strict=True)):
+    for i, (column, value) in enumerate(zip(columns, values, strict=False)):
         spec = column.spec if value is not None and not isinstance(value, str) else ""
         cells.append(format("" if value is None else value, f"{'<' if i == 0 else '>'}{column.width}{spec}"))
     return "".join(cells)

@@ -45,17 +45,20 @@ def test_exclusions_made_before_they_were_keyed_are_kept(app: Flask) -> None:
     case = make_case()
     birch, maple = make_staff("responder"), make_staff("responder")
     db.session.commit()
+    # Read before going down: an older schema lacks columns the models have.
+    case_id, birch_id, maple_id = case.id, birch.id, maple.id
+    db.session.rollback()  # and end the read: its lock would hold up the migration's ALTER TABLE
     try:
         downgrade(revision="0010")
         db.session.execute(
             text("INSERT INTO case_exclusions (case_id, staff_id) VALUES (:case, :staff)"),
-            {"case": case.id, "staff": birch.id},
+            {"case": case_id, "staff": birch_id},
         )
         db.session.commit()
     finally:
         db.session.rollback()
         upgrade()
-    assert excluded_among([case.id], [birch.id, maple.id]) == {case.id: {birch.id}}
+    assert excluded_among([case_id], [birch_id, maple_id]) == {case_id: {birch_id}}
 
 
 def test_contact_choices_made_before_they_were_sealed_are_kept(app: Flask) -> None:
@@ -63,16 +66,18 @@ def test_contact_choices_made_before_they_were_sealed_are_kept(app: Flask) -> No
 
     case = make_case(consent={"contact_phone": True, "contact_email": False, "peer_support": True})
     db.session.commit()
+    case_id = case.id  # read before going down: an older schema lacks columns the models have
+    db.session.rollback()  # and end the read: its lock would hold up the migration's ALTER TABLE
     try:
         downgrade(revision="0012")
         granted = db.session.execute(
             text("SELECT granted FROM consent_records WHERE case_id = :case AND purpose = 'contact_phone'"),
-            {"case": case.id},
+            {"case": case_id},
         ).scalar_one()
         assert granted
     finally:
         db.session.rollback()  # its read lock would hold up the migration's ALTER TABLE
         upgrade()
     db.session.expire_all()
-    choices = current_consent(case.id)
+    choices = current_consent(case_id)
     assert choices["contact_phone"] and not choices["contact_email"] and choices["peer_support"]

@@ -19,6 +19,11 @@ class Case(Model):
     receipt_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # Keyed index of the form's one-time submission token, so a resent form files nothing twice.
     submission_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # Keyed digest of every answer, so a resent form is known to be unchanged (intake.services).
+    submission_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # When the receipt first opened the case (to the minute): from then on she has it, and a
+    # resent form is not shown it again.
+    receipt_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now, onupdate=minute_now)
 

@@ -6,14 +6,14 @@ test alike. Plaintext lives only in memory here: it is scored, then sealed, then
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.cases.consent import current_consent, record_consent, record_initial_consent
@@ -63,8 +63,8 @@ class Filed:
     triage: Triage
     # Names the reporter asked to keep away that are no one's pseudonym (shown to her once).
     unmatched: tuple[str, ...] = ()
-    # The form had been filed before: this is a new receipt for that case, and the first is void.
-    reissued: bool = False
+    # The form had been filed before: this page shows its receipt again.
+    shown_again: bool = False
 
 
 def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
@@ -87,20 +87,21 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
     ``despite`` names what would have refused the report (``app.vocabulary.FILED_DESPITE``): a report
     that signals imminent danger is filed anyway, and the coordinators see why it came in so.
 
-    A form filed before that comes again unchanged is given its case's receipt anew, when its
-    first answer may never have been seen (``_reissue_receipt``), and is otherwise refused as
-    a duplicate. One that comes again changed, or signalling danger, is filed as well, marked
+    A form filed before that comes again unchanged is shown its receipt again, when its first
+    answer may never have been seen (``_shown_again``), and is otherwise refused as a
+    duplicate. One that comes again changed, or signalling danger, is filed as well, marked
     ``resent``: nothing typed is lost, and danger is never refused."""
     ring = current_keyring()
     content = submission.content
     triage = triage or assess(submission)
     received = minute_now()
     ack_due, feedback_due = due_times(triage.level, received)
-    receipt = ReceiptCode.generate()
+    receipt = ReceiptCode.for_submission(ring, submission.submission_token)
     case = Case(
         id=new_id(),
         receipt_index=receipt.keyed_index(ring),
         submission_index=blind_index(ring, SUBMISSION_PURPOSE, submission.submission_token),
+        submission_digest=submission_digest(submission),
         created_at=received,
         category=submission.category,
         level=triage.level,
@@ -118,7 +119,7 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
             dek, asdict(submission.contact), record="case", record_id=case.id, field="contact"
         )
     # Kept before the commit: reading them after it would reload the row.
-    case_id, submission_index = case.id, case.submission_index
+    case_id, submission_index, digest = case.id, case.submission_index, case.submission_digest
     db.session.add(case)
     try:
         db.session.flush()
@@ -130,13 +131,15 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
         first = db.session.scalar(select(Case).where(Case.submission_index == submission_index))
         if first is None:
             raise
-        if _same_report(first, submission):
-            reissued = _reissue_receipt(first)
-            if reissued is not None:
-                return reissued
+        # A case filed before digests were kept counts as the same report.
+        if first.submission_digest is None or hmac.compare_digest(first.submission_digest, digest or b""):
+            again = _shown_again(first, receipt)
+            if again is not None:
+                return again
             if triage.level != 0:
                 raise DuplicateSubmission() from None
-        # Changed since it was first sent (Back, more written), or in danger: kept as well.
+        # Changed since it was first sent (Back, more written, another choice), or in danger:
+        # kept as well.
         fresh = replace(submission, submission_token=secrets.token_urlsafe(24))
         return submit_report(fresh, triage=triage, despite=(*despite, "resent"))
     log.info("case %s received at level L%d", case_id, triage.level)
@@ -144,51 +147,38 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
     return Filed(case_id=case_id, receipt=receipt, triage=triage, unmatched=unmatched)
 
 
-def _same_report(case: Case, submission: Submission) -> bool:
-    """Whether ``case`` holds what ``submission`` says, word for word."""
-    dek = open_case_key(case)
-
-    def sealed(field: str, value: bytes | None) -> Any:
-        return None if value is None else open_json(dek, value, record="case", record_id=case.id, field=field)
-
-    def plain(value: Any) -> Any:  # as it reads back from storage: tuples are lists
-        return None if value is None else json.loads(json.dumps(asdict(value)))
-
-    return (
-        case.category == submission.category
-        and sealed("report", case.report_sealed) == plain(submission.content)
-        and sealed("contact", case.contact_sealed) == plain(submission.contact)
-    )
+def submission_digest(submission: Submission) -> bytes:
+    """A keyed digest of everything the form said, its token included: a resent form with the
+    same digest is the same report, one with any answer changed is not."""
+    fields = asdict(submission)
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=list)
+    return blind_index(current_keyring(), "submission-content", canonical)
 
 
-# How long after filing a resent form is answered with the case's receipt (a new one).
-REISSUE_WINDOW = timedelta(minutes=15)
+# How long after filing a form sent again is shown its receipt again: a double tap or a
+# connection lost on the way back takes seconds; someone at the same browser later gets nothing.
+SHOWN_AGAIN_WINDOW = timedelta(minutes=5)
 
 
-def _reissue_receipt(case: Case) -> Filed | None:
+def _shown_again(case: Case, receipt: ReceiptCode) -> Filed | None:
     """The receipt of a case filed moments ago by the form this browser sends again, when
-    its first answer never reached the screen: a double tap (the browser shows only the last
-    answer), or a connection lost between the saving and the page.
+    its first answer may never have reached the screen: a double tap (the browser shows only
+    the last answer), or a connection lost between the saving and the page.
 
-    The receipt is a new one and replaces the first, which no one may have seen: this browser
-    is the only one that holds the form's token (``intake.tokens``), so nothing else can ask.
-    Only within ``REISSUE_WINDOW`` of filing, and only while no one has opened the case with
-    its receipt: a form sent again later (Back on a shared computer) opens nothing."""
-    from app.intake.models import ReporterSession
-
-    case_id, level, signals = case.id, case.level, tuple(case.signals)
-    if minute_now() - case.created_at > REISSUE_WINDOW:
+    The receipt is made from the form's token (``ReceiptCode.for_submission``), so it is the
+    one the first answer carried: nothing is written, and nothing else stops working. Only this
+    browser holds the token (``intake.tokens``); and only within ``SHOWN_AGAIN_WINDOW`` of the
+    filing, before the receipt has ever opened the case, since after that she has it."""
+    if case.receipt_used_at is not None or minute_now() - case.created_at > SHOWN_AGAIN_WINDOW:
         return None
-    if db.session.scalar(select(ReporterSession.case_id).where(ReporterSession.case_id == case_id).limit(1)):
-        return None
-    receipt = ReceiptCode.generate()
-    # Should two copies race, the later one wins, as the browser shows the later answer.
-    db.session.execute(
-        update(Case).where(Case.id == case_id).values(receipt_index=receipt.keyed_index(current_keyring()))
+    announce("receipt_shown_again", actor="", role="reporter", case_id=case.id)
+    log.info("case %s: receipt shown again to the browser that filed it", case.id)
+    return Filed(
+        case_id=case.id,
+        receipt=receipt,
+        triage=Triage(level=case.level, signals=tuple(case.signals)),
+        shown_again=True,
     )
-    db.session.commit()
-    log.info("case %s: receipt given again to the browser that filed it", case_id)
-    return Filed(case_id=case_id, receipt=receipt, triage=Triage(level=level, signals=signals), reissued=True)
 
 
 def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:

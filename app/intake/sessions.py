@@ -13,8 +13,9 @@ import time
 from datetime import datetime, timedelta
 
 from flask import g, session
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
+from app.cases.models import Case
 from app.config import current_settings
 from app.crypto import blind_index
 from app.extensions import db
@@ -39,6 +40,10 @@ def start_reporter_session(case_id: str) -> None:
     end_reporter_session()
     token = secrets.token_urlsafe(32)
     db.session.add(ReporterSession(token_index=_index(token), case_id=case_id, seen_at=_minute()))
+    # From now on she has her receipt: a resent form is no longer shown it (intake.services).
+    db.session.execute(
+        update(Case).where(Case.id == case_id, Case.receipt_used_at.is_(None)).values(receipt_used_at=_minute())
+    )
     db.session.commit()
     session.permanent = False
     session[SESSION_KEY] = token

@@ -170,7 +170,7 @@ def _receive(form: ReportForm, *, valid: bool, expired: bool = False, shown: Rep
         urgent=filed.triage.level == 0,
         help_resources=resources_for(topics, current_settings().resources),
         unmatched=filed.unmatched,
-        reissued=filed.reissued,
+        shown_again=filed.shown_again,
     )
 
 
@@ -278,6 +278,7 @@ def _report_failed() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             urgent=filed.triage.level == 0,
             help_resources=resources_for(["danger"], current_settings().resources),
             unmatched=filed.unmatched,
+            shown_again=filed.shown_again,
         )
         return page, 200
     form = ReportForm(formdata=request.form, meta={"csrf": False})

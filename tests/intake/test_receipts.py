@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import math
+import secrets
+from pathlib import Path
 
+from app.crypto import create_keyring
 from app.intake.receipts import DIGITS, ReceiptCode
 
 
-def test_receipts_carry_at_least_64_bits() -> None:
+def test_receipts_carry_at_least_64_bits(tmp_path: Path) -> None:
+    ring = create_keyring(tmp_path)
     assert DIGITS * math.log2(10) >= 64
-    codes = {ReceiptCode.generate() for _ in range(2000)}
+    tokens = [secrets.token_urlsafe(24) for _ in range(2000)]
+    codes = {ReceiptCode.for_submission(ring, token) for token in tokens}
     assert len(codes) == 2000
     # Leading zeros are kept: every code is exactly twenty digits.
     assert all(len(code) == DIGITS and code.isascii() and code.isdigit() for code in codes)
 
 
-def test_display_groups_and_parses_back() -> None:
-    code = ReceiptCode.generate()
+def test_a_form_sent_twice_has_one_receipt_that_only_the_server_can_make(tmp_path: Path) -> None:
+    ring, other = create_keyring(tmp_path / "ours"), create_keyring(tmp_path / "theirs")
+    token = secrets.token_urlsafe(24)
+    assert ReceiptCode.for_submission(ring, token) == ReceiptCode.for_submission(ring, token)
+    assert ReceiptCode.for_submission(ring, token) != ReceiptCode.for_submission(other, token)
+
+
+def test_display_groups_and_parses_back(tmp_path: Path) -> None:
+    code = ReceiptCode.for_submission(create_keyring(tmp_path), "a form's token")
     shown = code.display()
     assert len(shown.split("-")) == 5
     assert ReceiptCode.parse(shown) == code
