@@ -2,7 +2,7 @@
 gunicorn started and stopped, browser-like HTTP clients in a closed loop, CPU accounting
 from /proc, and the figures (percentiles, tables, log errors, the final JSON line).
 
-Imported as ``bench.harness`` by bench/intake.py and bench/queue.py, which put the
+Imported as ``bench.harness`` by the benchmarks here, which put the
 repository root on sys.path first; it imports ``app``, so it needs that too.
 """
 

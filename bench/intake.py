@@ -42,22 +42,16 @@ names a database to connect to for CREATE/DROP DATABASE. Redis: CONFIDE_BENCH_RE
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Python puts this script's folder first on sys.path, where bench/queue.py would shadow the
-# standard library's queue module; take the folder off before anything else is imported.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 import argparse
 import itertools
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,14 +17,6 @@ made is removed at the end, even on Ctrl-C.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Python puts this script's folder first on sys.path, where bench/queue.py would shadow the
-# standard library's queue module; take the folder off before anything else is imported.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 import argparse
 import http.client
 import json
@@ -36,6 +28,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -46,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,81 +1,23 @@
-"""Queue and case-page benchmark: staff pages through gunicorn on PostgreSQL with 100,000 cases.
+"""Staff pages benchmark: the case queue and a case's page through gunicorn on PostgreSQL,
+with 100,000 cases.
 
-Run from the repository root:
+    .venv/bin/python bench/staff_pages.py          (--cases, --duration, --clients)
 
-    .venv/bin/python bench/queue.py
+It makes a fresh database ``confide_bench_queue`` (dropped at the end), a keyring, config and
+log in a temporary folder, Redis database 11 (flushed), and gunicorn with 2 sync workers. The
+cases: 100,000 over three years, bulk-loaded with COPY in the stored format (a data key of
+their own, the report sealed, real blind indexes, consent records, audit entries in one hash
+chain), 20 of them made through the real services with a 5,000-character narrative, 20
+messages and 2 notes. 2 coordinators and 20 responders; one responder has 5,000 cases.
 
-It starts everything it needs and removes it again, even on error:
-
-* a fresh PostgreSQL database ``confide_bench_queue`` (dropped at the end), migrated with
-  `flask db upgrade`,
-* a keyring, a config file and a log file in a temporary folder,
-* Redis database 11 (flushed before and after) with its own queue prefix,
-* gunicorn with 2 sync workers on a free loopback port, rate limits raised.
-
-THE DATA. 100,000 cases over three years (more of them recent), 2 coordinators and 20
-responders, one of whom ("the responder") has 5,000 cases. How the cases are made, and
-what is real about them, is printed with the seed timing:
-
-* 20 "page cases" go through the real services: intake.submit_report with a 5,000-character
-  narrative and contact details, assigned by the coordinator, acknowledged and put in
-  progress by the responder, 20 messages (reporter ones through
-  intake.add_reporter_message, staff ones through cases.services.message_reporter, both on
-  conversation.add_message) and 2 internal notes. The case page phase opens these.
-* the other 99,980 are bulk-loaded with COPY, but in the real format: each has its own
-  random data key wrapped by the keyring's KEK (wrap_dek), a report sealed with AES-GCM
-  under it (seal_json; narratives of 60-8,000 characters, median about 700), sealed
-  contact details for one in four, real receipt and submission blind indexes, the six
-  consent records intake writes, and audit entries (assigned, acknowledged, status
-  changed, viewed) in one valid hash chain that the services then continue. They have
-  no messages or notes. Levels, statuses (queue_rank from QUEUE_RANK), categories,
-  languages, deadlines and assignees are spread as described in ``seed_bulk``.
-* then VACUUM ANALYZE.
-
-THE LOAD. Each phase: ``--clients`` threads (default 2, one per gunicorn worker, so the
-figures are what one person meets rather than time spent queueing for a busy worker;
-``--clients 4`` shows the queueing), each with its own connection and
-a copy of one signed-in session cookie, work in a closed loop, ``--warmup`` seconds
-unmeasured then ``--duration`` seconds measured. The coordinator and the responder each
-sign in once through the real /staff/login and /staff/login/code forms (password, then a
-TOTP code); their cookies are shared by that account's client threads, as several tabs
-of one browser share them.
-
-* trivial:        GET /staff/profile as the coordinator: the same session, access check,
-                  staff lookup and staff layout as every staff page, plus one small query
-                  (trainings) and a form; no cases. Run first and again last.
-* queue first:    GET /cases as the coordinator (all 100,000 cases), page 1.
-* queue deep:     GET /cases?page=1000 as the coordinator (OFFSET 49,950).
-* queue filtered: GET /cases with a filter, rotating over four (level; status; category +
-                  language; status + level), page 1.
-* responder:      GET /cases as the responder (5,000 cases), page 1, and page 50.
-* case page:      GET /cases/<id> as the coordinator, rotating over the 20 page cases:
-                  a 5 KB narrative, contact details, 20 messages and 2 notes decrypted,
-                  timeline, reassign list; each view appends a hash-chained audit entry.
-
-Every answer is checked (status, the total and the number of rows the service gives for
-that page, the narrative marker and 20 messages); a wrong page counts as an error.
-
-Targets: every queue phase p95 < 100 ms; case page p95 < 30 ms. Afterwards, in-process
-(no HTTP, one thread) each page's queries are counted and timed, and EXPLAIN ANALYZE is run
-on the queue's two queries (the count and the page); the plans are printed when a queue
-target is missed or with --explain. The last line printed is one JSON object with every
-figure. Exit status: 0 targets met, 1 errors during the run, 2 targets missed.
-
-PostgreSQL: CONFIDE_BENCH_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/test)
-names a database to connect to for CREATE/DROP DATABASE. Redis: CONFIDE_BENCH_QUEUE_REDIS_URL
-(default redis://127.0.0.1:6379/11); it is flushed, so never point it at a used database.
+Each phase, ``--clients`` threads with one signed-in session GET its pages in a closed loop
+(warm-up, then ``--duration`` seconds measured); every answer is checked against what the
+service gives. The baseline is /staff/profile (same session, access check and layout, no
+cases), run first and last. Targets: every queue page p95 < 100 ms, the case page p95 < 30
+ms. A table, then one JSON line; exit 0 targets met, 1 errors, 2 a target missed.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is named queue.py, and Python puts the folder of the script it runs first on
-# sys.path, where it would shadow the standard library's queue module (used by psycopg,
-# redis, ...). Take that folder off the path before anything else is imported.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
 import hashlib
@@ -89,10 +31,12 @@ import re
 import secrets
 import signal
 import statistics
+import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +47,7 @@ import psycopg  # noqa: E402
 import pyotp  # noqa: E402
 
 from bench import harness  # noqa: E402
+from tests import factories  # noqa: E402
 
 BENCH_DATABASE = "confide_bench_queue"
 REDIS_URL = os.environ.get("CONFIDE_BENCH_QUEUE_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -111,7 +56,6 @@ QUEUE_PREFIX = "confide-bench-queue"
 TARGET_QUEUE_P95_MS = 100.0
 TARGET_CASE_P95_MS = 30.0
 
-PASSWORD = "quiet lantern orchard 47"
 RESPONDERS = 20
 BIG_CASELOAD = 5_000
 PAGE_CASES = 20
@@ -122,7 +66,7 @@ NARRATIVE_CHARS = 5_000
 # --------------------------------------------------------------------------- the setup
 
 CONFIG_TOML = """\
-# Written by bench/queue.py for one run; removed afterwards.
+# Written by bench/staff_pages.py for one run; removed afterwards.
 
 [rate_limits]
 # Every client is 127.0.0.1: raise the limits so the benchmark measures, not throttles.
@@ -207,31 +151,10 @@ class StaffAccount:
 
 
 def make_staff(role: str, email: str, name: str, pseudonym: str | None) -> StaffAccount:
-    """An enrolled, active account with PASSWORD and a fresh TOTP secret, as
-    tests/factories.py make_staff builds them (real argon2 hash, sealed TOTP secret)."""
-    from app.extensions import db
-    from app.keystore import current_keyring
-    from app.models import utcnow
-    from app.staff import credentials
-    from app.staff.models import StaffUser
-
-    user = StaffUser(
-        email=email,
-        name=name,
-        role=role,
-        pseudonym=pseudonym,
-        languages=["en", "es"] if pseudonym and pseudonym[0] in "AEIOU" else ["en"],
-        on_duty=True,
-        caseload_cap=25,
-        password_hash=credentials.hash_password(PASSWORD),
-        enrolled_at=utcnow() - timedelta(days=900),
-    )
-    db.session.add(user)
-    db.session.flush()
-    secret = credentials.new_totp_secret()
-    user.totp_sealed = credentials.seal_totp(current_keyring(), user.id, secret)
-    db.session.commit()
-    return StaffAccount(id=user.id, email=email, role=role, secret=secret)
+    """An enrolled, active account (tests/factories.py), on duty, English and Spanish for half."""
+    languages = ("en", "es") if pseudonym and pseudonym[0] in "AEIOU" else ("en",)
+    made = factories.make_staff(role, email=email, name=name, pseudonym=pseudonym, languages=languages, caseload_cap=25)
+    return StaffAccount(id=made.id, email=email, role=role, secret=made.secret)
 
 
 PSEUDONYMS = [
@@ -641,7 +564,7 @@ def sign_in(port: int, account: StaffAccount) -> dict[str, str]:
     browser = harness.Browser(port)
     try:
         status, page = browser.request("GET", "/staff/login")
-        form = {**harness.hidden_fields(page), "email": account.email, "password": PASSWORD}
+        form = {**harness.hidden_fields(page), "email": account.email, "password": factories.PASSWORD}
         status, page = browser.request("POST", "/staff/login", form)
         if status != 303 or "/staff/login/code" not in browser.location:
             raise SystemExit(f"sign-in of {account.email}: password step answered {status}")
@@ -735,7 +658,7 @@ def run_phase(
     return harness.run_clients(port, clients, seconds, seed, Tally, client_step, cookies)
 
 
-# -------------------------------------------------------------- in-process inspection
+# ------------------------------------------------------------- what each page must hold
 
 
 def expected_answers(
@@ -794,127 +717,6 @@ def request_page() -> int:
     return int(page) if page.isdigit() and len(page) < 7 else 1
 
 
-def profile_views(app: Any, viewers: dict[str, str], phases: list[Phase], rounds: int) -> dict[str, dict[str, float]]:
-    """Each path's view function called in this process (no HTTP, no session cookie), one
-    thread: median total time, SQL statements and time spent in them."""
-    from app.casework import views as case_views
-    from app.extensions import db
-    from app.staff import views as staff_views
-
-    out: dict[str, dict[str, float]] = {}
-    for phase in phases:
-        if phase.key.endswith("_end"):
-            continue
-        totals, sql_times, statements = [], [], []
-        for r in range(rounds + 2):
-            path = phase.paths[r % len(phase.paths)]
-            with app.test_request_context(path):
-                as_viewer(viewers[phase.account])
-                with harness.sql_capture(db.engine) as captured:
-                    start = time.perf_counter()
-                    if phase.kind == "trivial":
-                        staff_views.profile()
-                    elif phase.kind == "queue":
-                        case_views.queue()
-                    else:
-                        case_views.case(path.rsplit("/", 1)[1])
-                    took = time.perf_counter() - start
-            if r >= 2:  # the first two warm caches
-                totals.append(took)
-                sql_times.append(sum(c["s"] for c in captured))
-                statements.append(len(captured))
-        out[phase.key] = {
-            "view_ms": round(1000 * statistics.median(totals), 2),
-            "sql_ms": round(1000 * statistics.median(sql_times), 2),
-            "statements": statistics.median(statements),
-        }
-    return out
-
-
-CASE_PARTS = (
-    ("app.cases.visibility", "visible_case", "find the case, check access"),
-    ("app.casework.services", "open_case_key", "unwrap the data key"),
-    ("app.casework.services", "open_json", "decrypt report, contact, notes"),
-    ("app.casework.services", "current_consent", "consent records"),
-    ("app.casework.services", "read_thread", "messages: load + decrypt 20"),
-    ("app.casework.services", "timeline", "timeline (audit entries + names)"),
-    ("app.audit.listeners", "append", "audit entry for the view"),
-    ("app.casework.services", "view_case", "view_case, all of it"),
-    ("app.casework.views", "_assignee_choices", "reassign list (all staff)"),
-    ("app.casework.views", "render_template", "render the template"),
-)
-
-
-def case_page_breakdown(app: Any, viewer_id: str, paths: tuple[str, ...], rounds: int) -> dict[str, float]:
-    """Where the case page's time goes: the view called in this process, with the functions
-    it calls timed by wrappers put on them for the measurement and taken off afterwards."""
-    import importlib
-
-    from app.casework import views as case_views
-
-    spent: dict[str, float] = {label: 0.0 for _, _, label in CASE_PARTS}
-    originals = []
-
-    def timed(function: Any, label: str) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[label] += time.perf_counter() - start
-
-        return wrapper
-
-    for module_name, name, label in CASE_PARTS:
-        module = importlib.import_module(module_name)
-        originals.append((module, name, getattr(module, name)))
-        setattr(module, name, timed(getattr(module, name), label))
-    totals = []
-    try:
-        for r in range(rounds + 2):
-            path = paths[r % len(paths)]
-            if r == 2:
-                spent.update({k: 0.0 for k in spent})
-            with app.test_request_context(path):
-                as_viewer(viewer_id)
-                start = time.perf_counter()
-                case_views.case(path.rsplit("/", 1)[1])
-                if r >= 2:
-                    totals.append(time.perf_counter() - start)
-    finally:
-        for module, name, function in originals:
-            setattr(module, name, function)
-    out = {label: round(1000 * seconds / rounds, 2) for label, seconds in spent.items()}
-    out["whole view (median)"] = round(1000 * statistics.median(totals), 2)
-    return out
-
-
-def explain_queue(app: Any, viewer_id: str, path: str) -> dict[str, Any]:
-    """EXPLAIN (ANALYZE, BUFFERS) of exactly the statements queue_page runs for ``path``."""
-    from app.casework import services, views
-    from app.extensions import db
-
-    with app.test_request_context(path):
-        viewer = as_viewer(viewer_id)
-        with harness.sql_capture(db.engine) as captured:
-            services.queue_page(viewer, views._filters(), request_page())
-        plans = {}
-        for statement in captured:
-            if "FROM cases" not in statement["sql"]:
-                continue
-            kind = "count" if "count(*)" in statement["sql"] else "page"
-            rows = (
-                db.session.connection()
-                .exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement["sql"], statement["params"])
-                .all()
-            )
-            lines = [r[0] for r in rows]
-            execution = next((float(ln.split()[-2]) for ln in lines if ln.startswith("Execution Time")), float("nan"))
-            plans[kind] = {"execution_ms": round(execution, 2), "plan": lines, "sql": statement["sql"]}
-        db.session.rollback()
-    return plans
-
-
 # ------------------------------------------------------------------------------- main
 
 
@@ -927,7 +729,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--deep-page", type=int, default=1000, help="the coordinator's deep queue page")
-    parser.add_argument("--explain", action="store_true", help="print the queue plans even if targets are met")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if not (BIG_CASELOAD * 2 <= args.cases <= 2_000_000):
@@ -1002,7 +803,7 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, app: Any, setup: harness.Setup) -> int:
-    """Seed the database, run every phase through gunicorn, inspect in-process, report."""
+    """Seed the database, run every phase through gunicorn, report."""
     rng = random.Random(args.seed)
     seed = SeedReport()
     print(f"seeding {args.cases:,} cases …", flush=True)
@@ -1053,17 +854,8 @@ def run(args: argparse.Namespace, app: Any, setup: harness.Setup) -> int:
             print(f"  {phase.title}: {len(tally.latencies)} requests in {elapsed:.1f} s", flush=True)
             if tally.errors:
                 break
-    print("\nin-process inspection (one thread, no HTTP) …", flush=True)
-    inspected = profile_views(app, viewers, phases, rounds=30)
-    case_phase = next(p for p in phases if p.kind == "case")
-    breakdown = case_page_breakdown(app, viewers["coordinator"], case_phase.paths, rounds=40)
-    plans = {}
-    for phase in phases:
-        if phase.kind == "queue":
-            for path in phase.paths:
-                plans[f"{phase.account} {path}"] = explain_queue(app, viewers[phase.account], path)
     app_errors = harness.app_log_errors(setup.workdir)
-    return report(args, seed, phases, results, inspected, breakdown, plans, app_errors)
+    return report(args, seed, phases, results, app_errors)
 
 
 def print_seed(args: argparse.Namespace, seed: SeedReport) -> None:
@@ -1125,15 +917,12 @@ def report(
     seed: SeedReport,
     phases: list[Phase],
     results: dict[str, tuple[Tally, float, dict[str, float]]],
-    inspected: dict[str, dict[str, float]],
-    breakdown: dict[str, float],
-    plans: dict[str, dict[str, Any]],
     app_errors: list[str],
 ) -> int:
-    """Print the table, the in-process figures and the targets, then the JSON line;
+    """Print the table and the targets, then the JSON line;
     returns the exit status."""
     figures: dict[str, Any] = {
-        "bench": "queue",
+        "bench": "staff_pages",
         "cases": args.cases,
         "clients": args.clients,
         "duration_s": args.duration,
@@ -1181,8 +970,6 @@ def report(
                 # Indented under its phase, with no rate of its own.
                 table.append((f"  {path}", sub["requests"], None, sub["p50_ms"], sub["p95_ms"], sub["p99_ms"]))
                 entry["by_path"][path] = {k: sub[k] for k in ("requests", "p50_ms", "p95_ms", "p99_ms")}
-        if key in inspected:
-            entry["in_process"] = inspected[key]
         figures["phases"][key] = entry
     print()
     harness.print_table(COLUMNS, table)
@@ -1197,25 +984,6 @@ def report(
             f"higher than on a quiet machine with {os.cpu_count()} CPUs"
         )
     figures["noisy_phases"] = noisy
-
-    print("\nin-process, one thread, no HTTP: view function median ms / SQL ms / statements")
-    for key, numbers in inspected.items():
-        print(
-            f"  {titles[key].title:<34}{numbers['view_ms']:>8.1f}{numbers['sql_ms']:>8.1f}{numbers['statements']:>6g}"
-        )
-
-    print("\ncase page, in-process, ms per view (nested: view_case includes the lines above it):")
-    for label, ms in breakdown.items():
-        print(f"  {label:<40}{ms:>8.2f}")
-    figures["case_page_breakdown_ms"] = breakdown
-
-    print("\nqueue queries, EXPLAIN ANALYZE execution time (count / page):")
-    figures["queue_sql_ms"] = {}
-    for label, kinds in plans.items():
-        count_ms = kinds.get("count", {}).get("execution_ms", float("nan"))
-        page_ms = kinds.get("page", {}).get("execution_ms", float("nan"))
-        print(f"  {label:<56}{count_ms:>8.2f}{page_ms:>8.2f}")
-        figures["queue_sql_ms"][label] = {"count": count_ms, "page": page_ms}
 
     figures["errors"] = errors
     figures["log_errors"] = len(app_errors)
@@ -1253,29 +1021,12 @@ def report(
             f"case page p95 = {case['p95_ms']} ms (target < {TARGET_CASE_P95_MS:g} ms; trivial page p95 "
             f"{trivial['p95_ms']} ms): {'met' if case_ok else 'MISSED'}"
         )
-        missed_labels = {
-            f"{p.account} {path}"
-            for p in phases
-            if p.kind == "queue" and phase_figures[p.key]["p95_ms"] >= TARGET_QUEUE_P95_MS
-            for path in p.paths
-        }
-        if missed_labels or args.explain:
-            print_plans({k: v for k, v in plans.items() if args.explain or k in missed_labels})
         if not (queue_ok and case_ok):
             status = 2
     else:
         status = 1
     samples = {key: tally.samples for key, (tally, _, _) in results.items()}
     return harness.finish(figures, status, errors, app_errors, samples)
-
-
-def print_plans(plans: dict[str, dict[str, Any]]) -> None:
-    print("\nEXPLAIN (ANALYZE, BUFFERS) of the queue queries of the phases that missed the target:")
-    for path, kinds in plans.items():
-        for kind, plan in kinds.items():
-            print(f"\n  {path} [{kind}] {plan['execution_ms']} ms")
-            for line in plan["plan"]:
-                print(f"    {line}")
 
 
 if __name__ == "__main__":
