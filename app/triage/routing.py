@@ -5,7 +5,7 @@ Jobs call these with an id; nothing here needs a case's plaintext.
 A routing job routes its own case and, when more wait (a busy night, or the backlog after
 an outage), up to ``triage.route_batch`` cases in all, in one transaction, the most urgent
 and oldest first; it then takes their jobs off the queue. A transaction and an RQ job per
-case cost several times the routing itself (bench/routing.py).
+case cost several times the routing itself.
 
 Under concurrency:
 
