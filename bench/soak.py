@@ -1,23 +1,14 @@
-"""Soak test: Confide on seven hosts (network namespaces) behind HAProxy, through faults.
-
-Run as root:  .venv/bin/python bench/soak.py [--quick]
-
-Two web hosts (the Procfile's `web`), two worker hosts (two `worker`, one `clock` each), a
-PostgreSQL cluster and a redis-server of the bench's own, and Debian's HAProxy checking
-/readyz; any process that exits starts again 2 s later, as under systemd. Reporters file
-through HAProxy, first with no fault, then while every process of a web host is killed,
-every process of a worker host, Redis restarts empty and PostgreSQL restarts; shown an
-error, a reporter sends what she typed again. Counted from the database by the receipts'
-blind indexes (nothing decrypted): reports lost, filed twice, routed other than once; the
-time each fault took to heal; what reporters saw; each process's memory. A table, then one
-JSON line. Exit 0: nothing lost, duplicated or routed twice, every fault healed; 1: not so;
-2: a target missed (a fault healed in over 60 s, a process grew over 10%). Everything it
-made is removed at the end, even on Ctrl-C.
+"""Soak test: Confide on seven hosts (network namespaces) behind HAProxy, through faults:
+every process of a web host killed, then of a worker host, Redis restarted empty, PostgreSQL
+restarted. Run as root: `.venv/bin/python bench/soak.py [--quick]`. Exit 0: all well; 1: a report
+lost, duplicated or routed other than once, or the bench's own errors; 2: only a target missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import http.client
 import json
 import os
@@ -36,22 +27,24 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-from redis import Redis  # noqa: E402
-from redis.exceptions import RedisError  # noqa: E402
+import psycopg
+from redis import Redis
+from redis.exceptions import RedisError
 
-from bench import harness, routing  # noqa: E402
-from bench.intake import RECEIPT_RE  # noqa: E402
+from app.crypto import create_keyring
+from app.extensions import db
+from app.intake.receipts import ReceiptCode
+from app.keystore import current_keyring
+from app.triage.models import ROUTABLE
+from bench import harness, routing
+from bench.intake import RECEIPT_RE
 
 # The hosts, each a network namespace with one address on the bridge (.10 onwards).
 HOSTS = ("lb", "web1", "web2", "work1", "work2", "db", "redis")
@@ -66,12 +59,23 @@ RETRY_PAUSE = (2.0, 6.0)  # a reporter shown an error sends again after this man
 GIVE_UP_SECONDS = 240
 TARGET_DRAIN_S = 60.0  # DESIGN.md: any fault heals within a minute
 TARGET_GROWTH = 0.10
-# A kept-alive connection closed as a request went out: sent again at once on a new one, as
-# browsers do (harness.Browser), unseen by the reporter.
-RESENT = "browser resent on a new connection"
+KINDS = ("gunicorn master", "gunicorn worker", "rq worker", "clock", "postgres", "redis-server", "haproxy")
+SEEN = ("503", "5xx", "conn", "409")  # what reporters saw instead of a receipt, as the table counts it
+ANSWERS = {  # a reporter's answers, each choice as likely as the others
+    "identity": "anonymous",
+    "perpetrator": "client employer coworker",
+    "setting": "clinic franchise outcall hotel",
+    "when": "72h week month year",
+    "county": "hartford new_haven fairfield outside",
+    "injured": "no no unsure",
+    "ongoing": "yes no unsure",
+    "language": "en",
+    "peer_support": "y",
+}
+TIMEOUT = "-c statement_timeout=2000"  # for the watcher's queries: it samples on while the database hangs
+LOG_MARK_RE = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|exception raised while")
 
 CONFIG_TOML = """\
-# Written by bench/soak.py for one run; removed afterwards.
 proxy_count = 1
 audit_checkpoints = "{workdir}/audit-checkpoints.jsonl"
 
@@ -85,9 +89,8 @@ status = "1000000 per minute"
 HAPROXY_CFG = """\
 global
     maxconn 2000
-    stats socket {socket} mode 600 level admin
+    stats socket {workdir}/haproxy.sock mode 600 level admin
     log stderr format short local0 notice
-
 defaults
     mode http
     log global
@@ -98,11 +101,9 @@ defaults
     timeout client 60s
     timeout server 40s
     timeout http-request 10s
-
 frontend reporters
     bind {lb}:{lb_port}
     default_backend web
-
 backend web
     balance roundrobin
     option httpchk
@@ -111,573 +112,20 @@ backend web
     # /readyz gives up on each of the database and Redis after 2 s: allow it 5.
     timeout check 5s
     default-server inter 1s fall 2 rise 2
-{servers}
 """
-
-
-# ------------------------------------------------------------------------ the machine
-
-
-def run(*command: str, timeout: float = 120, cwd: Path | None = None) -> str:
-    """Run a command; stop the bench with its output if it fails."""
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd)
-    if result.returncode != 0:
-        raise SystemExit(f"`{' '.join(command)}` failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
-def netns_pids(namespace: str) -> list[int]:
-    """The processes living in a network namespace (none if it is gone)."""
-    result = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
-    return [int(pid) for pid in result.stdout.split()]
-
-
-def kill_all(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def ensure_haproxy() -> str:
-    """Debian's haproxy, installed as the other benches and .ci/run install things."""
-    found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
-    if found:
-        return found
-    print("Installing haproxy (Debian package)…", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "haproxy"]):
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-    return "/usr/sbin/haproxy"
-
-
-@dataclass(frozen=True)
-class Network:
-    """A bridge in this namespace and one namespace per host, each with a veth on it."""
-
-    pid: int
-    subnet: str  # three octets: "10.213.7"
-
-    def ns(self, host: str) -> str:
-        return f"cfsoak-{self.pid}-{host}"
-
-    def ip(self, host: str) -> str:
-        return f"{self.subnet}.{10 + HOSTS.index(host)}"
-
-    @property
-    def bridge(self) -> str:
-        return f"cfs{self.pid}br"
-
-    def up(self) -> None:
-        run("ip", "link", "add", self.bridge, "type", "bridge")
-        run("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
-        run("ip", "link", "set", self.bridge, "up")
-        for n, host in enumerate(HOSTS):
-            ns, veth = self.ns(host), f"cfs{self.pid}v{n}"
-            run("ip", "netns", "add", ns)
-            run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            run("ip", "link", "set", veth, "master", self.bridge, "up")
-            run("ip", "-n", ns, "addr", "add", f"{self.ip(host)}/24", "dev", "eth0")
-            run("ip", "-n", ns, "link", "set", "eth0", "up")
-            run("ip", "-n", ns, "link", "set", "lo", "up")
-
-    def down(self) -> None:
-        """Kill whatever still lives in the namespaces, then remove them and the bridge."""
-        remove_network(self.pid)
-
-
-def remove_network(pid: int) -> None:
-    """Everything a run with this pid made on the network side, if it is still there."""
-    for _ in range(3):
-        for ns in _namespaces(pid):
-            kill_all(netns_pids(ns))
-        time.sleep(0.2)
-    for ns in _namespaces(pid):
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-    for n in range(len(HOSTS)):
-        subprocess.run(["ip", "link", "del", f"cfs{pid}v{n}"], capture_output=True)
-    subprocess.run(["ip", "link", "del", f"cfs{pid}br"], capture_output=True)
-
-
-def _namespaces(pid: int | None = None) -> list[str]:
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    names = [line.split()[0] for line in listed.splitlines() if line.startswith("cfsoak-")]
-    return [name for name in names if pid is None or name.startswith(f"cfsoak-{pid}-")]
-
-
-def reap_leftovers() -> None:
-    """Remove what an earlier run that was killed outright left behind."""
-    for pid in {int(name.split("-")[1]) for name in _namespaces()}:
-        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
-            print(f"Removing the namespaces of an earlier run (pid {pid})…", flush=True)
-            remove_network(pid)
-            for left in Path(tempfile.gettempdir()).glob(f"confide-soak-{pid}-*"):
-                shutil.rmtree(left, ignore_errors=True)
-
-
-def free_subnet(pid: int) -> str:
-    """A /24 in 10.213.0.0/16 that no route of this machine uses."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
-    for n in range(256):
-        subnet = f"10.213.{(pid + n) % 256}"
-        if f"{subnet}." not in routes:
-            return subnet
-    raise SystemExit("no free subnet in 10.213.0.0/16")
-
-
-# ------------------------------------------------------------------- the supervisor
 
 
 @dataclass(eq=False)
 class Service:
-    """One supervised process: a unit of systemd in production."""
+    """One supervised process (a unit of systemd in production), of one of KINDS."""
 
     name: str
     kind: str
     host: str
     command: list[str]
-    env: dict[str, str]
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    # Each exit: when, its status, and whether the bench had killed it.
-    exits: list[tuple[float, int, bool]] = field(default_factory=list)
-    killed: bool = False
-
-
-class Supervisor:
-    """Keeps every service running: one that exits starts again RESTART_SECONDS later."""
-
-    def __init__(self, net: Network, logs: Path) -> None:
-        self.net, self.logs = net, logs
-        self.services: list[Service] = []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-
-    def add(self, service: Service) -> None:
-        self.services.append(service)
-        threading.Thread(target=self._keep, args=(service,), name=service.name, daemon=True).start()
-
-    def _keep(self, service: Service) -> None:
-        while True:
-            with self.lock:
-                if self.stopping.is_set():
-                    return
-                with open(self.logs / f"{service.name}.out", "ab") as out:
-                    service.process = subprocess.Popen(
-                        ["ip", "netns", "exec", self.net.ns(service.host), *service.command],
-                        cwd=ROOT,
-                        env=service.env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # Ctrl-C is the bench's to handle
-                    )
-                service.starts += 1
-            status = service.process.wait()
-            service.exits.append((time.monotonic(), status, service.killed))
-            service.killed = False
-            if self.stopping.wait(RESTART_SECONDS):
-                return
-
-    def running(self) -> bool:
-        return all(s.process is not None and s.process.poll() is None for s in self.services)
-
-    def kill_host(self, host: str) -> None:
-        """SIGKILL every process of a host, as a power cut would."""
-        for service in self.services:
-            if service.host == host:
-                service.killed = True
-        for _ in range(2):  # a master may have forked between listing and killing
-            kill_all(netns_pids(self.net.ns(host)))
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        """SIGTERM every process (each finishes what it is doing), SIGKILL after 15 s."""
-        with self.lock:
-            self.stopping.set()
-        live = [s.process for s in self.services if s.process and s.process.poll() is None]
-        for process in live:
-            process.terminate()
-        deadline = time.monotonic() + 15
-        for process in live:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-# -------------------------------------------------------------- PostgreSQL, HAProxy
-
-
-class Postgres:
-    """A cluster of the bench's own in the db namespace, run by Debian's pg_ctl as postgres."""
-
-    def __init__(self, net: Network, workdir: Path) -> None:
-        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-        if not versions:
-            raise SystemExit("PostgreSQL's initdb not found in /usr/lib/postgresql/*/bin")
-        self.bin, self.net = versions[-1].parent, net
-        self.home = workdir / "pg"
-        self.data = self.home / "data"
-        self.url = f"postgresql://postgres@{net.ip('db')}:{PG_PORT}"
-
-    def _as_postgres(self, *command: str, timeout: float = 120) -> str:
-        return run(
-            "ip",
-            "netns",
-            "exec",
-            self.net.ns("db"),
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            *command,
-            timeout=timeout,
-            cwd=self.home,
-        )
-
-    def _ctl(self, *args: str) -> str:
-        return self._as_postgres(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.home / "postgres.log"),
-            "-w",
-            "-t",
-            "60",
-            *args,
-        )
-
-    def init(self) -> None:
-        self.home.mkdir()
-        shutil.chown(self.home, "postgres", "postgres")
-        self._as_postgres(
-            str(self.bin / "initdb"),
-            "-D",
-            str(self.data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
-        )
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(
-                f"listen_addresses = '{self.net.ip('db')}'\nport = {PG_PORT}\n"
-                "unix_socket_directories = ''\nmax_connections = 200\n"
-            )
-        with open(self.data / "pg_hba.conf", "a") as hba:
-            hba.write(f"host all all {self.net.subnet}.0/24 trust\n")
-
-    def start(self) -> None:
-        self._ctl("start")
-
-    def restart(self) -> None:
-        self._ctl("-m", "fast", "restart")
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.net.ns("db"),
-                    "runuser",
-                    "-u",
-                    "postgres",
-                    "--",
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-m",
-                    "immediate",
-                    "stop",
-                ],
-                capture_output=True,
-                cwd=self.home,
-                timeout=60,
-            )
-
-    def create_database(self, name: str) -> str:
-        with psycopg.connect(f"{self.url}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-        return f"{self.url.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-
-
-def haproxy_config(net: Network, workdir: Path) -> Path:
-    servers = "\n".join(f"    server {host} {net.ip(host)}:{WEB_PORT} check" for host in WEB_HOSTS)
-    path = workdir / "haproxy.cfg"
-    path.write_text(
-        HAPROXY_CFG.format(socket=workdir / "haproxy.sock", lb=net.ip("lb"), lb_port=LB_PORT, servers=servers)
-    )
-    return path
-
-
-def haproxy_servers(sock: Path) -> dict[str, dict[str, str]]:
-    """HAProxy's figures for each web host (its stats socket's "show stat"); {} if it does not answer."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(1)
-            client.connect(str(sock))
-            client.sendall(b"show stat\n")
-            data = b""
-            while chunk := client.recv(65536):
-                data += chunk
-    except OSError:
-        return {}
-    lines = data.decode().splitlines()
-    header = lines[0].lstrip("# ").split(",") if lines else []
-    rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
-    return {row["svname"]: row for row in rows if row.get("pxname") == "web" and row.get("svname") in WEB_HOSTS}
-
-
-def haproxy_servers_up(sock: Path) -> bool:
-    """Whether HAProxy sees every web host UP."""
-    servers = haproxy_servers(sock)
-    return all(servers.get(host, {}).get("status") == "UP" for host in WEB_HOSTS)
-
-
-# ------------------------------------------------------------------------ the cluster
-
-
-@dataclass
-class Cluster:
-    """Everything the run made, and how to reach it."""
-
-    net: Network
-    workdir: Path
-    postgres: Postgres
-    supervisor: Supervisor
-    database_url: str  # for psycopg
-    redis_url: str
-    ring: Any  # the keyring, for the receipts' blind indexes only
-    worker_victim: str | None = None  # the worker host the faults kill
-
-    @property
-    def logs(self) -> Path:
-        return self.workdir / "logs"
-
-    def redis(self) -> Redis:
-        return Redis.from_url(self.redis_url, socket_connect_timeout=1, socket_timeout=2)
-
-
-def procfile() -> dict[str, str]:
-    """The Procfile's process types and their commands."""
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    pairs = [line.split(":", 1) for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return {name.strip(): command.strip() for name, command in pairs}
-
-
-def app_services(net: Network, env: dict[str, str], logs: Path) -> list[Service]:
-    """The Procfile's processes on each host, run as systemd runs them (`sh -c 'exec …'`)."""
-    commands = procfile()
-
-    def service(name: str, kind: str, host: str, **extra: str) -> Service:
-        env_ = {**env, "CONFIDE_LOG_FILE": str(logs / f"{name}.log"), **extra}
-        return Service(name, kind, host, ["sh", "-c", f"exec {commands[kind]}"], env_)
-
-    services = [
-        service(host, "web", host, WEB_WORKERS="2", CONFIDE_BIND=f"{net.ip(host)}:{WEB_PORT}") for host in WEB_HOSTS
-    ]
-    for host in WORKER_HOSTS:
-        services += [service(f"{host}-worker{n}", "worker", host) for n in range(1, WORKERS_PER_HOST + 1)]
-        services.append(service(f"{host}-clock", "clock", host))
-    return services
-
-
-def seed(env: dict[str, str]) -> Any:
-    """The responders (as bench/routing.py makes them); returns the app's keyring."""
-    from app.extensions import db
-    from app.keystore import current_keyring
-
-    app = routing.in_process_app(env)
-    with app.app_context():
-        routing.seed_staff(RESPONDERS)
-        ring = current_keyring()
-        db.engine.dispose()
-    return ring
-
-
-@contextmanager
-def cluster() -> Iterator[Cluster]:
-    """Build the hosts and start every process; take it all down however the block ends."""
-    from app.crypto import create_keyring
-
-    pid = os.getpid()
-    reap_leftovers()
-    haproxy = ensure_haproxy()
-    with ExitStack() as stack:
-        workdir = Path(tempfile.mkdtemp(prefix=f"confide-soak-{pid}-"))
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        workdir.chmod(0o711)  # PostgreSQL, run as postgres, keeps its cluster in here
-        (workdir / "logs").mkdir()
-        net = Network(pid, free_subnet(pid))
-        stack.callback(net.down)
-        net.up()
-        postgres = Postgres(net, workdir)
-        stack.callback(postgres.stop)
-        postgres.init()
-        postgres.start()
-        supervisor = Supervisor(net, workdir / "logs")
-        stack.callback(supervisor.stop)
-        password = secrets.token_hex(16)  # as production should have (README, "Redis")
-        redis_url = f"redis://:{password}@{net.ip('redis')}:{REDIS_PORT}/0"
-        supervisor.add(
-            Service(
-                "redis",
-                "redis",
-                "redis",
-                [
-                    "redis-server",
-                    "--bind",
-                    net.ip("redis"),
-                    "--port",
-                    str(REDIS_PORT),
-                    "--requirepass",
-                    password,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(workdir),
-                ],
-                dict(os.environ),
-            )
-        )
-        database_url = postgres.create_database("confide")
-        create_keyring(workdir / "keys")
-        env = harness.app_environment(
-            workdir, database_url, redis_url, QUEUE_PREFIX, CONFIG_TOML.format(workdir=workdir)
-        )
-        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
-        harness.migrate(env)
-        ring = seed(env)
-        for service in app_services(net, env, workdir / "logs"):
-            supervisor.add(service)
-        supervisor.add(
-            Service(
-                "haproxy", "haproxy", "lb", [haproxy, "-db", "-f", str(haproxy_config(net, workdir))], dict(os.environ)
-            )
-        )
-        built = Cluster(net, workdir, postgres, supervisor, f"{postgres.url}/confide", redis_url, ring)
-        for signum in (signal.SIGINT, signal.SIGTERM):  # first thing on the way out: no second Ctrl-C cuts it short
-            stack.callback(signal.signal, signum, signal.SIG_IGN)
-        wait_until_serving(built)
-        yield built
-
-
-def wait_until_serving(c: Cluster, timeout: float = 120) -> None:
-    """Until HAProxy sees both web hosts up and every worker keeps its liveness key."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if haproxy_servers_up(c.workdir / "haproxy.sock") and workers_whole(c, {}):
-            return
-        time.sleep(0.5)
-    tails = [
-        f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(c.logs.glob("*")) if p.stat().st_size
-    ]
-    raise SystemExit(f"Confide did not come up within {timeout} s:\n" + "\n".join(tails))
-
-
-def workers_whole(c: Cluster, pids: dict[str, int]) -> bool:
-    """Whether each worker process keeps a liveness key (app.triage.queue.worker_alive_key)
-    and no key of a killed one lingers (the sweep queues a dead worker's job again only
-    once its key is gone). ``pids`` keeps each worker's pid by name: RQ forgets it when
-    Redis restarts, while the worker goes on under the same name."""
-    try:
-        with c.redis() as redis:
-            names = [key.decode().rsplit(":", 1)[1] for key in redis.scan_iter(f"{QUEUE_PREFIX}:alive:*")]
-            for name in names:
-                if name not in pids and (pid := redis.hget(f"rq:worker:{name}", "pid")):
-                    pids[name] = int(pid)
-    except RedisError:
-        return False
-    running = {
-        s.process.pid for s in c.supervisor.services if s.kind == "worker" and s.process and s.process.poll() is None
-    }
-    return len(running) == len(WORKER_HOSTS) * WORKERS_PER_HOST and {pids.get(name) for name in names} == running
-
-
-def rq_registered_workers(c: Cluster) -> int:
-    """Workers RQ itself knows (its worker set, each with its pid): what `rq info` and the
-    app's /metrics count."""
-    try:
-        with c.redis() as redis:
-            return sum(1 for key in redis.smembers("rq:workers") if redis.hget(key, "pid"))
-    except RedisError:
-        return -1
-
-
-def scheduler_holder(c: Cluster) -> str | None:
-    """The host whose clock holds RQ's scheduler lock of both queues (it moves due deadline
-    checks onto the queue), or None: the lock is free, split, or held by a dead clock."""
-    holders = set()
-    try:
-        with c.redis() as redis:
-            for queue in ("urgent", "default"):
-                name = redis.get(f"rq:scheduler-lock:{QUEUE_PREFIX}-{queue}")
-                beat = redis.hget(f"rq:scheduler:{name.decode()}", "last_heartbeat") if name else None
-                pid = redis.hget(f"rq:scheduler:{name.decode()}", "pid") if name else None
-                if not beat or time.time() - _utc_seconds(beat.decode()) > 5:
-                    return None  # a clock beats once a second while it holds the lock
-                holders.add(pid)
-    except RedisError:
-        return None
-    if len(holders) != 1:
-        return None
-    pid = holders.pop()
-    return next((h for h in WORKER_HOSTS if pid and int(pid) in netns_pids(c.net.ns(h))), "?")
-
-
-def _utc_seconds(stamp: str) -> float:
-    """Seconds since the epoch of one of RQ's UTC times ("2026-12-03T17:02:14.158781Z")."""
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-
-
-# ------------------------------------------------------------------------ the reporters
-
-
-def report_answers(rng: random.Random, n: int) -> dict[str, object]:
-    """A report as people write them: a category, a few sentences, the usual answers; one in
-    four named, about one in thirty in danger now."""
-    categories, weights = zip(*harness.CATEGORY_WEIGHTS.items(), strict=True)
-    answers: dict[str, object] = {
-        "identity": "anonymous",
-        "category": rng.choices(categories, weights)[0],
-        "narrative": " ".join(rng.sample(harness.SENTENCES, rng.randint(3, 6))),
-        "perpetrator": rng.choice(["client", "employer", "coworker"]),
-        "setting": rng.choice(["clinic", "franchise", "outcall", "hotel"]),
-        "when": rng.choice(["72h", "week", "month", "year"]),
-        "county": rng.choice(["hartford", "new_haven", "fairfield", "outside"]),
-        "danger_now": "yes" if rng.random() < 1 / 30 else "no",
-        "injured": rng.choice(["no", "no", "unsure"]),
-        "ongoing": rng.choice(["yes", "no", "unsure"]),
-        "language": "en",
-        "peer_support": "y",
-    }
-    if rng.random() < 0.25:
-        answers.update(
-            identity="named",
-            name=f"Reporter {n}",
-            email=f"reporter{n}@example.org",
-            contact_email="y",
-            legal_referral="y",
-        )
-    return answers
-
-
-class LbBrowser(harness.Browser):
-    """harness.Browser (one connection, one cookie jar), to the load balancer's address."""
-
-    def __init__(self, address: tuple[str, int], cookies: dict[str, str] | None = None) -> None:
-        super().__init__(address[1], cookies)
-        self.conn = http.client.HTTPConnection(*address, timeout=30)
+    killed: bool = False  # by the bench: its next exit is expected
 
 
 @dataclass(eq=False)
@@ -686,712 +134,533 @@ class Report:
 
     number: int
     phase: str
-    receipts: list[bytes] = field(default_factory=list)  # their blind indexes
     seen: Counter[str] = field(default_factory=Counter)  # each answer that was not a receipt
     waiting: bool = False  # shown an error, she will send it again
     gave_up: bool = False
     refiled: int = 0  # new forms after "this report was already received"
-    slowest: float = 0.0  # the longest she waited for one page, in seconds
-
-    def count_resent(self, browser: harness.Browser) -> None:
-        if browser.reconnects:
-            self.seen[RESENT] += browser.reconnects
-
-    def request(self, browser: harness.Browser, method: str, form: dict[str, object] | None = None) -> tuple[int, str]:
-        """One request for /report, timed."""
-        start = time.monotonic()
-        try:
-            return browser.request(method, "/report", form)
-        finally:
-            self.slowest = max(self.slowest, time.monotonic() - start)
 
 
-class Ledger:
-    """Every report and receipt; shared by the reporters, the watcher and the monitor."""
+@dataclass(eq=False)
+class Soak:
+    """Everything the run made and saw, shared by the supervisor, reporters, watcher and faults."""
 
-    def __init__(self, ring: Any) -> None:
-        from app.intake.receipts import ReceiptCode
-
-        self.ring, self.parse = ring, ReceiptCode.parse
-        self.lock = threading.Lock()
-        self.reports: list[Report] = []
-        self.given: dict[bytes, tuple[Report, float]] = {}  # receipt index: report, when shown
-        self.routed: dict[bytes, float] = {}  # receipt index: when first seen routed
-
-    def new(self, number: int, phase: str) -> Report:
-        report = Report(number, phase)
-        with self.lock:
-            self.reports.append(report)
-        return report
-
-    def receipt(self, report: Report, shown: str) -> None:
-        receipt = self.parse(shown)
-        if receipt is None:
-            raise harness.ClientError(f"unreadable receipt {shown!r}")
-        index = receipt.keyed_index(self.ring)
-        with self.lock:
-            report.receipts.append(index)
-            report.waiting = False
-            self.given[index] = (report, time.monotonic())
-
-    def saw(self, report: Report, what: str) -> None:
-        with self.lock:
-            report.seen[what] += 1
-            report.waiting = True
-
-    def unrouted(self) -> list[bytes]:
-        with self.lock:
-            return [index for index in self.given if index not in self.routed]
-
-    def mark_routed(self, indexes: list[bytes], when: float) -> None:
-        with self.lock:
-            for index in indexes:
-                self.routed.setdefault(index, when)
-
-    def waiting(self) -> int:
-        with self.lock:
-            return sum(report.waiting for report in self.reports)
-
-    def oldest_unrouted(self, now: float) -> float:
-        """Seconds since the oldest receipt whose case is not routed yet was shown."""
-        with self.lock:
-            return max((now - at for index, (_, at) in self.given.items() if index not in self.routed), default=0.0)
-
-    def route_times(self, phase: str) -> list[float]:
-        """For each receipt of ``phase`` whose case was seen routed: seconds from receipt to routed."""
-        with self.lock:
-            return [
-                max(0.0, self.routed[i] - at)
-                for i, (r, at) in self.given.items()
-                if r.phase == phase and i in self.routed
-            ]
-
-
-@dataclass
-class Run:
-    """What the reporters and the faults share."""
-
-    cluster: Cluster
-    ledger: Ledger
-    seed: int
-    stopping: threading.Event = field(default_factory=threading.Event)
-    slack: float = 2.0  # a case routed within this many seconds is not a backlog
+    args: argparse.Namespace
+    pid: int
+    subnet: str  # three octets: "10.213.7"
+    workdir: Path
+    pg_bin: Path
+    redis: Redis = field(init=False)
+    ring: Any = None  # the keyring, for the receipts' blind indexes only
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ending: threading.Event = field(default_factory=threading.Event)  # reporters, watcher and restarts stop
+    services: list[Service] = field(default_factory=list)
+    unexpected_exits: list[str] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+    given: dict[bytes, tuple[str, float]] = field(default_factory=dict)  # receipt index: phase, when shown
+    routed: dict[bytes, float] = field(default_factory=dict)  # receipt index: when first seen routed
+    samples: list[tuple[float, bool]] = field(default_factory=list)  # when, whether all was whole
+    worker_pids: dict[str, int] = field(default_factory=dict)  # by RQ name; RQ forgets them with Redis
+    waiting_cases: int = -1
+    slack: float = 2.0  # a receipt whose case is routed within this many seconds is no backlog
+    worker_victim: str = ""
     errors: list[str] = field(default_factory=list)  # the bench's own failures
 
-    @property
-    def lb(self) -> tuple[str, int]:
-        return self.cluster.net.ip("lb"), LB_PORT
+    def ns(self, host: str) -> str:
+        return f"cfsoak-{self.pid}-{host}"
 
-    def note_failure(self, done: Any) -> None:
-        """A reporter's thread that failed: the bench's own error, counted as one."""
-        if not done.cancelled() and done.exception() is not None:
-            self.errors.append(repr(done.exception()))
+    def ip(self, host: str) -> str:
+        return f"{self.subnet}.{10 + HOSTS.index(host)}"
 
-
-def form_tokens(page: str) -> dict[str, str] | None:
-    """The report form's hidden fields, if the page holds the form."""
-    fields = harness.hidden_fields(page)
-    return fields if fields.get("csrf_token") and fields.get("submission") else None
+    def database_url(self, name: str = "confide") -> str:
+        return f"postgresql://postgres@{self.ip('db')}:{PG_PORT}/{name}"
 
 
-def file_report(run_: Run, report: Report, rng: random.Random) -> None:
-    """One reporter: the form, her answers, sent until a receipt is shown (or she gives up).
+def run(*command: str, check: bool = True, cwd: Path | None = None) -> str:
+    """Run a command; with ``check``, stop the bench with its output if it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd)
+    if check and result.returncode != 0:
+        raise SystemExit(f"`{' '.join(command)}` failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
 
-    After an error she sends the same again a few seconds later: the form the app gave
-    back, else the same form (Back, then send). Told that the form was already received,
-    she makes a new report, as that page asks."""
-    answers = report_answers(rng, report.number)
-    browser, tokens = LbBrowser(run_.lb), None
+
+def netns_pids(ns: str) -> list[int]:
+    return [int(pid) for pid in run("ip", "netns", "pids", ns, check=False).split()]
+
+
+def kill_all(ns: str) -> None:
+    """SIGKILL every process of a namespace, twice: a master may fork between listing and killing."""
+    for _ in range(2):
+        for pid in netns_pids(ns):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def remove_runs(pid: int) -> None:
+    """Kill whatever lives in the namespaces of this run, or of one killed outright, and remove all it made."""
+    listed = re.findall(r"^(cfsoak-(\d+)-\S+)", run("ip", "netns", "list", check=False), re.M)
+    owners = {int(owner) for _, owner in listed if not Path(f"/proc/{owner}").exists()} | {pid}
+    for ns, owner in listed:
+        if int(owner) in owners:
+            kill_all(ns)
+            run("ip", "netns", "del", ns, check=False)
+    for owner in owners:  # a veth can outlive its namespace for a while (the kernel frees those lazily)
+        for link in [f"cfs{owner}v{n}" for n in range(len(HOSTS))] + [f"cfs{owner}br"]:
+            run("ip", "link", "del", link, check=False)
+        for left in Path(tempfile.gettempdir()).glob(f"confide-soak-{owner}-*"):
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def pg_ctl(s: Soak, *args: str, program: str = "pg_ctl") -> str:
+    """pg_ctl (or another PostgreSQL program) on the bench's cluster, as postgres in the db namespace."""
+    pg = s.workdir / "pg"
+    if program == "pg_ctl":
+        args = ("-D", str(pg / "data"), "-l", str(pg / "postgres.log"), "-w", "-t", "60", *args)
+    command = ["ip", "netns", "exec", s.ns("db"), "runuser", "-u", "postgres", "--", str(s.pg_bin / program)]
+    return run(*command, *args, cwd=pg)
+
+
+def supervise(s: Soak, service: Service) -> None:
+    """Keep ``service`` running: one that exits starts again RESTART_SECONDS later."""
+
+    def keep() -> None:
+        while True:
+            with s.lock, open(s.workdir / "logs" / f"{service.name}.out", "ab") as out:
+                if s.ending.is_set():  # under the lock, so that the cleaning sees every process
+                    return
+                command = ["ip", "netns", "exec", s.ns(service.host), *service.command]
+                service.process = subprocess.Popen(  # in a session of its own: Ctrl-C is the bench's
+                    command, cwd=ROOT, env=service.env, stdout=out, stderr=out, start_new_session=True
+                )
+            status = service.process.wait()
+            if not service.killed and not s.ending.is_set():
+                s.unexpected_exits.append(f"{service.name} exited with status {status}")
+            service.killed = False
+            if s.ending.wait(RESTART_SECONDS):
+                return
+
+    s.services.append(service)
+    threading.Thread(target=keep, name=service.name, daemon=True).start()
+
+
+def kill_host(s: Soak, host: str) -> str:  # as a power cut would
+    for service in s.services:
+        service.killed = service.killed or service.host == host
+    kill_all(s.ns(host))
+    return f"killed every process of {host}"
+
+
+def haproxy_servers(s: Soak) -> dict[str, dict[str, str]]:
+    """HAProxy's figures for each web host (its stats socket's "show stat"); {} if it does not answer."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(1)
+            client.connect(str(s.workdir / "haproxy.sock"))
+            client.sendall(b"show stat\n")
+            text = b"".join(iter(lambda: client.recv(65536), b"")).decode()
+    except OSError:
+        return {}
+    rows = csv.DictReader(text.lstrip("# ").splitlines())
+    return {row["svname"]: row for row in rows if row["pxname"] == "web" and row["svname"] in WEB_HOSTS}
+
+
+def servers_up(s: Soak) -> bool:
+    servers = haproxy_servers(s)
+    return all(servers.get(host, {}).get("status") == "UP" for host in WEB_HOSTS)
+
+
+def workers_whole(s: Soak) -> bool:
+    """Each worker keeps its liveness key and none of a killed one lingers (the sweep waits for that)."""
+    try:
+        names = [key.decode().rsplit(":", 1)[1] for key in s.redis.scan_iter(f"{QUEUE_PREFIX}:alive:*")]
+        for name in names:
+            if name not in s.worker_pids and (pid := s.redis.hget(f"rq:worker:{name}", "pid")):
+                s.worker_pids[name] = int(pid)
+    except RedisError:
+        return False
+    alive = {x.process.pid for x in s.services if x.kind == "rq worker" and x.process and x.process.poll() is None}
+    return len(alive) == len(WORKER_HOSTS) * WORKERS_PER_HOST and {s.worker_pids.get(n) for n in names} == alive
+
+
+@contextlib.contextmanager
+def cluster(args: argparse.Namespace) -> Iterator[Soak]:
+    """Build the hosts and start every process; take it all down however the block ends."""
+    pid = os.getpid()
+    remove_runs(pid)  # what earlier runs killed outright left behind
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    initdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not (initdb and Path(haproxy).exists()):  # .ci/run installs them
+        raise SystemExit("needs Debian's postgresql and haproxy (apt-get install postgresql haproxy)")
+    routes = run("ip", "-4", "route")  # a /24 in 10.213.0.0/16 that no route of this machine uses
+    subnet = next(f"10.213.{(pid + n) % 256}" for n in range(256) if f"10.213.{(pid + n) % 256}." not in routes)
+    workdir = Path(tempfile.mkdtemp(prefix=f"confide-soak-{pid}-"))
+    s = Soak(args, pid, subnet, workdir, initdb[-1].parent)
+    try:
+        workdir.chmod(0o711)
+        (workdir / "logs").mkdir()
+        # A bridge in this namespace and one namespace per host, each with a veth on it.
+        bridge = f"cfs{pid}br"
+        commands = [f"link add {bridge} type bridge", f"addr add {subnet}.1/24 dev {bridge}", f"link set {bridge} up"]
+        for n, host in enumerate(HOSTS):
+            ns, veth = s.ns(host), f"cfs{pid}v{n}"
+            commands += [f"netns add {ns}", f"link add {veth} type veth peer name eth0 netns {ns}"]
+            commands += [f"link set {veth} master {bridge} up", f"-n {ns} addr add {s.ip(host)}/24 dev eth0"]
+            commands += [f"-n {ns} link set eth0 up", f"-n {ns} link set lo up"]
+        for command in commands:
+            run("ip", *command.split())
+        data = workdir / "pg" / "data"
+        data.parent.mkdir()
+        shutil.chown(data.parent, "postgres", "postgres")  # its cluster, run as postgres
+        pg_ctl(s, *f"-D {data} -U postgres -A trust -E UTF8 --no-locale --no-sync".split(), program="initdb")
+        with open(data / "postgresql.conf", "a") as conf, open(data / "pg_hba.conf", "a") as hba:
+            conf.write(f"listen_addresses = '{s.ip('db')}'\nport = {PG_PORT}\n")
+            conf.write("unix_socket_directories = ''\nmax_connections = 200\n")
+            hba.write(f"host all all {s.subnet}.0/24 trust\n")
+        pg_ctl(s, "start")
+        with psycopg.connect(s.database_url("postgres"), autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "confide"')
+        password = secrets.token_hex(16)  # as production should have (README, "Redis")
+        redis_url = f"redis://:{password}@{s.ip('redis')}:{REDIS_PORT}/0"
+        s.redis = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+        redis = f"redis-server --bind {s.ip('redis')} --port {REDIS_PORT} --requirepass {password} --dir {workdir}"
+        supervise(s, Service("redis", "redis-server", "redis", [*redis.split(), "--save", ""]))
+        create_keyring(workdir / "keys")
+        url = s.database_url().replace("postgresql://", "postgresql+psycopg://")
+        env = harness.app_environment(workdir, url, redis_url, QUEUE_PREFIX, CONFIG_TOML.format(workdir=workdir))
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+        harness.migrate(env)
+        with routing.in_process_app(env).app_context():
+            routing.seed_staff(RESPONDERS)
+            s.ring = current_keyring()
+            db.engine.dispose()
+        # The Procfile's processes on each host, run as systemd runs them (`sh -c 'exec …'`).
+        procfile = dict(re.findall(r"^(\w+):\s*(.+)$", (ROOT / "Procfile").read_text(), re.M))
+        units = [(host, "web", "gunicorn master", host) for host in WEB_HOSTS]
+        for host in WORKER_HOSTS:
+            units += [(f"{host}-worker{n + 1}", "worker", "rq worker", host) for n in range(WORKERS_PER_HOST)]
+            units.append((f"{host}-clock", "clock", "clock", host))
+        for name, process_type, kind, host in units:
+            extra = {"WEB_WORKERS": "2", "CONFIDE_BIND": f"{s.ip(host)}:{WEB_PORT}"} if process_type == "web" else {}
+            unit_env = {**env, "CONFIDE_LOG_FILE": str(workdir / "logs" / f"{name}.log"), **extra}
+            supervise(s, Service(name, kind, host, ["sh", "-c", f"exec {procfile[process_type]}"], unit_env))
+        config = HAPROXY_CFG.format(workdir=workdir, lb=s.ip("lb"), lb_port=LB_PORT)
+        config += "".join(f"    server {host} {s.ip(host)}:{WEB_PORT} check\n" for host in WEB_HOSTS)
+        (workdir / "haproxy.cfg").write_text(config)
+        supervise(s, Service("haproxy", "haproxy", "lb", [haproxy, "-db", "-f", f"{workdir}/haproxy.cfg"]))
+        deadline = time.monotonic() + 120
+        while not (servers_up(s) and workers_whole(s)):
+            if time.monotonic() > deadline:
+                logs = sorted((workdir / "logs").glob("*"))
+                tails = [f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in logs]
+                raise SystemExit("Confide did not come up within 120 s:\n" + "\n".join(tails))
+            time.sleep(0.5)
+        yield s
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # no second Ctrl-C cuts the cleaning short
+            signal.signal(signum, signal.SIG_IGN)
+        with s.lock:  # no process starts again; remove_runs then kills them all
+            s.ending.set()
+        remove_runs(pid)
+
+
+def report_answers(rng: random.Random, n: int) -> dict[str, object]:
+    """A report as people write them: one in four named, about one in thirty in danger now."""
+    answers: dict[str, object] = {key: rng.choice(choices.split()) for key, choices in ANSWERS.items()}
+    answers["category"] = rng.choices(list(harness.CATEGORY_WEIGHTS), list(harness.CATEGORY_WEIGHTS.values()))[0]
+    answers["narrative"] = " ".join(rng.sample(harness.SENTENCES, rng.randint(3, 6)))
+    answers["danger_now"] = "yes" if rng.random() < 1 / 30 else "no"
+    if rng.random() < 0.25:
+        answers.update(identity="named", name=f"Reporter {n}", email=f"reporter{n}@example.org")
+        answers.update(contact_email="y", legal_referral="y")
+    return answers
+
+
+def file_report(s: Soak, report: Report) -> None:
+    """One reporter until shown a receipt: after an error, the same again (the form given back, else
+    the same, with the same cookies); after 409 "already received", a new report."""
+
+    def browser_to_lb(cookies: dict[str, str] | None = None) -> harness.Browser:
+        browser = harness.Browser(LB_PORT, cookies)  # one connection, one cookie jar
+        browser.conn = http.client.HTTPConnection(s.ip("lb"), LB_PORT, timeout=30)
+        return browser
+
+    def form(page: str) -> dict[str, str] | None:  # its hidden fields, if the page holds the form
+        fields = harness.hidden_fields(page)
+        return fields if fields.get("csrf_token") and fields.get("submission") else None
+
+    rng = random.Random(s.args.seed * 1_000_003 + report.number)
+    answers, tokens, browser = report_answers(rng, report.number), None, browser_to_lb()
     give_up = time.monotonic() + GIVE_UP_SECONDS
     try:
-        while not run_.stopping.is_set():
+        while not s.ending.is_set():
             try:
                 if tokens is None:
-                    status, page = report.request(browser, "GET")
-                    tokens, seen = form_tokens(page) if status == 200 else None, f"GET {status}"
+                    status, page = browser.request("GET", "/report")
+                    tokens, seen = form(page) if status == 200 else None, status
                 if tokens is not None:
-                    status, page = report.request(browser, "POST", {**tokens, **answers})
+                    status, page = browser.request("POST", "/report", {**tokens, **answers})
                     if status == 200 and (found := RECEIPT_RE.search(page)):
-                        run_.ledger.receipt(report, found.group(1))
+                        if (receipt := ReceiptCode.parse(found.group(1))) is None:
+                            raise harness.ClientError(f"unreadable receipt {found.group(1)!r}")
+                        with s.lock:
+                            s.given[receipt.keyed_index(s.ring)] = (report.phase, time.monotonic())
                         return
-                    given_back = form_tokens(page)
-                    seen = f"POST {status}" + (" (form given back)" if given_back else "")
                     report.refiled += status == 409
-                    tokens = None if status == 409 else given_back or tokens
+                    tokens, seen = None if status == 409 else form(page) or tokens, status
             except (OSError, http.client.HTTPException):
-                seen = "connection error"
                 browser.close()
-                report.count_resent(browser)
-                browser = LbBrowser(run_.lb, browser.cookies)
-            run_.ledger.saw(report, seen)
+                browser, seen = browser_to_lb(browser.cookies), 0
+            with s.lock:
+                report.seen[{0: "conn", 503: "503", 409: "409"}.get(seen, "5xx" if seen >= 500 else "other")] += 1
+                report.waiting = True
             if time.monotonic() > give_up:
                 report.gave_up = True
                 return
-            run_.stopping.wait(rng.uniform(*RETRY_PAUSE))
+            s.ending.wait(rng.uniform(*RETRY_PAUSE))
+    except Exception as error:  # the bench's own
+        s.errors.append(repr(error))
     finally:
         report.waiting = False
-        report.count_resent(browser)
         browser.close()
 
 
-def release(run_: Run, pool: ThreadPoolExecutor, phase: str, numbers: range, rate: float) -> None:
-    """Reporters arriving at a steady ``rate`` per second, each filing on a pool thread."""
-    for number in numbers:
-        if run_.stopping.is_set():
-            return
-        report = run_.ledger.new(number, phase)
-        future = pool.submit(file_report, run_, report, random.Random(run_.seed * 1_000_003 + number))
-        future.add_done_callback(run_.note_failure)
-        run_.stopping.wait(1 / rate)
+def watch(s: Soak) -> None:
+    """Four times a second: which receipts' cases are routed, how many wait, whether all is whole."""
+    routable = list(ROUTABLE)
+    conn: psycopg.Connection[Any] | None = None
+    while not s.ending.wait(0.25):
+        try:
+            conn = conn or psycopg.connect(s.database_url(), autocommit=True, connect_timeout=2, options=TIMEOUT)
+            with s.lock:
+                pending = [index for index in s.given if index not in s.routed]
+            sql = "SELECT receipt_index FROM cases WHERE receipt_index = ANY(%s) AND NOT routing_state = ANY(%s)"
+            rows = conn.execute(sql, (pending, routable)).fetchall() if pending else []
+            row = conn.execute("SELECT count(*) FROM cases WHERE routing_state = ANY(%s)", (routable,)).fetchone()
+            s.waiting_cases, database, now = row[0] if row else -1, True, time.monotonic()
+            with s.lock:
+                s.routed.update((bytes(index), now) for (index,) in rows)
+        except psycopg.Error:
+            if conn is not None:
+                conn.close()
+            conn, database = None, False
+        now = time.monotonic()
+        with s.lock:
+            reporters = not any(report.waiting for report in s.reports)
+            oldest = max((now - at for index, (_, at) in s.given.items() if index not in s.routed), default=0.0)
+        running = all(x.process is not None and x.process.poll() is None for x in s.services)
+        parts = [database, reporters, oldest <= s.slack, running, servers_up(s), workers_whole(s)]
+        s.samples.append((time.monotonic(), all(parts)))
+    if conn is not None:
+        conn.close()
 
 
-def seen_group(what: str) -> str:
-    """A reporter-visible answer, in the groups the table counts."""
-    if what == "connection error":
-        return "conn"
-    if what == RESENT:
-        return "unseen"
-    status = int(what.split()[1])
-    return {503: "503", 409: "409"}.get(status, "5xx" if status >= 500 else "other")
-
-
-# ---------------------------------------------------------------------- the watching
-
-
-class Watcher(threading.Thread):
-    """Polls the database: which receipts' cases are routed, and how many cases wait."""
-
-    def __init__(self, run_: Run) -> None:
-        super().__init__(name="watcher", daemon=True)
-        self.run_, self.stop = run_, threading.Event()
-        self.answered_at = 0.0
-        self.waiting_cases = -1
-
-    def run(self) -> None:
-        from app.triage.models import ROUTABLE
-
-        conn: psycopg.Connection[Any] | None = None
-        while not self.stop.wait(0.2):
-            try:
-                if conn is None:
-                    conn = psycopg.connect(
-                        self.run_.cluster.database_url,
-                        autocommit=True,
-                        connect_timeout=2,
-                        options="-c statement_timeout=2000",
-                    )
-                self.poll(conn, list(ROUTABLE))
-            except psycopg.Error:
-                if conn is not None:
-                    conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-
-    def poll(self, conn: psycopg.Connection[Any], routable: list[str]) -> None:
-        pending = self.run_.ledger.unrouted()
-        if pending:
-            rows = conn.execute(
-                "SELECT receipt_index FROM cases WHERE receipt_index = ANY(%s) AND NOT routing_state = ANY(%s)",
-                (pending, routable),
-            ).fetchall()
-            self.run_.ledger.mark_routed([bytes(row[0]) for row in rows], time.monotonic())
-        row = conn.execute("SELECT count(*) FROM cases WHERE routing_state = ANY(%s)", (routable,)).fetchone()
-        self.waiting_cases = row[0] if row else -1
-        self.answered_at = time.monotonic()
-
-
-class Monitor(threading.Thread):
-    """Samples, four times a second, whether each part of the system is whole."""
-
-    def __init__(self, run_: Run, watcher: Watcher) -> None:
-        super().__init__(name="monitor", daemon=True)
-        self.run_, self.watcher, self.stop = run_, watcher, threading.Event()
-        self.samples: list[tuple[float, dict[str, bool], bool]] = []  # when, parts, scheduler held
-        self.worker_pids: dict[str, int] = {}
-
-    def parts(self) -> dict[str, bool]:
-        c, now = self.run_.cluster, time.monotonic()
-        return {
-            "processes": c.supervisor.running(),
-            "load balancer": haproxy_servers_up(c.workdir / "haproxy.sock"),
-            "database": now - self.watcher.answered_at < 1.0,
-            "workers": workers_whole(c, self.worker_pids),
-            "reporters": self.run_.ledger.waiting() == 0,
-            "routing": self.run_.ledger.oldest_unrouted(now) <= self.run_.slack,
-        }
-
-    def run(self) -> None:
-        while not self.stop.wait(0.25):
-            parts = self.parts()
-            self.samples.append((time.monotonic(), parts, scheduler_holder(self.run_.cluster) is not None))
-
-    def healed(self, since: float, part: Callable[[dict[str, bool], bool], bool], until: float) -> float | None:
-        """Seconds from ``since`` until ``part`` was whole again after it was first seen
-        broken before ``until`` (0 if it was not); None while it is still broken."""
-        after = [(t, part(parts, sched)) for t, parts, sched in list(self.samples) if t >= since]
-        broken = next((i for i, (t, ok) in enumerate(after) if not ok and t < until), None)
-        if broken is None:
-            return 0.0 if after else None
-        return next((t - since for t, ok in after[broken:] if ok), None)
-
-    def drain(self, since: float) -> float | None:
-        return self.healed(since, lambda parts, _: all(parts.values()), float("inf"))
-
-    def scheduler(self, since: float, until: float) -> float | str | None:
-        """Seconds until a living clock held the scheduler lock again (deadline checks);
-        "out" if it was not held when the fault came."""
-        before = [sched for t, _, sched in list(self.samples) if t < since]
-        if before and not before[-1]:
-            return "out"
-        return self.healed(since, lambda _, sched: sched, until)
-
-    def last_to_heal(self, since: float, until: float) -> str:
-        """The part of the system that was broken last between ``since`` and ``until``."""
-        last: dict[str, float] = {}
-        for t, parts, _ in list(self.samples):
-            if since <= t <= until:
-                last.update({name: t for name, ok in parts.items() if not ok})
-        return max(last, key=last.__getitem__) if last else ""
-
-
-# ------------------------------------------------------------------------ the faults
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    inject: Callable[[Cluster], str]  # returns what it did
-
-
-def kill_web_host(c: Cluster) -> str:
-    """Every process of web1, while it is answering a request if one comes within 5 s."""
+def kill_web_host(s: Soak) -> str:
+    """Every process of web1 (each time: web2 lives through), while it answers a request if one comes."""
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        busy = int(haproxy_servers(c.workdir / "haproxy.sock").get("web1", {}).get("scur") or 0)
-        if busy:
-            break
+    while not (busy := int(haproxy_servers(s).get("web1", {}).get("scur") or 0)) and time.monotonic() < deadline:
         time.sleep(0.005)
-    c.supervisor.kill_host("web1")
-    return f"killed every process of web1, {busy} request(s) in hand"
+    return f"{kill_host(s, 'web1')}, {busy} request(s) in hand"
 
 
-def kill_worker_host(c: Cluster) -> str:
-    """The worst worker host to lose: the one whose clock holds the scheduler lock. The
-    same one again in later rounds, so the other lives through the run (memory)."""
-    holder = scheduler_holder(c)
-    c.worker_victim = c.worker_victim or (holder if holder in WORKER_HOSTS else "work1")
-    c.supervisor.kill_host(c.worker_victim)
-    return f"killed every process of {c.worker_victim}"
+def kill_worker_host(s: Soak) -> str:
+    """The host whose clock holds RQ's scheduler lock (deadline checks), the same each time."""
+    pid = 0
+    with contextlib.suppress(RedisError):
+        holder = s.redis.get(f"rq:scheduler-lock:{QUEUE_PREFIX}-urgent") or b"-"
+        pid = int(s.redis.hget(f"rq:scheduler:{holder.decode()}", "pid") or 0)
+    s.worker_victim = s.worker_victim or next((h for h in WORKER_HOSTS if pid in netns_pids(s.ns(h))), "work1")
+    return kill_host(s, s.worker_victim)
 
 
-def restart_redis(c: Cluster) -> str:
-    c.supervisor.kill_host("redis")  # it comes back from the supervisor, empty
-    return "killed redis-server"
+Fault = Callable[[Soak], str]  # does it, and says what it did
+FAULTS: dict[str, Fault] = {
+    "kill web host": kill_web_host,
+    "kill worker host": kill_worker_host,
+    "restart Redis (empty)": lambda s: kill_host(s, "redis"),  # the supervisor starts it again, empty
+    "restart PostgreSQL (fast)": lambda s: pg_ctl(s, "-m", "fast", "restart").strip().splitlines()[-1],
+}
 
 
-def restart_postgres(c: Cluster) -> str:
-    c.postgres.restart()
-    return "pg_ctl restart -m fast done"
+def run_phase(s: Soak, pool: ThreadPoolExecutor, name: str, numbers: range, fault: Fault | None) -> float | None:
+    """Reporters arrive at a steady rate; a quarter of the way in, the fault. Returns its drain."""
 
+    def release() -> None:
+        for number in numbers:
+            if s.ending.is_set():
+                return
+            report = Report(number, name)
+            with s.lock:
+                s.reports.append(report)
+            pool.submit(file_report, s, report)
+            s.ending.wait(1 / s.args.rate)
 
-def faults(rounds: int) -> list[Fault]:
-    """Each fault once per round; the same web host each time, so the other lives through."""
-    once = [
-        Fault("kill web host", kill_web_host),
-        Fault("kill worker host", kill_worker_host),
-        Fault("restart Redis (empty)", restart_redis),
-        Fault("restart PostgreSQL (fast)", restart_postgres),
-    ]
-    return once * rounds
-
-
-@dataclass
-class Phase:
-    """One stretch of load: the baseline, or the reports filed around one fault."""
-
-    name: str
-    reports: range
-    fault_at: float | None = None
-    drain_s: float | None = None
-    scheduler_s: float | str | None = None
-    last_to_heal: str = ""
-    ended_at: float = float("inf")
-
-
-def wait_drained(run_: Run, monitor: Monitor, since: float, timeout: float) -> float | None:
-    """Block until the system is whole again after ``since`` (None after ``timeout``)."""
-    while time.monotonic() - since < timeout and not run_.stopping.is_set():
-        drain = monitor.drain(since)
-        # A fault takes a moment to show: "never broken" counts only after 3 s.
-        if drain is not None and (drain > 0 or time.monotonic() - since > 3):
-            return drain
-        time.sleep(0.25)
-    return None
-
-
-def run_phase(
-    run_: Run,
-    monitor: Monitor,
-    pool: ThreadPoolExecutor,
-    phase: Phase,
-    fault: Fault | None,
-    rate: float,
-    timeout: float,
-) -> None:
-    """Reporters arrive at ``rate`` for the phase's reports; a quarter of the way in, the
-    fault; then wait until the system is whole again and the reports are all released."""
-    start = time.monotonic()
-    releaser = threading.Thread(target=release, args=(run_, pool, phase.name, phase.reports, rate), daemon=True)
+    start = since = time.monotonic()
+    releaser = threading.Thread(target=release, daemon=True)
     releaser.start()
     if fault is not None:
-        run_.stopping.wait(len(phase.reports) / 4 / rate)
-        phase.fault_at = time.monotonic()
-        done = fault.inject(run_.cluster)
-        print(f"  {phase.fault_at - start:5.1f} s: {fault.name}: {done}", flush=True)
+        s.ending.wait(len(numbers) / 4 / s.args.rate)
+        since = time.monotonic()
+        print(f"  {since - start:5.1f} s: {name}: {fault(s)}", flush=True)
     releaser.join()
-    since = phase.fault_at or start
-    phase.drain_s = wait_drained(run_, monitor, since, timeout)
-    phase.last_to_heal = monitor.last_to_heal(since, since + (phase.drain_s or timeout))
-    phase.ended_at = time.monotonic()
-    print(
-        f"  {phase.name}: {len(phase.reports)} reports; whole again after "
-        f"{'—' if phase.drain_s is None else f'{phase.drain_s:.1f} s'}",
-        flush=True,
-    )
+    drain = None  # seconds from the fault until all was whole again after it was first seen broken
+    while drain is None and time.monotonic() - since < s.args.timeout and not s.ending.is_set():
+        time.sleep(0.25)
+        after = [(t, whole) for t, whole in list(s.samples) if t >= since]
+        broken = next((i for i, (_, whole) in enumerate(after) if not whole), None)
+        if broken is None:  # a fault takes a moment to show: "never broken" counts after 3 s
+            drain = 0.0 if time.monotonic() - since > 3 else None
+        else:
+            drain = next((t - since for t, whole in after[broken:] if whole), None)
+    print(f"  {name}: {len(numbers)} reports; whole again after {'—' if drain is None else f'{drain:.1f} s'}")
+    return drain
 
 
-def wait_all_routed(run_: Run, watcher: Watcher, pool: ThreadPoolExecutor, timeout: float) -> bool:
-    """After the last phase: every reporter done, and no case left waiting for routing."""
-    pool.shutdown(wait=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not run_.stopping.is_set():
-        if watcher.waiting_cases == 0 and not run_.ledger.unrouted():
-            return True
-        time.sleep(0.5)
-    return False
+def route_times(s: Soak, phase: str) -> list[float]:
+    """Seconds from each receipt of ``phase`` to its case seen routed, sorted."""
+    with s.lock:
+        return sorted(max(0.0, s.routed[i] - at) for i, (p, at) in s.given.items() if p == phase and i in s.routed)
 
 
-def wait_scheduler(run_: Run, timeout: float) -> None:
-    """Until a living clock holds the scheduler lock again, or ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while scheduler_holder(run_.cluster) is None and time.monotonic() < deadline and not run_.stopping.is_set():
-        time.sleep(0.5)
-    time.sleep(0.5)  # for the monitor to see it too
+Procs = dict[tuple[int, str], tuple[str, int]]  # (pid, start time): kind, RSS in kB
 
 
-# ----------------------------------------------------------------------- the memory
-
-
-@dataclass(frozen=True)
-class Proc:
-    kind: str
-    rss_kb: int
-
-
-def kind_of(host: str, pid: int) -> str:
-    """What a process of a host is, from its command line and its parent's."""
-    if host in ("lb", "redis", "db"):
-        return {"lb": "haproxy", "redis": "redis-server", "db": "postgres"}[host]
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    if host in WEB_HOSTS:
-        ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-        parent = Path(f"/proc/{ppid}/cmdline").read_bytes()
-        return "gunicorn worker" if b"gunicorn" in parent else "gunicorn master"
-    return "clock" if "workers.clock" in command else "rq worker"
-
-
-def memory(net: Network) -> dict[tuple[int, str], Proc]:
-    """Every process of every host by (pid, start time): its kind and RSS (/proc)."""
+def memory(s: Soak) -> Procs:
+    """Every process of every host, its kind (that of its service, else gunicorn worker or postgres) and RSS."""
+    kinds = {x.process.pid: x.kind for x in s.services if x.process}
     found = {}
     for host in HOSTS:
-        for pid in netns_pids(net.ns(host)):
+        for pid in netns_pids(s.ns(host)):
             try:
                 started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-                status = Path(f"/proc/{pid}/status").read_text()
-                rss = int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
-                found[(pid, started)] = Proc(kind_of(host, pid), rss)
-            except (OSError, AttributeError, IndexError):
-                continue  # gone meanwhile, or a kernel thread
+                rss = int(re.findall(r"^VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)[0])
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            found[(pid, started)] = (kinds.get(pid, "postgres" if host == "db" else "gunicorn worker"), rss)
     return found
 
 
-KINDS = ("gunicorn master", "gunicorn worker", "rq worker", "clock", "postgres", "redis-server", "haproxy")
-
-
-def memory_figures(start: dict[tuple[int, str], Proc], end: dict[tuple[int, str], Proc]) -> dict[str, dict[str, Any]]:
-    """Per kind: processes and mean RSS (MB) at start and end, and the largest growth of a
-    process that lived through the run."""
-    figures = {}
+def memory_figures(start: Procs, end: Procs) -> dict[str, Any]:
+    """Per kind: processes and mean MB at start and end, the largest growth of one that lived through."""
+    figures: dict[str, Any] = {}
     for kind in KINDS:
-        before = [p.rss_kb for p in start.values() if p.kind == kind]
-        after = [p.rss_kb for p in end.values() if p.kind == kind]
-        lived = [end[k].rss_kb / start[k].rss_kb - 1 for k in start.keys() & end.keys() if start[k].kind == kind]
-        figures[kind] = {
-            "start_n": len(before),
-            "start_mb": round(sum(before) / len(before) / 1024, 1) if before else 0.0,
-            "end_n": len(after),
-            "end_mb": round(sum(after) / len(after) / 1024, 1) if after else 0.0,
-            "lived_through": len(lived),
-            "max_growth": round(max(lived), 3) if lived else None,
-        }
-    figures["all"] = {
-        "start_mb": round(sum(p.rss_kb for p in start.values()) / 1024, 1),
-        "end_mb": round(sum(p.rss_kb for p in end.values()) / 1024, 1),
-    }
+        growth = [end[p][1] / start[p][1] - 1 for p in start.keys() & end.keys() if start[p][0] == kind]
+        figures[kind] = {"max_growth": round(max(growth), 3) if growth else None}
+        for when, procs in (("start", start), ("end", end)):
+            kb = [rss for k, rss in procs.values() if k == kind]
+            figures[kind] |= {f"{when}_n": len(kb), f"{when}_mb": round(sum(kb) / len(kb) / 1024, 1) if kb else 0.0}
+    figures["all"] = {"start_mb": round(sum(kb for _, kb in start.values()) / 1024, 1)}
+    figures["all"]["end_mb"] = round(sum(kb for _, kb in end.values()) / 1024, 1)
     return figures
 
-
-# ---------------------------------------------------------------------- the counting
 
 CASES_SQL = """
 SELECT c.receipt_index, c.routing_state, c.routing_round, c.signals::text LIKE '%"resent"%',
        (SELECT count(*) FROM routing_rounds r WHERE r.case_id = c.id),
-       (SELECT count(DISTINCT n.staff_id) FROM notifications n WHERE n.case_id = c.id AND n.kind = 'assigned'),
-       c.id
+       (SELECT count(DISTINCT n.staff_id) FROM notifications n WHERE n.case_id = c.id AND n.kind = 'assigned')
 FROM cases c
 """
 
 
-def count_outcomes(run_: Run) -> dict[str, Any]:
+def count_outcomes(s: Soak) -> dict[str, int]:
     """Receipts against cases, and each case's routing, from the database (no plaintext)."""
-    from app.triage.models import ROUTABLE
-
-    with psycopg.connect(run_.cluster.database_url, connect_timeout=5) as conn:
+    with psycopg.connect(s.database_url(), connect_timeout=5) as conn:
         rows = conn.execute(CASES_SQL).fetchall()
-    given, reports = run_.ledger.given, run_.ledger.reports
-    cases_per_receipt = Counter(bytes(row[0]) for row in rows)
-    unrouted = [row for row in rows if row[1] in ROUTABLE or row[4] == 0]
-    once = [row for row in rows if row[1] not in ROUTABLE and row[2] == 1 and row[4] == 1 and row[5] <= 1]
-    figures = {
-        "reports": len(reports),
-        "receipts": len(given),
+    per_receipt = Counter(bytes(row[0]) for row in rows)
+    o = {
+        "reports": len(s.reports),
+        "receipts": len(s.given),
         "cases": len(rows),
-        "routed_once": len(once),
-        "routed_more_than_once": sum(1 for row in rows if row[4] > 1 or row[5] > 1),
-        "receipt_without_case": sum(1 for index in given if cases_per_receipt[index] == 0),
-        "case_never_routed": len(unrouted),
-        "receipt_with_two_cases": sum(1 for index in given if cases_per_receipt[index] > 1),
-        "case_without_receipt": sum(1 for row in rows if bytes(row[0]) not in given),
-        "report_with_two_receipts": sum(max(0, len(r.receipts) - 1) for r in reports),
-        "marked_resent": sum(1 for row in rows if row[3]),
-        "refiled_after_already_received": sum(r.refiled for r in reports),
-        "gave_up": sum(r.gave_up for r in reports),
+        "routed_once": sum(row[1] not in ROUTABLE and row[2] == 1 and row[4] == 1 and row[5] <= 1 for row in rows),
+        "routed_more_than_once": sum(row[4] > 1 or row[5] > 1 for row in rows),
+        "receipt_without_case": sum(per_receipt[index] == 0 for index in s.given),
+        "case_never_routed": sum(row[1] in ROUTABLE or row[4] == 0 for row in rows),
+        "receipt_with_two_cases": sum(per_receipt[index] > 1 for index in s.given),
+        "case_without_receipt": sum(bytes(row[0]) not in s.given for row in rows),
+        "danger_report_marked_resent": sum(bool(row[3]) for row in rows),
+        "refiled_after_already_received": sum(r.refiled for r in s.reports),
+        "gave_up": sum(r.gave_up for r in s.reports),
     }
-    # Their ids (as the app's log names them), to find what happened to them there.
-    figures["cases_without_receipt"] = [row[6] for row in rows if bytes(row[0]) not in given][:10]
-    figures["lost"] = figures["receipt_without_case"] + figures["case_never_routed"]
-    figures["duplicated"] = (
-        figures["receipt_with_two_cases"] + figures["case_without_receipt"] + figures["report_with_two_receipts"]
-    )
-    return figures
+    o["lost"] = o["receipt_without_case"] + o["case_never_routed"]
+    o["duplicated"] = o["receipt_with_two_cases"] + o["case_without_receipt"]
+    return o
 
 
-def failed_jobs(c: Cluster) -> int:
-    """Jobs in the failed registries (since Redis last started)."""
-    try:
-        with c.redis() as redis:
-            return sum(int(redis.zcard(f"rq:failed:{QUEUE_PREFIX}-{q}")) for q in ("urgent", "default"))
-    except RedisError:
-        return -1
-
-
-LOG_MARK_RE = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|\[(WARNING|ERROR|CRITICAL)\]|exception raised while")
-LOG_START_RE = re.compile(r"^(\d{4}-\d\d-\d\d |\d\d:\d\d:\d\d |\[)")
-VARYING_RE = re.compile(r"^\S+ \S+ |^\[[^]]*\] |[0-9a-f]{8}-[0-9a-f-]{27}|\b[0-9a-f]{32}\b|\d+")
-
-
-def log_findings(logs: Path) -> list[tuple[int, str, str]]:
-    """Warnings, errors and failed jobs in every process's log, alike lines counted
-    together: (count, services, the first such line and the exception it ends with)."""
-    seen: dict[str, tuple[int, set[str], str]] = {}
-    for path in sorted(logs.glob("*")):
-        service, lines = path.name.split(".")[0], path.read_text(errors="replace").splitlines()
-        for i, line in enumerate(lines):
-            if LOG_MARK_RE.search(line):
-                text = " | ".join(filter(None, (line.strip(), _exception_after(lines, i))))
-                key = VARYING_RE.sub("#", text)[:200]
-                count, services, first = seen.get(key, (0, set(), text))
-                seen[key] = (count + 1, services | {service}, first)
-    found = [(count, ",".join(sorted(services)), first[:300]) for count, services, first in seen.values()]
-    return sorted(found, key=lambda item: -item[0])
-
-
-def _exception_after(lines: list[str], i: int) -> str:
-    """The exception a traceback under line ``i`` ends with, if one follows it."""
-    end = next((j for j in range(i + 1, len(lines)) if LOG_START_RE.match(lines[j])), len(lines))
-    named = [text.strip() for text in lines[i + 1 : end] if harness.EXCEPTION_RE.match(text.strip())]
-    return named[-1] if named else ""
-
-
-def unexpected_exits(c: Cluster) -> list[str]:
-    """Processes that exited though the bench had not killed them."""
-    return [
-        f"{s.name} exited with status {status}"
-        for s in c.supervisor.services
-        for _, status, killed in s.exits
-        if not killed
+def soak(s: Soak) -> tuple[dict[str, float | None], bool, dict[str, Any]]:
+    """The baseline, each fault in turn, the wait until all is routed: drains, all routed, memory."""
+    args, baseline = s.args, "baseline (no fault)"
+    threading.Thread(target=watch, args=(s,), name="watcher", daemon=True).start()
+    pool = ThreadPoolExecutor(max_workers=CLIENTS, thread_name_prefix="reporter")
+    plan = [
+        (f"{name} #{r + 1}" if args.rounds > 1 else name, f) for r in range(args.rounds) for name, f in FAULTS.items()
     ]
+    per_fault = args.reports // len(plan)
+    try:
+        drains = {baseline: run_phase(s, pool, baseline, range(1, args.baseline + 1), None)}
+        if base := route_times(s, baseline):  # what counts as a backlog from now on
+            s.slack = max(2.0, 3 * harness.percentile(base, 95) / 1000)
+        mem_start, first = memory(s), args.baseline + 1
+        for n, (name, fault) in enumerate(plan):
+            count = per_fault if n < len(plan) - 1 else args.reports - per_fault * n
+            drains[name] = run_phase(s, pool, name, range(first, first + count), fault)
+            first += count
+        pool.shutdown(wait=True)  # every reporter done; then no case may be left waiting for routing
+        deadline = time.monotonic() + args.timeout
+        while not (all_routed := s.waiting_cases == 0 and len(s.routed) == len(s.given)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return drains, all_routed, memory_figures(mem_start, memory(s))
+    finally:
+        s.ending.set()  # the reporters stop at their next step, the watcher too
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-# ------------------------------------------------------------------------ the output
-
-PHASE_COLUMNS = (
-    harness.Column("phase", 28),
-    harness.Column("reports", 8),
-    harness.Column("503", 6),
-    harness.Column("5xx", 6),
-    harness.Column("conn", 6),
-    harness.Column("409", 6),
-    harness.Column("slowest s", 10, ".1f"),
-    harness.Column("route p50 s", 12, ".2f"),
-    harness.Column("p95 s", 7, ".2f"),
-    harness.Column("max s", 7, ".2f"),
-    harness.Column("drain s", 9, ".1f"),
-    harness.Column("sched s", 9, ".1f"),
-    harness.Column("  last to heal", 16),
-)
-MEMORY_COLUMNS = (
-    harness.Column("process", 18),
-    harness.Column("start n", 8),
-    harness.Column("MB each", 9, ".1f"),
-    harness.Column("end n", 7),
-    harness.Column("MB each", 9, ".1f"),
-    harness.Column("lived through", 14),
-    harness.Column("max growth", 11),
-)
-
-
-def phase_figures(run_: Run, monitor: Monitor, phase: Phase) -> dict[str, Any]:
-    """What reporters saw and how fast their cases were routed, for one phase."""
-    seen: Counter[str] = Counter()
-    slowest = 0.0
-    for report in run_.ledger.reports:
-        if report.phase == phase.name:
-            seen.update(report.seen)
-            slowest = max(slowest, report.slowest)
-    groups: Counter[str] = Counter()
-    for what, count in seen.items():
-        groups[seen_group(what)] += count
-    times = sorted(run_.ledger.route_times(phase.name))
-    pick = lambda p: round(harness.percentile(times, p) / 1000, 3) if times else None  # noqa: E731
-    if phase.fault_at is not None:
-        phase.scheduler_s = monitor.scheduler(phase.fault_at, phase.ended_at)
-    return {
-        "phase": phase.name,
-        "fault": phase.fault_at is not None,
-        "reports": len(phase.reports),
-        "seen": dict(groups),
-        "seen_detail": dict(seen),
-        "slowest_page_s": round(slowest, 2),
-        "route_p50_s": pick(50),
-        "route_p95_s": pick(95),
-        "route_max_s": round(times[-1], 3) if times else None,
-        "drain_s": None if phase.drain_s is None else round(phase.drain_s, 1),
-        "scheduler_s": round(phase.scheduler_s, 1) if isinstance(phase.scheduler_s, float) else phase.scheduler_s,
-        "last_to_heal": phase.last_to_heal,
-    }
+def print_figures(s: Soak, drains: dict[str, float | None], all_routed: bool, mem: dict[str, Any]) -> dict[str, Any]:
+    """Print the tables and findings; return the figures for the JSON line, with the exit status."""
+    phases, row = [], "{:<28}{:>8}{:>6}{:>6}{:>6}{:>6}{:>13}{:>7}{:>7}{:>9}"
+    print("\n" + row.format("phase", "reports", *SEEN, "route p50 s", "p95 s", "max s", "drain s"))
+    for name, drain in drains.items():
+        seen: Counter[str] = sum((r.seen for r in s.reports if r.phase == name), Counter())
+        times = route_times(s, name)
+        route = [round(harness.percentile(times, p) / 1000, 3) if times else None for p in (50, 95, 100)]
+        phases.append({"phase": name, "reports": sum(r.phase == name for r in s.reports), "seen": dict(seen)})
+        phases[-1] |= {"route_p50_s": route[0], "route_p95_s": route[1], "route_max_s": route[2]}
+        phases[-1]["drain_s"] = None if drain is None else round(drain, 1)
+        cells = ["—" if x is None else f"{x:.2f}" for x in route] + ["never" if drain is None else f"{drain:.1f}"]
+        print(row.format(name, phases[-1]["reports"], *(seen[g] for g in SEEN), *cells))
+    print("503, 5xx, conn, 409: what reporters saw instead of a receipt. drain: from the fault until every process")
+    print("runs, HAProxy sees both web hosts, every worker keeps its liveness key, the database answers, no reporter")
+    print(f"waits to send again and no receipt waits over {s.slack:.1f} s for routing.\n")
+    outcomes = count_outcomes(s)
+    print(textwrap.fill(", ".join(f"{key.replace('_', ' ')} {n}" for key, n in outcomes.items()), 110) + "\n")
+    row = "{:<18}{:>8}{:>9}{:>7}{:>9}{:>12}"
+    print(row.format("process", "start n", "MB each", "end n", "MB each", "max growth"))
+    for kind in KINDS:
+        f, growth = mem[kind], "—" if mem[kind]["max_growth"] is None else f"{mem[kind]['max_growth']:+.1%}"
+        print(row.format(kind, f["start_n"], f"{f['start_mb']:.1f}", f["end_n"], f"{f['end_mb']:.1f}", growth))
+    total = mem["all"]
+    print(f"all processes: {total['start_mb']:.0f} MB after the baseline, {total['end_mb']:.0f} MB at the end")
+    drained = [d for d in list(drains.values())[1:] if d is not None]
+    logs = [p.read_text(errors="replace").splitlines() for p in (s.workdir / "logs").glob("*")]
+    log_lines = sum(1 for lines in logs for line in lines if LOG_MARK_RE.search(line))
+    print(f"worst time to drain {max(drained, default=0):.1f} s (target ≤ {TARGET_DRAIN_S:g} s); ", end="")
+    print(f"everything routed at the end: {all_routed}; log warnings and errors: {log_lines} lines")
+    print(f"processes that exited unkilled: {len(s.unexpected_exits)}", *s.unexpected_exits[:10], sep="\n  ")
+    for error in s.errors[:5]:
+        print(f"  bench error: {error}", file=sys.stderr)
+    # 1: a report lost, duplicated, not routed once or given up, a fault never drained, the bench's own
+    # errors; 2: only a target missed.
+    o, growth = outcomes, [mem[kind]["max_growth"] or 0 for kind in KINDS]
+    broken = [o["lost"], o["duplicated"], o["routed_once"] != o["cases"], o["gave_up"], s.errors, not all_routed]
+    missed = max(d or 0 for d in drains.values()) > TARGET_DRAIN_S or max(growth) > TARGET_GROWTH
+    found = {"bench": "soak", "cpus": os.cpu_count(), "outcomes": outcomes, "all_routed": all_routed}
+    found |= {"worst_drain_s": round(max(drained), 1) if drained else None, "phases": phases, "memory": mem}
+    found |= {"unexpected_exits": len(s.unexpected_exits), "log_lines": log_lines, "bench_errors": len(s.errors)}
+    return found | {"status": 1 if any(broken) or None in drains.values() else 2 if missed else 0}
 
 
-def print_phases(rows: list[dict[str, Any]], slack: float) -> None:
-    """The phases' table, and what its columns mean."""
-    harness.print_table(
-        PHASE_COLUMNS,
-        [
-            (
-                r["phase"],
-                r["reports"],
-                r["seen"].get("503", 0),
-                r["seen"].get("5xx", 0),
-                r["seen"].get("conn", 0),
-                r["seen"].get("409", 0),
-                r["slowest_page_s"],
-                r["route_p50_s"],
-                r["route_p95_s"],
-                r["route_max_s"],
-                r["drain_s"] if r["drain_s"] is not None else "never",
-                "never" if r["scheduler_s"] is None and r["fault"] else r["scheduler_s"],
-                f"  {r['last_to_heal']}",
-            )
-            for r in rows
-        ],
-    )
-    print(
-        textwrap.fill(
-            "503, 5xx, conn, 409: answers reporters got instead of a receipt; slowest: the longest wait for a page. "
-            "route: from receipt to case routed. drain: from the fault until every process runs, HAProxy sees both "
-            "web hosts up, every worker keeps its liveness key (no dead one's is left), no reporter waits to send "
-            f"again and no receipt waits more than {slack:.1f} s for routing. sched: until a living clock holds the "
-            'scheduler lock again (it moves due deadline checks); "out": it was not held when the fault came.',
-            120,
-        )
-    )
-
-
-def print_outcomes(o: dict[str, Any]) -> None:
-    print(
-        f"reports typed {o['reports']}, receipts shown {o['receipts']}, cases stored {o['cases']}, "
-        f"routed exactly once {o['routed_once']}, routed more than once {o['routed_more_than_once']}"
-    )
-    print(
-        f"lost {o['lost']}: receipts with no case {o['receipt_without_case']}, cases never routed "
-        f"{o['case_never_routed']}"
-    )
-    print(
-        f"duplicated {o['duplicated']}: cases no receipt opens {o['case_without_receipt']} (after "
-        f'"already received" {o["refiled_after_already_received"]} reporters filed anew; danger reports '
-        f"filed again, marked resent: {o['marked_resent']}), receipts with two cases {o['receipt_with_two_cases']}, "
-        f"reports with two receipts {o['report_with_two_receipts']}; reporters who gave up {o['gave_up']}"
-    )
-    if o["cases_without_receipt"]:
-        print(f"  cases no receipt opens: {', '.join(o['cases_without_receipt'])}")
-
-
-def print_memory(m: dict[str, dict[str, Any]]) -> None:
-    harness.print_table(
-        MEMORY_COLUMNS,
-        [
-            (
-                kind,
-                f["start_n"],
-                f["start_mb"],
-                f["end_n"],
-                f["end_mb"],
-                f["lived_through"],
-                "—" if f["max_growth"] is None else f"{f['max_growth']:+.1%}",
-            )
-            for kind, f in m.items()
-            if kind != "all"
-        ],
-    )
-    print(f"all processes: {m['all']['start_mb']:.0f} MB after the baseline, {m['all']['end_mb']:.0f} MB at the end")
-
-
-def verdict(figures: dict[str, Any], rows: list[dict[str, Any]]) -> int:
-    """0 all well; 1 a report lost, duplicated, routed twice or given up, a fault that never
-    drained, or the bench's own errors; 2 a target missed (drain, memory)."""
-    o = figures["outcomes"]
-    broken = (
-        o["lost"]
-        or o["duplicated"]
-        or o["routed_once"] != o["cases"]
-        or o["gave_up"]
-        or figures["bench_errors"]
-        or not figures["all_routed"]
-        or any(r["drain_s"] is None for r in rows)
-    )
-    if broken:
-        return 1
-    growth = [f["max_growth"] for f in figures["memory"].values() if f.get("max_growth") is not None]
-    slow = [r["drain_s"] for r in rows if r["drain_s"] > TARGET_DRAIN_S]
-    return 2 if slow or any(g > TARGET_GROWTH for g in growth) else 0
-
-
-# ------------------------------------------------------------------------------ main
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 reports, each fault once (CI)")
     parser.add_argument("--reports", type=int, help="reports filed through the faults (2,000; --quick 200)")
     parser.add_argument("--rate", type=float, help="reporters arriving per second (8; --quick 4)")
@@ -1399,139 +668,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-logs", type=Path, metavar="DIR", help="copy every process's log here at the end")
     args = parser.parse_args()
-    args.reports = args.reports or (200 if args.quick else 2000)
-    args.rate = args.rate or (4.0 if args.quick else 8.0)
-    args.rounds = args.rounds or (1 if args.quick else 2)
+    for key, quick, full in (("reports", 200, 2000), ("rate", 4.0, 8.0), ("rounds", 1, 2)):
+        setattr(args, key, getattr(args, key) or (quick if args.quick else full))
     args.baseline = max(20, args.reports // 4)
     args.timeout = 120.0 if args.quick else 180.0  # to drain after a fault
     if os.geteuid() != 0:
         parser.error("run as root: it makes network namespaces")
     if not (20 <= args.reports <= 100_000 and 0.2 <= args.rate <= 200 and 1 <= args.rounds <= 10):
         parser.error("reports 20-100,000, rate 0.2-200 per second, rounds 1-10")
-    return args
-
-
-def interrupted(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def main() -> int:
-    args = parse_args()
     began = time.monotonic()
-    signal.signal(signal.SIGTERM, interrupted)  # cleaned up as after Ctrl-C
-    print(
-        f"soak: {args.baseline} reports without faults, then {args.reports} through {4 * args.rounds} faults; "
-        f"{args.rate:g} reporters a second; {os.cpu_count()} CPUs",
-        flush=True,
-    )
-    with cluster() as c:
-        print(f"  hosts up after {time.monotonic() - began:.0f} s ({c.net.subnet}.0/24, {c.workdir})", flush=True)
-        run_ = Run(c, Ledger(c.ring), args.seed)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleaned up as after Ctrl-C
+    print(f"soak: {args.baseline} + {args.reports} reports, {4 * args.rounds} faults, {args.rate:g} a second")
+    with cluster(args) as s:
+        print(f"  hosts up after {time.monotonic() - began:.0f} s ({s.subnet}.0/24, {s.workdir})", flush=True)
         try:
-            figures, rows = soak(run_, args)
+            found = print_figures(s, *soak(s))
         finally:
-            run_.stopping.set()
             if args.keep_logs:
-                shutil.copytree(c.logs, args.keep_logs, dirs_exist_ok=True)
-    figures["elapsed_s"] = round(time.monotonic() - began, 1)
-    status = verdict(figures, rows)
-    figures["status"] = status
-    print(json.dumps(figures, separators=(",", ":")), flush=True)
-    return status
-
-
-def soak(run_: Run, args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The baseline, the faults, the drain at the end; then every figure, printed."""
-    c = run_.cluster
-    watcher = Watcher(run_)
-    monitor = Monitor(run_, watcher)
-    watcher.start()
-    monitor.start()
-    pool = ThreadPoolExecutor(max_workers=CLIENTS, thread_name_prefix="reporter")
-    try:
-        phases = [Phase("baseline (no fault)", range(1, args.baseline + 1))]
-        run_phase(run_, monitor, pool, phases[0], None, args.rate, args.timeout)
-        base = sorted(run_.ledger.route_times(phases[0].name))
-        run_.slack = max(2.0, 3 * harness.percentile(base, 95) / 1000) if base else 2.0
-        mem_start = memory(c.net)
-        plan = faults(args.rounds)
-        per_fault, first = args.reports // len(plan), args.baseline + 1
-        for n, fault in enumerate(plan):
-            count = per_fault if n < len(plan) - 1 else args.reports - per_fault * n
-            name = fault.name if args.rounds == 1 else f"{fault.name} #{n // 4 + 1}"
-            phases.append(Phase(name, range(first, first + count)))
-            first += count
-            run_phase(run_, monitor, pool, phases[-1], fault, args.rate, args.timeout)
-        all_routed = wait_all_routed(run_, watcher, pool, args.timeout)
-        mem_end = memory(c.net)
-        wait_scheduler(run_, args.timeout)  # to know how long deadline checks stood still
-    except BaseException:
-        run_.stopping.set()  # the reporters stop at their next step
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        watcher.stop.set()
-        monitor.stop.set()
-    return report(run_, monitor, phases, all_routed, mem_start, mem_end)
-
-
-def report(
-    run_: Run,
-    monitor: Monitor,
-    phases: list[Phase],
-    all_routed: bool,
-    mem_start: dict[tuple[int, str], Proc],
-    mem_end: dict[tuple[int, str], Proc],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Print the tables and findings; returns the figures for the JSON line, and per phase."""
-    c = run_.cluster
-    rows = [phase_figures(run_, monitor, phase) for phase in phases]
-    outcomes = count_outcomes(run_)
-    mem = memory_figures(mem_start, mem_end)
-    print()
-    print_phases(rows, run_.slack)
-    print()
-    print_outcomes(outcomes)
-    drains = [r["drain_s"] for r in rows[1:] if r["drain_s"] is not None]
-    print(
-        f"worst time to drain {max(drains, default=0):.1f} s (target ≤ {TARGET_DRAIN_S:g} s); "
-        f"everything routed at the end: {all_routed}; failed jobs {failed_jobs(c)}"
-    )
-    sched = [r["scheduler_s"] for r in rows[1:] if r["scheduler_s"] != "out"]
-    sched_met = None not in sched and max(sched, default=0) <= TARGET_DRAIN_S
-    print(
-        "scheduler lock held again by a living clock after at worst "
-        + ("never" if None in sched else f"{max(sched, default=0):.1f} s")
-        + f" (deadline checks; within {TARGET_DRAIN_S:g} s: {'met' if sched_met else 'MISSED'}); "
-        f"workers RQ knows at the end: {rq_registered_workers(c)} of {len(WORKER_HOSTS) * WORKERS_PER_HOST}"
-    )
-    print()
-    print_memory(mem)
-    findings = log_findings(c.logs)
-    exits = unexpected_exits(c)
-    print(f"\nprocesses that exited unkilled: {len(exits)}" + "".join(f"\n  {e}" for e in exits[:10]))
-    print(f"log warnings and errors, alike lines together ({sum(n for n, _, _ in findings)} lines):")
-    for count, services, line in findings[:15]:
-        print(f"  {count:5d}  [{services}] {line}")
-    for error in run_.errors[:5]:
-        print(f"  bench error: {error}", file=sys.stderr)
-    figures = {
-        "bench": "soak",
-        "cpus": os.cpu_count(),
-        "outcomes": outcomes,
-        "all_routed": all_routed,
-        "worst_drain_s": max(drains, default=None),
-        "phases": rows,
-        "memory": mem,
-        "restarts": {s.name: s.starts - 1 for s in c.supervisor.services},
-        "unexpected_exits": len(exits),
-        "log_lines": sum(n for n, _, _ in findings),
-        "failed_jobs": failed_jobs(c),
-        "bench_errors": len(run_.errors),
-        "worst_scheduler_s": None if None in sched else max(sched, default=None),
-        "rq_registered_workers": rq_registered_workers(c),
-    }
-    return figures, rows
+                shutil.copytree(s.workdir / "logs", args.keep_logs, dirs_exist_ok=True)
+    print(json.dumps(found | {"elapsed_s": round(time.monotonic() - began, 1)}, separators=(",", ":")), flush=True)
+    return int(found["status"])
 
 
 if __name__ == "__main__":
