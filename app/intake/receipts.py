@@ -9,8 +9,6 @@ kind of dash and dot, and the decimal digits of any script (Arabic-Indic, Devana
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import unicodedata
 
 from flask_babel import gettext as _
@@ -20,7 +18,7 @@ from app.crypto import Keyring, blind_index
 DIGITS = 20
 GROUP = 4
 INDEX_PURPOSE = "receipt"
-SUBMISSION_RECEIPT_KEY = "receipt-of-submission"
+SUBMISSION_RECEIPT_PURPOSE = "receipt-of-submission"
 # Between the groups, after compatibility folding (full-width forms become ASCII): spaces,
 # hyphens and dashes of every kind, the katakana long mark that Japanese and Chinese
 # keyboards give for a dash, dots, commas and slashes.
@@ -35,7 +33,7 @@ class ReceiptCode(str):
         """The receipt of the report filed with submission token ``token``: a keyed function of
         the token, so a form sent twice is shown the same receipt twice. Only the server can
         make it (the key comes from the keyring), and the token is random for every form."""
-        digest = hmac.new(ring.derive(SUBMISSION_RECEIPT_KEY), token.encode(), hashlib.sha256).digest()
+        digest = blind_index(ring, SUBMISSION_RECEIPT_PURPOSE, token)
         return cls(f"{int.from_bytes(digest, 'big') % 10**DIGITS:0{DIGITS}d}")
 
     @classmethod

@@ -131,9 +131,10 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
         first = db.session.scalar(select(Case).where(Case.submission_index == submission_index))
         if first is None:
             raise
-        # A case filed before digests were kept counts as the same report.
+        # A case filed before digests were kept counts as the same report, but its receipt was
+        # not made from the token: it is never shown again.
         if first.submission_digest is None or hmac.compare_digest(first.submission_digest, digest or b""):
-            again = _shown_again(first, receipt)
+            again = _shown_again(first, receipt) if first.submission_digest is not None else None
             if again is not None:
                 return again
             if triage.level != 0:

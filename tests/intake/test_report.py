@@ -137,6 +137,19 @@ def test_a_form_resent_long_after_gets_no_receipt(client: FlaskClient) -> None:
     assert case_count() == 1
 
 
+def test_a_form_filed_before_receipts_came_from_tokens_is_not_shown_one(client: FlaskClient) -> None:
+    # Its receipt was random: one made from the token now would open nothing.
+    page = client.get("/report").get_data(as_text=True)
+    data = {**hidden_fields(page), **report_answers()}
+    client.post("/report", data=data)
+    for case in db.session.scalars(select(Case)):
+        case.submission_digest = None
+    db.session.commit()
+    again = client.post("/report", data=data)
+    assert again.status_code == 409 and RECEIPT_DIGITS.search(again.get_data(as_text=True)) is None
+    assert case_count() == 1
+
+
 def test_a_resent_form_with_another_choice_is_filed_too(client: FlaskClient) -> None:
     # Back, then a responder to keep away added: the same form, another report.
     page = client.get("/report").get_data(as_text=True)
