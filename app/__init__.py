@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import ROOT, Settings, load_settings, redis_warnings
+from app.config import INSTANCE, ROOT, Settings, load_settings, private_folder, private_instance, redis_warnings
 from app.crypto import KeyringError, load_keyring
 from app.extensions import babel, csrf, db, limiter, migrate
 from app.keystore import keys_dir
@@ -36,9 +36,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=str(ROOT / "instance"),
+        instance_path=str(INSTANCE),
     )
     configure_logging(app, settings)
+    try:
+        private_instance()
+    except OSError as error:  # a folder this account does not own: its owner must tighten it
+        app.logger.warning("instance folder %s left as it is: %s", INSTANCE, error.strerror)
     for warning in redis_warnings(settings):
         app.logger.warning("%s", warning)
 
@@ -125,10 +129,7 @@ def _database_uri(settings: Settings, app: Flask) -> str:
 def _private_file(path: Path) -> None:
     """The SQLite database readable by this account alone: its folder 0700, the file 0600
     (SQLite gives its -wal and -shm files the database file's permissions)."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-    elif path.parent == ROOT / "instance":
-        path.parent.chmod(0o700)
+    private_folder(path.parent)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     elif path.stat().st_mode & 0o077:

@@ -21,6 +21,8 @@ from flask import current_app
 
 # The project's folder: relative paths in the settings are relative to it, not to the caller.
 ROOT = Path(__file__).resolve().parent.parent
+# Flask's instance folder: by default the SQLite database, the audit checkpoints, the font cache.
+INSTANCE = ROOT / "instance"
 
 ENV_PREFIX = "CONFIDE_"
 ENVIRONMENTS = ("development", "test", "production")
@@ -296,3 +298,27 @@ def current_settings() -> Settings:
     """The running app's settings, typed (create_app keeps them in app.config["CONFIDE"])."""
     settings: Settings = current_app.config["CONFIDE"]
     return settings
+
+
+def private_folder(path: Path) -> None:
+    """Make ``path``, a folder the app keeps its own files in, readable by this account alone.
+
+    A missing folder is made 0700, and so is the instance folder when ``path`` is in it. The
+    instance folder and the folders in it are tightened to 0700 even when they exist already:
+    an older version, or a tool that made a folder inside, may have left them open to anyone.
+    Any other folder that exists is left as the operator set it up (it may be shared, as /tmp is).
+    """
+    instance = INSTANCE
+    inside = path == instance or instance in path.parents
+    for folder in (instance, path) if inside else (path,):
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        elif inside and folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+
+
+def private_instance() -> None:
+    """The instance folder, if it exists, readable by this account alone, whatever the database:
+    it may hold the audit checkpoints and caches even when the data is in PostgreSQL."""
+    if INSTANCE.exists():
+        private_folder(INSTANCE)

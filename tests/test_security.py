@@ -129,6 +129,39 @@ def test_rate_limited_report_keeps_the_text_and_stores_no_address(
             db.engine.dispose()
 
 
+# Pages of every kind: a reporter's, a staff sign-in, a redirect to it, a stylesheet, a health
+# check, and a page that does not exist.
+EVERY_KIND = ["/", "/report", "/staff/login", "/cases", "/static/style.css", "/healthz", "/no-such-page"]
+
+
+@pytest.mark.parametrize("path", EVERY_KIND)
+def test_behind_tls_every_response_tells_browsers_to_use_https_only(
+    tmp_path: Path, keys_dir: Path, log_file: Path, path: str
+) -> None:
+    settings = settings_for(f"sqlite:///{tmp_path / 'x.db'}", keys_dir, log_file, env="production", secure_cookies=True)
+    app = create_app(settings)
+    try:
+        with app.test_client().get(path, base_url="https://confide.example") as response:
+            assert response.status_code in (200, 303, 404)
+            hsts = response.headers.get("Strict-Transport-Security", "")
+        max_age = re.fullmatch(r"max-age=(\d+)(?:; includeSubDomains)?(?:; preload)?", hsts)
+        assert max_age, f"{path}: no HSTS header, or a malformed one: {hsts!r}"
+        # At least a year: a browser that was sent it once keeps refusing plain HTTP.
+        assert int(max_age.group(1)) >= 365 * 24 * 3600
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("path", EVERY_KIND)
+def test_without_tls_no_response_claims_https(bare_app: Flask, path: str) -> None:
+    # A development machine on plain HTTP: HSTS there would lock the browser out of it.
+    assert not bare_app.config["CONFIDE"].secure_cookies
+    with bare_app.test_client().get(path) as response:
+        assert response.status_code in (200, 303, 404)
+        assert "Strict-Transport-Security" not in response.headers
+
+
 def test_production_refuses_to_start_without_keys(tmp_path: Path, log_file: Path) -> None:
     settings = settings_for(
         f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "no-keys", log_file, env="production", secure_cookies=True
@@ -187,3 +220,37 @@ def test_the_sqlite_database_is_readable_by_its_owner_alone(tmp_path: Path, keys
     path.chmod(0o644)
     create_app(settings_for(f"sqlite:///{path}", keys_dir, log_file))
     assert (path.stat().st_mode & 0o777) == 0o600
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's instance folder, here: a place of this test's own."""
+    folder = tmp_path / "instance"
+    monkeypatch.setattr("app.config.INSTANCE", folder)
+    return folder
+
+
+def test_an_instance_folder_left_open_is_made_private_at_start_whatever_the_database(
+    database_url: str, instance: Path, keys_dir: Path, log_file: Path
+) -> None:
+    # Made by an older version, or by hand: anyone on the machine could list and read it.
+    instance.mkdir()
+    instance.chmod(0o755)
+    app = create_app(settings_for(database_url, keys_dir, log_file))
+    with app.app_context():
+        db.engine.dispose()
+    assert mode(instance) == 0o700
+
+
+def test_a_sqlite_database_deep_in_a_new_instance_folder_is_private_all_the_way(
+    instance: Path, keys_dir: Path, log_file: Path
+) -> None:
+    path = instance / "data" / "confide.db"
+    app = create_app(settings_for(f"sqlite:///{path}", keys_dir, log_file))
+    with app.app_context():
+        db.engine.dispose()
+    assert (mode(instance), mode(path.parent), mode(path)) == (0o700, 0o700, 0o600)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.audit.models import AuditHead
-from app.config import current_settings
+from app.config import current_settings, private_folder
 from app.extensions import db
 from app.keystore import current_keyring
 from app.models import utcnow
@@ -80,9 +80,11 @@ def write_checkpoint() -> Checkpoint | None:
     point = Checkpoint(utcnow().isoformat(timespec="seconds"), head.last_id, head.last_hash)
     line = json.dumps({**point.__dict__, "mac": _mac(point)}, separators=(",", ":")) + "\n"
     path = checkpoints_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
+        if os.fstat(descriptor).st_mode & 0o077:
+            os.fchmod(descriptor, 0o600)  # a file left readable by an older version
         os.write(descriptor, line.encode())
         os.fsync(descriptor)
     finally:

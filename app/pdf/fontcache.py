@@ -22,12 +22,12 @@ import fontTools
 from fontTools.ttLib import TTFont
 from fpdf.enums import FontDescriptorFlags
 
-from app.config import ROOT
+from app.config import INSTANCE, private_folder
 from app.pdf.cff import charstring
 from app.pdf.fonts import CJK_CHARSETS, DEJAVU, LOG, Face, Source, cjk_source, font_file
 
 # The app's own folder (git-ignored); CONFIDE_FONT_CACHE names another.
-CACHE_DIR = Path(os.environ.get("CONFIDE_FONT_CACHE") or ROOT / "instance" / "font-cache")
+CACHE_DIR = Path(os.environ.get("CONFIDE_FONT_CACHE") or INSTANCE / "font-cache")
 # Raise it whenever what the cache files hold changes (their layout, or what _build and
 # charstring make): files of another format are then left alone, and rebuilt under a new name.
 FORMAT = 1
@@ -142,7 +142,7 @@ def _unpack(
 
 def _write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically: readers see the old file or the new one."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent)  # instance/ too, when it makes it
     descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "wb") as handle:

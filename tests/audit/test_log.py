@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import re
 import threading
@@ -10,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -433,6 +435,25 @@ def test_the_worker_writes_checkpoints_to_the_file_and_the_log(app: Flask, trail
     assert audit_checkpoint() == "no new entries"
     assert f"audit checkpoint: entry {last.id}, hash {last.hash}" in log_file.read_text()
     assert run_verify(app).exit_code == 0
+
+
+@pytest.mark.parametrize("left_open", [False, True], ids=["new", "left-open"])
+def test_checkpoints_are_readable_by_their_owner_alone(
+    app: Flask, trail: Trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, left_open: bool
+) -> None:
+    instance = tmp_path / "instance"
+    monkeypatch.setattr("app.config.INSTANCE", instance)
+    path = instance / "audit-checkpoints.jsonl"
+    if left_open:  # as an older version, or a copy made by hand, may have left them
+        instance.mkdir()
+        instance.chmod(0o755)
+        path.write_text("")
+        path.chmod(0o644)
+    settings = dataclasses.replace(app.config["CONFIDE"], audit_checkpoints=str(path))
+    monkeypatch.setitem(app.config, "CONFIDE", settings)
+    assert run_cli(app, "audit", "checkpoint").exit_code == 0
+    assert path.read_text().count("\n") == 1
+    assert (instance.stat().st_mode & 0o777, path.stat().st_mode & 0o777) == (0o700, 0o600)
 
 
 def test_a_detail_edited_into_invalid_json_is_named_not_a_crash(app: Flask, trail: Trail, database_url: str) -> None:

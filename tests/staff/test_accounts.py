@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -439,6 +440,39 @@ def wait_is_over() -> None:
     """Move every failure back past the longest wait."""
     db.session.execute(update(LoginFailures).values(last_at=utcnow() - credentials.LOCK_FOR))
     db.session.commit()
+
+
+# How long one place waits after its 5th wrong password, then after each one more: a minute,
+# doubling, never more than a quarter of an hour.
+BACKOFF_MINUTES = [1, 2, 4, 8, 15, 15]
+
+
+def last_failure_ago(delta: timedelta) -> None:
+    """Move the last failure back, as time passing would."""
+    db.session.execute(update(LoginFailures).values(last_at=utcnow() - delta))
+    db.session.commit()
+
+
+def test_the_wait_after_wrong_passwords_starts_at_a_minute_and_grows_to_a_quarter_hour(client: FlaskClient) -> None:
+    responder = make_staff("responder")
+    email = responder.user.email
+    for attempt in range(credentials.LOCK_AFTER):
+        assert password_step(client, email, f"a typo {attempt}").status_code == 400
+    for number, minutes in enumerate(BACKOFF_MINUTES, start=credentials.LOCK_AFTER):
+        wait = timedelta(minutes=minutes)
+        # Moments before the wait is over, even the right password is turned away (uncounted)...
+        last_failure_ago(wait - timedelta(seconds=20))
+        assert password_step(client, email, responder.password).status_code == 400, f"{number} failures"
+        # ...and moments after it, it gets through.
+        last_failure_ago(wait + timedelta(seconds=5))
+        assert password_step(client, email, responder.password).status_code == 303, f"{number} failures"
+        if number < credentials.LOCK_AFTER + len(BACKOFF_MINUTES) - 1:
+            # One more slip, and the next wait is longer.
+            assert password_step(client, email, f"another typo {number}").status_code == 400
+    # With the right code as well she is in, and told how many tries failed.
+    assert code_step(client, fresh_code(responder)).status_code == 303
+    failed = credentials.LOCK_AFTER + len(BACKOFF_MINUTES) - 1
+    assert f"There were {failed} failed sign-in attempt(s)" in text(client.get("/staff/profile"))
 
 
 def test_guesses_from_elsewhere_do_not_keep_the_owner_out(client: FlaskClient, app: Flask) -> None:
