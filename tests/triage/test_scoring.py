@@ -179,6 +179,22 @@ def test_l1_harm_sexual_violence_and_injury() -> None:
     assert level(category="physical_assault", injured="yes") == 1
 
 
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "Estoy tan cansada que quiero morirme.",
+        "A veces tengo ganas de morirme después del trabajo.",
+        "Some nights I think I'd be better off dead.",
+        "Tenho vontade de morrer quando volto para o quarto.",
+        "我真的活不下去了",
+        "가끔은 그냥 죽어버리고 싶어요",
+    ],
+)
+def test_the_everyday_ways_of_saying_she_wants_to_die_are_heard(narrative: str) -> None:
+    assert level(narrative=narrative) <= 1
+    assert "self_harm" in signals(narrative=narrative)
+
+
 def test_serious_is_l2_and_routine_l3() -> None:
     for category in ("sexual_harassment", "physical_assault", "threats", "practitioner_violation"):
         assert level(category=category) == 2
