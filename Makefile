@@ -36,7 +36,7 @@ lint: $(VENV)/.installed
 # requirements.lock (production) holds the same versions as requirements-dev.lock.
 LOCK := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --no-header --no-annotate
 lock: $(VENV)/.installed
-	$(LOCK) --extra test --extra dev -o requirements-dev.lock
+	$(LOCK) --extra test --extra dev --extra bench -o requirements-dev.lock
 	sed -n 's/^\([A-Za-z0-9._-]*==[^ ;]*\).*/\1/p' requirements-dev.lock > $(VENV)/pins.txt
 	$(LOCK) --constraint $(VENV)/pins.txt -o requirements.lock
 

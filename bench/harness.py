@@ -1,103 +1,94 @@
-"""What the benchmarks here share: a fresh migrated database, gunicorn, browser-like clients
-in a closed loop, CPU use from /proc, and the figures. The benchmarks put the repository root
-on sys.path before they import it."""
+"""What the benchmarks share: a fresh migrated PostgreSQL database and Redis database, the app
+in this process or under gunicorn, HTTP load from Locust (bench/load.py) in a process of its
+own, CPU use from /proc, made-up reports from the labelled sets, and how a run ends: a table,
+then one JSON line. The benchmarks put the repository root on sys.path before importing this."""
 
 from __future__ import annotations
 
-import http.client
+import csv
 import json
 import os
 import random
 import re
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
 from html import unescape
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Any
+from urllib.request import urlopen
 
 import psycopg
+from flask import Flask
 from redis import Redis
 
+from app import create_app
 from app.crypto import create_keyring
+from app.extensions import db
+from app.staff.models import Training
+from tests.factories import make_staff
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("CONFIDE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_BASE = os.environ.get("CONFIDE_BENCH_REDIS_URL", "redis://127.0.0.1:6379")  # each bench its own database
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-HIDDEN_RE = re.compile(r'<input[^>]*type="hidden"[^>]*>')
-NAME_RE = re.compile(r'name="([^"]+)"')
-VALUE_RE = re.compile(r'value="([^"]*)"')
-LOG_LINE_RE = re.compile(r"^\[?\d{4}-\d\d-\d\d")
-EXCEPTION_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
-
-# What the made-up reports say. bench/intake.py draws from the first ten only, so that the
-# reports it sends stay the same from run to run.
-SENTENCES = [
-    "A client made comments about my body during a session and would not stop when I asked.",
-    "It happened in the treatment room at the end of a ninety minute appointment.",
-    "My manager told me to keep quiet about it and gave me fewer shifts the week after.",
-    "He booked again under a different name, and the front desk did not warn me.",
-    "I wrote down the date and what he said as soon as I got home that evening.",
-    "Another therapist told me the same person had done something similar to her.",
-    "I am not sure whether I want to make a complaint yet, but I want it on record.",
-    "The owner keeps my passport in the office and says I still owe them for the flight.",
-    "I was scared and left the room, and afterwards he sent messages to my phone.",
-    "Nobody else was in the building because it was the last appointment of the day.",
-    "The receptionist saw him leave and asked me afterwards if I was all right.",
-    "I kept working that week because I could not afford to lose the shifts.",
-    "He said he would leave a bad review and tell the owner I had been rude to him.",
-    "When I told the owner, she laughed and said that is what clients are like.",
-]
-
+INPUT_RE = re.compile(r"<input[^>]*>")
+ATTRIBUTE_RE = re.compile(r'(name|value|type)="([^"]*)"')
+RECEIPT_RE = re.compile(r'id="receipt">\s*([0-9-]{24})\s*<')  # the confirmation page's receipt
 # How often each category comes in, roughly.
-CATEGORY_WEIGHTS = {
-    "sexual_harassment": 26,
-    "sexual_assault": 12,
-    "practitioner_violation": 12,
-    "exploitation": 10,
-    "threats": 12,
-    "physical_assault": 9,
-    "rape": 7,
-    "other": 12,
-}
+CATEGORY_WEIGHTS = dict(sexual_harassment=26, sexual_assault=12, practitioner_violation=12, exploitation=10, other=12)
+CATEGORY_WEIGHTS |= dict(threats=12, physical_assault=9, rape=7)
+# Rate limits no benchmark client meets: they all come from 127.0.0.1.
+UNLIMITED = """[rate_limits]
+report = "1000000 per minute"
+report_all = "1000000 per minute"
+status = "1000000 per minute"
+staff_login = "1000000 per minute"
+"""
 
 
-def pg_url(database: str, driver: str = "postgresql+psycopg") -> str:
-    """PG_ADMIN_URL pointed at ``database``; ``driver="postgresql"`` for psycopg itself."""
-    url = re.sub(r"/[^/?]*(\?|$)", f"/{database}\\1", PG_ADMIN_URL, count=1)
-    return url.replace("postgresql://", f"{driver}://", 1)
+@cache
+def labelled(language: str, levels: str = "L2 L3") -> tuple[str, ...]:
+    """The narratives of the labelled triage sets in ``language`` (en, es, zh, ko, pt) that a
+    coordinator would give one of ``levels``: by default no danger, as most reports are."""
+    files = sorted((ROOT / "tests/triage/labelled").glob("*.jsonl"))
+    rows = [json.loads(line) for path in files for line in path.read_text().splitlines()]
+    return tuple(r["narrative"] for r in rows if r["language"] == language and r["expect"] in levels.split())
 
 
-def app_environment(
-    workdir: Path, database_url: str, redis_url: str, queue_prefix: str, config_toml: str
-) -> dict[str, str]:
-    """The environment for `flask`, gunicorn and an in-process app: our settings only, none
-    inherited. Writes ``config_toml`` to the config file it names."""
+def story(rng: random.Random, language: str, chars: int) -> str:
+    """Calm labelled narratives in ``language`` drawn until there are ``chars`` characters."""
+    parts: list[str] = []
+    while sum(len(p) + 2 for p in parts) < chars:
+        parts.append(rng.choice(labelled(language)))
+    return "\n\n".join(parts)[:chars].rstrip()
+
+
+def category(rng: random.Random) -> str:
+    return rng.choices(list(CATEGORY_WEIGHTS), weights=list(CATEGORY_WEIGHTS.values()))[0]
+
+
+def app_environment(workdir: Path, database_url: str, redis_url: str, prefix: str, config: str) -> dict[str, str]:
+    """The environment of the app, gunicorn and workers: our settings only, none inherited.
+    Writes ``config`` to the configuration file it names."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFIDE_", "FLASK_", "GUNICORN_", "PYTHONPATH"))}
-    (workdir / "confide.toml").write_text(config_toml)
-    env.update(
-        {
-            "FLASK_APP": "app:create_app",
-            "CONFIDE_CONFIG": str(workdir / "confide.toml"),
-            "CONFIDE_ENV": "production",
-            "CONFIDE_SECURE_COOKIES": "true",  # as in production; Browser sends them over HTTP
-            "CONFIDE_DATABASE_URL": database_url,
-            "CONFIDE_REDIS_URL": redis_url,
-            "CONFIDE_QUEUE_PREFIX": queue_prefix,
-            "CONFIDE_KEYS_DIR": str(workdir / "keys"),
-            "CONFIDE_LOG_FILE": str(workdir / "confide.log"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    (workdir / "confide.toml").write_text(config)
+    env |= {"FLASK_APP": "app:create_app", "CONFIDE_ENV": "production", "PYTHONUNBUFFERED": "1"}
+    env |= {"CONFIDE_CONFIG": str(workdir / "confide.toml"), "CONFIDE_KEYS_DIR": str(workdir / "keys")}
+    env |= {"CONFIDE_DATABASE_URL": database_url, "CONFIDE_REDIS_URL": redis_url, "CONFIDE_QUEUE_PREFIX": prefix}
+    # Secure cookies as in production; the clients send them over HTTP all the same.
+    env |= {"CONFIDE_LOG_FILE": str(workdir / "confide.log"), "CONFIDE_SECURE_COOKIES": "true"}
     return env
 
 
@@ -113,92 +104,148 @@ def migrate(env: dict[str, str]) -> None:
 class Setup:
     workdir: Path
     env: dict[str, str]
+    redis: Redis
 
 
 @contextmanager
-def bench_setup(
-    *, database: str, redis_url: str, queue_prefix: str, config_toml: str, workdir_prefix: str
-) -> Iterator[Setup]:
-    """A temporary folder with a keyring and config, the Redis database flushed, a fresh
-    migrated PostgreSQL database; all removed again however the block ends."""
+def bench_setup(name: str, redis_db: int, config: str = "", in_process: bool = False) -> Iterator[Setup]:
+    """Database confide_bench_NAME made and migrated, Redis database ``redis_db`` flushed, a
+    keyring and ``config`` in a temporary folder; with ``in_process``, the app in this process
+    as gunicorn's, its context pushed. All removed however the block ends (SIGTERM too)."""
+    database, redis_url = f"confide_bench_{name}", f"{REDIS_BASE}/{redis_db}"
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    def drop_database() -> None:  # even while the app still has connections open to it
+    def drop() -> None:  # even while the app still has connections open to it
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
-    workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix))
-    redis = Redis.from_url(redis_url, socket_timeout=5)
-    created = False
+    workdir = Path(tempfile.mkdtemp(prefix=f"{database}-"))
+    redis = Redis.from_url(redis_url, socket_timeout=60)
     try:
         redis.flushdb()
-        drop_database()  # left over from a crashed run
+        drop()  # left over from a run killed outright
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{database}"')  # type: ignore[arg-type]
-        created = True
+            conn.execute(f'CREATE DATABASE "{database}"')
         create_keyring(workdir / "keys")
-        env = app_environment(workdir, pg_url(database), redis_url, queue_prefix, config_toml)
+        url = re.sub(r"^postgresql://(.*)/[^/?]*", rf"postgresql+psycopg://\1/{database}", PG_ADMIN_URL)
+        env = app_environment(workdir, url, redis_url, f"confide-bench-{name}", config)
         migrate(env)
-        yield Setup(workdir, env)
+        setup = Setup(workdir, env, redis)
+        if not in_process:
+            yield setup
+            return
+        with app_in_process(env):
+            yield setup
     finally:
-        try:  # nested so that a Redis failure still leaves no database or folder behind
+        try:
             redis.flushdb()
         finally:
             redis.close()
-            if created:
-                drop_database()
+            drop()
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextmanager
+def app_in_process(env: dict[str, str]) -> Iterator[Flask]:
+    """The app in this process, configured as gunicorn's and the workers' (``env``), its
+    context pushed; its connections closed at the end, before any database is dropped."""
+    for key in [k for k in os.environ if k.startswith(("CONFIDE_", "FLASK_"))]:
+        del os.environ[key]
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("CONFIDE_", "FLASK_"))})
+    app = create_app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def seed_responders(count: int) -> None:
+    """``count`` responders any case can go to (both languages, trained for every category, a
+    cap no run reaches) and two coordinators, one on call (tests/factories.py)."""
+    valid = {"completed_on": date.today(), "expires_on": date.today() + timedelta(days=365)}
+    for n in range(2):
+        make_staff("coordinator", on_duty=n == 0)
+    for _ in range(count):
+        staff = make_staff("responder", languages=("en", "es"), caseload_cap=100_000)
+        db.session.add(Training(staff_id=staff.id, course="Peer support", category="all", **valid))
+    db.session.commit()
+
+
+class SecureOverHttp(DefaultCookiePolicy):
+    """The app marks its cookies Secure, as in production; the benchmarks speak plain HTTP."""
+
+    def return_ok_secure(self, cookie: Cookie, request: Any) -> bool:
+        return True
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """A page's hidden inputs (CSRF token, submission token), as a browser sends them back."""
+    fields = (dict(ATTRIBUTE_RE.findall(tag)) for tag in INPUT_RE.findall(html))
+    return {f["name"]: unescape(f.get("value", "")) for f in fields if f.get("type") == "hidden" and "name" in f}
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextmanager
-def gunicorn(
-    workers: int, env: dict[str, str], workdir: Path, port: int, ready_path: str, app: str = "app:create_app()"
-) -> Iterator[list[int]]:
-    """gunicorn with sync workers (no access log: the app forbids request lines), once it
-    answers ``ready_path`` with 200; yields the workers' process ids; stopped however the
-    block ends."""
-    error_log = workdir / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    command += ["--timeout", "30", "--graceful-timeout", "5", "--no-control-socket", "--log-level", "warning"]
-    command += ["--error-logfile", str(error_log)] + ["--worker-tmp-dir", "/dev/shm"] * Path("/dev/shm").is_dir()
-    with open(workdir / "gunicorn.out", "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+def gunicorn(setup: Setup, workers: int = 2, app: str = "app:create_app()") -> Iterator[tuple[int, list[int]]]:
+    """gunicorn with sync workers, as production runs it, once /healthz answers; yields its
+    port and the workers' process ids; stopped however the block ends."""
+    port, log = free_port(), setup.workdir / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    command += ["--no-control-socket", "--log-level", "warning", "--error-logfile", str(log)]
+    process = subprocess.Popen(command, cwd=ROOT, env=setup.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while not _answers(port, ready_path):
-            if process.poll() is not None:
-                log = error_log.read_text(errors="replace")[-4000:] if error_log.exists() else ""
-                raise SystemExit(f"gunicorn exited with status {process.returncode}:\n{log}")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not answer {ready_path} within 60 s")
-            time.sleep(0.1)
-        yield [pid for pid, _, parent, _ in _processes() if parent == process.pid]
+        while True:
+            try:
+                with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-3000:]}") from None
+                time.sleep(0.1)
+        yield port, [pid for pid, _, parent, _ in processes() if parent == process.pid]
     finally:
         process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        process.wait(timeout=30)
 
 
-def _answers(port: int, path: str) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
+def locust(port: int, user: str, users: int, seconds: int, **env: str) -> dict[str, dict[str, Any]]:
+    """bench/load.py's ``user`` class, ``users`` of them at once for ``seconds``: by request
+    name, its count, failures, rate and p50/p95/p99 in ms; "failed" lists the first failures."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench/load.py"), user, "--headless"]
+        command += ["-H", f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
+        command += ["--json-file", f"{out}/run", "--csv", f"{out}/run", "--only-summary", "--loglevel", "ERROR"]
+        ran = subprocess.run(command, cwd=ROOT, env=os.environ | env, capture_output=True, text=True)
+        if not Path(f"{out}/run.json").exists():
+            raise SystemExit(f"locust did not run:\n{ran.stderr[-3000:]}")
+        entries = json.loads(Path(f"{out}/run.json").read_text())  # complete at the end, unlike the CSV
+        with open(f"{out}/run_failures.csv") as failures:  # written each second: samples only
+            failed = [f"{r['Occurrences']} × {r['Method']} {r['Name']}: {r['Error']}" for r in csv.DictReader(failures)]
+    figures: dict[str, dict[str, Any]] = {"failed": {"samples": failed[:5]}}
+    for e in entries:
+        took = [int(ms) / 1000 for ms, n in e["response_times"].items() for _ in range(n)]
+        per_s = e["num_requests"] / max(1e-9, (e["last_request_timestamp"] or 0) - e["start_time"])
+        figures[e["name"]] = {"requests": e["num_requests"], "failures": e["num_failures"], "per_s": round(per_s, 1)}
+        figures[e["name"]] |= percentiles(took)
+    pages = [e for e in entries if e["method"] != "PAIR"]  # all requests, not the pairs they make
+    took = [int(ms) / 1000 for e in pages for ms, n in e["response_times"].items() for _ in range(n)]
+    span = max(e["last_request_timestamp"] or 0 for e in pages) - min(e["start_time"] for e in pages) if pages else 1
+    figures["all"] = {"requests": len(took), "failures": sum(e["num_failures"] for e in pages)}
+    figures["all"] |= {"per_s": round(len(took) / max(1e-9, span), 1), **percentiles(took)}
+    if any(f.get("failures") for f in figures.values()) and not failed:
+        figures["failed"]["samples"] = ["failures in the last second of the run"]
+    return figures
 
 
-def _processes() -> Iterator[tuple[int, str, int, float]]:
+def processes() -> Iterator[tuple[int, str, int, float]]:
     """Each process's id, command name, parent's id and CPU seconds so far."""
     for entry in Path("/proc").iterdir():
         try:
@@ -210,216 +257,55 @@ def _processes() -> Iterator[tuple[int, str, int, float]]:
             continue  # gone meanwhile
 
 
-def cpu_snapshot(workers: list[int]) -> dict[str, float]:
-    """CPU seconds used so far by gunicorn's ``workers``, PostgreSQL, this process and the
-    whole machine (in the order of the figures in the JSON lines)."""
-    processes = list(_processes())
+def cpu_snapshot(pids: Sequence[int] = ()) -> dict[str, float]:
+    """CPU seconds so far of ``pids`` (gunicorn's workers), PostgreSQL, this process with the
+    children it has waited for (Locust), and the whole machine."""
+    found, children = list(processes()), resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return {
-        "gunicorn": sum(cpu for pid, _, _, cpu in processes if pid in workers),
-        "postgres": sum(cpu for _, name, _, cpu in processes if name == "postgres"),
-        "bench": time.process_time(),
+        "app": sum(cpu for pid, _, _, cpu in found if pid in pids),
+        "postgres": sum(cpu for _, name, _, cpu in found if name == "postgres"),
+        "bench": time.process_time() + children.ru_utime + children.ru_stime,
         "machine": (sum(busy) - busy[3] - busy[4]) / CLOCK_TICKS,  # all but idle and iowait
     }
 
 
-def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """CPU seconds each party used between two snapshots, plus ``other``: whatever else ran
-    on the machine meanwhile (another job makes every figure worse)."""
+def other_cpu(before: dict[str, float], after: dict[str, float]) -> tuple[float, float]:
+    """CPU seconds others on the machine used between two snapshots, and the main party's
+    (the app's, else the bench's): when the first is a quarter of the second, figures are low."""
     used = {k: after[k] - before[k] for k in before}
-    used["other"] = max(0.0, used["machine"] - sum(v for k, v in used.items() if k != "machine"))
-    return used
+    others = used["machine"] - used["app"] - used["postgres"] - used["bench"]
+    return max(0.0, others), used["app"] or used["bench"]
 
 
-class ClientError(Exception):
-    """A wrong answer: counted as an error of the run."""
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and p99 (nearest rank) of times in seconds, in ms."""
+    ordered = sorted(seconds) or [float("nan")]
+    rank = {p: max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5))) for p in (50, 95, 99)}
+    return {f"p{p}_ms": round(ordered[r - 1] * 1000, 3) for p, r in rank.items()}
 
 
-class Browser:
-    """One keep-alive connection and one cookie jar, like one browser tab."""
-
-    def __init__(self, port: int, cookies: dict[str, str] | None = None) -> None:
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookies: dict[str, str] = dict(cookies or {})
-        self.used = False
-        self.reconnects = 0
-        self.location = ""
-
-    def request(self, method: str, path: str, form: dict[str, object] | None = None) -> tuple[int, str]:
-        """Send one request (``form`` url-encoded as a POST body) with the jar's cookies;
-        returns the status and body, and keeps the cookies and Location it sets."""
-        headers = {"Accept": "text/html", "Accept-Language": "en", "User-Agent": "confide-bench/1"}
-        body = None
-        if form is not None:
-            body = urlencode(form, doseq=True).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-
-        def send() -> tuple[http.client.HTTPResponse, bytes]:
-            self.conn.request(method, path, body=body, headers=headers)
-            response = self.conn.getresponse()
-            return response, response.read()
-
-        try:
-            response, data = send()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # The server closed a kept-alive connection just as we reused it: a browser sends
-            # again on a new connection. Only then, and only once.
-            self.conn.close()
-            if not self.used:
-                raise
-            self.reconnects += 1
-            response, data = send()
-        self.used = not response.will_close
-        if response.will_close:
-            self.conn.close()
-        self.location = response.headers.get("Location", "")
-        for header in response.headers.get_all("Set-Cookie") or ():
-            pair, _, attributes = header.partition(";")
-            name, _, value = pair.strip().partition("=")
-            if any(gone in attributes.lower() for gone in ("max-age=0", "expires=thu, 01 jan 1970")):
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
-        return response.status, data.decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        """Close the connection; the next request opens a new one."""
-        self.conn.close()
+def table(titles: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Titles, a rule and the rows, the first column to the left; floats with one decimal."""
+    lines = [list(titles)] + [
+        [("" if v is None else f"{v:,.1f}" if isinstance(v, float) else v) for v in r] for r in rows
+    ]
+    widths = [max(len(str(line[i])) for line in lines if i < len(line)) + 2 for i in range(len(titles))]
+    text = ["".join(f"{c!s:{'<>'[i > 0]}{widths[i]}}" for i, c in enumerate(line)) for line in lines]
+    print("", text[0], "-" * len(text[0]), *text[1:], sep="\n")
 
 
-def hidden_fields(html: str) -> dict[str, str]:
-    """The hidden inputs of a page (CSRF token, submission token), as a browser sends them."""
-    fields = {}
-    for tag in HIDDEN_RE.findall(html):
-        name, value = NAME_RE.search(tag), VALUE_RE.search(tag)
-        if name:
-            fields[name.group(1)] = unescape(value.group(1)) if value else ""
-    return fields
-
-
-@dataclass
-class Tally:
-    """A phase's errors (the first five as samples) and its timings in seconds."""
-
-    errors: int = 0
-    samples: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def error(self, text: str) -> None:
-        with self.lock:
-            self.errors += 1
-            if len(self.samples) < 5:
-                self.samples.append(text)
-
-
-def run_clients(
-    port: int,
-    clients: int,
-    seconds: float,
-    seed: int,
-    client_step: Callable[[int, random.Random], Callable[[Browser, Tally], None]],
-    cookies: dict[str, str] | None = None,
-) -> tuple[Tally, float]:
-    """``clients`` threads, each with its own Browser (a copy of ``cookies``) and random
-    generator, repeat the step ``client_step(index, rng)`` gives them for ``seconds``. A
-    failed step counts as an error and the client goes on with a new connection; after 50
-    it gives up. Returns the tally and the wall time until the last client's last answer."""
-    tally = Tally()
-    start = time.perf_counter()
-
-    def client(index: int) -> None:
-        browser, errors = Browser(port, cookies), 0
-        step = client_step(index, random.Random(seed * 1000 + index))
-        while time.perf_counter() < start + seconds and errors <= 50:
-            try:
-                step(browser, tally)
-            except (ClientError, OSError, http.client.HTTPException) as error:
-                tally.error(f"{error.__class__.__name__}: {error}")
-                errors += 1
-                browser.close()
-                # A signed-in client keeps its session, as a tab does after a failed page;
-                # an anonymous one comes back as a new visitor.
-                browser = Browser(port, browser.cookies if cookies is not None else None)
-        browser.close()
-
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
-    return tally, time.perf_counter() - start
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of values in seconds, in milliseconds."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(p / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1] * 1000
-
-
-def summary(latencies: list[float], elapsed: float) -> dict[str, float | int]:
-    """Count, rate and p50/p95/p99 in milliseconds of latencies in seconds."""
-    ordered = sorted(latencies)
-    per_s = round(len(ordered) / elapsed, 1) if elapsed else 0.0
-    return {
-        "requests": len(ordered),
-        "per_s": per_s,
-        **{f"p{p}_ms": round(percentile(ordered, p), 1) for p in (50, 95, 99)},
-    }
-
-
-@dataclass(frozen=True)
-class Column:
-    title: str
-    width: int
-    spec: str = ""  # the format of its numbers, ".1f"
-
-
-def print_table(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> None:
-    """The titles, a rule, the rows: the first column left-aligned, the others right-aligned;
-    None is a blank cell, and a short row leaves the last cells out."""
-
-    def line(values: Sequence[object]) -> str:
-        cells = []
-        for i, (column, value) in enumerate(zip(columns, values, strict=False)):
-            spec = column.spec if value is not None and not isinstance(value, str) else ""
-            cells.append(format("" if value is None else value, f"{'<' if i == 0 else '>'}{column.width}{spec}"))
-        return "".join(cells)
-
-    header = line([c.title for c in columns])
-    print(header, "-" * len(header), *(line(row) for row in rows), sep="\n")
-
-
-def app_log_errors(workdir: Path) -> list[str]:
-    """Each error the app and gunicorn logged: its first line and the exception that ended
-    its traceback, so that a failed run says why without keeping the logs."""
-    found: list[str] = []
-    for log, markers in (("confide.log", (" ERROR ", " CRITICAL ")), ("gunicorn.log", ("[ERROR]", "[CRITICAL]"))):
-        lines = (workdir / log).read_text(errors="replace").splitlines() if (workdir / log).exists() else []
-        for i, line in enumerate(lines):
-            if any(m in line for m in markers):
-                end = i + 1
-                while end < len(lines) and not LOG_LINE_RE.match(lines[end]):
-                    end += 1
-                tail = [text.strip() for text in lines[i + 1 : end] if text.strip()]
-                cause = ([text for text in tail if EXCEPTION_RE.match(text)] or tail or [""])[-1]
-                found.append(f"{line.strip()} | {cause}" if cause else line.strip())
-    return found
-
-
-def finish(
-    figures: Mapping[str, object], status: int, errors: int, app_errors: list[str], samples: dict[str, list[str]]
-) -> int:
-    """Say on stderr what failed, if anything; print ``figures`` as the last line, one JSON
-    object; return the exit status, 1 if anything failed."""
-    if errors or app_errors:
+def finish(figures: Mapping[str, object], status: int, errors: Sequence[str], workdir: Path | None = None) -> int:
+    """Say on stderr what failed; print ``figures`` as the last line, one JSON object; return
+    the exit status: 1 if anything failed (``errors``, error lines in the app's logs)."""
+    logs = [workdir / "confide.log", workdir / "gunicorn.log"] if workdir else []
+    marks = (" ERROR ", " CRITICAL ", "[ERROR]", "[CRITICAL]")  # the first line of each error the app logged
+    lines = [line.strip() for log in logs if log.exists() for line in log.read_text().splitlines()]
+    logged = [line for line in lines if any(m in line for m in marks)]
+    if errors or logged:
         status = 1
-        print(f"\nFAILED: {errors} client error(s), {len(app_errors)} error line(s) in the logs", file=sys.stderr)
-        lines = [f"  {name}: {sample}" for name, texts in samples.items() for sample in texts]
-        for line in lines + [f"  log: {line}" for line in app_errors[:5]]:
-            print(line, file=sys.stderr)
+        print(f"\nFAILED: {len(errors)} error(s), {len(logged)} error line(s) in the logs", file=sys.stderr)
+        print(*(f"  {line}" for line in [*errors[:5], *logged[:5]]), sep="\n", file=sys.stderr)
     sys.stderr.flush()
-    print(json.dumps(figures, separators=(",", ":")), flush=True)
+    print(json.dumps({**figures, "errors": len(errors), "log_errors": len(logged)}, separators=(",", ":")), flush=True)
     return status

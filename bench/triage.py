@@ -1,16 +1,8 @@
-"""Triage scoring time for 5 KB narratives in each language, beside a bare regex search.
-
-    python bench/triage.py [--samples 2000] [--bytes 5000]
-
-Narratives are built from the labelled reports in tests/triage/labelled/ (the longest first,
-then the rest, until the size is reached), several per language in different orders. Each
-sample scores one narrative with ``app.triage.scoring.score`` as intake does, and, in the
-same loop, runs one precompiled whole-word regex search over the same text: the cheapest
-reading of a narrative there is, and the baseline. Then it times hostile posts: the largest
-request the app takes (256 KB), one phrase over and over, aimed at each part of the reading.
-Nothing but this process runs; no service is needed. Prints a table and ends with one JSON
-line.
-"""
+"""Triage scoring time for 5 KB narratives in each language, beside a bare regex search:
+`.venv/bin/python bench/triage.py [--samples 2000] [--bytes 5000]`. Narratives are made from the
+labelled reports (the longest first), five per language; each sample scores one as intake does
+and, in the same loop, runs one whole-word regex search over it, the baseline. Then hostile
+posts: 256 KB (the largest request) of one phrase, aimed at each part of the reading."""
 
 from __future__ import annotations
 
@@ -19,27 +11,20 @@ import gc
 import json
 import random
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.cases.content import ReportContent  # noqa: E402
-from app.config import load_settings  # noqa: E402
-from app.triage.scoring import TriageRules, score  # noqa: E402
+from app.cases.content import ReportContent
+from app.config import load_settings
+from app.triage.scoring import TriageRules, score
+from bench import harness
 
-LABELLED = ROOT / "tests" / "triage" / "labelled"
-LANGUAGES = ("en", "es", "zh", "ko", "pt")
-# One phrase, looked for as a whole word: what the scoring did before it read concepts.
-BASELINE = re.compile(r"(?<!\w)(?:going to kill)(?!\w)")
-TEXTS_PER_LANGUAGE = 5
+BASELINE = re.compile(r"(?<!\w)(?:going to kill)(?!\w)")  # one phrase: what scoring did before concepts
 MAX_REQUEST = 262144  # max_request_bytes by default
-# One phrase repeated, each aimed at a part of the reading: pairs of words, negations before
-# a word, Korean negations after one, "if", time words.
-HOSTILE = {
+HOSTILE = {  # pairs of words, negations before a word, Korean negations after one, "if", time words
     "pairs": "took my papers ",
     "negations": "他没有拿刀",
     "korean": "칼은 없었어요 문 앞에 있어요 ",
@@ -48,24 +33,13 @@ HOSTILE = {
 }
 
 
-def narratives(language: str, size: int, seed: int) -> str:
-    """A narrative of ``size`` bytes (UTF-8) from the labelled reports in ``language``."""
-    rows = [
-        json.loads(line) for path in LABELLED.glob("*.jsonl") for line in path.read_text().splitlines() if line.strip()
-    ]
-    pool = [r["narrative"] for r in rows if r["language"] == language and r["narrative"]]
+def narrative(language: str, size: int, seed: int) -> str:
+    """``size`` bytes (UTF-8) of labelled reports in ``language``."""
+    pool = list(harness.labelled(language, "L0 L1 L2 L3"))
     random.Random(seed).shuffle(pool)
     pool.sort(key=len, reverse=True)  # long ones first, in a seeded order among equals
-    text, index = "", 0
-    while len(text.encode()) < size:
-        text += ("\n\n" if text else "") + pool[index % len(pool)]
-        index += 1
+    text = "\n\n".join(pool[i % len(pool)] for i in range(size // 100))  # more than enough
     return text.encode()[:size].decode(errors="ignore")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -73,57 +47,33 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000, help="scorings per language")
     parser.add_argument("--bytes", type=int, default=5000, help="narrative size in bytes")
     args = parser.parse_args()
-
     started = time.perf_counter()
     rules = TriageRules.from_settings(load_settings().triage)
-    compile_ms = (time.perf_counter() - started) * 1000
+    compile_ms = round((time.perf_counter() - started) * 1000)
     score("other", ReportContent(narrative="warm up"), rules)
-
-    rows = []
-    for language in LANGUAGES:
-        texts = [narratives(language, args.bytes, seed) for seed in range(TEXTS_PER_LANGUAGE)]
-        answers = [ReportContent(narrative=text) for text in texts]
+    languages = {}
+    for language in ("en", "es", "zh", "ko", "pt"):
+        answers = [ReportContent(narrative=narrative(language, args.bytes, seed)) for seed in range(5)]
         scoring, searching = [], []
         gc.collect()
         for n in range(args.samples):
             content = answers[n % len(answers)]
-            t0 = time.perf_counter_ns()
+            t0 = time.perf_counter()
             score("other", content, rules)
-            t1 = time.perf_counter_ns()
+            t1 = time.perf_counter()
             BASELINE.search(content.narrative)
-            t2 = time.perf_counter_ns()
-            scoring.append((t1 - t0) / 1e6)
-            searching.append((t2 - t1) / 1e6)
-        rows.append(
-            {
-                "language": language,
-                "chars": round(statistics.mean(len(t) for t in texts)),
-                "score_p50_ms": round(percentile(scoring, 0.50), 3),
-                "score_p95_ms": round(percentile(scoring, 0.95), 3),
-                "regex_p50_ms": round(percentile(searching, 0.50), 4),
-                "regex_p95_ms": round(percentile(searching, 0.95), 4),
-            }
-        )
-
-    print(f"Triage scoring, {args.bytes}-byte narratives, {args.samples} samples per language")
-    print(f"lexicon: {rules.reader.lexicon.size} words and phrases, compiled in {compile_ms:.0f} ms\n")
-    header = (
-        f"{'language':<9}{'chars':>7}"
-        + "".join(f"{name:>12}" for name in ("score p50", "score p95", "regex p50", "regex p95"))
-        + f"{'p95 ratio':>11}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        ratio = row["score_p95_ms"] / max(row["regex_p95_ms"], 1e-6)
-        print(
-            f"{row['language']:<9}{row['chars']:>7}{row['score_p50_ms']:>10.3f}ms{row['score_p95_ms']:>10.3f}ms"
-            f"{row['regex_p50_ms']:>10.4f}ms{row['regex_p95_ms']:>10.4f}ms{ratio:>10.0f}x"
-        )
-    worst = max(row["score_p95_ms"] for row in rows)
-    print(f"\nworst p95: {worst:.3f} ms (target: under 1 ms)")
-
-    # Hostile posts: the largest request the app takes, one phrase over and over.
+            scoring.append(t1 - t0)
+            searching.append(time.perf_counter() - t1)
+        languages[language] = {"score": harness.percentiles(scoring), "regex": harness.percentiles(searching)}
+    print(f"{args.bytes}-byte narratives, {args.samples} samples per language; lexicon of ", end="")
+    print(f"{rules.reader.lexicon.size} words and phrases, compiled in {compile_ms} ms")
+    rows = [
+        [tag, *(f[part][p] for part in ("score", "regex") for p in ("p50_ms", "p95_ms"))]
+        for tag, f in languages.items()
+    ]
+    harness.table(["language", "score p50 ms", "score p95 ms", "regex p50 ms", "regex p95 ms"], rows)
+    worst = max(f["score"]["p95_ms"] for f in languages.values())
+    print(f"\nworst p95: {worst:.3f} ms (target: under 1 ms): {'met' if worst < 1 else 'MISSED'}")
     hostile = {}
     for name, phrase in HOSTILE.items():
         text = phrase * (MAX_REQUEST // len(phrase.encode()))
@@ -131,19 +81,8 @@ def main() -> None:
         score("other", ReportContent(narrative=text), rules)
         hostile[name] = round((time.perf_counter() - t0) * 1000, 1)
     print("hostile 256 KB posts (ms): " + ", ".join(f"{name} {ms}" for name, ms in hostile.items()))
-    print(
-        json.dumps(
-            {
-                "bench": "triage",
-                "bytes": args.bytes,
-                "samples": args.samples,
-                "compile_ms": round(compile_ms),
-                "worst_p95_ms": worst,
-                "languages": rows,
-                "hostile_ms": hostile,
-            }
-        )
-    )
+    figures = {"bench": "triage", "bytes": args.bytes, "samples": args.samples, "compile_ms": compile_ms}
+    print(json.dumps(figures | {"worst_p95_ms": worst, "languages": languages, "hostile_ms": hostile}))
 
 
 if __name__ == "__main__":
