@@ -39,10 +39,10 @@ def _status_rate_limited(limit: RequestLimit) -> flask.Response:
 @allow(PUBLIC)
 @limiter.limit(_status_limit, methods=["POST"], on_breach=_status_rate_limited)
 def status() -> Response | str | tuple[str, int]:
-    if reporter_case_id() is not None and request.method == "GET":
+    if reporter_case_id() is not None and request.method != "POST":
         return redirect(url_for("intake.status_case"), 303)
     form = ReceiptForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD as uptime checks send
         return render_template("intake/status_login.html", form=form)
     if form.validate_on_submit():
         case_id = services.find_case_by_receipt(form.receipt.data)

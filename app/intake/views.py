@@ -110,7 +110,7 @@ def _blank_report_page() -> str | None:
 @blueprint.route("/report", methods=["GET", "POST"])
 @allow(PUBLIC)
 def report() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD as uptime checks send
         blank = _blank_report_page()
         if blank is not None:
             return blank

@@ -273,3 +273,11 @@ def test_switching_language_keeps_every_answer_and_files_nothing(client: FlaskCl
     # Sent from the page in Spanish, the report goes in as typed.
     sent = client.post("/report", data={**hidden_fields(body), **typed})
     assert sent.status_code == 200 and case_count() == 1
+
+
+def test_an_uptime_check_asking_for_the_form_headers_is_answered_and_files_nothing(client: FlaskClient) -> None:
+    for path in ("/report", "/status"):
+        answer = client.head(path)
+        assert answer.status_code == 200, path
+        assert answer.data == b""
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 0
