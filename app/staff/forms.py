@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 from app.forms import CheckboxList, Form
 from app.i18n import language_choices
 from app.staff.models import ROLES
+from app.staff.services import is_email_address
 from app.vocabulary import CATEGORIES
 
 
@@ -50,7 +51,7 @@ class InviteForm(Form):
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
 
     def validate_email(self, field: EmailField) -> None:
-        if "@" not in (field.data or ""):
+        if not is_email_address(field.data or ""):
             raise ValidationError("That is not an email address.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import timedelta
 
@@ -41,6 +42,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+# An address as people type them: no spaces, quotes, brackets or control characters, one @,
+# and a domain with a dot. Stricter than RFC 5321 allows, as a staff address may be.
+EMAIL_RE = re.compile(r"[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]{1,64}@[a-z0-9-]+(\.[a-z0-9-]+)+")
+
+
+def is_email_address(email: str) -> bool:
+    return len(email) <= 254 and EMAIL_RE.fullmatch(normalize_email(email)) is not None
+
+
 def find_by_email(email: str) -> StaffUser | None:
     return db.session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)))
 
@@ -54,7 +64,7 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
     email = normalize_email(email)
-    if "@" not in email or len(email) > 254:
+    if not is_email_address(email):
         raise StaffError("that is not an email address")
     user = find_by_email(email)
     if user is not None and user.enrolled:

@@ -727,6 +727,21 @@ def test_web_invite_shows_a_working_link(client: FlaskClient) -> None:
     enrol_form(visitor, path)
 
 
+def test_an_invite_to_something_that_is_not_an_address_is_refused_and_kept(client: FlaskClient) -> None:
+    sign_in(client, make_staff("coordinator"))
+    for email in ("@", "not an address @ <b>x</b>", "noor@example.org\nbcc: someone@example.net", "noor@localhost"):
+        people = client.get("/staff/people")
+        response = client.post(
+            "/staff/people/invite",
+            data={**hidden_fields(text(people)), "email": email, "name": "Noor", "role": "responder"},
+        )
+        assert "That is not an email address." in text(response), email
+        assert not INVITE_URL.search(text(response))
+    assert db.session.scalar(select(func.count()).select_from(StaffUser).where(StaffUser.name == "Noor")) == 0
+    with pytest.raises(services.StaffError):
+        services.invite_staff("noor@example.org\nbcc: someone@example.net", "responder")
+
+
 def test_web_invite_needs_a_recent_proof_of_identity(client: FlaskClient) -> None:
     sign_in(client, make_staff("coordinator"))
     age_session(client, reauth=6 * 60)
