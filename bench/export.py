@@ -72,8 +72,9 @@ def seed(count: int, cjk: float, rng: random.Random) -> tuple[str, str, x25519.I
         cases.acknowledge(responder.user, case)
         cases.change_status(responder.user, case, "in_progress")
         drafts[make_referral(case, counsel, coordinator, send=False).id] = language
+    found = coordinator.id, counsel.user.email, counsel.identity, drafts
     db.session.remove()
-    return coordinator.id, counsel.user.email, counsel.identity, drafts
+    return found
 
 
 def timed(action: Callable[[], object]) -> float:
