@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.audit.checkpoints import Checkpoint, checkpoints_path, read_checkpoints
 from app.audit.models import GENESIS, AuditEntry, AuditHead
@@ -58,8 +60,13 @@ def _advance_head(connection: Connection) -> tuple[int, str]:
         .returning(AuditHead.last_id, AuditHead.last_hash)
     ).first()
     if row is None:
-        connection.execute(insert(AuditHead).values(id=1, last_id=1, last_hash=GENESIS))
-        return 1, GENESIS
+        # The very first entry makes the head, unless another first entry just made it: that
+        # one then goes first, and this one queues behind it as every later entry does.
+        dialect = connection.dialect.name
+        first = (pg_insert if dialect == "postgresql" else sqlite_insert)(AuditHead).on_conflict_do_nothing()
+        if connection.execute(first.values(id=1, last_id=1, last_hash=GENESIS).returning(AuditHead.id)).first():
+            return 1, GENESIS
+        return _advance_head(connection)
     return int(row[0]), str(row[1])
 
 

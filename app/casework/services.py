@@ -281,6 +281,11 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
     target = db.session.get(StaffUser, staff_id)
     if target is None or not target.active or target.role not in (RESPONDER, COORDINATOR):
         raise CaseActionError("Choose an active responder.")
+    # The case's row first, held to the commit, as a withdrawal of consent holds it: she withdraws
+    # either before her consent is read here, or after this lands, and then takes the case back.
+    db.session.scalars(
+        select(Case).where(Case.id == case.id).with_for_update(key_share=True).execution_options(populate_existing=True)
+    ).first()
     if target.id in excluded_staff(case.id):
         raise CaseActionError("The reporter asked that this person not see the case.")
     if target.role == RESPONDER and not current_consent(case.id)["peer_support"]:

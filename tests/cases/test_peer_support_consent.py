@@ -3,6 +3,8 @@ the report, what she added and the conversation stay with the coordinators."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,11 +14,13 @@ from app.cases.consent import record_consent
 from app.cases.models import Case, Message
 from app.casework.services import CaseActionError, assign, view_case
 from app.extensions import db
+from app.intake.services import change_consent
 from app.notify.models import Notification
 from app.triage.routing import route_case
 from tests.cases.test_case_page import act, as_reporter, notices, open_case, signed_in
 from tests.factories import Staff, make_case, make_staff, sign_in
 from tests.helpers import hidden_fields, open_status, receipt_from, submit_report
+from tests.triage.test_races import just_before
 from tests.triage.test_routing import responder
 
 
@@ -148,3 +152,32 @@ def test_a_case_a_coordinator_gave_a_responder_leaves_her_when_peer_support_is_w
     assert f'value="{maple.id}"' not in open_case(coordinator, case)
     again = act(coordinator, case, "assign", **{"assign-staff_id": maple.id})
     assert case_row().assigned_to_id is None and "Reassigned." not in again.get_data(as_text=True)
+
+
+def test_a_withdrawal_while_a_coordinator_gives_the_case_on_still_takes_it_from_the_responder(app: Flask) -> None:
+    # She withdraws after the coordinator's click has read her consent, before it lands: the
+    # withdrawal waits for the assignment, then takes the case back.
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the two cannot interleave")
+    heron, maple = make_staff("coordinator", pseudonym="Heron"), responder(pseudonym="Maple")
+    case = make_case(narrative="The owner keeps my passport.")
+    withdrawn = threading.Event()
+
+    def withdraw() -> None:
+        with app.app_context():
+            change_consent(case.id, {"peer_support": False})
+            db.session.remove()
+        withdrawn.set()
+
+    def her_click() -> None:
+        threading.Thread(target=withdraw, daemon=True).start()
+        withdrawn.wait(1.0)  # while the case's row is held, she waits for it
+
+    with just_before("UPDATE cases", her_click):
+        assign(heron.user, case, maple.id)
+    assert withdrawn.wait(10)
+    db.session.expire_all()
+    after = case_row()
+    assert after.assigned_to_id is None and after.routing_state == "coordinators"
+    kinds = {(n.staff_id, n.kind) for n in db.session.scalars(select(Notification))}
+    assert (maple.id, "unassigned") in kinds
