@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, false, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Model
+from app.extensions import Model, db
 from app.models import UTCDateTime, minute_now, new_id, utcnow
 
 
@@ -152,3 +152,11 @@ class ConsentRecord(Model):
     source: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_consent_case_purpose", "case_id", "purpose", "id"),)
+
+
+def take_write_lock() -> None:
+    """SQLite: begin with the database's write lock (a write that changes nothing), so no
+    other writer can route, assign, acknowledge or withdraw between what this transaction
+    reads and what it writes. PostgreSQL locks rows instead."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().execute(update(ConsentRecord).where(false()).values(granted=ConsentRecord.granted))

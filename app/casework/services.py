@@ -20,7 +20,7 @@ from app.cases.consent import CONTACT_PURPOSES, current_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
 from app.cases.exclusions import excluded_among
-from app.cases.models import Case, CaseNote
+from app.cases.models import Case, CaseNote, take_write_lock
 from app.cases.sealing import open_json, seal_json
 from app.extensions import db
 from app.models import new_id, utcnow
@@ -281,8 +281,10 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
     target = db.session.get(StaffUser, staff_id)
     if target is None or not target.active or target.role not in (RESPONDER, COORDINATOR):
         raise CaseActionError("Choose an active responder.")
-    # The case's row first, held to the commit, as a withdrawal of consent holds it: she withdraws
-    # either before her consent is read here, or after this lands, and then takes the case back.
+    # The case's row first (SQLite: the database), held to the commit, as a withdrawal of consent
+    # holds it: she withdraws either before her consent is read here, or after this lands, and
+    # then takes the case back.
+    take_write_lock()
     db.session.scalars(
         select(Case).where(Case.id == case.id).with_for_update(key_share=True).execution_options(populate_existing=True)
     ).first()

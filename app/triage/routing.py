@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, false, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from app.cases.exclusions import excluded_among
-from app.cases.models import Case, ConsentRecord
+from app.cases.models import Case, ConsentRecord, take_write_lock
 from app.config import current_settings
 from app.extensions import db
 from app.models import minute_now, utcnow
@@ -81,14 +81,6 @@ class _Decision:
     @property
     def outcome(self) -> str:
         return "assigned" if self.staff_id else "coordinators"
-
-
-def _take_write_lock() -> None:
-    """SQLite: begin with the database's write lock (a write that changes nothing), so no
-    other writer can route, assign or acknowledge between what this transaction reads and
-    what it writes. PostgreSQL locks rows instead."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection().execute(update(StaffUser).where(false()).values(caseload_cap=StaffUser.caseload_cap))
 
 
 def _due(case: Any, number: int, now: datetime) -> datetime:
@@ -280,7 +272,7 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
     others are routed all the same."""
     now = now or minute_now()  # what routing stores follows the report by seconds: minutes only
     try:
-        _take_write_lock()
+        take_write_lock()
         own = db.session.execute(select(*_WAITING).where(Case.id == case_id).with_for_update(key_share=True)).first()
         outcome = "missing" if own is None else ("" if own.routing_state in ROUTABLE else "already-routed")
         batch = [own] if own is not None and not outcome else []
