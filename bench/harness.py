@@ -20,13 +20,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from html import unescape
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.request import urlopen
 
 import psycopg
@@ -50,12 +49,8 @@ RECEIPT_RE = re.compile(r'id="receipt">\s*([0-9-]{24})\s*<')  # the confirmation
 CATEGORY_WEIGHTS = dict(sexual_harassment=26, sexual_assault=12, practitioner_violation=12, exploitation=10, other=12)
 CATEGORY_WEIGHTS |= dict(threats=12, physical_assault=9, rape=7)
 # Rate limits no benchmark client meets: they all come from 127.0.0.1.
-UNLIMITED = """[rate_limits]
-report = "1000000 per minute"
-report_all = "1000000 per minute"
-status = "1000000 per minute"
-staff_login = "1000000 per minute"
-"""
+LIMITS = ("report", "report_all", "status", "staff_login")
+UNLIMITED = "[rate_limits]\n" + "".join(f'{name} = "1000000 per minute"\n' for name in LIMITS)
 
 
 @cache
@@ -100,8 +95,7 @@ def migrate(env: dict[str, str]) -> None:
         raise SystemExit(f"`flask db upgrade` failed:\n{result.stdout}{result.stderr}")
 
 
-@dataclass(frozen=True)
-class Setup:
+class Setup(NamedTuple):
     workdir: Path
     env: dict[str, str]
     redis: Redis
@@ -224,8 +218,9 @@ def locust(port: int, user: str, users: int, seconds: int, **env: str) -> dict[s
         command += ["-H", f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
         command += ["--json-file", f"{out}/run", "--csv", f"{out}/run", "--only-summary", "--loglevel", "ERROR"]
         ran = subprocess.run(command, cwd=ROOT, env=os.environ | env, capture_output=True, text=True)
-        if not Path(f"{out}/run.json").exists():
-            raise SystemExit(f"locust did not run:\n{ran.stderr[-3000:]}")
+        crashed = list(csv.DictReader(open(f"{out}/run_exceptions.csv"))) if ran.returncode > 1 else []  # noqa: SIM115
+        if ran.returncode > 1 or crashed or not Path(f"{out}/run.json").exists():  # 1: requests failed
+            raise SystemExit(f"locust failed ({ran.returncode}):\n{crashed[:1]}\n{ran.stderr[-3000:]}")
         entries = json.loads(Path(f"{out}/run.json").read_text())  # complete at the end, unlike the CSV
         with open(f"{out}/run_failures.csv") as failures:  # written each second: samples only
             failed = [f"{r['Occurrences']} × {r['Method']} {r['Name']}: {r['Error']}" for r in csv.DictReader(failures)]
@@ -233,8 +228,9 @@ def locust(port: int, user: str, users: int, seconds: int, **env: str) -> dict[s
     for e in entries:
         took = [int(ms) / 1000 for ms, n in e["response_times"].items() for _ in range(n)]
         per_s = e["num_requests"] / max(1e-9, (e["last_request_timestamp"] or 0) - e["start_time"])
-        figures[e["name"]] = {"requests": e["num_requests"], "failures": e["num_failures"], "per_s": round(per_s, 1)}
-        figures[e["name"]] |= percentiles(took)
+        key = e["name"] if e["method"] == "PAIR" else f"{e['method']} {e['name']}"  # GET and POST apart
+        figures[key] = {"requests": e["num_requests"], "failures": e["num_failures"], "per_s": round(per_s, 1)}
+        figures[key] |= percentiles(took)
     pages = [e for e in entries if e["method"] != "PAIR"]  # all requests, not the pairs they make
     took = [int(ms) / 1000 for e in pages for ms, n in e["response_times"].items() for _ in range(n)]
     span = max(e["last_request_timestamp"] or 0 for e in pages) - min(e["start_time"] for e in pages) if pages else 1
@@ -281,7 +277,7 @@ def other_cpu(before: dict[str, float], after: dict[str, float]) -> tuple[float,
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     """p50, p95 and p99 (nearest rank) of times in seconds, in ms."""
     ordered = sorted(seconds) or [float("nan")]
-    rank = {p: max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5))) for p in (50, 95, 99)}
+    rank = {p: max(1, -(-p * len(ordered) // 100)) for p in (50, 95, 99)}  # nearest rank: ceil(p n / 100)
     return {f"p{p}_ms": round(ordered[r - 1] * 1000, 3) for p, r in rank.items()}
 
 

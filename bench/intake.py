@@ -58,16 +58,14 @@ def main() -> int:
     with harness.bench_setup("intake", 14, harness.UNLIMITED) as setup:
         with harness.gunicorn(setup, args.workers, "bench.intake:app_with_baseline()") as (port, pids):
             for user, name in (("Baseline", "baseline"), ("Reporter", "submission")):
-                harness.locust(port, user, args.users, 4)
+                errors += harness.locust(port, user, args.users, 4)["failed"]["samples"]
                 before = harness.cpu_snapshot(pids)
                 run = harness.locust(port, user, args.users, args.duration)
                 others, app = harness.other_cpu(before, harness.cpu_snapshot(pids))
                 errors += run["failed"]["samples"]
                 phases[name] = run.get(name, {"per_s": 0.0, "p99_ms": float("nan")}) | {"noisy": others > app / 4}
-        harness.table(
-            ["phase (GET + POST)", "pairs", "failures", "per s", "p50 ms", "p95 ms", "p99 ms", "others' CPU"],
-            [[name, *figures.values()] for name, figures in phases.items()],
-        )
+        titles = ["phase (GET + POST)", "pairs", "failures", "per s", "p50 ms", "p95 ms", "p99 ms", "others' CPU"]
+        harness.table(titles, [[name, *figures.values()] for name, figures in phases.items()])
         base, sub = phases["baseline"], phases["submission"]
         ratio = round(sub["per_s"] / base["per_s"], 3) if base["per_s"] else 0.0
         met = {"ratio": ratio >= TARGET_RATIO, "p99": sub["p99_ms"] < TARGET_P99_MS}

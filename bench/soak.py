@@ -42,7 +42,11 @@ from bench import harness
 # Each host an address on the loopback, each service on the same port of its host (one the kernel finds free).
 HOSTS = {host: f"127.0.0.{10 + n}" for n, host in enumerate(("lb", "web1", "web2", "work1", "work2", "db", "redis"))}
 PORT = harness.free_port()
-AT, DSN = {host: f"{ip}:{PORT}" for host, ip in HOSTS.items()}, f"postgresql://postgres@127.0.0.15:{PORT}/postgres"
+PG_PASSWORD = os.urandom(16).hex()  # the cluster listens on the loopback, where any local user could connect
+AT, DSN = (
+    {host: f"{ip}:{PORT}" for host, ip in HOSTS.items()},
+    f"postgresql://postgres:{PG_PASSWORD}@127.0.0.15:{PORT}/postgres",
+)
 WEB, WORKER, UNITS = ("web1", "web2"), ("work1", "work2"), ("worker1", "worker2", "clock")  # UNITS: of a worker host
 KINDS = ("gunicorn master", "gunicorn worker", "rq worker", "clock", "postgres", "redis-server", "haproxy")
 PREFIX, RESPONDERS, CLIENTS = "confide-soak", 12, 32  # CLIENTS: reporters filing at the same moment, at most
@@ -111,9 +115,12 @@ class Soak:
         threading.Thread(target=keep, name=name, daemon=True).start()
 
     def strike(self, name: str, fault: Any) -> None:
-        if not self.ending.is_set():
-            self.since = time.monotonic()
-            print(f"  {name}: {fault(self)}", flush=True)
+        try:  # in a timer thread: a fault that failed must fail the run, not read as healed at once
+            if not self.ending.is_set():
+                self.since = time.monotonic()
+                print(f"  {name}: {fault(self)}", flush=True)
+        except BaseException as error:  # noqa: BLE001 - SystemExit from pg_ctl included
+            self.errors.append(f"{name}: {error!r}")
 
     def kill(self, *hosts: str) -> str:  # as a power cut would: gunicorn's workers are in their master's group
         for unit in [x for x in self.units if x.host in hosts and x.process]:
@@ -158,11 +165,13 @@ class Soak:
             raise SystemExit("needs Debian's postgresql and haproxy (apt-get install postgresql haproxy)")
         self.workdir.chmod(0o711)
         (self.workdir / "logs").mkdir()
-        (self.workdir / "pg").mkdir()
-        if os.geteuid() == 0:  # its cluster, run as postgres
-            shutil.chown(self.workdir / "pg", "postgres", "postgres")
-        self.pg("initdb", "-D", f"{self.workdir}/pg/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        self.pg("pg_ctl", "start", "-o", f"-h {HOSTS['db']} -p {PORT} -k '' -N 200")  # from 127.0.0.1: trusted
+        (self.workdir / "pg").mkdir(mode=0o700)
+        (password := self.workdir / "pg/password").write_text(PG_PASSWORD)
+        for path in (password.parent, password) if os.geteuid() == 0 else ():  # its cluster, run as postgres
+            shutil.chown(path, "postgres", "postgres")
+        auth = ["-A", "scram-sha-256", f"--pwfile={password}"]  # a password even on the loopback
+        self.pg("initdb", "-D", f"{self.workdir}/pg/data", "-U", "postgres", *auth, "-E", "UTF8", "--no-sync")
+        self.pg("pg_ctl", "start", "-o", f"-h {HOSTS['db']} -p {PORT} -k '' -N 200")
         password = os.urandom(16).hex()  # as production should have (README, "Redis")
         self.redis = Redis.from_url(f"redis://:{password}@{AT['redis']}/0", socket_connect_timeout=1, socket_timeout=2)
         config, database = CONFIG.format(workdir=self.workdir), DSN.replace("postgresql", "postgresql+psycopg", 1)
