@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, delete, exists, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
@@ -56,3 +58,9 @@ def delete_where(model: Any, condition: Any) -> int:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def conflict_insert(model: Any, dialect: str) -> Any:
+    """An INSERT into ``model`` that can say what a conflict does (ON CONFLICT), in the words of
+    ``dialect`` (the connection's: PostgreSQL's or SQLite's)."""
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)

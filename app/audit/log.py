@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.audit.checkpoints import Checkpoint, checkpoints_path, read_checkpoints
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.extensions import db
 from app.keystore import current_keyring
-from app.models import minute_now, utcnow
+from app.models import conflict_insert, minute_now, utcnow
 
 
 def chain_key() -> bytes:
@@ -62,8 +60,7 @@ def _advance_head(connection: Connection) -> tuple[int, str]:
     if row is None:
         # The very first entry makes the head, unless another first entry just made it: that
         # one then goes first, and this one queues behind it as every later entry does.
-        dialect = connection.dialect.name
-        first = (pg_insert if dialect == "postgresql" else sqlite_insert)(AuditHead).on_conflict_do_nothing()
+        first = conflict_insert(AuditHead, connection.dialect.name).on_conflict_do_nothing()
         if connection.execute(first.values(id=1, last_id=1, last_hash=GENESIS).returning(AuditHead.id)).first():
             return 1, GENESIS
         return _advance_head(connection)

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import minute_now
+from app.models import conflict_insert, minute_now
 from app.notify.models import Notification
 from app.staff.models import StaffUser
 
@@ -32,11 +30,10 @@ def raise_notices(notices: Sequence[Notice]) -> None:
     """Write ``notices`` to the outbox in one statement, leaving out any raised before."""
     if not notices:
         return
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     created = minute_now()
+    insert = conflict_insert(Notification, db.session.get_bind().dialect.name)
     db.session.execute(
-        insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        insert.on_conflict_do_nothing(index_elements=["dedupe_key"]),
         [{**asdict(notice), "created_at": created} for notice in notices],
     )
 

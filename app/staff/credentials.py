@@ -11,13 +11,11 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from zxcvbn import zxcvbn
 
 from app.crypto import Keyring, blind_index, open_field, seal_field
 from app.extensions import db
-from app.models import delete_where
+from app.models import conflict_insert, delete_where
 from app.staff.models import LoginFailures, StaffUser
 
 MIN_PASSWORD_LENGTH = 12
@@ -163,9 +161,9 @@ def note_failure(user: StaffUser, source: str, now: datetime, *, code: bool = Fa
         .execution_options(synchronize_session=False)
     )
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     for where in (source, ANYWHERE) if code else (source,):
-        statement = insert(LoginFailures).values(staff_id=user.id, source=where, failures=1, last_at=now)
+        statement = conflict_insert(LoginFailures, dialect)
+        statement = statement.values(staff_id=user.id, source=where, failures=1, last_at=now)
         db.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["staff_id", "source"],
