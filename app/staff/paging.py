@@ -132,6 +132,7 @@ def set_paging_url(user: StaffUser, url: str) -> None:
 
 
 def remove_paging_url(user: StaffUser) -> None:
+    """Forget the person's paging address: urgent notices reach them by email only."""
     user.paging_sealed = None
     db.session.commit()
     announce("paging_changed", actor=user.id, role=user.role, staff=user.id, change="removed")
