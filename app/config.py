@@ -78,6 +78,12 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class PagingSettings:
+    timeout_seconds: int
+    allow_plain_http: bool
+
+
+@dataclass(frozen=True)
 class DatabaseLimits:
     statement_seconds: int
     lock_seconds: int
@@ -127,6 +133,7 @@ class Settings:
     rate_limits: RateLimits
     database_limits: DatabaseLimits
     mail: MailSettings
+    paging: PagingSettings
     triage: TriageSettings
     resources: tuple[Resource, ...]
 
@@ -267,6 +274,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
             f"metrics_token must be at least {METRICS_TOKEN_MIN} characters: make one with "
             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+    if not 1 <= settings.paging.timeout_seconds <= 30:
+        raise ConfigError("paging.timeout_seconds must be from 1 to 30: a page must not hold up the worker")
     if settings.triage.route_batch < 1:
         raise ConfigError("triage.route_batch must be at least 1")
     try:

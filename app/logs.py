@@ -34,3 +34,9 @@ def configure_logging(app: Flask, settings: Settings) -> None:
     app.logger.propagate = False
     # The development server logs every request with the client's address: silence it.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Apprise (paging) names the address, its host or its token in its messages, and urllib3
+    # the path it posts to: a paging address is a secret, so neither reaches any log.
+    apprise = logging.getLogger("apprise")
+    apprise.disabled = True
+    apprise.propagate = False
+    logging.getLogger("urllib3").setLevel(logging.ERROR)

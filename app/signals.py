@@ -31,6 +31,8 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | referral_status_changed | a referral moved (detail: referral, old, new, reason) |
 | packet_downloaded | a referral packet was downloaded (detail: referral) |
 | packet_exported | a referral's packet went into a bulk export (detail: referral) |
+| paging_changed | a coordinator set, removed or tested their paging address (detail: change, ok) |
+| case_paged | an urgent notice was paged (detail: staff, ok, error; fallback: who was paged next) |
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ NAMES = (
     "referral_status_changed",
     "packet_downloaded",
     "packet_exported",
+    "paging_changed",
+    "case_paged",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

@@ -14,6 +14,7 @@ from app.casework import services
 from app.casework.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
 from app.config import current_settings
 from app.models import utcnow
+from app.notify.paging import page_history
 from app.referrals import services as referrals
 from app.referrals.directory import counsel_directory
 from app.referrals.forms import ReferForm
@@ -101,6 +102,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
         "status_form": status_form,
         "assign_form": assign_form,
         "excluded_count": exclusion_count(case.id) if viewer.role == COORDINATOR else 0,
+        "pages": page_history(case.id) if viewer.role == COORDINATOR else [],
         "action": ActionForm(),
         **forms,
     }

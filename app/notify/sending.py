@@ -21,6 +21,7 @@ from app.i18n import in_language
 from app.models import utcnow
 from app.notify.mail import Mail, MailError, send
 from app.notify.models import Notification
+from app.notify.paging import send_pages
 from app.staff.models import StaffUser
 
 log = logging.getLogger("confide.notify")
@@ -82,7 +83,13 @@ def reporter_mail(case: Case) -> Mail | None:
 
 
 def send_pending(*, urgent_only: bool = False) -> int:
-    """Send what is waiting; returns how many emails went out."""
+    """Send what is waiting; returns how many emails went out. Urgent notices are paged
+    first (app/notify/paging.py), so the emails include those to whoever a page fell back to."""
+    try:
+        send_pages()
+    except Exception as error:  # noqa: BLE001 - paging must never hold back the emails
+        db.session.rollback()
+        log.warning("pages not sent (%s); they will be tried again", error.__class__.__name__)
     query = select(
         Notification.id, Notification.recipient, Notification.staff_id, Notification.case_id, Notification.urgent
     ).where(Notification.sent_at.is_(None))

@@ -90,3 +90,16 @@ class TrainingForm(Form):
 
 class ActionForm(Form):
     """A button with nothing but its CSRF token."""
+
+
+class PagingForm(Form):
+    # A password field: the address is a secret, and is never sent back to the browser.
+    url = PasswordField(
+        "Apprise address",
+        description=(
+            "One address in Apprise's form, for example ntfys://ntfy.example.org/your-topic, "
+            "pover://user@token or signals://host/+15551234567. Your service's page in the Apprise "
+            "documentation shows its form."
+        ),
+        validators=[DataRequired(), Length(max=2000)],
+    )

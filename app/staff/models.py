@@ -25,6 +25,9 @@ class StaffUser(Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # The TOTP secret, sealed under a key derived from the keyring.
     totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A coordinator's paging address (an Apprise URL: app/staff/paging.py), sealed like the
+    # TOTP secret: it often holds a token, and is never shown again in full.
+    paging_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

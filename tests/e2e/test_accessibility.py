@@ -213,6 +213,7 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         (f"/staff/people/{person_id}", "person"),
         ("/staff/counsel", "counsel directory"),
         ("/staff/profile", "profile"),
+        ("/staff/profile/paging", "paging"),
         ("/staff/reauth", "confirm it's you"),
     ):
         walk.go(page, path, name, lang="en")
