@@ -28,9 +28,10 @@ def identity(staff_id: str) -> Response | tuple[str, int]:
     person = person_or_404(staff_id)
     form = IdentityForm(prefix="who")
     if form.validate_on_submit():
+        by = signed_in_staff()
         try:
             changed = accounts.edit_identity(
-                person, by=signed_in_staff(), name=form.name.data or "", email=form.email.data, role=form.role.data
+                person, by=by, name=form.name.data or "", email=form.email.data, role=form.role.data
             )
         except StaffError as error:
             form.email.errors = [str(error)]
@@ -40,6 +41,8 @@ def identity(staff_id: str) -> Response | tuple[str, int]:
                 flash(f"Saved the new {said}. {person.display_name} is told by email.", "success")
             else:
                 flash("Nothing changed.", "info")
+            if by.role != COORDINATOR:
+                return redirect(url_for("staff.profile"), 303)  # a coordinator no more
             return _back(person.id)
     return render_person(person, identity_form=form, status=400)
 
