@@ -161,6 +161,8 @@ def close_account(user: StaffUser, *, by: StaffUser) -> None:
     if user.id == by.id:
         raise StaffError("You cannot deactivate your own account.")
     lock_account(user)
+    if not user.active:
+        raise StaffError(f"{user.display_name} is already deactivated.")
     if user.role == COORDINATOR:
         keep_a_coordinator(user)
     user.active = False

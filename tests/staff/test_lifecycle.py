@@ -173,6 +173,8 @@ def test_nobody_resets_their_own_sign_in_and_a_deactivated_account_is_reactivate
     assert "You cannot reset your own sign-in" in page and not INVITE_URL.search(page)
     assert user_by_email("cora@example.org").enrolled
     press(client, responder.id, "deactivate")
+    with pytest.raises(StaffError, match="is already deactivated."):
+        accounts.deactivate(user_by_email("rae@example.org"), by=coordinator.user)
     status, page = press(client, responder.id, "reset")
     assert "is deactivated. Reactivate the account first." in page and not INVITE_URL.search(page)
 
