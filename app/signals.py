@@ -24,7 +24,13 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | staff_logout | a staff member signed out |
 | staff_reauthenticated | a fresh password and code before a sensitive action |
 | staff_deactivated | an account was deactivated and its sessions ended |
-| staff_profile_changed | profile, duty or training records changed |
+| staff_profile_changed | profile, duty or training records changed (detail: fields, by name only) |
+| staff_reset | a coordinator or the operator reset a sign-in: credentials cleared, a new enrolment link |
+| staff_reactivated | a deactivated account was opened again (detail: link, whether a new enrolment link was made) |
+| staff_recovery_codes_issued | new recovery codes replaced the old ones |
+| staff_unlocked | a coordinator cleared the sign-in back-off of an account |
+| staff_password_changed | a staff member changed their own password |
+| staff_totp_changed | a staff member moved their sign-in codes to a new authenticator app |
 | export_made | anything left the system in bulk |
 | counsel_profile_changed | a counsel's firm, practice areas, languages or age key changed |
 | referral_created | a coordinator began a referral (detail: referral, counsel) |
@@ -63,6 +69,12 @@ NAMES = (
     "staff_reauthenticated",
     "staff_deactivated",
     "staff_profile_changed",
+    "staff_reset",
+    "staff_reactivated",
+    "staff_recovery_codes_issued",
+    "staff_unlocked",
+    "staff_password_changed",
+    "staff_totp_changed",
     "export_made",
     "counsel_profile_changed",
     "referral_created",

@@ -27,6 +27,9 @@ class Notification(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # One notification per event, however often the job that raised it runs.
     dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    # Where an account notice goes instead of the person's current address: the old address
+    # after an email change, so a hijacked account is noticed. Cleared once sent.
+    address: Mapped[str | None] = mapped_column(String(254))
 
     __table_args__ = (
         Index("ix_notifications_unsent", "sent_at", "recipient", "staff_id"),

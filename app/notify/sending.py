@@ -62,6 +62,84 @@ def staff_mail(staff: StaffUser, urgent: bool) -> Mail:
     return Mail(to=staff.email, subject=subject, body=body, who=f"staff {staff.id}")
 
 
+# What each account notice tells its owner: a subject, and the sentence the email says.
+ACCOUNT_NOTICES = {
+    "account_reset": (
+        "your sign-in was reset",
+        "Your Confide sign-in was reset by a coordinator. Your old password, authenticator app and "
+        "recovery codes no longer work; a coordinator will give you a new link to set up your account.",
+    ),
+    "account_recovery_codes": (
+        "new recovery codes",
+        "A coordinator made new recovery codes for your Confide account. Your old recovery codes no longer work.",
+    ),
+    "account_unlocked": (
+        "your sign-in was unlocked",
+        "A coordinator cleared the wait after failed sign-ins on your Confide account.",
+    ),
+    "account_deactivated": (
+        "your account was deactivated",
+        "Your Confide account was deactivated by a coordinator, and you were signed out everywhere.",
+    ),
+    "account_reactivated": ("your account was reactivated", "Your Confide account was reactivated by a coordinator."),
+    "account_password": (
+        "your password was changed",
+        "Your Confide password was changed, and every other session of yours was signed out.",
+    ),
+    "account_device": (
+        "your authenticator app was changed",
+        "Your Confide sign-in codes now come from a new authenticator app, and every other session "
+        "of yours was signed out.",
+    ),
+    "account_name": ("your name was changed", "A coordinator changed the name on your Confide account."),
+    "account_email": (
+        "your email address was changed",
+        "A coordinator changed the email address of your Confide account. Notices now go to the new address.",
+    ),
+    "account_role": ("your role was changed", "A coordinator changed your role in Confide."),
+}
+
+
+def account_mail(staff: StaffUser, kinds: Sequence[str], address: str | None) -> Mail:
+    """What changed on ``staff``'s account, plainly, and nothing else: no link, no value."""
+    lines = [ACCOUNT_NOTICES[kind] for kind in dict.fromkeys(kinds)]
+    subject = f"Confide: {lines[0][0]}" if len(lines) == 1 else "Confide: changes to your account"
+    body = "\n\n".join(sentence for _, sentence in lines)
+    body += "\n\nIf this was not you, or you did not expect it, tell a coordinator at once.\n"
+    body += "\nThis email says nothing more on purpose.\n"
+    return Mail(to=address or staff.email, subject=subject, body=body, who=f"staff {staff.id}")
+
+
+def send_account_notices() -> int:
+    """Send account notices, one email per person and address, whatever the account's state
+    (a deactivated person hears of it); an address kept for a notice is forgotten once sent."""
+    rows = db.session.execute(
+        select(Notification.id, Notification.staff_id, Notification.kind, Notification.address)
+        .where(Notification.sent_at.is_(None), Notification.kind.in_(ACCOUNT_NOTICES))
+        .order_by(Notification.id)
+    ).all()
+    batches: dict[tuple[str, str | None], list[tuple[int, str]]] = defaultdict(list)
+    for note_id, staff_id, kind, address in rows:
+        batches[(staff_id or "", address)].append((note_id, kind))
+    db.session.rollback()
+    sent = 0
+    for (staff_id, address), notes in batches.items():
+        staff = db.session.get(StaffUser, staff_id)
+        claimed = _claim([note_id for note_id, _ in notes])
+        if not claimed or staff is None:
+            continue
+        try:
+            send(current_settings().mail, account_mail(staff, [kind for _, kind in notes], address))
+        except MailError as error:
+            log.warning("mail not sent (%s); it will be tried again", error)
+            _release(claimed)
+            continue
+        db.session.execute(update(Notification).where(Notification.id.in_(claimed)).values(address=None))
+        db.session.commit()
+        sent += 1
+    return sent
+
+
 def reporter_mail(case: Case) -> Mail | None:
     """A note that a message waits, in the reporter's language; None if they cannot get one."""
     if case.contact_sealed is None or not current_consent(case.id)["contact_email"]:
@@ -83,8 +161,10 @@ def reporter_mail(case: Case) -> Mail | None:
 
 
 def send_pending(*, urgent_only: bool = False) -> int:
-    """Send what is waiting; returns how many emails went out. Urgent notices are paged
-    first (app/notify/paging.py), so the emails include those to whoever a page fell back to."""
+    """Send what is waiting; returns how many emails went out. Account notices go at once;
+    urgent notices are paged first (app/notify/paging.py), so the emails include those to
+    whoever a page fell back to."""
+    account_sent = send_account_notices()
     try:
         send_pages()
     except Exception as error:  # noqa: BLE001 - paging must never hold back the emails
@@ -92,7 +172,7 @@ def send_pending(*, urgent_only: bool = False) -> int:
         log.warning("pages not sent (%s); they will be tried again", error.__class__.__name__)
     query = select(
         Notification.id, Notification.recipient, Notification.staff_id, Notification.case_id, Notification.urgent
-    ).where(Notification.sent_at.is_(None))
+    ).where(Notification.sent_at.is_(None), Notification.kind.not_in(ACCOUNT_NOTICES))
     if urgent_only:
         query = query.where(Notification.urgent.is_(True))
     batches: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -122,7 +202,7 @@ def send_pending(*, urgent_only: bool = False) -> int:
             _release(claimed)
             continue
         sent += 1
-    return sent
+    return sent + account_sent
 
 
 def _compose(recipient: str, target_id: str, *, urgent: bool) -> Mail | None:

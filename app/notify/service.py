@@ -24,6 +24,8 @@ class Notice:
     dedupe_key: str
     urgent: bool = False
     recipient: str = "staff"
+    # An account notice to an address other than the person's current one (see the model).
+    address: str | None = None
 
 
 def raise_notices(notices: Sequence[Notice]) -> None:

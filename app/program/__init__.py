@@ -6,6 +6,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.program import people
+    # Importing person_actions adds its routes to the people pages, and cli its command to
+    # `flask staff` (app.staff.cli).
+    from app.program import cli, own_account, people, person_actions  # noqa: F401
 
     app.register_blueprint(people.blueprint)
+    app.register_blueprint(own_account.blueprint)

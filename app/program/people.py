@@ -1,4 +1,5 @@
-"""Coordinators manage people: invite, edit profiles and training, deactivate."""
+"""Coordinators manage people: invite, edit profiles and training. What changes an account
+itself (who it is, its sign-in, whether it is open) is in ``person_actions``."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from app.referrals.forms import CounselProfileForm
 from app.referrals.models import CounselProfile
 from app.referrals.packet import PacketError
 from app.staff import profiles, services
-from app.staff.forms import ActionForm, InviteForm, StaffEditForm, TrainingForm
+from app.staff.forms import ActionForm, IdentityForm, InviteForm, StaffEditForm, TrainingForm
 from app.staff.models import StaffUser
-from app.staff.sessions import fresh_auth, signed_in_staff
+from app.staff.sessions import fresh_auth, kept_form, signed_in_staff
 
 blueprint = Blueprint("people", __name__, url_prefix="/staff/people")
 
 
-def _person(staff_id: str) -> StaffUser:
+def person_or_404(staff_id: str) -> StaffUser:
     person = db.session.get(StaffUser, staff_id)
     if person is None:
         abort(404)
@@ -31,7 +32,12 @@ def _person(staff_id: str) -> StaffUser:
 @allow(COORDINATOR)
 def index() -> str:
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.email)).all()
-    return render_template("staff/people.html", people=people, form=InviteForm(), action=ActionForm(), invite_url=None)
+    # Back from confirming it is them: the invitation as it was typed, to send again.
+    kept = kept_form("people.invite")
+    form = InviteForm(formdata=None, data=kept) if kept else InviteForm()
+    if kept:
+        flash("What you typed is kept below. Check it and make the link again.", "info")
+    return render_template("staff/people.html", people=people, form=form, action=ActionForm(), invite_url=None)
 
 
 @blueprint.post("/invite")
@@ -56,7 +62,7 @@ def invite() -> tuple[str, int] | str:
 @blueprint.route("/<staff_id>", methods=["GET", "POST"])
 @allow(COORDINATOR)
 def edit(staff_id: str) -> Response | tuple[str, int] | str:
-    person = _person(staff_id)
+    person = person_or_404(staff_id)
     form = StaffEditForm(obj=person)
     if form.validate_on_submit():
         try:
@@ -74,17 +80,21 @@ def edit(staff_id: str) -> Response | tuple[str, int] | str:
             flash("Saved.", "success")
             return redirect(url_for("people.edit", staff_id=person.id), 303)
     status = 400 if form.errors else 200
-    return _render_person(person, form=form, status=status)
+    return render_person(person, form=form, status=status)
 
 
-def _render_person(
+def render_person(
     person: StaffUser,
     *,
     form: StaffEditForm | None = None,
     training_form: TrainingForm | None = None,
     counsel_form: CounselProfileForm | None = None,
+    identity_form: IdentityForm | None = None,
     status: int = 200,
+    **shown_once: object,
 ) -> tuple[str, int]:
+    """The person's page; ``shown_once`` (an enrolment link, recovery codes) is on this
+    answer only, never stored."""
     if counsel_form is None and person.role == COUNSEL:
         profile = db.session.get(CounselProfile, person.id)
         counsel_form = CounselProfileForm(
@@ -102,15 +112,28 @@ def _render_person(
         form=form or StaffEditForm(obj=person),
         training_form=training_form or TrainingForm(prefix="t"),
         counsel_form=counsel_form,
+        identity_form=identity_form or _identity_form(person),
         action=ActionForm(),
+        unused_codes=services.unused_recovery_codes(person),
+        locked=services.failed_sign_ins(person),
+        **shown_once,
     ), status
+
+
+def _identity_form(person: StaffUser) -> IdentityForm:
+    # Back from confirming it is them: the edit as it was typed.
+    kept = kept_form("people.identity")
+    if kept:
+        data = {key.removeprefix("who-"): value for key, value in kept.items()}
+        return IdentityForm(prefix="who", formdata=None, data=data)
+    return IdentityForm(prefix="who", formdata=None, obj=person)
 
 
 @blueprint.post("/<staff_id>/counsel")
 @allow(COORDINATOR)
 def counsel_profile(staff_id: str) -> Response | tuple[str, int]:
     """A counsel's directory entry: firm, practice areas, languages and age key."""
-    person = _person(staff_id)
+    person = person_or_404(staff_id)
     if person.role != COUNSEL:
         abort(404)
     form = CounselProfileForm(prefix="counsel")
@@ -131,13 +154,13 @@ def counsel_profile(staff_id: str) -> Response | tuple[str, int]:
         else:
             flash("Counsel profile saved.", "success")
             return redirect(url_for("people.edit", staff_id=person.id), 303)
-    return _render_person(person, counsel_form=form, status=400)
+    return render_person(person, counsel_form=form, status=400)
 
 
 @blueprint.post("/<staff_id>/training")
 @allow(COORDINATOR)
 def add_training(staff_id: str) -> Response | tuple[str, int]:
-    person = _person(staff_id)
+    person = person_or_404(staff_id)
     form = TrainingForm(prefix="t")
     if form.validate_on_submit():
         profiles.add_training(
@@ -150,30 +173,16 @@ def add_training(staff_id: str) -> Response | tuple[str, int]:
         )
         flash("Training record added.", "success")
         return redirect(url_for("people.edit", staff_id=person.id), 303)
-    return _render_person(person, training_form=form, status=400)
+    return render_person(person, training_form=form, status=400)
 
 
 @blueprint.post("/<staff_id>/training/<int:training_id>/remove")
 @allow(COORDINATOR)
 def remove_training(staff_id: str, training_id: int) -> Response:
-    person = _person(staff_id)
+    person = person_or_404(staff_id)
     if ActionForm().validate_on_submit():
         try:
             profiles.remove_training(person, training_id, by=signed_in_staff())
         except services.StaffError:
             abort(404)
     return redirect(url_for("people.edit", staff_id=person.id), 303)
-
-
-@blueprint.post("/<staff_id>/deactivate")
-@allow(COORDINATOR)
-@fresh_auth("people.index")
-def deactivate(staff_id: str) -> Response:
-    person = _person(staff_id)
-    if ActionForm().validate_on_submit():
-        try:
-            services.deactivate(person, by=signed_in_staff())
-            flash(f"{person.display_name} is deactivated and signed out everywhere.", "success")
-        except services.StaffError as error:
-            flash(str(error), "error")
-    return redirect(url_for("people.index"), 303)

@@ -55,6 +55,35 @@ class InviteForm(Form):
             raise ValidationError("That is not an email address.")
 
 
+class IdentityForm(Form):
+    """A coordinator's edit of who a person is: name, email and role."""
+
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
+
+    def validate_email(self, field: EmailField) -> None:
+        if not is_email_address(field.data or ""):
+            raise ValidationError("That is not an email address.")
+
+
+class PasswordChangeForm(Form):
+    current_password = PasswordField("Your current password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=40)])
+    new_password = PasswordField(
+        "New password",
+        description="At least 12 characters. A few unrelated words make a strong one.",
+        validators=[DataRequired(), Length(max=1024)],
+    )
+    confirm = PasswordField(
+        "The new password again", validators=[DataRequired(), EqualTo("new_password", "The two passwords differ.")]
+    )
+
+
+class DeviceCodeForm(Form):
+    code = StringField("The six-digit code your new app shows now", validators=[DataRequired(), Length(max=12)])
+
+
 class ProfileForm(Form):
     pseudonym = StringField(
         "Pseudonym reporters see",

@@ -30,6 +30,9 @@ class StaffUser(Model):
     paging_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    # A new TOTP secret offered on the profile page, sealed and bound to the browser that
+    # asked (like StaffInvite.pending_totp_sealed), until a code from the new device confirms it.
+    pending_totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Raised to end every session of this account at once.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,7 +17,7 @@ from app.keystore import current_keyring
 from app.models import utcnow
 from app.signals import announce
 from app.staff import credentials
-from app.staff.models import ROLES, RecoveryCode, StaffInvite, StaffUser
+from app.staff.models import ROLES, LoginFailures, RecoveryCode, StaffInvite, StaffUser
 
 log = logging.getLogger("confide.staff")
 INVITE_PURPOSE = "staff-invite"
@@ -60,15 +60,18 @@ def invite_url(token: str) -> str:
 
 
 def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None = None) -> str:
-    """Create (or re-invite) an account; returns the one-time enrolment URL."""
+    """Create an account, or invite again one that never enrolled or was deactivated; returns
+    the one-time enrolment URL. A deactivated person invited again starts afresh: the account
+    opens with the new role, and the old password and authenticator no longer work."""
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
     email = normalize_email(email)
     if not is_email_address(email):
         raise StaffError("that is not an email address")
     user = find_by_email(email)
-    if user is not None and user.enrolled:
-        raise StaffError(f"{email} already has an account")
+    if user is not None and user.enrolled and user.active:
+        raise StaffError(f"{email} already has an account (to help them back in, reset their sign-in)")
+    reopened = user is not None and not user.active
     if user is None:
         user = StaffUser(email=email, name=name.strip(), role=role)
         db.session.add(user)
@@ -76,8 +79,25 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
     else:
         user.role, user.name = role, name.strip() or user.name
         user.active = True
-    # Any earlier link for this person stops working.
-    _cancel_invites(user)
+        if reopened:
+            # No session from before comes back, nor any credential.
+            user.session_epoch += 1
+            user.password_hash = user.totp_sealed = user.pending_totp_sealed = None
+            user.enrolled_at = None
+            replace_recovery_codes(user, count=0)
+    url = new_invite(user)
+    db.session.commit()
+    actor, actor_role = (by.id, by.role) if by else ("", "system")
+    if reopened:
+        announce("staff_reactivated", actor=actor, role=actor_role, staff=user.id, link=True)
+    announce("staff_invited", actor=actor, role=actor_role, staff=user.id, as_role=role)
+    return url
+
+
+def new_invite(user: StaffUser) -> str:
+    """A new one-time enrolment link for ``user``, in the caller's transaction; any earlier
+    link for this person stops working. Only a keyed index of its token is stored."""
+    cancel_invites(user)
     token = secrets.token_urlsafe(32)
     hours = current_settings().invite_valid_hours
     db.session.add(
@@ -87,12 +107,10 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
             expires_at=utcnow() + timedelta(hours=hours),
         )
     )
-    db.session.commit()
-    announce("staff_invited", actor=by.id if by else "", role=by.role if by else "system", staff=user.id, as_role=role)
     return invite_url(token)
 
 
-def _cancel_invites(user: StaffUser) -> None:
+def cancel_invites(user: StaffUser) -> None:
     db.session.execute(
         update(StaffInvite)
         .where(StaffInvite.staff_id == user.id, StaffInvite.used_at.is_(None))
@@ -164,16 +182,17 @@ def enrol(invite: StaffInvite, secret: str, password: str, code: str) -> list[st
     user.totp_last_step = step
     user.enrolled_at = now
     user.active = True
-    codes = _replace_recovery_codes(user)
+    codes = replace_recovery_codes(user)
     db.session.commit()
     announce("staff_enrolled", actor=user.id, role=user.role)
     return codes
 
 
-def _replace_recovery_codes(user: StaffUser) -> list[str]:
+def replace_recovery_codes(user: StaffUser, *, count: int = credentials.RECOVERY_CODES) -> list[str]:
+    """``count`` new recovery codes for ``user`` (returned, to show once); the old ones go."""
     ring = current_keyring()
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == user.id))
-    codes = credentials.new_recovery_codes()
+    codes = credentials.new_recovery_codes()[:count]
     db.session.add_all(RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c)) for c in codes)
     return codes
 
@@ -248,23 +267,22 @@ def unused_recovery_codes(user: StaffUser) -> int:
     )
 
 
+def failed_sign_ins(user: StaffUser) -> int:
+    """Failed sign-ins of ``user`` still counted towards a wait (forgotten after a day)."""
+    return (
+        db.session.scalar(
+            select(func.coalesce(func.sum(LoginFailures.failures), 0)).where(
+                LoginFailures.staff_id == user.id, LoginFailures.source != credentials.ANYWHERE
+            )
+        )
+        or 0
+    )
+
+
 def sign_out_everywhere(user: StaffUser) -> None:
     """End every session of ``user``: this browser's, and any copy of its cookie."""
     user.session_epoch += 1
     db.session.commit()
-
-
-def deactivate(user: StaffUser, *, by: StaffUser) -> None:
-    """Close an account and end every session it has, at once."""
-    if user.id == by.id:
-        raise StaffError("you cannot deactivate your own account")
-    user.active = False
-    user.on_duty = False
-    user.session_epoch += 1
-    _cancel_invites(user)
-    db.session.commit()
-    # Whatever the person had in hand is given back by its own feature (referrals: a counsel's).
-    announce("staff_deactivated", actor=by.id, role=by.role, staff=user.id)
 
 
 def reauthenticate(user: StaffUser, password: str, code: str, source: str) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, flash, g, redirect, session, url_for
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
 
 from app.config import current_settings
 from app.extensions import db
@@ -74,6 +74,13 @@ def signed_in_staff() -> StaffUser:
     return user
 
 
+def follow_epoch(user: StaffUser) -> None:
+    """Keep this session after ``user``'s others were ended (``session_epoch`` raised)."""
+    data = dict(session.get("staff") or {})
+    data["epoch"] = user.session_epoch
+    session["staff"] = data
+
+
 def mark_reauthenticated() -> None:
     data = dict(session.get("staff") or {})
     data["reauth"] = _now()
@@ -86,18 +93,55 @@ def recently_authenticated() -> bool:
     return _now() - int(data.get("reauth", 0)) <= window
 
 
+# A form sent while its sender had to confirm who they are is kept this long for its page.
+KEPT_FORM_SECONDS = 600
+# Fields never kept: anything that proves who someone is, and the form's own token.
+_NEVER_KEPT = ("csrf_token", "password", "confirm", "code", "current", "new")
+
+
+def _keep_form(endpoint: str) -> None:
+    # Staff forms that need a fresh proof are short: a few fields of a line or two, which the
+    # session cookie holds with room to spare.
+    fields = {
+        name[:64]: value[:300]
+        for name, value in list(request.form.items())[:12]
+        if not any(word in name.lower() for word in _NEVER_KEPT)
+    }
+    if fields:
+        session["kept_form"] = {"for": endpoint, "at": _now(), "fields": fields}
+
+
+def kept_form(endpoint: str) -> dict[str, str] | None:
+    """What was typed into ``endpoint``'s form before its sender was asked to confirm it is
+    them (see :func:`fresh_auth`), once; None if nothing (recent) was kept for it."""
+    kept = session.get("kept_form")
+    if not isinstance(kept, dict) or kept.get("for") != endpoint:
+        return None
+    session.pop("kept_form", None)
+    if _now() - int(kept.get("at", 0)) > KEPT_FORM_SECONDS:
+        return None
+    fields = kept.get("fields")
+    return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else None
+
+
 def fresh_auth(back_to: str) -> Callable[[F], F]:
     """Require password and code again if the last proof is older than ``reauth_minutes``.
 
-    ``back_to`` is the endpoint to return to afterwards (a page, since a POST cannot be
-    replayed through a redirect)."""
+    ``back_to`` is the endpoint of the page to return to afterwards (a POST cannot be replayed
+    through a redirect), given the view's own URL arguments. What was typed into the form is
+    kept in the session meanwhile (never a password or code), for that page to fill in again:
+    see :func:`kept_form`."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not recently_authenticated():
+                if request.method == "POST" and request.endpoint:
+                    _keep_form(request.endpoint)
                 flash("For this, please confirm it is you.", "info")
-                return redirect(url_for("staff.reauth", next=url_for(back_to)), 303)
+                own = {arg for rule in current_app.url_map.iter_rules(back_to) for arg in rule.arguments}
+                page = url_for(back_to, **{k: v for k, v in kwargs.items() if k in own})
+                return redirect(url_for("staff.reauth", next=page), 303)
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

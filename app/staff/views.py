@@ -35,7 +35,7 @@ PASSWORD_PROBLEMS = {
 }
 
 
-def _login_limit() -> str:
+def sign_in_limit() -> str:
     return current_settings().rate_limits.staff_login
 
 
@@ -45,7 +45,7 @@ def home_for(user: StaffUser) -> str:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def login() -> Response | tuple[str, int] | str:
     if current_staff() is not None:
         return redirect(home_for(current_staff()), 303)  # type: ignore[arg-type]
@@ -62,7 +62,7 @@ def login() -> Response | tuple[str, int] | str:
 
 @blueprint.route("/login/code", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def login_code() -> Response | tuple[str, int] | str:
     pending = session.get("pending_staff") or {}
     user = None
@@ -106,7 +106,7 @@ def logout() -> Response:
     return redirect(url_for("staff.login"), 303)
 
 
-def _qr_svg(uri: str) -> Markup:
+def qr_svg(uri: str) -> Markup:
     # Rendered here as SVG markup: no image request, no script, nothing third-party. segno
     # draws the SVG from the URI's bits alone, so no text of the URI is in the markup.
     svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#1d2330", light="#ffffff")
@@ -115,7 +115,7 @@ def _qr_svg(uri: str) -> Markup:
 
 @blueprint.route("/enrol/<token>", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def enrol(token: str) -> Response | str | tuple[str, int]:
     """The enrolment page. Its key (the TOTP secret) is shown only to a browser that asked for
     it with a press of a button, so a link scanner or a glance at the link sees none; each
@@ -147,12 +147,12 @@ def enrol(token: str) -> Response | str | tuple[str, int]:
             return render_template("staff/recovery_codes.html", codes=codes, user=invite.staff)
     status = 400 if request.method == "POST" else 200
     uri = provisioning_uri(secret, invite.staff.email)
-    return render_template("staff/enrol.html", form=form, secret=secret, qr=_qr_svg(uri), user=invite.staff), status
+    return render_template("staff/enrol.html", form=form, secret=secret, qr=qr_svg(uri), user=invite.staff), status
 
 
 @blueprint.route("/reauth", methods=["GET", "POST"])
 @allow(*STAFF)
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def reauth() -> Response | tuple[str, int] | str:
     user = current_staff()
     form = ReauthForm()

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 
 from app.cases.content import ContactDetails
@@ -18,39 +13,9 @@ from app.extensions import db
 from app.notify.sending import send_pending
 from app.triage.routing import route_case
 from tests.factories import make_case, make_staff
+from tests.smtp import Inbox
+from tests.smtp import free_port as _free_port
 from tests.triage.test_routing import responder
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        data = envelope.content  # type: ignore[attr-defined]
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(data)))  # type: ignore[attr-defined]
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [message for recipients, message in self.messages if address in recipients]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server on loopback, and the app pointed at it."""
-    inbox, port = Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = app.config["CONFIDE"]
-    mail = dataclasses.replace(settings.mail, backend="smtp", host="127.0.0.1", port=port)
-    monkeypatch.setitem(app.config, "CONFIDE", dataclasses.replace(settings, mail=mail))
-    yield inbox, port
-    controller.stop()
 
 
 def test_a_busy_night_makes_one_digest_each_and_says_nothing_of_the_cases(app: Flask, smtp: tuple[Inbox, int]) -> None:

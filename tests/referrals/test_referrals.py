@@ -441,7 +441,7 @@ def test_a_discarded_draft_never_reaches_counsel(client: FlaskClient, app: Flask
 
 
 def test_deactivating_counsel_revokes_their_open_referrals(app: Flask) -> None:
-    from app.staff.services import deactivate
+    from app.staff.lifecycle import deactivate
 
     coordinator, counsel = make_staff("coordinator"), make_counsel()
     referral = make_referral(named_case(), counsel, coordinator)
