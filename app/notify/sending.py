@@ -47,7 +47,7 @@ def _release(ids: Sequence[int]) -> None:
 
 
 def _base_url() -> str:
-    return current_settings().base_url.rstrip("/")
+    return current_settings().public_url.rstrip("/")
 
 
 def staff_mail(staff: StaffUser, urgent: bool) -> Mail:
