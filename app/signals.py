@@ -31,6 +31,9 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | referral_status_changed | a referral moved (detail: referral, old, new, reason) |
 | packet_downloaded | a referral packet was downloaded (detail: referral) |
 | packet_exported | a referral's packet went into a bulk export (detail: referral) |
+| case_searched | staff searched for a case (detail: kind reference or receipt, found; never what was typed) |
+| audit_viewed | a coordinator opened the audit log (detail: the filters, as codes and ids) |
+| audit_verified | a coordinator ran the audit chain check (detail: intact, checked, broken_at) |
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ NAMES = (
     "referral_status_changed",
     "packet_downloaded",
     "packet_exported",
+    "case_searched",
+    "audit_viewed",
+    "audit_verified",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

@@ -102,6 +102,8 @@ ROUTES: dict[str, Route] = {
     "cases.important": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
     "cases.note": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
     "cases.message": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
+    "cases.search": Route("POST", CASE_WORKERS, SIGN_IN),
+    "cases.export": Route("GET", COORDINATORS, SIGN_IN),
     "people.counsel_profile": Route("POST", COORDINATORS, SIGN_IN),
     "referrals.create": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
     "referrals.send": Route("POST", COORDINATORS, SIGN_IN),
