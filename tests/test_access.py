@@ -104,6 +104,8 @@ ROUTES: dict[str, Route] = {
     "cases.message": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
     "cases.search": Route("POST", CASE_WORKERS, SIGN_IN),
     "cases.export": Route("GET", COORDINATORS, SIGN_IN),
+    "audit_log.index": Route("GET", COORDINATORS, SIGN_IN),
+    "audit_log.verify_chain": Route("POST", COORDINATORS, SIGN_IN),
     "people.counsel_profile": Route("POST", COORDINATORS, SIGN_IN),
     "referrals.create": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
     "referrals.send": Route("POST", COORDINATORS, SIGN_IN),

@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.program import people
+    from app.program import audit_log, people
 
     app.register_blueprint(people.blueprint)
+    app.register_blueprint(audit_log.blueprint)
