@@ -74,8 +74,16 @@ def browser_language(accepted: LanguageAccept, languages: tuple[str, ...]) -> st
 STAFF_BLUEPRINTS = frozenset({"staff", "people", "cases", "referrals", "audit_log"})
 
 
+# Where staff pages live: an address there that matches no page is a staff page too.
+STAFF_PATHS = ("/staff", "/cases", "/counsel", "/referrals")
+
+
+def is_staff_path(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in STAFF_PATHS)
+
+
 def select_locale() -> str:
-    if request.blueprint in STAFF_BLUEPRINTS:
+    if request.blueprint in STAFF_BLUEPRINTS or is_staff_path(request.path):
         return "en"
     languages = current_settings().languages
     chosen = session.get("lang")
