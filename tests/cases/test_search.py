@@ -85,8 +85,9 @@ def test_a_receipt_read_out_on_the_phone_opens_its_case(client: FlaskClient, app
     stored = db.session.get(Case, case.id)
     assert stored is not None
     recorded = json.dumps(entry.detail)
-    for secret in (digits, receipt, stored.receipt_index.hex()):
+    for secret in (digits, receipt, spoken(receipt), stored.receipt_index.hex()):
         assert secret not in recorded and secret not in answer.headers["Location"]
+    assert digits not in "".join(ch for ch in recorded if ch.isdigit())
     assert digits not in log_file.read_text() if log_file.exists() else True
 
 
