@@ -62,8 +62,8 @@ def find() -> Response | tuple[str, int]:
     result = search.find_cases(signed_in_staff(), form.q.data)
     if len(result.rows) == 1:
         return redirect(url_for("cases.case", case_id=result.rows[0].id), 303)
-    if result.kind == search.RECEIPT:
-        form.q.data = ""  # not shown back on the page
+    if result.kind != search.REFERENCE:
+        form.q.data = ""  # a receipt, or a mistyped one, is not shown back on the page
     return render_template("cases/search.html", form=form, result=result), 200 if result.kind else 400
 
 

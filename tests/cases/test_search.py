@@ -123,9 +123,13 @@ def test_a_coordinator_the_reporter_kept_away_does_not_find_the_case(client: Fla
 
 
 def test_what_is_neither_is_explained(client: FlaskClient, app: Flask) -> None:
-    answer = find(signed_in(app, make_staff("coordinator")), "Maria from Hartford")
+    browser = signed_in(app, make_staff("coordinator"))
+    answer = find(browser, "Maria from Hartford")
     assert answer.status_code == 400
     assert "neither a case reference" in answer.get_data(as_text=True)
+    # A receipt with a digit missing is not shown back either.
+    answer = find(browser, "1234 5678 9012 3456 789")
+    assert answer.status_code == 400 and "1234 5678" not in answer.get_data(as_text=True)
 
 
 def test_a_forged_search_is_refused(client: FlaskClient, app: Flask) -> None:
