@@ -82,6 +82,10 @@ def test_each_filter_narrows_the_log(client: FlaskClient, app: Flask) -> None:
         f"#{first.id[:8]}" in cells for _, cells in rows(page(browser, f"?since={yesterday}&action=case_flagged"))
     )
     assert browser.get("/staff/audit?case=Maria").status_code == 400
+    # Those without an account: the system's entries alone.
+    announce("case_flagged", actor="", role="system", important=False)
+    by_system = rows(page(browser, "?person=role:system"))
+    assert len(by_system) == 1 and "the system" in by_system[0][1]
 
 
 def test_the_log_is_paged_by_entry_number(client: FlaskClient, app: Flask) -> None:
