@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         private_instance()
     except OSError as error:  # a folder this account does not own: its owner must tighten it
         app.logger.warning("instance folder %s left as it is: %s", INSTANCE, error.strerror)
-    for warning in redis_warnings(settings):
+    for warning in (*settings.deprecations, *redis_warnings(settings)):
         app.logger.warning("%s", warning)
 
     try:

@@ -119,7 +119,7 @@ class Settings:
     staff_session_hours: int
     reauth_minutes: int
     invite_valid_hours: int
-    base_url: str
+    public_url: str
     display_timezone: str
     max_request_bytes: int
     narrative_max_chars: int
@@ -136,10 +136,21 @@ class Settings:
     paging: PagingSettings
     triage: TriageSettings
     resources: tuple[Resource, ...]
+    # Not a setting: what the configuration said in words no longer used, logged at start.
+    deprecations: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     @property
     def development(self) -> bool:
         return self.env == "development"
+
+    @property
+    def base_url(self) -> str:
+        """The old name of ``public_url``."""
+        return self.public_url
+
+    def public_link(self, path: str) -> str:
+        """The absolute address of ``path`` (starting with "/") as people reach the site."""
+        return self.public_url.rstrip("/") + path
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -187,7 +198,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown setting {where + '.' if where else ''}{unknown[0]}")
@@ -244,20 +255,62 @@ def redis_warnings(settings: Settings) -> list[str]:
     return warnings
 
 
+# Settings renamed: old name → new name. A file or environment using the old name still works,
+# with a note in the log at start.
+RENAMED = {"base_url": "public_url"}
+
+
+def _renamed(data: dict[str, Any], layer: str) -> list[str]:
+    """Move renamed settings in ``data`` to their new names; returns a note for each."""
+    notes = []
+    for old, new in RENAMED.items():
+        if old in data:
+            value = data.pop(old)
+            if new not in data:
+                data[new] = value
+            notes.append(f"{layer}: the setting {old} is now called {new}; rename it (the old name will stop working)")
+    return notes
+
+
+def _public_url_problem(settings: Settings) -> str | None:
+    url = urlsplit(settings.public_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return f"public_url {settings.public_url!r} must be a full address, e.g. https://confide.example.org"
+    if settings.env == "production" and url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        # Links in emails and enrolment links would send people to the site without TLS,
+        # where the secure session cookie is never sent back.
+        return f"env is production but public_url {settings.public_url!r} is http://; use the https:// address"
+    return None
+
+
 def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Settings from the example defaults, ``path`` (or ``$CONFIDE_CONFIG``), the environment,
     then ``overrides``, each layer over the one before."""
     data = _read_toml(EXAMPLE_PATH)
+    notes: list[str] = []
     path = path or os.environ.get(ENV_PREFIX + "CONFIG")
     if path:
-        data = _merge(data, _read_toml(path))
+        own = _read_toml(path)
+        notes += _renamed(own, str(path))
+        data = _merge(data, own)
+    for old_name, new_name in RENAMED.items():
+        value = os.environ.get(ENV_PREFIX + old_name.upper())
+        if value is not None:
+            # The new name, read just below, wins when both are set.
+            data[new_name] = value
+            notes.append(
+                f"environment: {ENV_PREFIX}{old_name.upper()} is now called {ENV_PREFIX}{new_name.upper()}; "
+                "rename it (the old name will stop working)"
+            )
     hints = typing.get_type_hints(Settings)
     for name, hint in hints.items():
         env_value = os.environ.get(ENV_PREFIX + name.upper())
         if env_value is not None and hint in (str, int, bool):
             data[name] = env_value
-    data = _merge(data, overrides or {})
-    settings: Settings = _build(Settings, data, "")
+    top = dict(overrides or {})
+    notes += _renamed(top, "overrides")
+    data = _merge(data, top)
+    settings: Settings = dataclasses.replace(_build(Settings, data, ""), deprecations=tuple(notes))
     if settings.env not in ENVIRONMENTS:
         raise ConfigError(f"env must be one of {', '.join(ENVIRONMENTS)}")
     if settings.env == "production" and not settings.secure_cookies:
@@ -265,6 +318,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
             "env is production but secure_cookies is false: sessions would travel without TLS "
             "(set secure_cookies = true and serve the site over HTTPS)"
         )
+    problem = _public_url_problem(settings)
+    if problem:
+        raise ConfigError(problem)
     if settings.session_idle_minutes < 1:
         raise ConfigError("session_idle_minutes must be at least 1")
     if settings.mail.digest_minutes < 1 or settings.audit_checkpoint_minutes < 1:

@@ -71,11 +71,19 @@ def browser_language(accepted: LanguageAccept, languages: tuple[str, ...]) -> st
 
 # Staff pages are written in English only; a page of theirs in a responder's browser language
 # would mix that language (categories, errors) into English text under the wrong <html lang>.
-STAFF_BLUEPRINTS = frozenset({"staff", "people", "cases", "referrals"})
+STAFF_BLUEPRINTS = frozenset({"staff", "people", "cases", "referrals", "audit_log"})
+
+
+# Where staff pages live: an address there that matches no page is a staff page too.
+STAFF_PATHS = ("/staff", "/cases", "/counsel", "/referrals")
+
+
+def is_staff_path(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in STAFF_PATHS)
 
 
 def select_locale() -> str:
-    if request.blueprint in STAFF_BLUEPRINTS:
+    if request.blueprint in STAFF_BLUEPRINTS or is_staff_path(request.path):
         return "en"
     languages = current_settings().languages
     chosen = session.get("lang")

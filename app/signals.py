@@ -39,6 +39,9 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | packet_exported | a referral's packet went into a bulk export (detail: referral) |
 | paging_changed | a coordinator set, removed or tested their paging address (detail: change, ok) |
 | case_paged | an urgent notice was paged (detail: staff, ok, error; fallback: who was paged next) |
+| case_searched | staff searched for a case (detail: kind reference or receipt, found; never what was typed) |
+| audit_viewed | a coordinator opened the audit log (detail: the filters, as codes and ids) |
+| audit_verified | a coordinator ran the audit chain check (detail: intact, checked, broken_at) |
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ NAMES = (
     "packet_exported",
     "paging_changed",
     "case_paged",
+    "case_searched",
+    "audit_viewed",
+    "audit_verified",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

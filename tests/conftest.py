@@ -100,7 +100,7 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
         "audit_checkpoints": str(log_file.with_suffix(".checkpoints")),
         "queue_prefix": "confide-test",
         # Not a loopback address, so a client address in a log cannot hide behind a link.
-        "base_url": "https://confide.example",
+        "public_url": "https://confide.example",
         "rate_limits": {
             "report": "1000 per minute",
             "report_all": "1000 per minute",
@@ -198,7 +198,7 @@ def worker_env(app: Flask, keys_dir: Path, log_file: Path) -> dict[str, str]:
         "CONFIDE_AUDIT_CHECKPOINTS": settings.audit_checkpoints,
         "CONFIDE_QUEUE_PREFIX": settings.queue_prefix,
         # The links in the worker's mail, as the app's (see settings_for).
-        "CONFIDE_BASE_URL": settings.base_url,
+        "CONFIDE_PUBLIC_URL": settings.public_url,
     }
     env.pop("CONFIDE_CONFIG", None)
     return env

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -41,3 +41,12 @@ class StatusForm(Form):
 
 class AssignForm(Form):
     staff_id = SelectField("Assign to", choices=[])
+
+
+class SearchForm(Form):
+    # A receipt may be typed here: the form is sent by POST, so it is never in a URL.
+    q = StringField(
+        "Find a case",
+        description="Its reference (#1a2b3c4d) or the receipt a reporter reads out.",
+        validators=[DataRequired("Type a reference or a receipt."), Length(max=100)],
+    )

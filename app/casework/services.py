@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import aliased
 
 from app.access import COORDINATOR, RESPONDER
@@ -68,12 +68,9 @@ class QueuePage:
     pages: int
 
 
-def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> QueuePage:
-    """One page of the queue: waiting cases first, by level, then by deadline.
-
-    Only clear metadata is read; nothing is decrypted."""
-    assignee = aliased(StaffUser)
-    conditions = []
+def queue_conditions(viewer: StaffUser, filters: QueueFilters) -> list[ColumnElement[bool]]:
+    """Which cases the queue (and its export) holds for ``viewer`` with ``filters``."""
+    conditions: list[ColumnElement[bool]] = []
     if viewer.role != COORDINATOR or filters.mine:
         conditions.append(Case.assigned_to_id == viewer.id)
     if filters.level is not None:
@@ -84,6 +81,15 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
         conditions.append(Case.category == filters.category)
     if filters.language:
         conditions.append(Case.language == filters.language)
+    return conditions
+
+
+def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> QueuePage:
+    """One page of the queue: waiting cases first, by level, then by deadline.
+
+    Only clear metadata is read; nothing is decrypted."""
+    assignee = aliased(StaffUser)
+    conditions = queue_conditions(viewer, filters)
     total = db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
     pages = max(1, math.ceil(total / PER_PAGE))
     page = min(max(1, page), pages)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -10,8 +10,9 @@ from app.access import COORDINATOR, RESPONDER, allow
 from app.cases.consent import current_consent
 from app.cases.exclusions import exclusion_count
 from app.cases.visibility import visible_case
-from app.casework import services
-from app.casework.forms import AssignForm, NoteForm, StaffMessageForm, StatusForm
+from app.casework import export as case_export
+from app.casework import search, services
+from app.casework.forms import AssignForm, NoteForm, SearchForm, StaffMessageForm, StatusForm
 from app.config import current_settings
 from app.models import utcnow
 from app.notify.paging import page_history
@@ -23,7 +24,7 @@ from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STATUS_NAMES
 from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
-from app.staff.sessions import signed_in_staff
+from app.staff.sessions import recently_authenticated, signed_in_staff
 from app.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
@@ -47,7 +48,37 @@ def queue() -> str:
     filters = _filters()
     page = request.args.get("page", "1")
     result = services.queue_page(signed_in_staff(), filters, int(page) if page.isdigit() and len(page) < 7 else 1)
-    return render_template("cases/queue.html", result=result, filters=filters, now=utcnow())
+    return render_template(
+        "cases/queue.html", result=result, filters=filters, now=utcnow(), search_form=SearchForm(prefix="search")
+    )
+
+
+@blueprint.post("/search", endpoint="search")
+@allow(RESPONDER, COORDINATOR)
+def find() -> Response | tuple[str, int]:
+    """By POST, so that a receipt typed here is in no URL, history or access log."""
+    form = SearchForm(prefix="search")
+    if not form.validate_on_submit():
+        return render_template("cases/search.html", form=form, result=None), 400
+    result = search.find_cases(signed_in_staff(), form.q.data)
+    if len(result.rows) == 1:
+        return redirect(url_for("cases.case", case_id=result.rows[0].id), 303)
+    if result.kind != search.REFERENCE:
+        form.q.data = ""  # a receipt, or a mistyped one, is not shown back on the page
+    return render_template("cases/search.html", form=form, result=result), 200 if result.kind else 400
+
+
+@blueprint.get("/export.csv")
+@allow(COORDINATOR)
+def export() -> Response:
+    """The filters are in the URL (codes only, nothing secret), as on the queue page."""
+    if not recently_authenticated():
+        flash("To download the case list, please confirm it is you.", "info")
+        return redirect(url_for("staff.reauth", next=request.full_path), 303)
+    lines = case_export.case_list_csv(signed_in_staff(), _filters())
+    response = Response(stream_with_context(lines), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="cases-{utcnow():%Y-%m-%d}.csv"'
+    return response
 
 
 def _assignee_choices(case_id: str, *, peer_support: bool) -> list[SelectChoice]:

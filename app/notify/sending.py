@@ -47,17 +47,14 @@ def _release(ids: Sequence[int]) -> None:
     db.session.commit()
 
 
-def _base_url() -> str:
-    return current_settings().base_url.rstrip("/")
-
-
 def staff_mail(staff: StaffUser, urgent: bool) -> Mail:
+    sign_in = current_settings().public_link("/staff/login")
     if urgent:
         subject = "Confide: urgent, please sign in now"
-        body = f"Something urgent needs you now. Sign in to Confide:\n{_base_url()}/staff/login\n"
+        body = f"Something urgent needs you now. Sign in to Confide:\n{sign_in}\n"
     else:
         subject = "Confide: something needs your attention"
-        body = f"Something new needs your attention. Sign in to Confide:\n{_base_url()}/staff/login\n"
+        body = f"Something new needs your attention. Sign in to Confide:\n{sign_in}\n"
     body += "\nThis email says nothing more on purpose.\n"
     return Mail(to=staff.email, subject=subject, body=body, who=f"staff {staff.id}")
 
@@ -155,7 +152,7 @@ def reporter_mail(case: Case) -> Mail | None:
         body = _(
             "A new message is waiting for you. To read it, open %(url)s and enter your receipt.\n\n"
             "If you did not expect this email, you can ignore it.",
-            url=f"{_base_url()}/status",
+            url=current_settings().public_link("/status"),
         )
     return Mail(to=address, subject=subject, body=body, who=f"reporter of case {case.id}")
 

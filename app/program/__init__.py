@@ -8,7 +8,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # Importing person_actions adds its routes to the people pages, and cli its command to
     # `flask staff` (app.staff.cli).
-    from app.program import cli, own_account, people, person_actions  # noqa: F401
+    from app.program import audit_log, cli, own_account, people, person_actions  # noqa: F401
 
     app.register_blueprint(people.blueprint)
     app.register_blueprint(own_account.blueprint)
+    app.register_blueprint(audit_log.blueprint)

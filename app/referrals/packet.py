@@ -181,7 +181,7 @@ def build_document(
             "generated_at": _iso(now or utcnow()),
             "referral": {
                 "id": referral.id,
-                "program": current_settings().base_url,
+                "program": current_settings().public_url,
                 "referred_by": by.display_name if by else "",
                 "counsel": {"name": counsel.name, "firm": profile.firm, "email": counsel.email},
                 "sent_at": _iso(referral.sent_at or now or utcnow()),

@@ -39,7 +39,7 @@ class PageOutcome:
 
 def sign_in_url() -> str:
     """Where a page sends people: the staff sign-in page of this site."""
-    return current_settings().base_url.rstrip("/") + "/staff/login"
+    return current_settings().public_link("/staff/login")
 
 
 def page_text(*, test: bool = False) -> tuple[str, str]:

@@ -56,7 +56,7 @@ def find_by_email(email: str) -> StaffUser | None:
 
 
 def invite_url(token: str) -> str:
-    return f"{current_app.config['CONFIDE'].base_url.rstrip('/')}/staff/enrol/{token}"
+    return current_app.config["CONFIDE"].public_link(f"/staff/enrol/{token}")
 
 
 def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None = None) -> str:

@@ -39,6 +39,7 @@ NOT_PAGES = {
     "intake.quick_exit",  # redirects to the weather site
     "intake.licensing_letter",  # a PDF
     "referrals.packet",  # an encrypted download
+    "cases.export",  # a CSV download
     "health.healthz",  # plain text for a supervisor
     "health.readyz",  # JSON for a load balancer
     "health.metrics",  # Prometheus's text format
@@ -215,8 +216,15 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/staff/profile", "profile"),
         ("/staff/profile/paging", "paging"),
         ("/staff/reauth", "confirm it's you"),
+        ("/staff/audit", "audit log"),
     ):
         walk.go(page, path, name, lang="en")
+    walk.go(page, "/cases", "queue, to search from", lang="en")
+    page.locator("input[name='search-q']").fill("#0000")
+    page.locator("form.search button[type=submit]").click()
+    page.wait_for_selector("h1")
+    walk.check(page, "search with no match", lang="en")
+    walk.go(page, "/staff/no-such-page", "staff page not found", status=404, lang="en")
 
     _signed_in(context, app, live_server, counsel.staff)
     walk.go(page, "/counsel", "counsel referrals", lang="en")

@@ -44,7 +44,7 @@ def expect_path(page: Page, path: str) -> None:
 
 
 def on_live_server(url: str, live_server: LiveServer) -> str:
-    """The same URL with the live server's origin instead of the configured base_url."""
+    """The same URL with the live server's origin instead of the configured public_url."""
     live = urlsplit(live_server.url)
     return urlunsplit(urlsplit(url)._replace(scheme=live.scheme, netloc=live.netloc))
 
