@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,9 @@ from app import create_app
 from app.config import load_settings
 from app.crypto import create_keyring
 from app.extensions import db, limiter
+from app.staff import credentials
+from tests import totp
+from tests.smtp import smtp  # noqa: F401 - the real SMTP server, a fixture for every test
 
 REDIS_URL = os.environ.get("CONFIDE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_ADMIN_URL = os.environ.get("CONFIDE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -66,6 +70,14 @@ def recreate_pg_database(database: str) -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return pg_url(database)
+
+
+@pytest.fixture(autouse=True)
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's TOTP check reads tests/totp.py's clock, which a test moves on rather than
+    wait half a minute for a fresh code; each test starts at the real time."""
+    totp.CLOCK.offset = 0.0
+    monkeypatch.setattr(credentials, "time", types.SimpleNamespace(time=totp.now))
 
 
 @pytest.fixture(scope="session")

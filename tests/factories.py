@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import pyotp
 from flask.testing import FlaskClient
 from pyrage import x25519
 from werkzeug.test import TestResponse
@@ -25,6 +23,7 @@ from app.referrals import services as referrals
 from app.referrals.models import Referral
 from app.staff import credentials
 from app.staff.models import StaffUser
+from tests import totp
 from tests.helpers import hidden_fields
 
 PASSWORD = "quiet lantern orchard 47"
@@ -50,15 +49,7 @@ class Staff:
     def code(self) -> str:
         """A TOTP code this account has not used yet (codes are single-use)."""
         db.session.refresh(self.user)
-        current = int(time.time() // credentials.TOTP_STEP)
-        # Never the previous step: the clock may cross into the next one before the server
-        # checks, and the previous step would then be out of the window.
-        step = max(current, self.user.totp_last_step + 1)
-        if step > current + 1:
-            # Both codes of this window are spent: wait for the next one, as a person would.
-            time.sleep((current + 1) * credentials.TOTP_STEP - time.time() + 0.05)
-            return self.code()
-        return pyotp.TOTP(self.secret).at(step * credentials.TOTP_STEP)
+        return totp.unused_code(self.secret, self.user.totp_last_step)
 
 
 def make_staff(

@@ -5,7 +5,6 @@ no longer open anything. Then the coordinator deactivates and reactivates the ac
 from __future__ import annotations
 
 import re
-import time
 
 import pyotp
 import pytest
@@ -18,6 +17,8 @@ from app.staff.models import StaffUser
 from tests.e2e.conftest import Laptop, LiveServer, phone_context
 from tests.e2e.test_staff_flow import expect_path, notice, on_live_server
 from tests.factories import Staff, make_staff
+from tests.totp import code_at, step_now
+from tests.totp import unused_code as unused_code_after
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +42,11 @@ def staff_code(staff: Staff) -> str:
 
 
 def unused_code(secret: str, staff_id: str) -> str:
-    """A code of ``secret`` the account has not used yet, waiting for the next time step if
-    both of this window's are spent, as a person would."""
+    """A code of ``secret`` the account has not used yet (tests/totp.py)."""
     db.session.rollback()
     user = db.session.get(StaffUser, staff_id)
     assert user is not None
-    current = int(time.time() // TOTP_STEP)
-    step = max(current, user.totp_last_step + 1)
-    if step > current + 1:
-        time.sleep((current + 1) * TOTP_STEP - time.time() + 0.05)
-        return unused_code(secret, staff_id)
-    return pyotp.TOTP(secret).at(step * TOTP_STEP)
+    return unused_code_after(secret, user.totp_last_step)
 
 
 def test_a_responder_who_lost_their_phone_is_reset_and_enrols_again(
@@ -91,7 +86,7 @@ def test_a_responder_who_lost_their_phone_is_reset_and_enrols_again(
         new_phone.get_by_role("button", name="Show my key").click()
         secret = new_phone.locator("#totp-secret").inner_text().strip()
         assert secret != responder.secret
-        totp, step = pyotp.TOTP(secret), int(time.time() // TOTP_STEP)
+        totp, step = pyotp.TOTP(secret), step_now()
         new_phone.get_by_role("textbox", name="Choose a password", exact=True).fill(NEW_PASSWORD)
         new_phone.get_by_role("textbox", name="The same password again", exact=True).fill(NEW_PASSWORD)
         new_phone.get_by_role("textbox", name="The six-digit code your app shows now", exact=True).fill(
@@ -109,7 +104,7 @@ def test_a_responder_who_lost_their_phone_is_reset_and_enrols_again(
         old_phone.get_by_role("button", name="Continue", exact=True).click()
         expect_path(old_phone, "/staff/login/code")
         old_phone.get_by_role("textbox", name="Code from your authenticator app", exact=True).fill(
-            pyotp.TOTP(responder.secret).now()
+            code_at(responder.secret, step_now())
         )
         old_phone.get_by_role("button", name="Sign in", exact=True).click()
         expect(old_phone.get_by_text("That code did not work. Enter the newest code from your app.")).to_be_visible()

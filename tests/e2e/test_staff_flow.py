@@ -8,7 +8,6 @@ Security Policy or fail to load. Staff pages are English only, so texts are writ
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +25,7 @@ from app.staff.models import StaffUser
 from app.vocabulary import CATEGORIES, WANTS
 from tests.e2e.conftest import Laptop, LiveServer
 from tests.factories import make_staff
+from tests.totp import step_now
 
 pytestmark = pytest.mark.e2e
 
@@ -108,7 +108,7 @@ def test_responder_enrols_signs_in_and_talks_with_the_reporter(
     staff.get_by_role("button", name="Show my key").click()
     secret = staff.locator("#totp-secret").inner_text().strip()
     totp = pyotp.TOTP(secret)
-    step = int(time.time() // TOTP_STEP)
+    step = step_now()
     staff.get_by_role("textbox", name="Choose a password", exact=True).fill(PASSWORD)
     staff.get_by_role("textbox", name="The same password again", exact=True).fill(PASSWORD)
     staff.get_by_role("textbox", name="The six-digit code your app shows now", exact=True).fill(

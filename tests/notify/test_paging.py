@@ -30,11 +30,7 @@ from app.triage.routing import route_case
 from tests.conftest import run_worker
 from tests.factories import Staff, make_case, make_staff, sign_in
 from tests.helpers import submit_report
-from tests.notify import test_sending
-from tests.notify.test_sending import Inbox
-
-# The real SMTP server on loopback of the sending tests, as a fixture here too.
-smtp = test_sending.smtp
+from tests.smtp import Inbox
 
 NARRATIVE = "He has a knife and he is at the door right now, I am hiding in the treatment room"
 

@@ -26,6 +26,7 @@ from app.staff.models import LoginFailures, RecoveryCode, StaffInvite, StaffUser
 from tests.conftest import BrowserLikeClient, settings_for
 from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields
+from tests.totp import step_now
 
 ENROL_PATH = re.compile(r"^/staff/enrol/[A-Za-z0-9_-]{32,}$")
 SECRET = re.compile(r'<code id="totp-secret"[^>]*>([A-Z2-7]+)</code>')
@@ -50,7 +51,7 @@ def code_for(secret: str, last_step: int) -> str:
 
     Never the previous step (it could expire before the server checks it), so two fresh
     codes per 30-second window: ample for any single test below."""
-    current = int(time.time() // credentials.TOTP_STEP)
+    current = step_now()
     step = max(current, last_step + 1)
     assert step <= current + 1, "no unused TOTP code left in this window"
     return pyotp.TOTP(secret).at(step * credentials.TOTP_STEP)

@@ -11,7 +11,6 @@ import time
 from email.message import Message
 from urllib.parse import urlsplit
 
-import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -24,6 +23,7 @@ from app.program import accounts
 from app.staff import credentials
 from app.staff.models import LoginFailures, RecoveryCode, StaffUser
 from app.staff.services import StaffError
+from tests import totp
 from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields
 from tests.smtp import Inbox
@@ -84,15 +84,8 @@ def body(message: Message) -> str:
 
 
 def next_code(secret: str, email: str) -> str:
-    """A code of ``secret`` that ``email``'s account has not used, waiting for the next time
-    step when both of this window's are spent (as a person would)."""
-    user = user_by_email(email)
-    current = int(time.time() // credentials.TOTP_STEP)
-    step = max(current, user.totp_last_step + 1)
-    if step > current + 1:
-        time.sleep((current + 1) * credentials.TOTP_STEP - time.time() + 0.05)
-        return next_code(secret, email)
-    return pyotp.TOTP(secret).at(step * credentials.TOTP_STEP)
+    """A code of ``secret`` that ``email``'s account has not used (tests/totp.py)."""
+    return totp.unused_code(secret, user_by_email(email).totp_last_step)
 
 
 def content_free(message: Message, *secrets: str) -> None:
@@ -153,7 +146,7 @@ def test_a_reset_ends_every_session_kills_the_old_sign_in_and_gives_a_link_once(
     assert signed_in(visitor)
     # A code of the old app, even with the new password, does not.
     late = app.test_client()
-    refused = log_in(late, "rae@example.org", OTHER_PASSWORD, pyotp.TOTP(old_secret).now())
+    refused = log_in(late, "rae@example.org", OTHER_PASSWORD, totp.code_at(old_secret, totp.step_now()))
     assert refused.status_code == 400 and WRONG_CODE in text(refused)
 
     [notice] = mails(inbox, "rae@example.org")
@@ -511,7 +504,7 @@ def test_staff_move_their_codes_to_a_new_app(client: FlaskClient, app: Flask, sm
     db.session.expire_all()
     done = client.post(
         "/staff/profile/device/new",
-        data={**hidden_fields(text(page)), "code": pyotp.TOTP(new_secret).now()},
+        data={**hidden_fields(text(page)), "code": totp.code_at(new_secret, totp.step_now())},
         follow_redirects=True,
     )
     assert done.status_code == 200 and "Your codes now come from the new app." in text(done)
