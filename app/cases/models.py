@@ -52,6 +52,9 @@ class Case(Model):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     important: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The reporter wrote (a message or an addition) and whoever has the case has not opened it
+    # since; with nobody on it, until a coordinator opens it. Read with the queue's rows only.
+    reporter_unread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A code from vocabulary.CLOSE_REASONS; any words about it go in a sealed note.
     closed_reason: Mapped[str | None] = mapped_column(String(32))
 

@@ -31,7 +31,10 @@ class RoutingRound(Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # assigned | coordinators | missed (a responder's deadline passed unacknowledged) |
-    # unclaimed (the coordinators' deadline passed and they were reminded)
+    # unclaimed (the coordinators' deadline passed and they were reminded) | reassigned (a
+    # coordinator gave the case to someone; routing leaves it alone from then on)
     outcome: Mapped[str] = mapped_column(String(16))
+    # With nobody eligible: why, the first rule no one passed (eligibility.NOBODY_BECAUSE).
+    reason: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),)
