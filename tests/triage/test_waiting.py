@@ -25,10 +25,11 @@ from app.models import utcnow
 from app.staff.profiles import add_training, update_profile
 from app.triage.models import RoutingRound
 from app.triage.queue import queue_names, redis_connection
-from app.triage.routing import check_deadline, route_case
+from app.triage.routing import check_deadline, offer_waiting, route_case
 from tests.cases.test_case_page import open_case, signed_in
 from tests.conftest import run_worker
 from tests.factories import Staff, make_case, make_staff
+from tests.triage.test_races import just_before
 from tests.triage.test_routing import fresh, notes, responder, trained
 
 
@@ -326,3 +327,28 @@ def test_a_coordinators_assignment_ends_routing_for_the_case(app: Flask) -> None
     assign(coordinator.user, fresh(early), coordinator.id)
     run_worker(app)
     assert fresh(early).assigned_to_id == coordinator.id and rounds(early) == []
+
+
+def test_two_offers_at_once_give_a_waiting_case_once(app: Flask) -> None:
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the second offer waits for the first")
+    make_staff("coordinator")
+    maple, birch = responder(on_duty=False), responder(on_duty=False)
+    case = make_case()
+    run_worker(app)
+    waiting(case, "off_duty")
+    db.session.execute(text("UPDATE staff_users SET on_duty = :yes WHERE role = 'responder'"), {"yes": True})
+    db.session.commit()
+    other: list[int] = []
+
+    def another_worker_offers() -> None:
+        with app.app_context():
+            other.append(offer_waiting())
+
+    # The first offer has chosen a responder and is about to write the round.
+    with just_before("INSERT INTO routing_rounds", another_worker_offers) as fired:
+        given = offer_waiting()
+    assert fired and (given, other) == (1, [0])
+    assert [r[2] for r in rounds(case)] == ["coordinators", "assigned"]
+    assert len([n for n in notes("assigned") if n.case_id == case.id]) == 1
+    assert fresh(case).assigned_to_id in (maple.id, birch.id)
