@@ -35,7 +35,8 @@ class Case(Model):
     # Orders the queue: 0 waiting for acknowledgement, 1 open, 2 referred, 3 closed.
     queue_rank: Mapped[int] = mapped_column(Integer, default=0)
     # intake: committed, no worker has routed it yet; assigned: offered to a responder;
-    # coordinators: no one eligible; rerouting: a deadline passed, routing runs again.
+    # coordinators: no one eligible (offered again when someone fits); rerouting: a deadline
+    # passed, routing runs again; reassigned: a coordinator gave it to someone, routing is done.
     routing_state: Mapped[str] = mapped_column(String(24), default="intake")
     # How many routing rounds the case has had (see app/triage/models.py RoutingRound).
     routing_round: Mapped[int] = mapped_column(Integer, default=0)

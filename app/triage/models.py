@@ -11,7 +11,9 @@ from app.extensions import Model
 from app.models import UTCDateTime, utcnow
 
 # Routing states of a case: intake (committed, no worker yet) → assigned | coordinators; a
-# missed deadline moves an assigned case to rerouting, and routing runs again.
+# missed deadline moves an assigned case to rerouting, and routing runs again; a case left with
+# the coordinators goes to a responder who comes to fit it (routing.offer_waiting); a
+# coordinator's assignment makes it reassigned, which routing leaves alone.
 ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
 
 

@@ -7,6 +7,15 @@ an outage), up to ``triage.route_batch`` cases in all, in one transaction, the m
 and oldest first; it then takes their jobs off the queue. A transaction and an RQ job per
 case cost several times the routing itself.
 
+A case nobody fitted waits with the coordinators, and the round records why (the first
+eligibility rule nobody passed). When a responder comes to fit (on duty, a language, a
+training, room under the cap) :func:`offer_waiting` routes such cases again: a job queued on
+the change, and the periodic sweep in case that job was lost. A coordinator's assignment
+ends routing for the case (:func:`end_routing_for_assignment`).
+
+Every round and escalation is announced (case_routed, case_escalated); a batch's rounds go
+to the audit log in one transaction (app.signals.announce_each).
+
 Under concurrency:
 
 * the cases: the job's own case is locked, waiting for whoever holds it; the others are
