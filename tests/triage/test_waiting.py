@@ -4,6 +4,7 @@ coordinator's assignment that ends routing's part."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -29,6 +30,7 @@ from app.triage.routing import check_deadline, offer_waiting, route_case
 from tests.cases.test_case_page import open_case, signed_in
 from tests.conftest import run_worker
 from tests.factories import Staff, make_case, make_staff
+from tests.triage.test_batches import one_minute_apart
 from tests.triage.test_races import just_before
 from tests.triage.test_routing import fresh, notes, responder, trained
 
@@ -352,3 +354,26 @@ def test_two_offers_at_once_give_a_waiting_case_once(app: Flask) -> None:
     assert [r[2] for r in rounds(case)] == ["coordinators", "assigned"]
     assert len([n for n in notes("assigned") if n.case_id == case.id]) == 1
     assert fresh(case).assigned_to_id in (maple.id, birch.id)
+
+
+def test_many_waiting_cases_are_offered_a_batch_at_a_time_past_those_nobody_fits(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = app.config["CONFIDE"]
+    monkeypatch.setitem(
+        app.config, "CONFIDE", dataclasses.replace(settings, triage=dataclasses.replace(settings.triage, route_batch=2))
+    )
+    coordinator = make_staff("coordinator")
+    maple = responder(on_duty=False, caseload_cap=10)
+    cases = [make_case(language="ko"), make_case(language="ko"), *(make_case() for _ in range(3))]
+    one_minute_apart(cases)  # oldest first: the Korean two
+    run_worker(app)
+    for case in cases:
+        waiting(case, "off_duty")
+
+    profile(maple, coordinator, on_duty=True)
+    run_worker(app)
+    # The first batch holds only the two Korean cases, which nobody fits: the next ones are
+    # offered all the same.
+    assert [fresh(case).assigned_to_id for case in cases] == [None, None, maple.id, maple.id, maple.id]
+    assert [len(rounds(case)) for case in cases] == [1, 1, 2, 2, 2]
