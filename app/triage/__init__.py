@@ -9,8 +9,16 @@ from flask import Flask
 from app.signals import SIGNALS
 
 # What may let a responder take a case nobody fitted: a change to them (duty, languages,
-# training, cap), a new account, or one of their cases leaving them.
-_MAY_FIT_NOW = ("staff_profile_changed", "staff_enrolled", "case_status_changed", "case_assigned", "case_unassigned")
+# training, cap), a new account, one of their cases leaving them, or a reporter agreeing to
+# peer support after all.
+_MAY_FIT_NOW = (
+    "staff_profile_changed",
+    "staff_enrolled",
+    "case_status_changed",
+    "case_assigned",
+    "case_unassigned",
+    "consent_changed",
+)
 
 
 def init_app(app: Flask) -> None:
@@ -30,6 +38,8 @@ def _may_fit_now(name: str, *, actor: str, role: str, case_id: str | None, detai
     if name == "case_status_changed" and detail.get("new") not in ("closed", "referred"):
         return
     if name == "case_assigned" and detail.get("previous") in (None, detail.get("to")):
+        return
+    if name == "consent_changed" and "peer_support" not in detail.get("purposes", ()):
         return
     from app.triage.queue import enqueue_offer
 

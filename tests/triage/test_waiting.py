@@ -30,6 +30,7 @@ from app.triage.routing import check_deadline, offer_waiting, route_case
 from tests.cases.test_case_page import open_case, signed_in
 from tests.conftest import run_worker
 from tests.factories import Staff, make_case, make_staff
+from tests.helpers import hidden_fields, open_status
 from tests.triage.test_batches import one_minute_apart
 from tests.triage.test_races import just_before
 from tests.triage.test_routing import fresh, notes, responder, trained
@@ -181,7 +182,9 @@ def test_an_offer_keeps_every_exclusion(app: Flask) -> None:
     assert fresh(case).assigned_to_id == fitting.id
 
 
-def test_a_case_without_peer_support_is_never_offered(app: Flask) -> None:
+def test_a_case_without_peer_support_is_offered_only_once_the_reporter_agrees(
+    app: Flask, client: FlaskClient
+) -> None:
     coordinator = make_staff("coordinator")
     maple = responder(on_duty=False)
     case = make_case(consent={"peer_support": False})
@@ -190,6 +193,15 @@ def test_a_case_without_peer_support_is_never_offered(app: Flask) -> None:
     profile(maple, coordinator, on_duty=True)
     run_worker(app)
     waiting(case, "no_consent")
+
+    # She agrees after all, through her receipt.
+    reporter = app.test_client()
+    assert open_status(reporter, case.receipt).status_code == 200  # type: ignore[attr-defined]
+    page = reporter.get("/status/case").get_data(as_text=True)
+    choices = {"peer_support": "y", **{k: v for k, v in hidden_fields(page).items() if k == "csrf_token"}}
+    assert reporter.post("/status/consent", data=choices).status_code == 303
+    run_worker(app)
+    assert fresh(case).assigned_to_id == maple.id
 
 
 def test_the_periodic_sweep_offers_waiting_cases_when_the_job_was_lost(app: Flask) -> None:
@@ -270,7 +282,7 @@ def test_a_case_nobody_fits_says_why_on_its_page(app: Flask, client: FlaskClient
 
     page = unescape(open_case(signed_in(app, coordinator), case))
     shown = re.search(r'<p class="notice" id="nobody-eligible">(.*?)</p>', page, re.S)
-    assert shown and shown.group(1).startswith(f"Nobody eligible: {words}.")
+    assert shown and shown.group(1).startswith(f"Nobody eligible: {words} (when it was last routed).")
     assert f"Nobody eligible (round 1): {words}; left with the coordinators." in page  # and on the timeline
 
 
