@@ -182,9 +182,7 @@ def test_an_offer_keeps_every_exclusion(app: Flask) -> None:
     assert fresh(case).assigned_to_id == fitting.id
 
 
-def test_a_case_without_peer_support_is_offered_only_once_the_reporter_agrees(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_a_case_without_peer_support_is_offered_only_once_the_reporter_agrees(app: Flask, client: FlaskClient) -> None:
     coordinator = make_staff("coordinator")
     maple = responder(on_duty=False)
     case = make_case(consent={"peer_support": False})
