@@ -417,12 +417,14 @@ class AssignOption:
 
     staff: StaffUser
     why_not: str = ""
+    # For one who fits: their open cases against their cap, "2/5 cases".
+    load: str = ""
 
     @property
     def label(self) -> str:
         if self.staff.role == COORDINATOR:
             return f"{self.staff.label}, coordinator"
-        return f"{self.staff.label}, responder — {self.why_not or 'eligible'}"
+        return f"{self.staff.label}, responder — {self.why_not or f'eligible, {self.load}'}"
 
 
 def assignable_staff(case: Case, *, peer_support: bool) -> list[AssignOption]:
@@ -447,7 +449,7 @@ def assignable_staff(case: Case, *, peer_support: bool) -> list[AssignOption]:
             continue
         rule = why_not(candidate, case.language, case.category)
         if rule is None:
-            fit.append((candidate.load, name, AssignOption(person, "")))
+            fit.append((candidate.load, name, AssignOption(person, "", f"{candidate.load}/{candidate.cap} cases")))
         else:
             others.append((RULES.index(rule), name, AssignOption(person, _why_not_words(rule, candidate, case))))
     return [option for group in (fit, coordinators, others) for *_, option in sorted(group, key=lambda o: o[:2])]

@@ -171,8 +171,8 @@ def test_the_reassign_list_puts_who_fits_first_and_says_why_the_others_do_not(ap
 
     listed = choices(open_case(cora, case))
     assert listed == [
-        "Idle Fit, responder — eligible",
-        "Busy Fit, responder — eligible",
+        "Idle Fit, responder — eligible, 0/5 cases",
+        "Busy Fit, responder — eligible, 1/5 cases",
         "Cora, coordinator",
         "Off Duty, responder — off duty",
         "English Only, responder — doesn't speak Korean",
