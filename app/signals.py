@@ -3,6 +3,8 @@
 Every signal is sent with ``actor`` (a staff id, or "" for the reporter or the system),
 ``role`` (a staff role, "reporter" or "system"), ``case_id`` (or None) and keyword
 details that are never content: ids, codes, counts. Send them after the commit.
+Many events of one kind at once (a routing batch) go as one signal with ``events``, a list
+of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 
 | signal | when |
 |---|---|
@@ -10,6 +12,8 @@ details that are never content: ids, codes, counts. Send them after the commit.
 | case_acknowledged | a responder acknowledged a case |
 | case_assigned | a case was claimed, assigned or reassigned |
 | case_unassigned | a case left its responder (detail: previous, reason) |
+| case_routed | a routing round began (announce_each; detail: round, outcome, staff, reason, notified) |
+| case_escalated | a round's deadline passed unacknowledged (detail: round, staff, notified) |
 | case_status_changed | status moved (detail: old, new, reason) |
 | case_flagged | the "important" flag changed |
 | note_added | an internal note was added |
@@ -46,6 +50,7 @@ details that are never content: ids, codes, counts. Send them after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from blinker import Namespace
@@ -57,6 +62,8 @@ NAMES = (
     "case_acknowledged",
     "case_assigned",
     "case_unassigned",
+    "case_routed",
+    "case_escalated",
     "case_status_changed",
     "case_flagged",
     "note_added",
@@ -97,3 +104,10 @@ SIGNALS = {name: _signals.signal(name) for name in NAMES}
 def announce(name: str, *, actor: str, role: str, case_id: str | None = None, **detail: Any) -> None:
     """Send signal ``name``. Unknown names are a programming error."""
     SIGNALS[name].send(name, actor=actor, role=role, case_id=case_id, detail=detail)
+
+
+def announce_each(name: str, *, actor: str, role: str, events: Sequence[tuple[str | None, dict[str, Any]]]) -> None:
+    """Send signal ``name`` once for many events, each a case id and its details; the audit
+    log writes them together, one entry each."""
+    if events:
+        SIGNALS[name].send(name, actor=actor, role=role, case_id=None, detail={}, events=list(events))

@@ -30,6 +30,19 @@ def check_deadline(case_id: str, number: int) -> str:
         return check(case_id, number)
 
 
+def offer_waiting() -> int:
+    """Offer the cases waiting with the coordinators to whoever now fits them (queued when
+    a responder's duty, languages, training or caseload changes; the sweep runs it too)."""
+    from app.notify.sending import send_pending
+    from app.triage.routing import offer_waiting as offer
+
+    with job_context():
+        given = offer()
+        if given:
+            send_pending(urgent_only=True)  # an L0 case's responder is told at once
+        return given
+
+
 def send_notifications() -> int:
     """Send the outbox as one digest per person (periodic)."""
     from app.notify.sending import send_pending
@@ -51,11 +64,18 @@ def sweep_and_escalate(force: bool = False) -> str:
     from app.triage.queue import sweep
     from app.triage.reminders import remind_feedback, remind_unclaimed
     from app.triage.routing import check_deadline as check
+    from app.triage.routing import offer_waiting as offer_waiting_now
     from app.triage.routing import overdue_rounds
 
     log = logging.getLogger("confide.triage")
     with job_context():
         queued = sweep(force=force)
+        try:
+            offered = offer_waiting_now()
+        except Exception as error:  # noqa: BLE001 - the rest of the pass still runs
+            db.session.rollback()
+            offered = 0
+            log.warning("waiting cases not offered (%s)", error.__class__.__name__)
         escalated = 0
         for case_id, number in overdue_rounds():
             try:
@@ -71,7 +91,7 @@ def sweep_and_escalate(force: bool = False) -> str:
         forget_old_failures(utcnow())
         db.session.commit()
         send_pending(urgent_only=True)
-        return f"queued {queued}, escalated {escalated}, reminded {reminded}"
+        return f"queued {queued}, offered {offered}, escalated {escalated}, reminded {reminded}"
 
 
 def audit_checkpoint() -> str:
@@ -86,5 +106,5 @@ def audit_checkpoint() -> str:
 # The only functions a worker runs (workers/listed.py), by the names jobs give them.
 JOBS = {
     f"{__name__}.{job.__name__}": job
-    for job in (route_case, check_deadline, send_notifications, sweep_and_escalate, audit_checkpoint)
+    for job in (route_case, check_deadline, offer_waiting, send_notifications, sweep_and_escalate, audit_checkpoint)
 }

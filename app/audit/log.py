@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,23 +48,24 @@ def head_mac(key: bytes, last_id: int, last_hash: str) -> str:
     return hmac.new(key, f"head|{last_id}|{last_hash}".encode(), hashlib.sha256).hexdigest()
 
 
-def _advance_head(connection: Connection) -> tuple[int, str]:
+def _advance_head(connection: Connection, count: int = 1) -> tuple[int, str]:
+    """Reserve ``count`` entry ids; returns the first and the link it follows."""
     # The UPDATE takes the write lock before the head is read, so concurrent writers
     # queue up here instead of forking the chain.
     row = connection.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(last_id=AuditHead.last_id + 1)
+        .values(last_id=AuditHead.last_id + count)
         .returning(AuditHead.last_id, AuditHead.last_hash)
     ).first()
     if row is None:
         # The very first entry makes the head, unless another first entry just made it: that
         # one then goes first, and this one queues behind it as every later entry does.
         first = conflict_insert(AuditHead, connection.dialect.name).on_conflict_do_nothing()
-        if connection.execute(first.values(id=1, last_id=1, last_hash=GENESIS).returning(AuditHead.id)).first():
+        if connection.execute(first.values(id=1, last_id=count, last_hash=GENESIS).returning(AuditHead.id)).first():
             return 1, GENESIS
-        return _advance_head(connection)
-    return int(row[0]), str(row[1])
+        return _advance_head(connection, count)
+    return int(row[0]) - count + 1, str(row[1])
 
 
 def append(action: str, *, actor_id: str, actor_role: str, case_id: str | None, detail: dict[str, Any]) -> AuditEntry:
@@ -78,6 +79,23 @@ def append(action: str, *, actor_id: str, actor_role: str, case_id: str | None, 
     return entry
 
 
+def append_many(
+    action: str, *, actor_id: str, actor_role: str, events: Sequence[tuple[str | None, dict[str, Any]]]
+) -> list[AuditEntry]:
+    """Add one entry per event (a case id and its details), chained one after the other and
+    committed together: a routing batch's entries cost one transaction, not one each."""
+    if not events:
+        return []
+    key = chain_key()
+    with db.engine.begin() as connection:
+        return _append_all(
+            connection, key, [(action, actor_id, actor_role, case_id, detail) for case_id, detail in events]
+        )
+
+
+_COLUMN_NAMES = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
+
+
 def _append_on(
     connection: Connection,
     key: bytes,
@@ -87,26 +105,36 @@ def _append_on(
     case_id: str | None,
     detail: dict[str, Any],
 ) -> AuditEntry:
-    entry_id, prev_hash = _advance_head(connection)
-    entry = AuditEntry(
-        id=entry_id,
-        # A reporter's action to the minute: the log must not time her more finely than the case.
-        at=minute_now() if actor_role == "reporter" else utcnow(),
-        actor_id=actor_id,
-        actor_role=actor_role,
-        action=action,
-        case_id=case_id,
-        # Through JSON and back, so the hash covers exactly what the database will return.
-        detail=json.loads(json.dumps(detail, default=str)),
-        prev_hash=prev_hash,
-    )
-    entry.hash = entry_hash(key, entry)
-    columns = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
-    connection.execute(insert(AuditEntry).values({name: getattr(entry, name) for name in columns}))
+    return _append_all(connection, key, [(action, actor_id, actor_role, case_id, detail)])[0]
+
+
+def _append_all(
+    connection: Connection, key: bytes, rows: Sequence[tuple[str, str, str, str | None, dict[str, Any]]]
+) -> list[AuditEntry]:
+    entry_id, prev_hash = _advance_head(connection, len(rows))
+    entries = []
+    for action, actor_id, actor_role, case_id, detail in rows:
+        entry = AuditEntry(
+            id=entry_id,
+            # A reporter's action to the minute: the log must not time her more finely than the case.
+            at=minute_now() if actor_role == "reporter" else utcnow(),
+            actor_id=actor_id,
+            actor_role=actor_role,
+            action=action,
+            case_id=case_id,
+            # Through JSON and back, so the hash covers exactly what the database will return.
+            detail=json.loads(json.dumps(detail, default=str)),
+            prev_hash=prev_hash,
+        )
+        entry.hash = entry_hash(key, entry)
+        entries.append(entry)
+        entry_id, prev_hash = entry_id + 1, entry.hash
+    connection.execute(insert(AuditEntry), [{name: getattr(e, name) for name in _COLUMN_NAMES} for e in entries])
+    last = entries[-1]
     connection.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash, mac=head_mac(key, entry.id, entry.hash))
+        update(AuditHead).where(AuditHead.id == 1).values(last_hash=last.hash, mac=head_mac(key, last.id, last.hash))
     )
-    return entry
+    return entries
 
 
 @dataclass(frozen=True)

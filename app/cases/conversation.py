@@ -36,7 +36,9 @@ def add_message(case: Case, body: str, *, author: str, kind: str = "message", au
     dek = open_case_key(case)
     # Writing the case's row first holds it until the commit: two messages added at once
     # are numbered one after the other.
-    db.session.execute(update(Case).where(Case.id == case.id).values(updated_at=minute_now()))
+    # What the reporter writes is unread until whoever has the case opens it.
+    unread = {"reporter_unread": True} if author == "reporter" else {}
+    db.session.execute(update(Case).where(Case.id == case.id).values(updated_at=minute_now(), **unread))
     number = (db.session.scalar(select(func.max(Message.number)).where(Message.case_id == case.id)) or 0) + 1
     message = Message(id=new_id(), case_id=case.id, author=author, kind=kind, author_id=author_id, number=number)
     message.body_sealed = seal_json(dek, body, record="message", record_id=message.id, field="body")

@@ -35,7 +35,8 @@ class Case(Model):
     # Orders the queue: 0 waiting for acknowledgement, 1 open, 2 referred, 3 closed.
     queue_rank: Mapped[int] = mapped_column(Integer, default=0)
     # intake: committed, no worker has routed it yet; assigned: offered to a responder;
-    # coordinators: no one eligible; rerouting: a deadline passed, routing runs again.
+    # coordinators: no one eligible (offered again when someone fits); rerouting: a deadline
+    # passed, routing runs again; reassigned: a coordinator gave it to someone, routing is done.
     routing_state: Mapped[str] = mapped_column(String(24), default="intake")
     # How many routing rounds the case has had (see app/triage/models.py RoutingRound).
     routing_round: Mapped[int] = mapped_column(Integer, default=0)
@@ -52,6 +53,9 @@ class Case(Model):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     important: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The reporter wrote (a message or an addition) and whoever has the case has not opened it
+    # since; with nobody on it, until a coordinator opens it. Read with the queue's rows only.
+    reporter_unread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A code from vocabulary.CLOSE_REASONS; any words about it go in a sealed note.
     closed_reason: Mapped[str | None] = mapped_column(String(32))
 

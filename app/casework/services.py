@@ -15,19 +15,22 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import aliased
 
 from app.access import COORDINATOR, RESPONDER
-from app.audit.models import AuditEntry
 from app.cases.consent import CONTACT_PURPOSES, current_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
 from app.cases.exclusions import excluded_among
 from app.cases.models import Case, CaseNote, take_write_lock
 from app.cases.sealing import open_json, seal_json
+from app.casework.timeline import TimelineEntry, timeline
 from app.extensions import db
 from app.models import new_id, utcnow
-from app.notify.service import notify_reporter
+from app.notify.service import Notice, notify_reporter, raise_notices
 from app.signals import announce
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
+from app.triage.eligibility import RULES, Candidate, language_name, nobody_because, roster, why_not
+from app.triage.models import RoutingRound
+from app.triage.routing import end_routing_for_assignment
 from app.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
 
 PER_PAGE = 50
@@ -58,6 +61,8 @@ class QueueRow:
     acknowledged: bool
     important: bool
     assignee: str
+    # The reporter wrote since whoever has the case last opened it.
+    unread: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
             Case.ack_due_at,
             Case.acknowledged_at,
             Case.important,
+            Case.reporter_unread,
             assignee.name.label("assignee_name"),
             assignee.email.label("assignee_email"),
             assignee.pseudonym.label("assignee_pseudonym"),
@@ -130,6 +136,7 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
                 ack_due_at=r.ack_due_at,
                 acknowledged=r.acknowledged_at is not None,
                 important=r.important,
+                unread=r.reporter_unread,
                 assignee=staff_label(r.assignee_name, r.assignee_email, r.assignee_pseudonym)
                 if r.assignee_email
                 else "",
@@ -148,14 +155,6 @@ def staff_label(name: str, email: str, pseudonym: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    action: str
-    who: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class CaseView:
     case: Case
     content: ReportContent
@@ -170,14 +169,49 @@ class CaseView:
     withheld: bool = False
     # Whether this viewer may mark the case referred now (a coordinator, with consent).
     can_refer: bool = False
+    # With nobody on the case because routing found nobody eligible: why, in plain English.
+    nobody_because: str = ""
+
+
+def _mark_read(viewer: StaffUser, case: Case) -> None:
+    """What the reporter wrote is read once whoever has the case opens it (with nobody on
+    it, a coordinator): their read is the one that counts, not a coordinator's look at a
+    responder's case."""
+    holder = case.assigned_to_id
+    if not case.reporter_unread or (holder != viewer.id and (holder is not None or viewer.role != COORDINATOR)):
+        return
+    same_holder = Case.assigned_to_id.is_(None) if holder is None else Case.assigned_to_id == holder
+    db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, same_holder)
+        # updated_at as it was: reading changes nothing of the case.
+        .values(reporter_unread=False, updated_at=Case.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _nobody_because(case: Case) -> str:
+    if case.assigned_to_id is not None or case.routing_state != "coordinators":
+        return ""
+    reason = db.session.scalar(
+        select(RoutingRound.reason)
+        .where(RoutingRound.case_id == case.id, RoutingRound.staff_id.is_(None))
+        .order_by(RoutingRound.number.desc())
+        .limit(1)
+    )
+    return nobody_because(reason, case.language)
 
 
 def view_case(viewer: StaffUser, case: Case) -> CaseView:
-    """Decrypt a case for ``viewer``; the view is audited."""
+    """Decrypt a case for ``viewer``; the view is audited, and marks read what the reporter
+    wrote if the viewer has the case."""
+    consent = current_consent(case.id)
+    if viewer.role == COORDINATOR or consent["peer_support"]:
+        _mark_read(viewer, case)
     dek = open_case_key(case)
     report = open_json(dek, case.report_sealed, record="case", record_id=case.id, field="report")
     report["wants"] = tuple(report.get("wants", ()))
-    consent = current_consent(case.id)
     # Without consent to peer support, the report is for coordinators only.
     withheld = viewer.role != COORDINATOR and not consent["peer_support"]
     if withheld:
@@ -212,9 +246,10 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
         notes=notes,
         consent=consent,
         assignee=staff_directory().get(case.assigned_to_id) if case.assigned_to_id else None,
-        timeline=timeline(case.id),
+        timeline=timeline(case.id, language=case.language),
         withheld=withheld,
         can_refer=viewer.role == COORDINATOR and consent["legal_referral"],
+        nobody_because=_nobody_because(case),
     )
     announce(
         "case_viewed",
@@ -230,17 +265,6 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
 def _staff_names(ids: set[str]) -> dict[str, str]:
     directory = staff_directory()
     return {staff_id: directory[staff_id].label for staff_id in ids if staff_id in directory}
-
-
-def timeline(case_id: str, limit: int = 50) -> list[TimelineEntry]:
-    entries = db.session.scalars(
-        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id.desc()).limit(limit)
-    ).all()
-    names = _staff_names({e.actor_id for e in entries if e.actor_id})
-    return [
-        TimelineEntry(at=e.at, action=e.action, who=names.get(e.actor_id, e.actor_role), detail=e.detail)
-        for e in entries
-    ]
 
 
 def _set_status(case: Case, status: str) -> None:
@@ -303,7 +327,16 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
     # The case's row first, then the person's: the order routing locks them in, so the
     # two never wait for each other in a circle.
     db.session.flush()
+    # Routing is done with the case: no routing job and no old round's deadline moves it now.
+    ended = end_routing_for_assignment(case.id)
     target.last_assigned_at = utcnow()
+    notices = []
+    stamp = new_id()  # each reassignment tells them anew
+    if target.id != viewer.id:
+        notices.append(Notice(target.id, case.id, "assigned", f"assigned:{case.id}:{stamp}", case.level == 0))
+    if previous and previous not in (target.id, viewer.id):
+        notices.append(Notice(previous, case.id, "unassigned", f"unassigned:{case.id}:{stamp}"))
+    raise_notices(notices)
     db.session.commit()
     announce(
         "case_assigned",
@@ -312,6 +345,8 @@ def assign(viewer: StaffUser, case: Case, staff_id: str) -> None:
         case_id=case.id,
         to=target.id,
         previous=previous,
+        round=ended,
+        notified=[notice.staff_id for notice in notices],
     )
 
 
@@ -381,15 +416,56 @@ def excluded_staff(case_id: str) -> set[str]:
     return excluded_among([case_id], staff_directory().keys()).get(case_id, set())
 
 
-def assignable_staff(case_id: str, *, peer_support: bool) -> list[StaffUser]:
-    """Who a coordinator may give the case to: not anyone the reporter excluded, and only
+@dataclass(frozen=True)
+class AssignOption:
+    """Someone a coordinator may give the case to, and, for a responder routing would pass
+    by, why (empty when they fit)."""
+
+    staff: StaffUser
+    why_not: str = ""
+    # For one who fits: their open cases against their cap, "2/5 cases".
+    load: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.staff.role == COORDINATOR:
+            return f"{self.staff.label}, coordinator"
+        return f"{self.staff.label}, responder — {self.why_not or f'eligible, {self.load}'}"
+
+
+def assignable_staff(case: Case, *, peer_support: bool) -> list[AssignOption]:
+    """Who a coordinator may give the case to: responders who fit it (as routing would
+    choose: least loaded first), then coordinators, then the other responders with why they
+    do not fit (off duty, language, training, cap). Never anyone the reporter excluded; only
     coordinators if the reporter does not want a peer responder to read it (``peer_support``,
     her consent, which the caller has read)."""
-    excluded = excluded_staff(case_id)
+    excluded = excluded_staff(case.id)
     roles = (RESPONDER, COORDINATOR) if peer_support else (COORDINATOR,)
-    people = [
-        s
-        for s in staff_directory().values()
-        if s.active and s.role in roles and s.enrolled_at is not None and s.id not in excluded
-    ]
-    return sorted(people, key=lambda s: (s.role != RESPONDER, s.name or s.email))
+    directory = staff_directory()
+    fit: list[tuple[int, str, AssignOption]] = []
+    coordinators: list[tuple[int, str, AssignOption]] = []
+    others: list[tuple[int, str, AssignOption]] = []
+    for candidate in roster(today=utcnow().date(), roles=roles):
+        person = directory.get(candidate.id)
+        if person is None or candidate.id in excluded:
+            continue
+        name = (person.name or person.email).casefold()
+        if candidate.role == COORDINATOR:
+            coordinators.append((0, name, AssignOption(person)))
+            continue
+        rule = why_not(candidate, case.language, case.category)
+        if rule is None:
+            fit.append((candidate.load, name, AssignOption(person, "", f"{candidate.load}/{candidate.cap} cases")))
+        else:
+            others.append((RULES.index(rule), name, AssignOption(person, _why_not_words(rule, candidate, case))))
+    return [option for group in (fit, coordinators, others) for *_, option in sorted(group, key=lambda o: o[:2])]
+
+
+def _why_not_words(rule: str, candidate: Candidate, case: Case) -> str:
+    if rule == "off_duty":
+        return "off duty"
+    if rule == "language":
+        return f"doesn't speak {language_name(case.language)}"
+    if rule == "training":
+        return "no current training for this category"
+    return f"at cap {candidate.load}/{candidate.cap}"

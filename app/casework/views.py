@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from app.access import COORDINATOR, RESPONDER, allow
 from app.cases.consent import current_consent
 from app.cases.exclusions import exclusion_count
+from app.cases.models import Case
 from app.cases.visibility import visible_case
 from app.casework import export as case_export
 from app.casework import search, services
@@ -81,10 +82,10 @@ def export() -> Response:
     return response
 
 
-def _assignee_choices(case_id: str, *, peer_support: bool) -> list[SelectChoice]:
+def _assignee_choices(case: Case, *, peer_support: bool) -> list[SelectChoice]:
     return [
-        SelectChoice(s.id, f"{s.label}, {s.role}")
-        for s in services.assignable_staff(case_id, peer_support=peer_support)
+        SelectChoice(option.staff.id, option.label)
+        for option in services.assignable_staff(case, peer_support=peer_support)
     ]
 
 
@@ -117,7 +118,7 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     assign_form = AssignForm(prefix="assign")
     # Only coordinators reassign: nobody else's page is made to look the choices up.
     assign_form.staff_id.choices = (
-        _assignee_choices(case.id, peer_support=view.consent["peer_support"]) if viewer.role == COORDINATOR else []
+        _assignee_choices(case, peer_support=view.consent["peer_support"]) if viewer.role == COORDINATOR else []
     )
     status_form = StatusForm(prefix="status")
     next_statuses = [s for s in TRANSITIONS.get(case.status, ()) if s != "referred" or view.can_refer]
@@ -179,7 +180,7 @@ def claim(case_id: str) -> Response:
 def assign(case_id: str) -> Response:
     case = visible_case(signed_in_staff(), case_id)
     form = AssignForm(prefix="assign")
-    form.staff_id.choices = _assignee_choices(case.id, peer_support=current_consent(case.id)["peer_support"])
+    form.staff_id.choices = _assignee_choices(case, peer_support=current_consent(case.id)["peer_support"])
     if form.validate_on_submit():
         try:
             services.assign(signed_in_staff(), case, form.staff_id.data)

@@ -27,6 +27,7 @@ from app.extensions import db
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import minute_now, new_id
+from app.notify.service import notify_holder
 from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
 from app.signals import announce
 from app.triage.queue import enqueue_route
@@ -252,8 +253,21 @@ def reporter_view(case_id: str) -> ReporterView:
 def add_reporter_message(case_id: str, body: str, *, kind: str = "message") -> str:
     """A message or an addition to the report, from the reporter through their receipt."""
     case = db.get_or_404(Case, case_id)
+    # Whoever has the case hears of it (the coordinators if nobody does), in the transaction
+    # that stores it; at once for the two most urgent levels, else with the next digest.
+    told = notify_holder(
+        case.id, case.assigned_to_id, "reporter_wrote", key=f"reporter-wrote:{new_id()}", urgent=case.level <= 1
+    )
     message_id = add_message(case, body, author="reporter", kind=kind)
-    announce("message_sent", actor="", role="reporter", case_id=case.id, kind=kind, direction="from_reporter")
+    announce(
+        "message_sent",
+        actor="",
+        role="reporter",
+        case_id=case.id,
+        kind=kind,
+        direction="from_reporter",
+        notified=told,
+    )
     return message_id
 
 

@@ -73,6 +73,14 @@ def notify_coordinators(
     )
 
 
+def notify_holder(case_id: str, holder_id: str | None, kind: str, *, key: str, urgent: bool = False) -> list[str]:
+    """Tell whoever has a case (``holder_id``) or, with nobody on it, the coordinators, in the
+    caller's transaction. Returns who is told."""
+    told = [holder_id] if holder_id else coordinator_ids()
+    raise_notices(to_coordinators(told, kind, case_id=case_id, key=key, urgent=urgent))
+    return told
+
+
 def notify_reporter(case_id: str, kind: str, *, key: str) -> None:
     """A content-free note to a reporter who gave an email and agreed to be emailed."""
     raise_notices([Notice(None, case_id, kind, key, recipient="reporter")])

@@ -4,15 +4,20 @@ Eligible: an active, enrolled responder, on duty, trained for the case's categor
 record that has not expired, speaking the case's language, under their caseload cap, and
 not excluded (by the reporter, or for having let this case's deadline pass).
 Best: least loaded, then longest since their last assignment.
+
+The same rules, one at a time, say why someone may not take a case (:func:`why_not`, for the
+reassign list) and why nobody could (:func:`why_nobody`, stored on a routing round).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from babel import Locale
+from babel.core import UnknownLocaleError
+from sqlalchemy import and_, func, select
 
 from app.cases.models import Case
 from app.extensions import db
@@ -121,3 +126,119 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
     for staff_id, load in open_caseload(list(people)).items():
         people[staff_id].load = load
     return Pool(people.values(), now)
+
+
+# The rules in the order they are walked: the first that no one passes is why nobody could
+# take a case. (Exclusions last: "all excluded" only when someone would otherwise fit.)
+RULES = ("off_duty", "language", "training", "cap", "excluded")
+
+# Why a routing round found nobody, as staff pages say it ({language}: the case's language).
+NOBODY_BECAUSE = {
+    "no_consent": "the reporter has not agreed that a peer responder reads the report",
+    "no_responders": "there is no active responder",
+    "off_duty": "no responder is on duty",
+    "language": "no responder on duty speaks {language}",
+    "training": "no responder on duty who speaks {language} has current training for this category",
+    "cap": "everyone who fits is at their caseload cap",
+    "excluded": "everyone who fits is excluded (by the reporter, or for letting a deadline pass)",
+}
+
+
+def language_name(code: str) -> str:
+    """A language's English name, for staff pages: "Korean" for ko."""
+    try:
+        return Locale.parse(code, sep="-").get_display_name("en") or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def nobody_because(reason: str | None, language: str) -> str:
+    """Why nobody was eligible, in plain English; empty for an unknown or missing reason."""
+    words = NOBODY_BECAUSE.get(reason or "", "")
+    return words.format(language=language_name(language))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An active, enrolled staff member as the eligibility rules see them, fit or not."""
+
+    id: str
+    role: str
+    on_duty: bool
+    languages: frozenset[str]
+    # Categories of the training records not expired; ANY_CATEGORY covers all.
+    categories: frozenset[str]
+    cap: int
+    load: int
+
+    def fails(self, rule: str, language: str, category: str, excluded: Collection[str]) -> bool:
+        if rule == "off_duty":
+            return not self.on_duty
+        if rule == "language":
+            return language not in self.languages
+        if rule == "training":
+            return category not in self.categories and ANY_CATEGORY not in self.categories
+        if rule == "cap":
+            return self.load >= self.cap
+        return self.id in excluded
+
+
+def why_not(candidate: Candidate, language: str, category: str, excluded: Collection[str] = ()) -> str | None:
+    """The first rule a responder fails for a case (a code of RULES), or None if they may take it."""
+    return next((rule for rule in RULES if candidate.fails(rule, language, category, excluded)), None)
+
+
+def why_nobody(
+    candidates: Iterable[Candidate], language: str, category: str, excluded: Collection[str], *, peer_support: bool
+) -> str | None:
+    """Why no responder may take a case: the first rule that leaves no one (a code of
+    NOBODY_BECAUSE), or None if someone may."""
+    if not peer_support:
+        return "no_consent"
+    left = [c for c in candidates if c.role == "responder"]
+    if not left:
+        return "no_responders"
+    for rule in RULES:
+        left = [c for c in left if not c.fails(rule, language, category, excluded)]
+        if not left:
+            return rule
+    return None
+
+
+def roster(
+    *, today: date, roles: Sequence[str] = ("responder",), loads: Mapping[str, int] | None = None
+) -> list[Candidate]:
+    """Every active, enrolled staff member of ``roles``, with what the rules ask of them: one
+    query, and one more for the caseloads (``loads`` gives some already counted)."""
+    rows = db.session.execute(
+        select(
+            StaffUser.id,
+            StaffUser.role,
+            StaffUser.on_duty,
+            StaffUser.languages,
+            StaffUser.caseload_cap,
+            Training.category,
+        )
+        .outerjoin(Training, and_(Training.staff_id == StaffUser.id, Training.expires_on >= today))
+        .where(StaffUser.role.in_(roles), StaffUser.active.is_(True), StaffUser.enrolled_at.is_not(None))
+        .order_by(StaffUser.id)
+    ).all()
+    people: dict[str, tuple[str, bool, frozenset[str], int, set[str]]] = {}
+    for staff_id, role, on_duty, languages, cap, category in rows:
+        person = people.setdefault(staff_id, (role, bool(on_duty), frozenset(languages or ()), cap, set()))
+        if category is not None:
+            person[4].add(category)
+    known = dict(loads or {})
+    counted = open_caseload([staff_id for staff_id in people if staff_id not in known])
+    return [
+        Candidate(
+            staff_id,
+            role,
+            on_duty,
+            languages,
+            frozenset(categories),
+            cap,
+            known.get(staff_id, counted.get(staff_id, 0)),
+        )
+        for staff_id, (role, on_duty, languages, cap, categories) in people.items()
+    ]

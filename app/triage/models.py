@@ -11,7 +11,9 @@ from app.extensions import Model
 from app.models import UTCDateTime, utcnow
 
 # Routing states of a case: intake (committed, no worker yet) → assigned | coordinators; a
-# missed deadline moves an assigned case to rerouting, and routing runs again.
+# missed deadline moves an assigned case to rerouting, and routing runs again; a case left with
+# the coordinators goes to a responder who comes to fit it (routing.offer_waiting); a
+# coordinator's assignment makes it reassigned, which routing leaves alone.
 ROUTABLE = ("intake", "awaiting_assignment", "rerouting")
 
 
@@ -31,7 +33,10 @@ class RoutingRound(Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # assigned | coordinators | missed (a responder's deadline passed unacknowledged) |
-    # unclaimed (the coordinators' deadline passed and they were reminded)
+    # unclaimed (the coordinators' deadline passed and they were reminded) | reassigned (a
+    # coordinator gave the case to someone; routing leaves it alone from then on)
     outcome: Mapped[str] = mapped_column(String(16))
+    # With nobody eligible: why, the first rule no one passed (eligibility.NOBODY_BECAUSE).
+    reason: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),)

@@ -100,6 +100,20 @@ def withdraw_route_jobs(cases: Sequence[tuple[str, int]]) -> int:
     return len(gone)
 
 
+OFFER_JOB = "workers.jobs.offer_waiting"
+
+
+def enqueue_offer(why: str) -> bool:
+    """Queue a look for waiting cases someone now fits (``why``: the event, for the job's
+    description). False if Redis is away: the periodic sweep looks every time it runs."""
+    try:
+        _queue_for(1).enqueue(OFFER_JOB, result_ttl=600, failure_ttl=7 * 86400, description=f"offer_waiting {why}")
+    except RedisError as error:
+        log.warning("waiting cases not looked at (%s); the sweep will", error.__class__.__name__)
+        return False
+    return True
+
+
 DEADLINE_JOB = "workers.jobs.check_deadline"
 
 

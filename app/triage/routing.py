@@ -7,6 +7,15 @@ an outage), up to ``triage.route_batch`` cases in all, in one transaction, the m
 and oldest first; it then takes their jobs off the queue. A transaction and an RQ job per
 case cost several times the routing itself.
 
+A case nobody fitted waits with the coordinators, and the round records why (the first
+eligibility rule nobody passed). When a responder comes to fit (on duty, a language, a
+training, room under the cap) :func:`offer_waiting` routes such cases again: a job queued on
+the change, and the periodic sweep in case that job was lost. A coordinator's assignment
+ends routing for the case (:func:`end_routing_for_assignment`).
+
+Every round and escalation is announced (case_routed, case_escalated); a batch's rounds go
+to the audit log in one transaction (app.signals.announce_each).
+
 Under concurrency:
 
 * the cases: the job's own case is locked, waiting for whoever holds it; the others are
@@ -28,16 +37,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from app.cases.exclusions import excluded_among
 from app.cases.models import Case, ConsentRecord, take_write_lock
 from app.config import current_settings
 from app.extensions import db
 from app.models import minute_now, utcnow
-from app.notify.service import Notice, coordinator_ids, notify_coordinators, raise_notices, to_coordinators
+from app.notify.service import Notice, coordinator_ids, raise_notices, to_coordinators
+from app.signals import announce, announce_each
 from app.staff.models import StaffUser
-from app.triage.eligibility import lock_pool
+from app.triage.eligibility import OPEN_RANKS, Pool, lock_pool, roster, why_nobody
 from app.triage.models import ROUTABLE, RoutingRound
 
 log = logging.getLogger("confide.triage")
@@ -77,6 +87,8 @@ class _Decision:
     number: int
     staff_id: str | None
     due: datetime
+    # With nobody eligible, why (eligibility.NOBODY_BECAUSE).
+    reason: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -163,9 +175,9 @@ def withdraw_from_responder(case_id: str) -> str | None:
     return holder.id
 
 
-def _decide(batch: Sequence[Any], now: datetime) -> list[_Decision]:
+def _decide(batch: Sequence[Any], now: datetime, *, explain: bool = True) -> list[_Decision]:
     """The responder (or None: the coordinators) for each case, in order, each decision
-    counting for the next."""
+    counting for the next; with ``explain``, why nobody could take a case left over."""
     coordinators_only = _without_peer_support([case.id for case in batch])
     pool = lock_pool({case.category for case in batch}, today=now.date(), now=now)
     excluded = _exclusions([case.id for case in batch], [responder.id for responder in pool.responders])
@@ -176,7 +188,37 @@ def _decide(batch: Sequence[Any], now: datetime) -> list[_Decision]:
         if case.id not in coordinators_only:
             staff_id = pool.choose(case.language, case.category, excluded.get(case.id, ()))
         decisions.append(_Decision(case, number, staff_id, _due(case, number, now)))
+    if explain and any(d.staff_id is None for d in decisions):
+        decisions = _explained(decisions, pool, excluded, coordinators_only, now)
     return decisions
+
+
+def _explained(
+    decisions: list[_Decision], pool: Pool, excluded: dict[str, set[str]], coordinators_only: set[str], now: datetime
+) -> list[_Decision]:
+    """The decisions, those that found nobody with the first eligibility rule that left no
+    one. Read only when some case found nobody: the whole roster, the pool's loads as the
+    batch left them (everyone who left the pool failed an earlier rule)."""
+    candidates = roster(today=now.date(), loads={r.id: r.load for r in pool.responders})
+    return [
+        d
+        if d.staff_id
+        else _Decision(
+            d.case,
+            d.number,
+            None,
+            d.due,
+            why_nobody(
+                candidates,
+                d.case.language,
+                d.case.category,
+                excluded.get(d.case.id, set()),
+                peer_support=d.case.id not in coordinators_only,
+            )
+            or "cap",  # someone fitted only before the batch's own cases filled them
+        )
+        for d in decisions
+    ]
 
 
 def _notices(decisions: Sequence[_Decision]) -> list[Notice]:
@@ -204,8 +246,8 @@ def _notices(decisions: Sequence[_Decision]) -> list[Notice]:
     return notices
 
 
-def _record(decisions: Sequence[_Decision], now: datetime) -> bool:
-    """Write the decisions; returns whether an urgent notice was raised."""
+def _record(decisions: Sequence[_Decision], now: datetime) -> list[Notice]:
+    """Write the decisions; returns the notices raised."""
     connection = db.session.connection()
     moved = connection.execute(
         update(Case)
@@ -246,6 +288,7 @@ def _record(decisions: Sequence[_Decision], now: datetime) -> bool:
                 "started_at": now,
                 "due_at": d.due,
                 "outcome": d.outcome,
+                "reason": d.reason,
             }
             for d in decisions
         ],
@@ -255,7 +298,35 @@ def _record(decisions: Sequence[_Decision], now: datetime) -> bool:
         connection.execute(update(StaffUser).where(StaffUser.id.in_(chosen)).values(last_assigned_at=now))
     notices = _notices(decisions)
     raise_notices(notices)
-    return any(notice.urgent for notice in notices)
+    return notices
+
+
+def _announce_routed(decisions: Sequence[_Decision], notices: Sequence[Notice], *, again: bool = False) -> None:
+    """One audit entry per case routed, written together (ids and codes only); ``again``:
+    a waiting case offered to someone who now fits."""
+    told: dict[str, list[str]] = defaultdict(list)
+    for notice in notices:
+        if notice.case_id and notice.staff_id:
+            told[notice.case_id].append(notice.staff_id)
+    announce_each(
+        "case_routed",
+        actor="",
+        role="system",
+        events=[
+            (
+                d.case.id,
+                {
+                    "round": d.number,
+                    "outcome": d.outcome,
+                    "staff": d.staff_id,
+                    "reason": d.reason,
+                    "notified": told.get(d.case.id, []),
+                    **({"again": True} if again else {}),
+                },
+            )
+            for d in decisions
+        ],
+    )
 
 
 def route_case(case_id: str, *, now: datetime | None = None) -> str:
@@ -290,11 +361,13 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
             db.session.rollback()
             return Routed(outcome)
         decisions = _decide(batch, now)
-        urgent = _record(decisions, now)
+        notices = _record(decisions, now)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    _announce_routed(decisions, notices)
+    urgent = any(notice.urgent for notice in notices)
     for decision in decisions:
         # Ids only; after the commit, nothing here reads the database again.
         log.info("case %s round %d: %s", decision.case.id, decision.number, decision.outcome)
@@ -310,6 +383,77 @@ def route_batch(case_id: str, *, limit: int = 1, now: datetime | None = None) ->
     if not outcome:
         outcome = next(d.outcome for d in decisions if d.case.id == case_id)
     return Routed(outcome, tuple(d.case.id for d in decisions), urgent)
+
+
+def offer_waiting(*, now: datetime | None = None) -> int:
+    """Offer the cases waiting with the coordinators (nobody fitted when they were routed,
+    nobody has taken them since) to whoever fits them now: someone came on duty, learnt a
+    language, was trained, or has room under their cap again. Routing as usual, a new round
+    each, with every exclusion; a case nobody fits yet stays where it is, with no new round
+    and no new notice. Returns how many were given to someone.
+
+    Taken a batch at a time, most urgent and oldest first, with SKIP LOCKED as route_batch
+    takes its batch: two of these at once never give a case twice, and a case a routing job
+    or a coordinator holds is left to them."""
+    now = now or minute_now()
+    limit = current_settings().triage.route_batch
+    given = 0
+    after: tuple[int, datetime, str] | None = None
+    where = (Case.routing_state == "coordinators", Case.assigned_to_id.is_(None), Case.queue_rank.in_(OPEN_RANKS))
+    # Most of the time nothing waits: a look at the index, no lock taken.
+    if db.session.scalar(select(Case.id).where(*where).limit(1)) is None:
+        db.session.rollback()
+        return 0
+    while True:
+        waiting = select(*_WAITING).where(*where)
+        if after is not None:
+            waiting = waiting.where(tuple_(Case.level, Case.created_at, Case.id) > after)
+        try:
+            take_write_lock()
+            batch = db.session.execute(
+                waiting.order_by(Case.level, Case.created_at, Case.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, key_share=True)
+            ).all()
+            if not batch:
+                db.session.rollback()
+                return given
+            after = (batch[-1].level, batch[-1].created_at, batch[-1].id)
+            fitting = [d for d in _decide(batch, now, explain=False) if d.staff_id]
+            notices = _record(fitting, now) if fitting else []
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        if fitting:
+            _announce_routed(fitting, notices, again=True)
+            from app.triage.queue import schedule_deadline_checks
+
+            schedule_deadline_checks([(d.case.id, d.number, d.due) for d in fitting])
+            log.info("%d waiting case(s) offered again and taken", len(fitting))
+            given += len(fitting)
+        if len(batch) < limit:
+            return given
+
+
+def end_routing_for_assignment(case_id: str) -> int | None:
+    """A coordinator gave the case to someone: its open round ends (outcome reassigned)
+    and routing leaves the case alone, so neither a routing job nor an old round's
+    deadline moves it again. In the caller's transaction, which holds the case's row.
+    Returns the round ended, if one was open."""
+    open_round = db.session.execute(
+        update(RoutingRound)
+        .where(RoutingRound.case_id == case_id, RoutingRound.outcome.in_(("assigned", "coordinators")))
+        .values(outcome="reassigned")
+        .returning(RoutingRound.number)
+    ).scalar()
+    db.session.execute(
+        update(Case)
+        .where(Case.id == case_id)
+        .values(routing_state="reassigned")
+        .execution_options(synchronize_session="fetch")
+    )
+    return open_round
 
 
 def check_deadline(case_id: str, number: int, *, now: datetime | None = None) -> str:
@@ -331,6 +475,7 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
         return "superseded"
     if current.due_at > now:
         return "not-due"
+    missed_by = current.staff_id
     missed = db.session.execute(
         update(RoutingRound)
         .where(RoutingRound.id == current.id, RoutingRound.outcome == "assigned")
@@ -349,8 +494,18 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
     if not (missed.rowcount and moved.rowcount):  # type: ignore[attr-defined]
         db.session.rollback()
         return "superseded"
-    notify_coordinators("escalated", case_id=case.id, key=f"escalated:{case.id}:{number}")
+    coordinators = coordinator_ids()
+    raise_notices(to_coordinators(coordinators, "escalated", case_id=case.id, key=f"escalated:{case.id}:{number}"))
     db.session.commit()
+    announce(
+        "case_escalated",
+        actor="",
+        role="system",
+        case_id=case.id,
+        round=number,
+        staff=missed_by,
+        notified=coordinators,
+    )
     log.info("case %s round %d: deadline missed, routing again", case.id, number)
     return route_case(case.id, now=now)
 

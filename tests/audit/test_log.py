@@ -25,6 +25,7 @@ from app.audit.models import AuditEntry, AuditHead
 from app.cases.models import Case
 from app.extensions import db
 from app.signals import announce
+from app.staff.models import StaffUser
 from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields, open_status, receipt_from, submit_report
 
@@ -189,19 +190,20 @@ def test_the_case_page_timeline_lists_what_happened(trail: Trail) -> None:
     # Newest first, each with when, who (staff by their pseudonym, or "reporter") and what.
     assert all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b", item) for item in items), items
     shown = [item.split(" · ", 1)[1] for item in items]
+    wren = db.session.scalar(select(StaffUser.name).where(StaffUser.pseudonym == "Wren"))
     who = [("Heron" if "Heron" in line.split(" · ")[0] else line.split(" · ")[0]) for line in shown]
-    what = [line.split(" · ")[1] for line in shown]
+    what = [line.split(" · ")[1].replace(f"{wren} ", "") for line in shown]
     assert list(zip(who, what, strict=True)) == [
-        ("Heron", "case status changed → In progress"),
-        ("Heron", "case viewed"),
-        ("Heron", "note added"),
-        ("Heron", "case viewed"),
-        ("Heron", "message sent"),
-        ("Heron", "case acknowledged"),
-        ("Heron", "case viewed"),
-        ("Heron", "case assigned"),
-        ("Heron", "case viewed"),
-        ("reporter", "message sent"),
+        ("Heron", "Status changed to In progress."),
+        ("Heron", "Opened the case."),
+        ("Heron", "Added an internal note."),
+        ("Heron", "Opened the case."),
+        ("Heron", "Wrote to the reporter."),
+        ("Heron", "Acknowledged the case."),
+        ("Heron", "Opened the case."),
+        ("Heron", "Assigned the case to (Wren). Notice sent to (Wren)."),
+        ("Heron", "Opened the case."),
+        ("reporter", "Wrote a message."),  # before any coordinator had an account: nobody to tell
     ], items
     # Events about other things (the sign-in) are not on a case's timeline.
     assert not any("login" in item for item in items)

@@ -435,15 +435,15 @@ def test_the_timeline_lists_what_happened_newest_first(client: FlaskClient, app:
     timeline = section(open_case(browser, case), "timeline")
     events = [unescape(e).strip() for e in re.findall(r"</time> · (.*?)</li>", timeline)]
     assert all(" · " in e for e in events)
-    happened = [e for e in events if not e.endswith("case viewed")]
+    happened = [e for e in events if not e.endswith("Opened the case.")]
     assert happened == [
-        "Alice Realname (Willow) · case flagged",
-        "Alice Realname (Willow) · note added",
-        "reporter · message sent",
-        "Alice Realname (Willow) · message sent",
-        "Alice Realname (Willow) · case status changed → In progress",
-        "Alice Realname (Willow) · case acknowledged",
+        "Alice Realname (Willow) · Marked the case important.",
+        "Alice Realname (Willow) · Added an internal note.",
+        "reporter · Wrote a message. Notice sent to Alice Realname (Willow).",
+        "Alice Realname (Willow) · Wrote to the reporter.",
+        "Alice Realname (Willow) · Status changed to In progress.",
+        "Alice Realname (Willow) · Acknowledged the case.",
     ]
-    assert events[0] == "Alice Realname (Willow) · case viewed"  # this very view
-    assert events.count("Alice Realname (Willow) · case viewed") >= 6
+    assert events[0] == "Alice Realname (Willow) · Opened the case."  # this very view
+    assert events.count("Alice Realname (Willow) · Opened the case.") >= 6
     assert "How are you doing?" not in timeline and "Reporter is safe." not in timeline
