@@ -14,6 +14,7 @@ from app.signals import SIGNALS
 _MAY_FIT_NOW = (
     "staff_profile_changed",
     "staff_enrolled",
+    "staff_reactivated",
     "case_status_changed",
     "case_assigned",
     "case_unassigned",
