@@ -215,6 +215,7 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/staff/counsel", "counsel directory"),
         ("/staff/profile", "profile"),
         ("/staff/profile/paging", "paging"),
+        ("/staff/profile/password", "change password"),
         ("/staff/reauth", "confirm it's you"),
         ("/staff/audit", "audit log"),
     ):
@@ -225,6 +226,12 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
     page.wait_for_selector("h1")
     walk.check(page, "search with no match", lang="en")
     walk.go(page, "/staff/no-such-page", "staff page not found", status=404, lang="en")
+    walk.go(page, "/staff/profile/device", "new authenticator app", lang="en")
+    page.locator("input[name=password]").fill(coordinator.password)
+    page.locator("input[name=code]").fill(coordinator.code())
+    _send_form(page)
+    page.wait_for_selector("#totp-secret")
+    walk.check(page, "new authenticator app, its key", lang="en")
 
     _signed_in(context, app, live_server, counsel.staff)
     walk.go(page, "/counsel", "counsel referrals", lang="en")
