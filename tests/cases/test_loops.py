@@ -20,7 +20,7 @@ from app.staff.models import Training
 from tests.cases.test_case_page import act, as_reporter, fresh, open_case, signed_in
 from tests.factories import Staff, make_case, make_staff
 from tests.helpers import hidden_fields
-from tests.notify.test_sending import Inbox, smtp  # noqa: F401 - the real SMTP server fixture
+from tests.smtp import Inbox
 from tests.triage.test_routing import trained
 
 
