@@ -2,7 +2,8 @@
 each a browser tab (one connection, its own cookies, no pause). A form and its answer are also
 recorded whole, as type PAIR; every answer is checked. Baseline and Reporter: bench/intake.py.
 Staff: the paths in CONFIDE_BENCH_PATHS (JSON: path -> texts each answer holds, the last with
-how many times), signed in with the cookies in CONFIDE_BENCH_COOKIES (bench/staff_pages.py)."""
+how many times), signed in with the cookies in CONFIDE_BENCH_COOKIES (bench/staff_pages.py);
+Search: the same session posts the searches in CONFIDE_BENCH_SEARCHES (JSON: typed -> case id)."""
 
 from __future__ import annotations
 
@@ -106,3 +107,19 @@ class Staff(Tab):
             missing = [text for text in contains if text not in body]
             if page.status_code != 200 or missing or body.count(last) != times:
                 page.failure(f"{page.status_code}: {missing[:1]} missing, {body.count(last)} of {times} {last!r}")
+
+
+class Search(Staff):
+    def on_start(self) -> None:
+        super().on_start()
+        self.searches = itertools.cycle(json.loads(os.environ["CONFIDE_BENCH_SEARCHES"]).items())
+        self.token = hidden_fields(self.client.get("/cases", headers=HEADERS).text or "")
+
+    @task
+    def page(self) -> None:
+        typed, case_id = next(self.searches)
+        body = urlencode(self.token | {"search-q": typed})
+        with self.client.post("/cases/search", data=body, headers=FORM, allow_redirects=False,
+                              catch_response=True) as found:  # fmt: skip
+            if found.status_code != 303 or not (found.headers.get("Location") or "").endswith(f"/cases/{case_id}"):
+                found.failure(f"{found.status_code} to {found.headers.get('Location')}")
