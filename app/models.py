@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, delete, exists, select
+from sqlalchemy import DateTime, delete, exists, false, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
@@ -64,3 +64,11 @@ def conflict_insert(model: Any, dialect: str) -> Any:
     """An INSERT into ``model`` that can say what a conflict does (ON CONFLICT), in the words of
     ``dialect`` (the connection's: PostgreSQL's or SQLite's)."""
     return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+def take_write_lock(column: Any) -> None:
+    """SQLite has no row locks: begin with the database's write lock, by a write to
+    ``column`` (a mapped attribute) that changes nothing, so that no other writer runs between
+    what this transaction reads and what it writes. PostgreSQL locks rows instead."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().execute(update(column.class_).where(false()).values({column.key: column}))

@@ -142,7 +142,7 @@ def queue_texts(staff: factories.Staff, path: str) -> list[Any]:
     texts = [f"{result.total} case", 'id="queue"', *(f'href="/cases/{row.id}"' for row in result.rows)]
     texts += [f"Page {result.page} of {result.pages}"] if result.pages > 1 else []
     texts += ['class="unread"'] if any(row.unread for row in result.rows) else []
-    return [*texts, ['href="/cases/', len(result.rows)]]  # once a row: the other links are to /cases and /cases?…
+    return [*texts, ['<span class="small">#', len(result.rows)]]  # once a row, with its reference
 
 
 def main() -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, false, update
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import Model, db
+from app import models
+from app.extensions import Model
 from app.models import UTCDateTime, minute_now, new_id, utcnow
 
 
@@ -159,8 +160,7 @@ class ConsentRecord(Model):
 
 
 def take_write_lock() -> None:
-    """SQLite: begin with the database's write lock (a write that changes nothing), so no
-    other writer can route, assign, acknowledge or withdraw between what this transaction
-    reads and what it writes. PostgreSQL locks rows instead."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection().execute(update(ConsentRecord).where(false()).values(granted=ConsentRecord.granted))
+    """SQLite: begin with the database's write lock, so no other writer can route, assign,
+    acknowledge or withdraw between what this transaction reads and what it writes.
+    PostgreSQL locks rows instead."""
+    models.take_write_lock(ConsentRecord.granted)

@@ -12,17 +12,14 @@ the kind and how many were found, never what was typed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import aliased
 
 from app.access import COORDINATOR
 from app.cases.exclusions import excluded_among
 from app.cases.models import Case
 from app.cases.references import reference_range
-from app.casework.services import staff_label
-from app.extensions import db
+from app.casework.services import QueueRow, queue_rows
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.signals import announce
@@ -34,21 +31,10 @@ REFERENCE, RECEIPT = "reference", "receipt"
 
 
 @dataclass(frozen=True)
-class FoundCase:
-    id: str
-    level: int
-    category: str
-    status: str
-    language: str
-    created_at: datetime
-    assignee: str
-
-
-@dataclass(frozen=True)
 class SearchResult:
     # REFERENCE, RECEIPT, or "" when what was typed is neither.
     kind: str
-    rows: list[FoundCase]
+    rows: list[QueueRow]
     # More cases matched than are shown: the reference was too short.
     more: bool = False
 
@@ -97,34 +83,6 @@ def find_cases(viewer: StaffUser, typed: str) -> SearchResult:
     return SearchResult(kind, rows, more)
 
 
-def _rows(conditions: list[ColumnElement[bool]], limit: int) -> list[FoundCase]:
-    assignee = aliased(StaffUser)
-    found = db.session.execute(
-        select(
-            Case.id,
-            Case.level,
-            Case.category,
-            Case.status,
-            Case.language,
-            Case.created_at,
-            assignee.name.label("assignee_name"),
-            assignee.email.label("assignee_email"),
-            assignee.pseudonym.label("assignee_pseudonym"),
-        )
-        .outerjoin(assignee, assignee.id == Case.assigned_to_id)
-        .where(*conditions)
-        .order_by(Case.id)
-        .limit(limit)
-    ).all()
-    return [
-        FoundCase(
-            id=r.id,
-            level=r.level,
-            category=r.category,
-            status=r.status,
-            language=r.language,
-            created_at=r.created_at,
-            assignee=staff_label(r.assignee_name, r.assignee_email, r.assignee_pseudonym) if r.assignee_email else "",
-        )
-        for r in found
-    ]
+def _rows(conditions: list[ColumnElement[bool]], limit: int) -> list[QueueRow]:
+    ids = select(Case.id).where(*conditions).order_by(Case.id).limit(limit).subquery()
+    return queue_rows(ids, (Case.id,))

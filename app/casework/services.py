@@ -7,11 +7,12 @@ Who may see a case is decided once, in :func:`app.cases.visibility.visible_case`
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Subquery, func, select, update
 from sqlalchemy.orm import aliased
 
 from app.access import COORDINATOR, RESPONDER
@@ -93,7 +94,6 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
     """One page of the queue: waiting cases first, by level, then by deadline.
 
     Only clear metadata is read; nothing is decrypted."""
-    assignee = aliased(StaffUser)
     conditions = queue_conditions(viewer, filters)
     total = db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
     pages = max(1, math.ceil(total / PER_PAGE))
@@ -104,6 +104,18 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
     page_ids = (
         select(Case.id).where(*conditions).order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
     ).subquery()
+    return QueuePage(
+        rows=queue_rows(page_ids, order),
+        total=total,
+        page=page,
+        pages=pages,
+    )
+
+
+def queue_rows(chosen: Subquery, order: Sequence[Any]) -> list[QueueRow]:
+    """The queue's rows of the cases whose ids ``chosen`` selects, in ``order``: clear
+    metadata and the assignee's name, read in one statement."""
+    assignee = aliased(StaffUser)
     rows = db.session.execute(
         select(
             Case.id,
@@ -120,33 +132,26 @@ def queue_page(viewer: StaffUser, filters: QueueFilters, page: int = 1) -> Queue
             assignee.email.label("assignee_email"),
             assignee.pseudonym.label("assignee_pseudonym"),
         )
-        .join(page_ids, page_ids.c.id == Case.id)
+        .join(chosen, chosen.c.id == Case.id)
         .outerjoin(assignee, assignee.id == Case.assigned_to_id)
         .order_by(*order)
     ).all()
-    return QueuePage(
-        rows=[
-            QueueRow(
-                id=r.id,
-                level=r.level,
-                category=r.category,
-                status=r.status,
-                language=r.language,
-                created_at=r.created_at,
-                ack_due_at=r.ack_due_at,
-                acknowledged=r.acknowledged_at is not None,
-                important=r.important,
-                unread=r.reporter_unread,
-                assignee=staff_label(r.assignee_name, r.assignee_email, r.assignee_pseudonym)
-                if r.assignee_email
-                else "",
-            )
-            for r in rows
-        ],
-        total=total,
-        page=page,
-        pages=pages,
-    )
+    return [
+        QueueRow(
+            id=r.id,
+            level=r.level,
+            category=r.category,
+            status=r.status,
+            language=r.language,
+            created_at=r.created_at,
+            ack_due_at=r.ack_due_at,
+            acknowledged=r.acknowledged_at is not None,
+            important=r.important,
+            unread=r.reporter_unread,
+            assignee=staff_label(r.assignee_name, r.assignee_email, r.assignee_pseudonym) if r.assignee_email else "",
+        )
+        for r in rows
+    ]
 
 
 def staff_label(name: str, email: str, pseudonym: str | None) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, false, select, update
+from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto import DecryptionError
 from app.extensions import db
 from app.keystore import current_keyring
+from app.models import take_write_lock
 from app.signals import announce
 from app.staff import credentials
 from app.staff.models import ROLES, LoginFailures, StaffUser
@@ -43,13 +44,6 @@ def can_sign_in() -> ColumnElement[bool]:
     return and_(StaffUser.active.is_(True), StaffUser.password_hash.is_not(None), StaffUser.totp_sealed.is_not(None))
 
 
-def _take_write_lock() -> None:
-    """SQLite has no row locks: take the database's (a write that changes nothing) before
-    reading who the coordinators are. Reads before it ran outside any transaction."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(StaffUser).where(false()).values(active=StaffUser.active))
-
-
 def keep_a_coordinator(user: StaffUser) -> None:
     """Refuse (:class:`StaffError`) to let ``user`` lose access if they are the last
     coordinator who can sign in.
@@ -57,7 +51,7 @@ def keep_a_coordinator(user: StaffUser) -> None:
     The coordinators' rows stay locked until the caller commits (PostgreSQL; SQLite: the
     whole database), so two coordinators closing each other's accounts at once are
     serialised: the second one finds a single coordinator left and is refused."""
-    _take_write_lock()
+    take_write_lock(StaffUser.active)
     ids = db.session.scalars(
         select(StaffUser.id)
         .where(StaffUser.role == COORDINATOR, can_sign_in())
@@ -71,7 +65,7 @@ def keep_a_coordinator(user: StaffUser) -> None:
 
 def lock_account(user: StaffUser) -> None:
     """Start a change of ``user`` with their row (SQLite: the database) locked and re-read."""
-    _take_write_lock()
+    take_write_lock(StaffUser.active)
     db.session.execute(select(StaffUser.id).where(StaffUser.id == user.id).with_for_update())
     db.session.refresh(user)
 
