@@ -96,6 +96,7 @@ class RateLimits:
     report_all: str
     status: str
     staff_login: str
+    staff_search: str
 
 
 # Every field is documented, with its default, in config.example.toml, which is also the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, g, render_template, request, session
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -124,6 +124,9 @@ def init_errors(app: Flask) -> None:
                 return handler()
             except Exception:  # noqa: BLE001 - the plain page is the fallback
                 log.exception("could not give the form back after an error")
+        # The database may be what failed: the staff frame is drawn without asking it again
+        # who is signed in (a second failure here would leave the bare server page).
+        g.setdefault("staff_user", None)
         return _page(
             500,
             _("Something went wrong on our side"),

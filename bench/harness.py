@@ -49,7 +49,7 @@ RECEIPT_RE = re.compile(r'id="receipt">\s*([0-9-]{24})\s*<')  # the confirmation
 CATEGORY_WEIGHTS = dict(sexual_harassment=26, sexual_assault=12, practitioner_violation=12, exploitation=10, other=12)
 CATEGORY_WEIGHTS |= dict(threats=12, physical_assault=9, rape=7)
 # Rate limits no benchmark client meets: they all come from 127.0.0.1.
-LIMITS = ("report", "report_all", "status", "staff_login")
+LIMITS = ("report", "report_all", "status", "staff_login", "staff_search")
 UNLIMITED = "[rate_limits]\n" + "".join(f'{name} = "1000000 per minute"\n' for name in LIMITS)
 
 

@@ -118,6 +118,7 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
             "report_all": "1000 per minute",
             "status": "1000 per minute",
             "staff_login": "1000 per minute",
+            "staff_search": "1000 per minute",
         },
     }
     base.update(overrides)

@@ -7,11 +7,12 @@ page costs what the first does; every filter has an index (person, action, time;
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from app.audit.log import Break, verify
 from app.audit.models import AuditEntry
@@ -69,9 +70,12 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def audit_page(filters: AuditFilters, before: int | None = None) -> AuditPage:
-    """Up to ``PER_PAGE`` entries matching ``filters``, newest first, numbered below ``before``."""
+def audit_page(filters: AuditFilters, before: int | None = None, *, hidden_cases: Collection[str] = ()) -> AuditPage:
+    """Up to ``PER_PAGE`` entries matching ``filters``, newest first, numbered below ``before``;
+    none about ``hidden_cases`` (those whose reporter kept the viewer away)."""
     conditions = _conditions(filters)
+    if hidden_cases:
+        conditions.append(or_(AuditEntry.case_id.is_(None), AuditEntry.case_id.not_in(hidden_cases)))
     if before is not None:
         conditions.append(AuditEntry.id < before)
     entries = list(

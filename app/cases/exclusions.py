@@ -47,6 +47,17 @@ def excluded_among(case_ids: Sequence[str], staff_ids: Iterable[str]) -> dict[st
     }
 
 
+def cases_excluding(staff_id: str) -> set[str]:
+    """Every case whose reporter asked to keep ``staff_id`` away. Reads every exclusion (a
+    reporter's rare choice: few rows) and tests each against this one person."""
+    index_of = blind_indexer(current_keyring(), PURPOSE)
+    return {
+        case_id
+        for case_id, index in db.session.execute(select(CaseExclusion.case_id, CaseExclusion.staff_index))
+        if index_of(f"{case_id}|{staff_id}") == index
+    }
+
+
 def is_excluded(case_id: str, staff_id: str) -> bool:
     """Whether the reporter of ``case_id`` asked to keep ``staff_id`` away."""
     index = exclusion_index(case_id, staff_id)

@@ -19,7 +19,7 @@ from app.access import COORDINATOR, RESPONDER
 from app.cases.consent import CONTACT_PURPOSES, current_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
-from app.cases.exclusions import excluded_among
+from app.cases.exclusions import cases_excluding, excluded_among
 from app.cases.models import Case, CaseNote, take_write_lock
 from app.cases.sealing import open_json, seal_json
 from app.casework.timeline import TimelineEntry, timeline
@@ -79,6 +79,11 @@ def queue_conditions(viewer: StaffUser, filters: QueueFilters) -> list[ColumnEle
     conditions: list[ColumnElement[bool]] = []
     if viewer.role != COORDINATOR or filters.mine:
         conditions.append(Case.assigned_to_id == viewer.id)
+    else:
+        # A case whose reporter kept this coordinator away is not theirs to see, even listed.
+        kept_away = cases_excluding(viewer.id)
+        if kept_away:
+            conditions.append(Case.id.not_in(kept_away))
     if filters.level is not None:
         conditions.append(Case.level == filters.level)
     if filters.status:

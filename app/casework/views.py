@@ -15,6 +15,7 @@ from app.casework import export as case_export
 from app.casework import search, services
 from app.casework.forms import AssignForm, NoteForm, SearchForm, StaffMessageForm, StatusForm
 from app.config import current_settings
+from app.extensions import limiter
 from app.models import utcnow
 from app.notify.paging import page_history
 from app.referrals import services as referrals
@@ -56,6 +57,7 @@ def queue() -> str:
 
 @blueprint.post("/search", endpoint="search")
 @allow(RESPONDER, COORDINATOR)
+@limiter.limit(lambda: current_settings().rate_limits.staff_search)
 def find() -> Response | tuple[str, int]:
     """By POST, so that a receipt typed here is in no URL, history or access log."""
     form = SearchForm(prefix="search")
@@ -134,7 +136,8 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
         "status_form": status_form,
         "assign_form": assign_form,
         "excluded_count": exclusion_count(case.id) if viewer.role == COORDINATOR else 0,
-        "pages": page_history(case.id) if viewer.role == COORDINATOR else [],
+        # Only imminent danger (L0) is paged.
+        "pages": page_history(case.id) if viewer.role == COORDINATOR and case.level == 0 else [],
         "action": ActionForm(),
         **forms,
     }

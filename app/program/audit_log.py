@@ -24,9 +24,10 @@ from werkzeug.wrappers import Response
 from app.access import COORDINATOR, allow
 from app.audit.browse import AuditFilters, action_label, audit_page, check_chain, describe
 from app.audit.models import AuditEntry
+from app.cases.exclusions import cases_excluding
 from app.cases.references import reference_range
 from app.config import current_settings
-from app.extensions import db
+from app.extensions import db, limiter
 from app.signals import NAMES, announce
 from app.staff.forms import ActionForm
 from app.staff.services import staff_directory
@@ -80,7 +81,11 @@ def index() -> tuple[str, int]:
     viewer = signed_in_staff()
     filters, shown, problems = _filters()
     before = request.args.get("before", "")
-    page = audit_page(filters, int(before) if before.isdigit() and len(before) < 12 else None)
+    page = audit_page(
+        filters,
+        int(before) if before.isdigit() and len(before) < 12 else None,
+        hidden_cases=cases_excluding(viewer.id),
+    )
     announce("audit_viewed", actor=viewer.id, role=viewer.role, **filters.as_detail(), before=before or None)
     directory = staff_directory()
     names = {staff_id: person.label for staff_id, person in directory.items()}
@@ -109,6 +114,7 @@ def index() -> tuple[str, int]:
 
 @blueprint.post("/verify")
 @allow(COORDINATOR)
+@limiter.limit("10 per hour")  # each check reads the whole log
 def verify_chain() -> Response:
     viewer = signed_in_staff()
     if not ActionForm().validate_on_submit():

@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.cases.content import ContactDetails
+from app.cases.exclusions import exclude
+from app.casework import services
 from app.casework.export import safe_cell
 from app.extensions import db
 from tests.cases.test_queue import queue_page, signed_in
@@ -83,3 +85,25 @@ def test_responders_have_no_export_link(client: FlaskClient, app: Flask) -> None
     responder = make_staff("responder")
     make_case(assigned_to=responder)
     assert 'id="export"' not in queue_page(signed_in(app, responder))
+
+
+def test_a_coordinator_the_reporter_kept_away_finds_her_case_in_no_list(client: FlaskClient, app: Flask) -> None:
+    """Not in the queue, not in the CSV, not in the audit log: the case page refuses them,
+    and the lists around it do not tell them of it either."""
+    kept_away, other = make_staff("coordinator", name="Kept Away"), make_staff("coordinator", name="Other One")
+    hers, open_case = make_case(narrative=MARKER), make_case(narrative=MARKER)
+    exclude(hers.id, kept_away.id)
+    db.session.commit()
+    services.assign(other.user, hers, other.id)
+    browser = signed_in(app, kept_away)
+    queue = queue_page(browser)
+    assert f"#{open_case.id[:8]}" in queue and f"#{hers.id[:8]}" not in queue
+    listed = [row["case id"] for row in rows_of(browser.get("/cases/export.csv").get_data(as_text=True))]
+    assert listed == [open_case.id]
+    log = browser.get(f"/staff/audit?case=%23{hers.id[:8]}").get_data(as_text=True)
+    assert f"#{hers.id[:8]}" not in log.split('id="audit"', 1)[1]
+    # Her other coordinator sees it everywhere.
+    browser = signed_in(app, other)
+    assert f"#{hers.id[:8]}" in queue_page(browser)
+    assert hers.id in browser.get("/cases/export.csv").get_data(as_text=True)
+    assert f"#{hers.id[:8]}" in browser.get(f"/staff/audit?case=%23{hers.id[:8]}").get_data(as_text=True)

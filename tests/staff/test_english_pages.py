@@ -8,8 +8,11 @@ import uuid
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from app.casework import services
+from app.extensions import db
 from tests.cases.test_queue import signed_in
 from tests.factories import make_case, make_staff
 
@@ -77,3 +80,22 @@ def test_a_failure_on_a_staff_page_is_shown_in_the_staff_frame(
     html = text(browser, "/cases", 500)
     assert in_staff_frame(html) and "Something went wrong on our side" in html
     assert "the queue broke" not in html
+
+
+def test_a_database_failing_under_a_signed_in_person_still_gives_the_staff_page(
+    client: FlaskClient, app: Flask
+) -> None:
+    """The database fails while the page asks who is signed in: the error page must not ask
+    again (it would fail again, and leave the server's bare page)."""
+    browser = signed_in(app, make_staff("coordinator"))
+
+    def failing(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM staff_users" in statement:
+            raise OperationalError(statement, {}, Exception("the database went away"))
+
+    event.listen(db.engine, "before_cursor_execute", failing)
+    try:
+        html = text(browser, "/cases", 500)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", failing)
+    assert in_staff_frame(html) and "Something went wrong on our side" in html
