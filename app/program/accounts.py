@@ -126,15 +126,18 @@ def reactivate(user: StaffUser, *, by: StaffUser) -> str | None:
     return url
 
 
-def change_password(user: StaffUser, new_password: str) -> None:
-    """The owner's new password (they proved it is them); every other session ends."""
+def change_password(user: StaffUser, new_password: str) -> int:
+    """The owner's new password (they proved it is them); every other session ends. Returns
+    the session epoch it set, for the owner's own session to follow."""
 
-    def change() -> None:
-        lifecycle.change_password(user, new_password)
+    def change() -> int:
+        epoch = lifecycle.change_password(user, new_password)
         _tell(user, "account_password")
+        return epoch
 
-    _run(change)
+    epoch = _run(change)
     announce("staff_password_changed", actor=user.id, role=user.role)
+    return epoch
 
 
 def offer_new_device(user: StaffUser) -> lifecycle.NewDevice:
@@ -143,12 +146,15 @@ def offer_new_device(user: StaffUser) -> lifecycle.NewDevice:
     return offer
 
 
-def confirm_new_device(user: StaffUser, key: object, code: str) -> None:
-    """The owner's codes now come from the new device; every other session ends."""
+def confirm_new_device(user: StaffUser, key: object, code: str) -> int:
+    """The owner's codes now come from the new device; every other session ends. Returns the
+    session epoch it set, for the owner's own session to follow."""
 
-    def change() -> None:
-        lifecycle.confirm_new_device(user, key, code)
+    def change() -> int:
+        epoch = lifecycle.confirm_new_device(user, key, code)
         _tell(user, "account_device")
+        return epoch
 
-    _run(change)
+    epoch = _run(change)
     announce("staff_totp_changed", actor=user.id, role=user.role)
+    return epoch

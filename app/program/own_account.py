@@ -38,8 +38,7 @@ def password() -> Response | tuple[str, int] | str:
     elif not services.reauthenticate(user, form.current_password.data, form.code.data, hashed_client_key()):
         form.code.errors = [WRONG_PROOF]
     else:
-        accounts.change_password(user, form.new_password.data)
-        follow_epoch(user)
+        follow_epoch(accounts.change_password(user, form.new_password.data))
         mark_reauthenticated()
         flash("Your password is changed. Every other session of yours is signed out.", "success")
         return redirect(url_for("staff.profile"), 303)
@@ -87,12 +86,12 @@ def new_device() -> Response | tuple[str, int] | str:
     form = DeviceCodeForm()
     if form.validate_on_submit():
         try:
-            accounts.confirm_new_device(user, key, form.code.data)
+            epoch = accounts.confirm_new_device(user, key, form.code.data)
         except services.StaffError as error:
             form.code.errors = [PASSWORD_PROBLEMS.get(str(error), str(error))]
         else:
             session.pop("new_device", None)
-            follow_epoch(user)
+            follow_epoch(epoch)
             flash("Your codes now come from the new app. Every other session of yours is signed out.", "success")
             return redirect(url_for("staff.profile"), 303)
     status = 400 if form.errors else 200

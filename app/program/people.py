@@ -42,7 +42,7 @@ def index() -> str:
 
 @blueprint.post("/invite")
 @allow(COORDINATOR)
-@fresh_auth("people.index")
+@fresh_auth("people.index", keep=("email", "name", "role"))
 def invite() -> tuple[str, int] | str:
     form = InviteForm()
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.email)).all()
@@ -122,7 +122,7 @@ def render_person(
 
 def _identity_form(person: StaffUser) -> IdentityForm:
     # Back from confirming it is them: the edit as it was typed.
-    kept = kept_form("people.identity")
+    kept = kept_form("people.identity", staff_id=person.id)
     if kept:
         data = {key.removeprefix("who-"): value for key, value in kept.items()}
         return IdentityForm(prefix="who", formdata=None, data=data)

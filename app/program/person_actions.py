@@ -23,7 +23,7 @@ def _back(staff_id: str) -> Response:
 
 @blueprint.post("/<staff_id>/identity")
 @allow(COORDINATOR)
-@fresh_auth("people.edit")
+@fresh_auth("people.edit", keep=("who-name", "who-email", "who-role"))
 def identity(staff_id: str) -> Response | tuple[str, int]:
     person = person_or_404(staff_id)
     form = IdentityForm(prefix="who")

@@ -192,15 +192,17 @@ def reopen_account(user: StaffUser) -> str | None:
     return new_invite(user)
 
 
-def change_password(user: StaffUser, new_password: str) -> None:
+def change_password(user: StaffUser, new_password: str) -> int:
     """Set ``user``'s own new password; every session of theirs ends (the caller keeps the
-    one in hand, see ``sessions.follow_epoch``). Its owner proved it is them first."""
+    one in hand with the returned epoch, see ``sessions.follow_epoch``). Its owner proved it
+    is them first."""
     problem = credentials.password_problem(new_password, user_inputs=[user.email, user.name, "confide"])
     if problem is not None:
         raise StaffError(problem)
     lock_account(user)
     user.password_hash = credentials.hash_password(new_password)
     user.session_epoch += 1
+    return user.session_epoch
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,9 @@ def offered_device(user: StaffUser, key: object) -> str | None:
         return None
 
 
-def confirm_new_device(user: StaffUser, key: object, code: str) -> None:
+def confirm_new_device(user: StaffUser, key: object, code: str) -> int:
     """Move ``user``'s sign-in codes to the offered device once a code from it matches;
-    every session of theirs ends (the caller keeps the one in hand)."""
+    every session of theirs ends (the caller keeps the one in hand with the returned epoch)."""
     lock_account(user)
     secret = offered_device(user, key)
     if secret is None:
@@ -244,3 +246,4 @@ def confirm_new_device(user: StaffUser, key: object, code: str) -> None:
     user.totp_last_step = step
     user.pending_totp_sealed = None
     user.session_epoch += 1
+    return user.session_epoch

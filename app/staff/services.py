@@ -62,7 +62,12 @@ def invite_url(token: str) -> str:
 def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None = None) -> str:
     """Create an account, or invite again one that never enrolled or was deactivated; returns
     the one-time enrolment URL. A deactivated person invited again starts afresh: the account
-    opens with the new role, and the old password and authenticator no longer work."""
+    opens with the new role, and the old password and authenticator no longer work.
+
+    An open account waiting for its enrolment (never enrolled, or reset) only gets a new
+    link: who it is stays as it is, since a change of name or role goes through the identity
+    edit (``app.program.accounts.edit_identity``), with its rules and its notice to the
+    owner. Asked for another role, the invitation is refused."""
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
     email = normalize_email(email)
@@ -71,20 +76,24 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
     user = find_by_email(email)
     if user is not None and user.enrolled and user.active:
         raise StaffError(f"{email} already has an account (to help them back in, reset their sign-in)")
+    if user is not None and user.active and user.role != role:
+        raise StaffError(
+            f"{email} already has an account as {user.role}. Inviting again only sends a new link: "
+            "to change the role, edit the person's name, email and role on their page."
+        )
     reopened = user is not None and not user.active
     if user is None:
         user = StaffUser(email=email, name=name.strip(), role=role)
         db.session.add(user)
         db.session.flush()
-    else:
+    elif reopened:
         user.role, user.name = role, name.strip() or user.name
         user.active = True
-        if reopened:
-            # No session from before comes back, nor any credential.
-            user.session_epoch += 1
-            user.password_hash = user.totp_sealed = user.pending_totp_sealed = None
-            user.enrolled_at = None
-            replace_recovery_codes(user, count=0)
+        # No session from before comes back, nor any credential.
+        user.session_epoch += 1
+        user.password_hash = user.totp_sealed = user.pending_totp_sealed = None
+        user.enrolled_at = None
+        replace_recovery_codes(user, count=0)
     url = new_invite(user)
     db.session.commit()
     actor, actor_role = (by.id, by.role) if by else ("", "system")
@@ -197,10 +206,12 @@ def replace_recovery_codes(user: StaffUser, *, count: int = credentials.RECOVERY
     return codes
 
 
-def check_password_step(email: str, password: str, source: str) -> StaffUser | None:
-    """First factor. None for a wrong password, an unknown or inactive account, or a try
-    that must wait (``credentials.is_locked``); ``source`` is the client's keyed hash."""
+def check_password_step(email: str, password: str, source: str) -> tuple[StaffUser, int] | None:
+    """First factor: the account and the session epoch it had when its password was checked.
+    None for a wrong password, an unknown or inactive account, or a try that must wait
+    (``credentials.is_locked``); ``source`` is the client's keyed hash."""
     user = find_by_email(email)
+    epoch = user.session_epoch if user is not None else 0
     now = utcnow()
     ok = credentials.check_password(user, password)
     if user is None:
@@ -214,7 +225,7 @@ def check_password_step(email: str, password: str, source: str) -> StaffUser | N
         announce("staff_login_failed", actor=user.id, role=user.role, step="password")
         return None
     db.session.commit()
-    return user
+    return user, epoch
 
 
 def check_second_factor(user: StaffUser, code: str, source: str) -> bool:

@@ -20,14 +20,16 @@ def _now() -> int:
     return int(time.time())
 
 
-def start_staff_session(user: StaffUser) -> None:
+def start_staff_session(user: StaffUser, *, epoch: int) -> None:
+    """Sign ``user`` in at ``epoch``: the session epoch their password was checked at. Should
+    a reset or a new password have moved it since, this session is over at once."""
     language = session.get("lang")
     session.clear()
     if language:
         session["lang"] = language
     session.permanent = True
     now = _now()
-    session["staff"] = {"id": user.id, "epoch": user.session_epoch, "since": now, "reauth": now}
+    session["staff"] = {"id": user.id, "epoch": epoch, "since": now, "reauth": now}
     session["seen"] = now
     g.staff_user = user
 
@@ -61,6 +63,8 @@ def current_staff() -> StaffUser | None:
                 hours = current_settings().staff_session_hours
                 flash(f"Your session reached its {hours}-hour limit. Please sign in again.", "info")
             user = None
+    if user is not None:
+        _drop_stale_kept_form()
     g.staff_user = user
     return user
 
@@ -74,10 +78,13 @@ def signed_in_staff() -> StaffUser:
     return user
 
 
-def follow_epoch(user: StaffUser) -> None:
-    """Keep this session after ``user``'s others were ended (``session_epoch`` raised)."""
+def follow_epoch(epoch: int) -> None:
+    """Keep this session after its owner's others were ended: ``epoch`` is the
+    ``session_epoch`` the change set, in its own transaction. (Read again after the commit,
+    it could be a later change's, such as a coordinator's reset, that this session must not
+    outlive.)"""
     data = dict(session.get("staff") or {})
-    data["epoch"] = user.session_epoch
+    data["epoch"] = epoch
     session["staff"] = data
 
 
@@ -95,49 +102,56 @@ def recently_authenticated() -> bool:
 
 # A form sent while its sender had to confirm who they are is kept this long for its page.
 KEPT_FORM_SECONDS = 600
-# Fields never kept: anything that proves who someone is, and the form's own token.
-_NEVER_KEPT = ("csrf_token", "password", "confirm", "code", "current", "new")
+_KEPT_LENGTH = 300
 
 
-def _keep_form(endpoint: str) -> None:
-    # Staff forms that need a fresh proof are short: a few fields of a line or two, which the
-    # session cookie holds with room to spare.
-    fields = {
-        name[:64]: value[:300]
-        for name, value in list(request.form.items())[:12]
-        if not any(word in name.lower() for word in _NEVER_KEPT)
-    }
+def _keep_form(endpoint: str, keep: tuple[str, ...], arguments: dict[str, Any]) -> None:
+    """Keep the fields named in ``keep`` of the form being sent, with the route's arguments
+    (whose page it was). The session cookie is signed, not encrypted: only what the page
+    names as harmless to read back is kept, and a kept form replaces any earlier one."""
+    session.pop("kept_form", None)
+    fields = {name: request.form[name][:_KEPT_LENGTH] for name in keep if name in request.form}
     if fields:
-        session["kept_form"] = {"for": endpoint, "at": _now(), "fields": fields}
+        args = {str(key): str(value) for key, value in arguments.items()}
+        session["kept_form"] = {"for": endpoint, "args": args, "at": _now(), "fields": fields}
 
 
-def kept_form(endpoint: str) -> dict[str, str] | None:
-    """What was typed into ``endpoint``'s form before its sender was asked to confirm it is
-    them (see :func:`fresh_auth`), once; None if nothing (recent) was kept for it."""
+def _drop_stale_kept_form() -> None:
+    kept = session.get("kept_form")
+    if kept is not None and (not isinstance(kept, dict) or _now() - int(kept.get("at", 0)) > KEPT_FORM_SECONDS):
+        session.pop("kept_form", None)
+
+
+def kept_form(endpoint: str, **arguments: str) -> dict[str, str] | None:
+    """What was typed into ``endpoint``'s form, sent with the route's ``arguments`` (the
+    same person's page, say), before its sender was asked to confirm it is them (see
+    :func:`fresh_auth`), once; None if nothing (recent) was kept for it."""
+    _drop_stale_kept_form()
     kept = session.get("kept_form")
     if not isinstance(kept, dict) or kept.get("for") != endpoint:
         return None
-    session.pop("kept_form", None)
-    if _now() - int(kept.get("at", 0)) > KEPT_FORM_SECONDS:
+    if kept.get("args") != {key: str(value) for key, value in arguments.items()}:
         return None
+    session.pop("kept_form", None)
     fields = kept.get("fields")
     return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else None
 
 
-def fresh_auth(back_to: str) -> Callable[[F], F]:
+def fresh_auth(back_to: str, *, keep: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Require password and code again if the last proof is older than ``reauth_minutes``.
 
     ``back_to`` is the endpoint of the page to return to afterwards (a POST cannot be replayed
-    through a redirect), given the view's own URL arguments. What was typed into the form is
-    kept in the session meanwhile (never a password or code), for that page to fill in again:
-    see :func:`kept_form`."""
+    through a redirect), given the view's own URL arguments. The form fields named in ``keep``
+    are kept in the session meanwhile, for that page to fill in again (see :func:`kept_form`);
+    the session cookie can be read by whoever holds it, so ``keep`` never names a secret
+    (a password, a code, an address with a token in it). Nothing is kept by default."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not recently_authenticated():
                 if request.method == "POST" and request.endpoint:
-                    _keep_form(request.endpoint)
+                    _keep_form(request.endpoint, keep, kwargs)
                 flash("For this, please confirm it is you.", "info")
                 own = {arg for rule in current_app.url_map.iter_rules(back_to) for arg in rule.arguments}
                 page = url_for(back_to, **{k: v for k, v in kwargs.items() if k in own})

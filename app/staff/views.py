@@ -51,9 +51,12 @@ def login() -> Response | tuple[str, int] | str:
         return redirect(home_for(current_staff()), 303)  # type: ignore[arg-type]
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.check_password_step(form.email.data, form.password.data, hashed_client_key())
-        if user is not None:
-            session["pending_staff"] = {"id": user.id, "at": int(utcnow().timestamp())}
+        passed = services.check_password_step(form.email.data, form.password.data, hashed_client_key())
+        if passed is not None:
+            user, epoch = passed
+            # Tied to the account's sign-in as the password was checked: a new password, a
+            # reset or a deactivation meanwhile (each moves the epoch) ends it half-finished.
+            session["pending_staff"] = {"id": user.id, "epoch": epoch, "at": int(utcnow().timestamp())}
             return redirect(url_for("staff.login_code", next=request.args.get("next")), 303)
         form.password.errors = ["Wrong email or password, or too many tries. Wait a few minutes if so."]
         return render_template("staff/login.html", form=form), 400
@@ -70,14 +73,15 @@ def login_code() -> Response | tuple[str, int] | str:
         from app.extensions import db
 
         user = db.session.get(StaffUser, str(pending.get("id")))
-    if user is None:
+    if user is None or not user.active or user.session_epoch != pending.get("epoch"):
+        session.pop("pending_staff", None)
         flash("Please sign in again.", "info")
         return redirect(url_for("staff.login"), 303)
     form = CodeForm()
     if form.validate_on_submit():
         failed_before = user.failed_logins
         if services.check_second_factor(user, form.code.data, hashed_client_key()):
-            start_staff_session(user)
+            start_staff_session(user, epoch=pending["epoch"])
             if failed_before:
                 # The owner hears of guesses at her account, at the latest when she signs in.
                 flash(

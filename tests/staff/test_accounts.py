@@ -804,7 +804,7 @@ def test_deactivating_an_invited_person_kills_their_link(client: FlaskClient, ap
 
 
 def test_a_new_invitation_replaces_an_unused_link(client: FlaskClient, app: Flask) -> None:
-    first = invite_by_cli(app, "fay@example.org", "responder")
+    first = invite_by_cli(app, "fay@example.org", "coordinator")
     second = invite_by_cli(app, "fay@example.org", "coordinator")
     assert first != second
     dead = client.get(first)

@@ -5,6 +5,7 @@ the owner; and a form that keeps what was typed while its sender confirms it is 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -14,7 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.extensions import db
@@ -601,3 +603,191 @@ def test_a_kept_form_never_holds_a_password_or_code(client: FlaskClient, app: Fl
         data={**hidden_fields(text(reauth)), "password": coordinator.password, "code": coordinator.code()},
     )
     assert 'value="Rae Moreno"' in person_page(client, person.id)
+
+
+def cookie_session(client: FlaskClient) -> dict[str, object]:
+    """The session as anyone holding the browser's cookie reads it: signed, not encrypted."""
+    app = client.application
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    assert serializer is not None
+    data = serializer.loads(cookie.value)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_paging_address_sent_while_confirming_it_is_you_is_not_kept_in_the_cookie(
+    client: FlaskClient,
+) -> None:
+    coordinator = make_staff("coordinator")
+    sign_in(client, coordinator)
+    people = client.get("/staff/people")
+    paging = client.get("/staff/profile/paging")
+    assert paging.status_code == 200
+    age_session(client, reauth=6 * 60)
+    # An invitation kept from before is replaced: nothing of it stays either.
+    client.post(
+        "/staff/people/invite",
+        data={**hidden_fields(text(people)), "email": "noor@example.org", "name": "Noor", "role": "responder"},
+    )
+    assert "kept_form" in cookie_session(client)
+    asked = client.post(
+        "/staff/profile/paging",
+        data={**hidden_fields(text(paging)), "url": "ntfys://ntfy.example.org/Yh4SecretTopicToken"},
+    )
+    assert asked.status_code == 303 and urlsplit(asked.headers["Location"]).path == "/staff/reauth"
+    held = json.dumps(cookie_session(client))
+    assert "Yh4SecretTopicToken" not in held and "ntfy" not in held
+    assert "kept_form" not in held and "noor@example.org" not in held
+
+
+def test_only_the_fields_an_invitation_names_are_kept_and_only_for_ten_minutes(client: FlaskClient) -> None:
+    coordinator = make_staff("coordinator")
+    sign_in(client, coordinator)
+    age_session(client, reauth=6 * 60)
+    people = client.get("/staff/people")
+    client.post(
+        "/staff/people/invite",
+        data={
+            **hidden_fields(text(people)),
+            "email": "noor@example.org",
+            "name": "Noor Haddad",
+            "role": "counsel",
+            "url": "pover://user@Yh4SecretToken",
+        },
+    )
+    kept = cookie_session(client)["kept_form"]
+    assert isinstance(kept, dict)
+    assert kept["fields"] == {"email": "noor@example.org", "name": "Noor Haddad", "role": "counsel"}
+    # Not taken up within ten minutes: gone from the cookie on the next page, whichever it is.
+    with client.session_transaction() as session:
+        session["kept_form"] = {**session["kept_form"], "at": session["kept_form"]["at"] - 601}
+    assert client.get("/staff/profile").status_code == 200
+    assert "kept_form" not in cookie_session(client)
+
+
+def test_a_kept_identity_edit_fills_in_only_that_persons_page(client: FlaskClient) -> None:
+    coordinator = make_staff("coordinator")
+    rae = make_staff("responder", email="rae@example.org", name="Rae")
+    bo = make_staff("responder", email="bo@example.org", name="Bo")
+    sign_in(client, coordinator)
+    fields = hidden_fields(person_page(client, rae.id))
+    age_session(client, reauth=6 * 60)
+    asked = client.post(
+        f"/staff/people/{rae.id}/identity",
+        data={**fields, "who-name": "Rae Moreno", "who-email": "rae.m@example.org", "who-role": "coordinator"},
+    )
+    assert urlsplit(asked.headers["Location"]).path == "/staff/reauth"
+    # The coordinator gives up on confirming and opens someone else's page.
+    reauth = client.get(asked.headers["Location"])
+    client.post(
+        f"/staff/reauth?next=/staff/people/{bo.id}",
+        data={**hidden_fields(text(reauth)), "password": coordinator.password, "code": coordinator.code()},
+    )
+    page = person_page(client, bo.id)
+    assert "Rae Moreno" not in page and "rae.m@example.org" not in page
+    assert re.search(r'<input[^>]*name="who-email"[^>]*value="bo@example.org"', page)
+    # Rae's own page still gets what was typed for her.
+    page = person_page(client, rae.id)
+    assert re.search(r'<input[^>]*name="who-name"[^>]*value="Rae Moreno"', page)
+    assert re.search(r'<input[^>]*name="who-email"[^>]*value="rae.m@example.org"', page)
+
+
+# --- a sign-in that a change of password or a reset overtakes ----------------------------
+
+
+def test_a_sign_in_half_done_with_the_old_password_cannot_be_finished_after_a_change(
+    client: FlaskClient, app: Flask
+) -> None:
+    counsel = make_staff("counsel", email="lex@example.org")
+    thief = app.test_client()
+    assert password_step(thief, "lex@example.org", counsel.password).status_code == 303
+    accounts.change_password(counsel.user, OTHER_PASSWORD)
+    code = thief.get("/staff/login/code")
+    assert code.status_code == 303 and urlsplit(code.headers["Location"]).path == "/staff/login"
+    assert "Please sign in again." in text(thief.get("/staff/login"))
+    assert not signed_in(thief)
+    # A code page opened before the change does not take the code either.
+    assert password_step(thief, "lex@example.org", OTHER_PASSWORD).status_code == 303
+    page = thief.get("/staff/login/code")
+    assert page.status_code == 200
+    accounts.change_password(db.session.get(StaffUser, counsel.id), "pepper lantern orchard meadow")  # type: ignore[arg-type]
+    late = thief.post("/staff/login/code", data={**hidden_fields(text(page)), "code": counsel.code()})
+    assert late.status_code == 303 and urlsplit(late.headers["Location"]).path == "/staff/login"
+    assert not signed_in(thief)
+
+
+def test_a_reset_committed_just_after_a_password_change_ends_that_session_too(client: FlaskClient, app: Flask) -> None:
+    counsel = make_staff("counsel", email="lex@example.org")
+    sign_in(client, counsel)
+    page = client.get("/staff/profile/password")
+    new_password: list[bool] = []
+
+    def spot_the_new_password(session: Session, _: object) -> None:
+        for changed in session.dirty:
+            if isinstance(changed, StaffUser) and any(inspect(changed).attrs.password_hash.history.added):
+                new_password.append(True)
+
+    def reset_meanwhile(session: Session) -> None:
+        # A coordinator's reset, in a request of its own, commits just after the new password
+        # did, before the session in hand takes up the password change's epoch.
+        if new_password == [True]:
+            new_password.append(False)
+            with app.app_context():
+                accounts.reset_sign_in(db.session.get(StaffUser, counsel.id), by=None)  # type: ignore[arg-type]
+
+    event.listen(Session, "after_flush", spot_the_new_password)
+    event.listen(Session, "after_commit", reset_meanwhile)
+    try:
+        done = client.post(
+            "/staff/profile/password",
+            data={
+                **hidden_fields(text(page)),
+                "current_password": counsel.password,
+                "code": counsel.code(),
+                "new_password": OTHER_PASSWORD,
+                "confirm": OTHER_PASSWORD,
+            },
+        )
+    finally:
+        event.remove(Session, "after_flush", spot_the_new_password)
+        event.remove(Session, "after_commit", reset_meanwhile)
+    assert done.status_code == 303 and new_password == [True, False]
+    assert not user_by_email("lex@example.org").enrolled
+    assert not signed_in(client)
+
+
+# --- inviting someone again --------------------------------------------------------------
+
+
+def invite_on_the_web(client: FlaskClient, email: str, role: str, name: str = "") -> tuple[int, str]:
+    people = client.get("/staff/people")
+    response = client.post(
+        "/staff/people/invite", data={**hidden_fields(text(people)), "email": email, "name": name, "role": role}
+    )
+    return response.status_code, text(response)
+
+
+def test_inviting_an_open_account_again_sends_a_link_and_changes_nobody(
+    client: FlaskClient, app: Flask, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    coordinator, responder, _, _ = coordinator_and_responder(client, app)
+    press(client, responder.id, "reset")
+    send_pending()
+    before = len(inbox.to("rae@example.org"))
+    for role in ("counsel", "coordinator"):
+        status, page = invite_on_the_web(client, "rae@example.org", role, name="Someone Else")
+        assert status == 400 and "already has an account as responder" in page, role
+        assert not INVITE_URL.search(page)
+    status, page = invite_on_the_web(client, "rae@example.org", "responder", name="Someone Else")
+    assert status == 200
+    fields, _ = enrol_form(app.test_client(), enrolment_path(page))
+    user = user_by_email("rae@example.org")
+    assert (user.role, user.name, user.active) == ("responder", "", True)
+    assert len(mails(inbox, "rae@example.org")) == before
+    # Not as counsel through the back door, nor from the command line.
+    result = app.test_cli_runner().invoke(args=["staff", "invite", "--role", "counsel", "--email", "rae@example.org"])
+    assert result.exit_code != 0 and "already has an account as responder" in result.output
+    assert user_by_email("rae@example.org").role == "responder"
