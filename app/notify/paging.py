@@ -5,8 +5,10 @@ the page is claimed by writing its attempt first, one per notice (a unique key),
 run twice, or by two workers at once, pages nobody twice. When every page for a case has
 failed, the next coordinator with a paging address who has not been paged for it (on duty
 first, then the others, oldest account first) gets an urgent notice of their own, emailed and
-paged like the first, until a page gets through or nobody is left. Every attempt is kept,
-never the address, and coordinators see them on the case page."""
+paged like the first, until a page gets through or nobody is left. A coordinator the reporter
+excluded is never a fallback, and a page to one does not count as got through: they cannot
+open the case (unless she excluded every coordinator: see ``Coordinators.kept_away``). Every
+attempt is kept, never the address, and coordinators see them on the case page."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import conflict_insert, utcnow
 from app.notify.models import Notification, PageAttempt
-from app.notify.service import Notice, raise_notices
+from app.notify.service import Notice, coordinators_for, raise_notices
 from app.signals import announce
 from app.staff.models import StaffUser
 from app.staff.paging import UNREADABLE, PageOutcome, paging_url, send_page
@@ -43,17 +45,29 @@ def send_pages() -> int:
     delivered = 0
     failed = _close_interrupted()
     for _ in range(MAX_ROUNDS):
-        for note_id, case_id, staff_id in _unpaged():
+        unpaged = _unpaged()
+        kept_away = _kept_away(sorted({case_id for _, case_id, _ in unpaged}))
+        for note_id, case_id, staff_id in unpaged:
             outcome = _page_once(note_id, case_id, staff_id)
-            if outcome is not None:
-                delivered += outcome.ok
-                if not outcome.ok:
-                    failed.add(case_id)
+            if outcome is None:
+                continue
+            if outcome.ok and staff_id not in kept_away.get(case_id, set()):
+                delivered += 1
+            else:
+                failed.add(case_id)
         fell_back = [case_id for case_id in sorted(failed) if _fall_back(case_id)]
         failed = set()
         if not fell_back:
             break
     return delivered
+
+
+def _kept_away(case_ids: list[str]) -> dict[str, set[str]]:
+    """For each case, the coordinators who cannot act on it: a page to them is no answer."""
+    if not case_ids:
+        return {}
+    coordinators = coordinators_for(case_ids)
+    return {case_id: coordinators.kept_away(case_id) for case_id in case_ids}
 
 
 def _unpaged() -> list[tuple[int, str, str]]:
@@ -128,11 +142,12 @@ def _close_interrupted() -> set[str]:
     return set(cases)
 
 
-def paging_order() -> list[str]:
-    """Coordinators who can be paged, in the order fallbacks reach them: on duty first, then
-    the others, each group oldest account first."""
-    return list(
-        db.session.scalars(
+def paging_order(kept_away: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Coordinators who can be paged, but for ``kept_away``, in the order fallbacks reach them:
+    on duty first, then the others, each group oldest account first."""
+    return [
+        staff_id
+        for staff_id in db.session.scalars(
             select(StaffUser.id)
             .where(
                 StaffUser.role == "coordinator",
@@ -142,7 +157,8 @@ def paging_order() -> list[str]:
             )
             .order_by(StaffUser.on_duty.desc(), StaffUser.created_at, StaffUser.id)
         )
-    )
+        if staff_id not in kept_away
+    ]
 
 
 def _fall_back(case_id: str) -> bool:
@@ -151,13 +167,15 @@ def _fall_back(case_id: str) -> bool:
     attempts = list(
         db.session.scalars(select(PageAttempt).where(PageAttempt.case_id == case_id).order_by(PageAttempt.id))
     )
-    # One got through, or one is under way (its own failure would fall back in its turn).
+    kept_away = _kept_away([case_id]).get(case_id, set()) if attempts else set()
+    # One got through to someone who can open the case, or one is under way (its own failure
+    # would fall back in its turn).
     unanswered = [attempt for attempt in attempts if attempt.fallback_staff_id is None]
-    if any(attempt.ok is not False for attempt in attempts) or not unanswered:
+    if any(attempt.ok is not False and attempt.staff_id not in kept_away for attempt in attempts) or not unanswered:
         db.session.rollback()
         return False
     tried = {attempt.staff_id for attempt in attempts}
-    following = next((staff_id for staff_id in paging_order() if staff_id not in tried), None)
+    following = next((staff_id for staff_id in paging_order(kept_away) if staff_id not in tried), None)
     if following is None:
         db.session.rollback()
         return False
@@ -192,7 +210,8 @@ def page_history(case_id: str) -> list[PageLine]:
         return []
     people = staff_directory()
     outcome = {attempt.staff_id: attempt.ok for attempt in attempts}
-    settled = all(attempt.ok is False for attempt in attempts)
+    kept_away = _kept_away([case_id]).get(case_id, set())
+    settled = all(attempt.ok is False or attempt.staff_id in kept_away for attempt in attempts)
 
     def name(staff_id: str | None) -> str:
         person = people.get(staff_id or "")

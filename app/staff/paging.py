@@ -28,6 +28,30 @@ TEST_TITLE = "Confide: test page"
 NOT_DELIVERED = "not delivered"
 TIMED_OUT = "timed out"
 UNREADABLE = "address unreadable"
+REFUSED = "address refused"
+
+# The Apprise services an address may name: those made to reach a person at once, in their
+# secure forms (HTTPS or TLS). Others (syslog, MQTT, desktop notices, a plain TCP or UDP
+# target…) page nobody, and would let an address aim test pages at hosts inside the network.
+PAGING_SCHEMES = (
+    "ntfys",
+    "pover",
+    "signals",
+    "matrixs",
+    "tgram",
+    "twilio",
+    "sns",
+    "slack",
+    "discord",
+    "pagerduty",
+    "opsgenie",
+    "mailtos",
+    "jsons",
+)
+# Their plain forms, which send pages over plain HTTP (or SMTP without TLS) unless the address
+# names a service that is reached over HTTPS anyway (ntfy://topic is ntfy.sh): refused in
+# production unless ``paging.allow_plain_http`` is on.
+PLAIN_SCHEMES = ("ntfy", "signal", "matrix", "mailto", "json")
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,15 @@ def paging_problem(url: str) -> str | None:
             "Apprise does not recognise that address. Check it against the page for your service "
             "in the Apprise documentation, and enter only one address."
         )
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in PAGING_SCHEMES + PLAIN_SCHEMES:
+        return (
+            "Paging addresses may use only these kinds of Apprise address: "
+            + ", ".join(f"{name}://" for name in PAGING_SCHEMES)
+            + " (and, where this site allows plain HTTP, "
+            + ", ".join(f"{name}://" for name in PLAIN_SCHEMES)
+            + ")."
+        )
     settings = current_settings()
     if _insecure(service) and settings.env == "production" and not settings.paging.allow_plain_http:
         return (
@@ -143,6 +176,9 @@ def send_page(url: str, *, test: bool = False) -> PageOutcome:
     title, body = page_text(test=test)
     timeout = current_settings().paging.timeout_seconds
     try:
+        # An address kept from before a rule tightened is not paged.
+        if paging_problem(url):
+            return PageOutcome(False, REFUSED)
         asset = _asset()
         service = _service(url, asset)
         if service is None:

@@ -44,7 +44,7 @@ from app.cases.models import Case, ConsentRecord, take_write_lock
 from app.config import current_settings
 from app.extensions import db
 from app.models import minute_now, utcnow
-from app.notify.service import Notice, coordinator_ids, raise_notices, to_coordinators
+from app.notify.service import Coordinators, Notice, coordinators_for, raise_notices, to_coordinators
 from app.signals import announce, announce_each
 from app.staff.models import StaffUser
 from app.triage.eligibility import OPEN_RANKS, Pool, lock_pool, roster, why_nobody
@@ -165,7 +165,7 @@ def withdraw_from_responder(case_id: str) -> str | None:
         [
             Notice(holder.id, case_id, "unassigned", f"unassigned:{case_id}:{case.routing_round}"),
             *to_coordinators(
-                coordinator_ids(),
+                coordinators_for([case_id]).told(case_id),
                 "no_peer_support",
                 case_id=case_id,
                 key=f"no-peer-support:{case_id}:{case.routing_round}",
@@ -224,14 +224,10 @@ def _explained(
 def _notices(decisions: Sequence[_Decision]) -> list[Notice]:
     """Who hears of the decisions: the responder given a case, or the coordinators when
     nobody could take it; and, for imminent danger (L0), the on-call coordinators at once,
-    whoever has the case."""
-    coordinators: dict[bool, list[str]] = {}
-
-    def to(on_call_only: bool) -> list[str]:
-        if on_call_only not in coordinators:
-            coordinators[on_call_only] = coordinator_ids(on_call_only=on_call_only)
-        return coordinators[on_call_only]
-
+    whoever has the case. Never a coordinator the reporter excluded (see
+    ``Coordinators.kept_away``), read once for the batch."""
+    heard = [d.case.id for d in decisions if not d.staff_id or (d.case.level == 0 and d.number == 1)]
+    coordinators = coordinators_for(heard) if heard else Coordinators({})
     notices: list[Notice] = []
     for decision in decisions:
         case_id, number = decision.case.id, decision.number
@@ -240,9 +236,11 @@ def _notices(decisions: Sequence[_Decision]) -> list[Notice]:
                 Notice(decision.staff_id, case_id, "assigned", f"assigned:{case_id}:{number}", decision.case.level == 0)
             )
         else:
-            notices += to_coordinators(to(False), "no_eligible", case_id=case_id, key=f"no-eligible:{case_id}:{number}")
+            key = f"no-eligible:{case_id}:{number}"
+            notices += to_coordinators(coordinators.told(case_id), "no_eligible", case_id=case_id, key=key)
         if decision.case.level == 0 and number == 1:
-            notices += to_coordinators(to(True), "urgent", case_id=case_id, key=f"urgent:{case_id}", urgent=True)
+            on_call = coordinators.told(case_id, on_call_only=True)
+            notices += to_coordinators(on_call, "urgent", case_id=case_id, key=f"urgent:{case_id}", urgent=True)
     return notices
 
 
@@ -494,7 +492,7 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
     if not (missed.rowcount and moved.rowcount):  # type: ignore[attr-defined]
         db.session.rollback()
         return "superseded"
-    coordinators = coordinator_ids()
+    coordinators = coordinators_for([case.id]).told(case.id)
     raise_notices(to_coordinators(coordinators, "escalated", case_id=case.id, key=f"escalated:{case.id}:{number}"))
     db.session.commit()
     announce(

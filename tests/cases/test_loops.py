@@ -111,6 +111,19 @@ def test_a_reply_on_an_urgent_case_is_sent_at_once_and_with_nobody_on_it_reaches
     assert not marked_new(cora, waiting.id)
 
 
+def test_a_reply_with_nobody_on_the_case_skips_the_coordinators_the_reporter_excluded(
+    app: Flask, client: FlaskClient
+) -> None:
+    ana, ben = make_staff("coordinator"), make_staff("coordinator")
+    waiting = make_case()
+    exclude(waiting.id, ana.id)
+    db.session.commit()
+    reporter_writes(app, waiting)
+    assert not notices_to(ana, "reporter_wrote"), "she cannot open the case: she is not told of it"
+    [notice] = notices_to(ben, "reporter_wrote")
+    assert notice.case_id == waiting.id
+
+
 def test_a_reassignment_tells_the_new_assignee_and_the_old_one(app: Flask, client: FlaskClient) -> None:
     a = make_staff("responder", name="Alice")
     b = make_staff("responder", name="Bob")

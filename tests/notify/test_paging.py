@@ -21,9 +21,11 @@ from redis import Redis
 from sqlalchemy import select, text
 
 from app.audit.models import AuditEntry
+from app.cases.exclusions import exclude
 from app.extensions import db
 from app.notify.models import PageAttempt
 from app.notify.sending import send_pending
+from app.notify.service import Notice, raise_notices
 from app.staff.models import StaffUser
 from app.staff.paging import set_paging_url
 from app.triage.routing import route_case
@@ -175,6 +177,53 @@ def test_when_every_page_fails_the_case_says_nobody_else_could_be_paged(
     page_text = case_page(client, ana, case.id)
     assert "; paged Ben instead (failed)." in page_text
     assert "Page to Ben failed</strong>" in page_text and "nobody else could be paged" in page_text
+
+
+def kept_from(case_id: str, *people: Staff) -> None:
+    for person in people:
+        exclude(case_id, person.id)
+    db.session.commit()
+
+
+def test_a_fallback_never_pages_a_coordinator_the_reporter_excluded(
+    app: Flask, client: FlaskClient, pager: Pager, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    ana = coordinator("Ana", on_duty=True, paging=pager.url("/down/ana"))
+    ben = coordinator("Ben", on_duty=False, paging=pager.url("/ben/topic"))
+    coordinator("Dee", on_duty=False, paging=pager.url("/dee/topic"))
+    case = make_case(narrative=NARRATIVE, danger_now="yes")
+    kept_from(case.id, ben)
+    route_case(case.id)
+    send_pending(urgent_only=True)
+    assert pager.to("/ben/topic") == [] and inbox.to("ben@example.org") == [], "Ben cannot open the case"
+    assert len(pager.to("/dee/topic")) == 1
+    assert "; paged Dee instead (delivered)." in case_page(client, ana, case.id)
+
+
+def test_a_page_to_a_coordinator_who_cannot_open_the_case_does_not_count_as_delivered(app: Flask, pager: Pager) -> None:
+    ana = coordinator("Ana", on_duty=True, paging=pager.url("/ana/topic"))
+    coordinator("Ben", on_duty=False, paging=pager.url("/ben/topic"))
+    case = make_case(narrative=NARRATIVE, danger_now="yes")
+    kept_from(case.id, ana)
+    # An urgent notice raised to her all the same (by any path): her page is no answer.
+    raise_notices([Notice(ana.id, case.id, "urgent", f"urgent:{case.id}:{ana.id}", urgent=True)])
+    db.session.commit()
+    send_pending(urgent_only=True)
+    assert len(pager.to("/ana/topic")) == 1
+    assert len(pager.to("/ben/topic")) == 1, "someone who can open the case is paged"
+
+
+def test_a_reporter_who_excluded_every_coordinator_still_has_them_paged(app: Flask, pager: Pager) -> None:
+    # Nobody else could act on the case: danger is never left unheard (see Coordinators.kept_away).
+    ana = coordinator("Ana", on_duty=True, paging=pager.url("/ana/topic"))
+    ben = coordinator("Ben", on_duty=False, paging=pager.url("/ben/topic"))
+    case = make_case(narrative=NARRATIVE, danger_now="yes")
+    kept_from(case.id, ana, ben)
+    route_case(case.id)
+    send_pending(urgent_only=True)
+    assert len(pager.to("/ana/topic")) == 1
+    assert pager.to("/ben/topic") == [], "the page that got through is enough"
 
 
 def test_two_workers_at_once_page_nobody_twice(app: Flask, pager: Pager) -> None:

@@ -4,15 +4,17 @@ it is never shown again in full, and a test page reaches them."""
 from __future__ import annotations
 
 import dataclasses
+import socket
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from apprise.manager_plugins import NotificationManager
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.staff.models import StaffUser
-from app.staff.paging import paging_problem
+from app.staff.paging import PAGING_SCHEMES, PLAIN_SCHEMES, _seal, paging_problem
 from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields
 from tests.notify import test_paging
@@ -113,6 +115,48 @@ def test_an_address_apprise_cannot_use_is_refused(client: FlaskClient, address: 
     assert problem in page and "has-error" in page
     assert address[:20] not in page, "what was typed is not sent back"
     assert db.session.get(StaffUser, cora.id).paging_sealed is None  # type: ignore[union-attr]
+
+
+ALLOWED_ONLY = "Paging addresses may use only these kinds of Apprise address: ntfys://, pover://"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["rsyslog://127.0.0.1:514", "RSysLog://10.0.0.5", "syslog://", "form://127.0.0.1/hook", "xml://10.0.0.5/hook"],
+)
+def test_an_address_that_pages_nobody_is_refused_naming_what_is_allowed(client: FlaskClient, address: str) -> None:
+    cora = signed_in_coordinator(client)
+    refused = save(client, address)
+    assert refused.status_code == 400  # type: ignore[attr-defined]
+    page = text(refused)  # type: ignore[arg-type]
+    assert ALLOWED_ONLY in page and "signals://" in page and "where this site allows plain HTTP" in page
+    assert db.session.get(StaffUser, cora.id).paging_sealed is None  # type: ignore[union-attr]
+
+
+def test_an_address_kept_from_before_the_rule_is_not_paged(client: FlaskClient) -> None:
+    cora = signed_in_coordinator(client)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(1)
+        user = db.session.get(StaffUser, cora.id)
+        assert user is not None
+        # Sealed as it would have been before only paging services were allowed.
+        user.paging_sealed = _seal(user.id, f"rsyslog://127.0.0.1:{listener.getsockname()[1]}")
+        db.session.commit()
+        assert "The test page did not get through" in press(client, "test")
+        with pytest.raises(TimeoutError):
+            listener.recvfrom(4096)
+
+
+def test_every_allowed_kind_of_address_is_an_apprise_service_in_the_form_named() -> None:
+    plugins = NotificationManager()
+    for scheme in PAGING_SCHEMES:
+        assert scheme in plugins, scheme
+        secure = plugins[scheme].secure_protocol
+        assert scheme in ((secure,) if isinstance(secure, str) else tuple(secure)), scheme
+    for scheme in PLAIN_SCHEMES:
+        assert scheme in plugins and plugins[scheme].protocol == scheme, scheme
+        assert plugins[scheme].secure_protocol in PAGING_SCHEMES, "the secure form is allowed too"
 
 
 def test_in_production_plain_http_is_refused_unless_allowed(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

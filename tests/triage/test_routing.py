@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.cases.exclusions import exclude, excluded_among
 from app.cases.models import Case, CaseExclusion
@@ -14,7 +14,7 @@ from app.models import utcnow
 from app.notify.models import Notification
 from app.staff.models import Training
 from app.triage.models import RoutingRound
-from app.triage.routing import check_deadline, overdue_rounds, route_case
+from app.triage.routing import check_deadline, overdue_rounds, route_batch, route_case, withdraw_from_responder
 from tests.factories import Staff, make_case, make_staff
 
 
@@ -192,3 +192,77 @@ def test_the_report_form_lets_a_reporter_exclude_responders_by_pseudonym(app: Fl
     row = db.session.execute(select(CaseExclusion.__table__)).one()._mapping
     assert set(row) == {"case_id", "staff_index"} and birch.id not in str(dict(row))
     assert route_case(case.id) == "coordinators"
+
+
+def kept_from(case: Case, *people: Staff) -> Case:
+    for person in people:
+        exclude(case.id, person.id)
+    db.session.commit()
+    return case
+
+
+def told(kind: str, case: Case) -> set[str]:
+    return {n.staff_id or "" for n in notes(kind) if n.case_id == case.id}
+
+
+def test_coordinators_the_reporter_excluded_hear_nothing_of_an_urgent_case(app: Flask) -> None:
+    ana = make_staff("coordinator", on_duty=True)
+    ben = make_staff("coordinator", on_duty=True)
+    cleo = make_staff("coordinator", on_duty=False)
+    # No responder: each case goes to the coordinators, and each is imminent danger (L0).
+    away_from_ana = kept_from(make_case(danger_now="yes"), ana)
+    away_from_the_on_call = kept_from(make_case(danger_now="yes"), ana, ben)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert len(route_batch(away_from_ana.id, limit=10).cases) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert told("urgent", away_from_ana) == {ben.id}
+    assert told("no_eligible", away_from_ana) == {ben.id, cleo.id}
+    # Nobody on duty may open it: the coordinators off duty are woken instead.
+    assert told("urgent", away_from_the_on_call) == {cleo.id}
+    assert told("no_eligible", away_from_the_on_call) == {cleo.id}
+    # The batch reads the exclusions for the responders and for the coordinators, not per case.
+    assert sum("case_exclusions" in statement for statement in statements) <= 2
+
+
+def test_a_reporter_who_excluded_every_coordinator_still_has_them_told_of_danger(app: Flask) -> None:
+    # Nobody else could act on the case: imminent danger is never left unheard.
+    ana = make_staff("coordinator", on_duty=True)
+    ben = make_staff("coordinator", on_duty=False)
+    case = kept_from(make_case(danger_now="yes"), ana, ben)
+    assert route_case(case.id) == "coordinators"
+    assert told("urgent", case) == {ana.id}
+    assert told("no_eligible", case) == {ana.id, ben.id}
+
+
+def test_an_escalation_skips_the_coordinators_the_reporter_excluded(app: Flask) -> None:
+    ana = make_staff("coordinator")
+    ben = make_staff("coordinator")
+    responder(), responder()
+    case = kept_from(make_case(category="rape", when="72h"), ana)
+    route_case(case.id)
+    case = fresh(case)
+    first = case.assigned_to_id
+    assert check_deadline(case.id, 1, now=case.ack_due_at + timedelta(minutes=1)) == "assigned"
+    assert fresh(case).assigned_to_id not in (None, first)
+    assert told("escalated", case) == {ben.id}
+
+
+def test_a_withdrawn_case_is_announced_to_the_coordinators_the_reporter_did_not_exclude(app: Flask) -> None:
+    ana = make_staff("coordinator")
+    ben = make_staff("coordinator")
+    maple = responder()
+    case = kept_from(make_case(), ana)
+    assert route_case(case.id) == "assigned"
+    assert withdraw_from_responder(case.id) == maple.id
+    db.session.commit()
+    assert told("no_peer_support", case) == {ben.id}
+    assert told("unassigned", case) == {maple.id}
