@@ -108,6 +108,7 @@ def announce(name: str, *, actor: str, role: str, case_id: str | None = None, **
 
 def announce_each(name: str, *, actor: str, role: str, events: Sequence[tuple[str | None, dict[str, Any]]]) -> None:
     """Send signal ``name`` once for many events, each a case id and its details; the audit
-    log writes them together, one entry each."""
+    log writes them together, one entry each. Every receiver of a signal sent this way takes
+    ``events`` (its ``case_id`` is None and its ``detail`` empty)."""
     if events:
         SIGNALS[name].send(name, actor=actor, role=role, case_id=None, detail={}, events=list(events))

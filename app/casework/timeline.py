@@ -83,9 +83,10 @@ def describe(
             text += f", from {name(previous)}"
         return f"{text}.{told}"
     if action == "case_unassigned":
-        why = {"peer_support_withdrawn": ": the reporter withdrew consent to peer support"}.get(
-            str(detail.get("reason")), ""
-        )
+        why = {
+            "peer_support_withdrawn": ": the reporter withdrew consent to peer support",
+            "deactivated": ": their account was deactivated, so it is routed again",
+        }.get(str(detail.get("reason")), "")
         return f"The case left {name(detail.get('previous'))}{why}."
     if action == "message_sent":
         if detail.get("direction") == "from_reporter":

@@ -85,7 +85,8 @@ def export() -> Response:
 
 
 def _assignee_choices(case: Case, *, peer_support: bool) -> list[SelectChoice]:
-    return [
+    # Nobody is chosen until the coordinator chooses: a tired click on "Reassign" moves nothing.
+    return [SelectChoice("", "Choose who should have it…")] + [
         SelectChoice(option.staff.id, option.label)
         for option in services.assignable_staff(case, peer_support=peer_support)
     ]
@@ -184,7 +185,9 @@ def assign(case_id: str) -> Response:
     case = visible_case(signed_in_staff(), case_id)
     form = AssignForm(prefix="assign")
     form.staff_id.choices = _assignee_choices(case, peer_support=current_consent(case.id)["peer_support"])
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not form.staff_id.data:
+        flash("Choose who should have the case, then press Reassign.", "error")
+    elif form.validate_on_submit():
         try:
             services.assign(signed_in_staff(), case, form.staff_id.data)
             flash("Reassigned.", "success")

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.access import COORDINATOR, allow
-from app.audit.browse import AuditFilters, action_label, audit_page, check_chain, describe
+from app.audit.browse import AuditFilters, AuditPage, action_label, audit_page, check_chain, describe
 from app.audit.models import AuditEntry
 from app.cases.exclusions import cases_excluding
 from app.cases.references import reference_range
@@ -81,10 +81,15 @@ def index() -> tuple[str, int]:
     viewer = signed_in_staff()
     filters, shown, problems = _filters()
     before = request.args.get("before", "")
-    page = audit_page(
-        filters,
-        int(before) if before.isdigit() and len(before) < 12 else None,
-        hidden_cases=cases_excluding(viewer.id),
+    # A filter that could not be read shows nothing, rather than the whole log under it.
+    page = (
+        AuditPage([], None)
+        if problems
+        else audit_page(
+            filters,
+            int(before) if before.isdigit() and len(before) < 12 else None,
+            hidden_cases=cases_excluding(viewer.id),
+        )
     )
     announce("audit_viewed", actor=viewer.id, role=viewer.role, **filters.as_detail(), before=before or None)
     directory = staff_directory()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
@@ -31,9 +32,18 @@ def init_app(app: Flask) -> None:
     for name in _MAY_FIT_NOW:
         # weak=False: the listener lives as long as the process (connecting again changes nothing).
         SIGNALS[name].connect(_may_fit_now, weak=False)
+    SIGNALS["staff_deactivated"].connect(_release, weak=False)
 
 
-def _may_fit_now(name: str, *, actor: str, role: str, case_id: str | None, detail: dict[str, Any]) -> None:
+def _may_fit_now(
+    name: str,
+    *,
+    actor: str,
+    role: str,
+    case_id: str | None,
+    detail: dict[str, Any],
+    events: Sequence[tuple[str | None, dict[str, Any]]] = (),
+) -> None:
     """Look for waiting cases someone may now take, in a job (announced after the commit,
     so the job reads what changed). A lost job is made up for by the periodic sweep."""
     if name == "case_status_changed" and detail.get("new") not in ("closed", "referred"):
@@ -45,3 +55,21 @@ def _may_fit_now(name: str, *, actor: str, role: str, case_id: str | None, detai
     from app.triage.queue import enqueue_offer
 
     enqueue_offer(name)
+
+
+def _release(
+    name: str,
+    *,
+    actor: str,
+    role: str,
+    case_id: str | None,
+    detail: dict[str, Any],
+    events: Sequence[tuple[str | None, dict[str, Any]]] = (),
+) -> None:
+    """A deactivated person's open cases are routed again at once, rather than wait, unseen,
+    for a deadline that an acknowledged case no longer has."""
+    from app.triage.queue import enqueue_route
+    from app.triage.routing import release_cases
+
+    for released, level in release_cases(str(detail.get("staff", ""))):
+        enqueue_route(released, level)

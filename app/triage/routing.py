@@ -434,6 +434,61 @@ def offer_waiting(*, now: datetime | None = None) -> int:
             return given
 
 
+def release_cases(staff_id: str) -> list[tuple[str, int]]:
+    """Someone who can no longer work (deactivated) gives back every open case they hold,
+    acknowledged or not: each is routed again as after a missed deadline (their round ends
+    "released"), and the coordinators are told. Its own transaction; returns the cases
+    (id, level) to queue for routing: a lost job is made up for by the sweep."""
+    try:
+        take_write_lock()
+        held = db.session.execute(
+            select(Case.id, Case.level, Case.routing_round)
+            .where(Case.assigned_to_id == staff_id, Case.queue_rank.in_(OPEN_RANKS))
+            .order_by(Case.id)
+            .with_for_update(key_share=True)
+        ).all()
+        if not held:
+            db.session.rollback()
+            return []
+        ids = [case.id for case in held]
+        db.session.execute(
+            update(RoutingRound)
+            .where(RoutingRound.case_id.in_(ids), RoutingRound.outcome == "assigned")
+            .values(outcome="released")
+        )
+        db.session.execute(
+            update(Case)
+            .where(Case.id.in_(ids), Case.assigned_to_id == staff_id)
+            .values(routing_state="rerouting", assigned_to_id=None, assigned_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        coordinators = coordinators_for(ids)
+        raise_notices(
+            [
+                notice
+                for case in held
+                for notice in to_coordinators(
+                    coordinators.told(case.id),
+                    "released",
+                    case_id=case.id,
+                    key=f"released:{case.id}:{case.routing_round}",
+                )
+            ]
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    announce_each(
+        "case_unassigned",
+        actor="",
+        role="system",
+        events=[(case.id, {"previous": staff_id, "reason": "deactivated"}) for case in held],
+    )
+    log.info("%d open case(s) of staff %s routed again: deactivated", len(held), staff_id)
+    return [(case.id, case.level) for case in held]
+
+
 def end_routing_for_assignment(case_id: str) -> int | None:
     """A coordinator gave the case to someone: its open round ends (outcome reassigned)
     and routing leaves the case alone, so neither a routing job nor an old round's

@@ -184,6 +184,7 @@ def test_the_reassign_list_puts_who_fits_first_and_says_why_the_others_do_not(ap
 
     listed = choices(open_case(cora, case))
     assert listed == [
+        "Choose who should have it…",
         "Idle Fit, responder — eligible, 0/5 cases",
         "Busy Fit, responder — eligible, 1/5 cases",
         "Cora, coordinator",
@@ -196,8 +197,14 @@ def test_the_reassign_list_puts_who_fits_first_and_says_why_the_others_do_not(ap
     page = open_case(cora, case)
     assert "Kept Away" not in page and "Juniper" not in page and excluded.id not in page
     assert {off.id, english.id, untrained.id} <= set(re.findall(r'<option value="([^"]+)"', page))
+    # Nothing is chosen for the coordinator: Reassign pressed as the page came moves nothing.
+    offered = page.split('id="assign-staff_id"', 1)[1].split("</select>", 1)[0]
+    assert "selected" not in offered and '<option value="">' in offered
+    pressed = act(cora, case, "assign", **{"assign-staff_id": ""})
+    assert "Choose who should have the case, then press Reassign." in unescape(pressed.get_data(as_text=True))
+    assert fresh(case).assigned_to_id is None
 
     # Without consent to peer support, coordinators only.
     private = make_case(language="ko", consent={"peer_support": False})
-    assert choices(open_case(cora, private)) == ["Cora, coordinator"]
+    assert choices(open_case(cora, private)) == ["Choose who should have it…", "Cora, coordinator"]
     assert idle.id not in open_case(cora, private)

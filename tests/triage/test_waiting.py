@@ -27,6 +27,7 @@ from app.staff.profiles import add_training, update_profile
 from app.triage.models import RoutingRound
 from app.triage.queue import queue_names, redis_connection
 from app.triage.routing import check_deadline, offer_waiting, route_case
+from app.vocabulary import CLOSE_REASONS
 from tests.cases.test_case_page import open_case, signed_in
 from tests.conftest import run_worker
 from tests.factories import Staff, make_case, make_staff
@@ -387,3 +388,32 @@ def test_many_waiting_cases_are_offered_a_batch_at_a_time_past_those_nobody_fits
     # offered all the same.
     assert [fresh(case).assigned_to_id for case in cases] == [None, None, maple.id, maple.id, maple.id]
     assert [len(rounds(case)) for case in cases] == [1, 1, 2, 2, 2]
+
+
+def test_a_deactivated_responders_open_cases_are_routed_again_at_once(client: FlaskClient, app: Flask) -> None:
+    """Acknowledged or not, what a deactivated responder held goes to someone who can work it,
+    and its page says why; a closed case stays as it was."""
+    coordinator = make_staff("coordinator", name="Cora Lead")
+    rosa = responder(name="Rosa Responder")
+    new, seen, done = (make_case() for _ in range(3))
+    run_worker(app)
+    for case in (new, seen, done):
+        assert fresh(case).assigned_to_id == rosa.id
+    for case in (seen, done):
+        change_status(rosa.user, fresh(case), "acknowledged")
+    change_status(rosa.user, fresh(done), "closed", reason=next(iter(CLOSE_REASONS)))
+    ben = responder(name="Ben Backup")
+
+    browser = signed_in(app, coordinator)
+    page = browser.get(f"/staff/people/{rosa.id}").get_data(as_text=True)
+    assert browser.post(f"/staff/people/{rosa.id}/deactivate", data=hidden_fields(page)).status_code == 303
+    assert run_worker(app) >= 2
+
+    for case in (new, seen):
+        case = fresh(case)
+        assert case.assigned_to_id == ben.id and case.routing_state == "assigned"
+        assert rounds(case)[0][2] == "released" and rounds(case)[-1][1:3] == (ben.id, "assigned")
+    assert fresh(done).assigned_to_id == rosa.id and fresh(done).status == "closed"
+    assert len(notes("released")) == 2
+    timeline = unescape(open_case(browser, seen))
+    assert "The case left Rosa Responder: their account was deactivated, so it is routed again." in timeline
