@@ -119,9 +119,11 @@ def _render_case(case_id: str, status: int = 200, **forms: object) -> tuple[str,
     case = visible_case(viewer, case_id)
     view = services.view_case(viewer, case)
     assign_form = AssignForm(prefix="assign")
-    # Only coordinators reassign: nobody else's page is made to look the choices up.
+    # Only coordinators reassign, and the list (who fits, and why the others do not, read from
+    # every responder's caseload) is looked up only when they ask for it: most views are to read.
+    reassigning = viewer.role == COORDINATOR and request.args.get("reassign") == "1"
     assign_form.staff_id.choices = (
-        _assignee_choices(case, peer_support=view.consent["peer_support"]) if viewer.role == COORDINATOR else []
+        _assignee_choices(case, peer_support=view.consent["peer_support"]) if reassigning else []
     )
     status_form = StatusForm(prefix="status")
     next_statuses = [s for s in TRANSITIONS.get(case.status, ()) if s != "referred" or view.can_refer]

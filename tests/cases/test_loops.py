@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.cases.exclusions import exclude
+from app.cases.models import Case
 from app.extensions import db
 from app.notify.models import Notification
 from app.notify.sending import send_pending
@@ -150,6 +151,14 @@ def test_a_reassignment_tells_the_new_assignee_and_the_old_one(app: Flask, clien
     assert "Cora · Assigned the case to Bob, from Alice. Notice sent to Bob, Alice." in timeline
 
 
+def reassign_page(browser: FlaskClient, case: Case) -> str:
+    """The case page with its reassign list, as "Reassign…" opens it."""
+    link = open_case(browser, case).split('id="reassign-link"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
+    answer = browser.get(unescape(link))
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
 def choices(html: str) -> list[str]:
     found = re.search(r'<select id="assign-staff_id" name="assign-staff_id"[^>]*>(.*?)</select>', html, re.S)
     assert found, "no reassign list on the page"
@@ -182,7 +191,7 @@ def test_the_reassign_list_puts_who_fits_first_and_says_why_the_others_do_not(ap
     db.session.commit()
     cora = signed_in(app, coordinator)
 
-    listed = choices(open_case(cora, case))
+    listed = choices(reassign_page(cora, case))
     assert listed == [
         "Choose who should have it…",
         "Idle Fit, responder — eligible, 0/5 cases",
@@ -194,7 +203,7 @@ def test_the_reassign_list_puts_who_fits_first_and_says_why_the_others_do_not(ap
         "Untrained, responder — no current training for this category",
         "Full, responder — at cap 1/1",
     ]
-    page = open_case(cora, case)
+    page = reassign_page(cora, case)
     assert "Kept Away" not in page and "Juniper" not in page and excluded.id not in page
     assert {off.id, english.id, untrained.id} <= set(re.findall(r'<option value="([^"]+)"', page))
     # Nothing is chosen for the coordinator: Reassign pressed as the page came moves nothing.
@@ -206,5 +215,5 @@ def test_the_reassign_list_puts_who_fits_first_and_says_why_the_others_do_not(ap
 
     # Without consent to peer support, coordinators only.
     private = make_case(language="ko", consent={"peer_support": False})
-    assert choices(open_case(cora, private)) == ["Choose who should have it…", "Cora, coordinator"]
+    assert choices(reassign_page(cora, private)) == ["Choose who should have it…", "Cora, coordinator"]
     assert idle.id not in open_case(cora, private)

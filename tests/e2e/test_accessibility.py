@@ -210,6 +210,7 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
     for path, name in (
         ("/cases", "queue"),
         (f"/cases/{case_id}", "case"),
+        (f"/cases/{case_id}?reassign=1", "case, with its reassign list"),
         ("/staff/people", "people"),
         (f"/staff/people/{person_id}", "person"),
         ("/staff/counsel", "counsel directory"),

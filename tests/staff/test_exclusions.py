@@ -89,7 +89,7 @@ def test_a_coordinator_cannot_give_the_case_to_someone_excluded(app: Flask, clie
     case_id = db.session.scalar(select(Case.id))
     coordinator = make_staff("coordinator", pseudonym="Heron")
     sign_in(client, coordinator)
-    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    html = client.get(f"/cases/{case_id}?reassign=1").get_data(as_text=True)
     assert f'value="{maple.user.id}"' in html and f'value="{birch.user.id}"' not in html
     assert 'id="exclusions"' in html and "asked that 1 person" in html
     # Posted anyway, it is refused.
