@@ -7,6 +7,7 @@ to fail instead of skipping when PostgreSQL cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -175,6 +176,31 @@ class BrowserLikeClient(FlaskClient):
             response = super().open(*args, **kwargs)
         db.session.rollback()
         return response
+
+
+@contextlib.contextmanager
+def app_with_limits(base_app: Flask, keys_dir: Path, log_file: Path, name: str, **limits: str) -> Iterator[Flask]:
+    """Another app on the same database, with the rate limits ``limits`` (the others as tests
+    have them), its queues under a prefix of its own."""
+    defaults = {"report": "1000 per minute", "status": "1000 per minute", "staff_login": "1000 per minute"}
+    limited = create_app(
+        settings_for(
+            base_app.config["SQLALCHEMY_DATABASE_URI"],
+            keys_dir,
+            log_file,
+            rate_limits=defaults | {"staff_search": "1000 per minute"} | limits,
+            queue_prefix=f"confide-test-{name}",
+        )
+    )
+    limited.test_client_class = BrowserLikeClient
+    try:
+        yield limited
+    finally:
+        with limited.app_context():
+            redis = limited.extensions.get("confide_redis")
+            if redis is not None:
+                redis.close()
+            db.engine.dispose()
 
 
 @pytest.fixture

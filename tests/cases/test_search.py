@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from werkzeug.test import TestResponse
 
-from app import create_app
 from app.audit.models import AuditEntry
 from app.cases.exclusions import exclude
 from app.cases.models import Case
@@ -20,7 +19,7 @@ from app.cases.references import reference_range
 from app.extensions import db
 from app.intake import services as intake_services
 from tests.cases.test_queue import queue_page, signed_in
-from tests.conftest import BrowserLikeClient, settings_for
+from tests.conftest import app_with_limits
 from tests.factories import make_case, make_staff
 from tests.helpers import hidden_fields
 
@@ -183,29 +182,15 @@ def test_a_reference_is_looked_up_through_the_primary_key(app: Flask, database_u
 def test_searches_are_limited_per_client(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> None:
     """A person searches a few times a minute; a script trying receipts meets a wall, told in
     the staff frame."""
-    limited = create_app(
-        settings_for(
-            base_app.config["SQLALCHEMY_DATABASE_URI"],
-            keys_dir,
-            log_file,
-            rate_limits={"report": "1000 per minute", "status": "1000 per minute", "staff_search": "3 per minute"},
-            queue_prefix="confide-test-search-limited",
-        )
-    )
-    limited.test_client_class = BrowserLikeClient
-    try:
-        with limited.app_context():
-            coordinator = make_staff("coordinator")
-            browser = signed_in(limited, coordinator)
-            for _ in range(3):
-                assert find(browser, "#0000").status_code == 200
-            stopped = find(browser, "#0000")
-            assert stopped.status_code == 429
-            said = stopped.get_data(as_text=True)
-            assert "Please wait a little" in said and "Back to the queue" in said
-    finally:
-        with limited.app_context():
-            redis = limited.extensions.get("confide_redis")
-            if redis is not None:
-                redis.close()
-            db.engine.dispose()
+    with (
+        app_with_limits(base_app, keys_dir, log_file, "search-limited", staff_search="3 per minute") as limited,
+        limited.app_context(),
+    ):
+        coordinator = make_staff("coordinator")
+        browser = signed_in(limited, coordinator)
+        for _ in range(3):
+            assert find(browser, "#0000").status_code == 200
+        stopped = find(browser, "#0000")
+        assert stopped.status_code == 429
+        said = stopped.get_data(as_text=True)
+        assert "Please wait a little" in said and "Back to the queue" in said

@@ -18,12 +18,11 @@ from redis import Redis
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
-from app import create_app
 from app.extensions import db
 from app.models import utcnow
 from app.staff import credentials, services
 from app.staff.models import LoginFailures, RecoveryCode, StaffInvite, StaffUser
-from tests.conftest import BrowserLikeClient, settings_for
+from tests.conftest import app_with_limits
 from tests.factories import Staff, make_staff, sign_in
 from tests.helpers import hidden_fields
 from tests.totp import step_now
@@ -558,24 +557,8 @@ def test_wrong_codes_lock_the_account_too(client: FlaskClient) -> None:
 @pytest.fixture
 def strict_app(base_app: Flask, app: Flask, keys_dir: Path, log_file: Path) -> Iterator[Flask]:
     """The same database, with a staff_login limit of 3 a minute per client."""
-    limited = create_app(
-        settings_for(
-            base_app.config["SQLALCHEMY_DATABASE_URI"],
-            keys_dir,
-            log_file,
-            rate_limits={"report": "1000 per minute", "status": "1000 per minute", "staff_login": "3 per minute"},
-            queue_prefix="confide-test-login-limited",
-        )
-    )
-    limited.test_client_class = BrowserLikeClient
-    try:
+    with app_with_limits(base_app, keys_dir, log_file, "login-limited", staff_login="3 per minute") as limited:
         yield limited
-    finally:
-        with limited.app_context():
-            redis = limited.extensions.get("confide_redis")
-            if redis is not None:
-                redis.close()
-            db.engine.dispose()
 
 
 def test_sign_in_attempts_are_throttled_per_client(strict_app: Flask, redis_client: Redis) -> None:
