@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -75,7 +76,9 @@ def test_each_filter_narrows_the_log(client: FlaskClient, app: Flask) -> None:
     # The first case's entries moved back two days: a range ending yesterday holds them alone.
     db.session.execute(update(AuditEntry).where(AuditEntry.case_id == first.id).values(at=utcnow() - timedelta(days=2)))
     db.session.commit()
-    yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+    # Days are the program's (display_timezone), as a coordinator types them.
+    zone = ZoneInfo(app.config["CONFIDE"].display_timezone)
+    yesterday = (utcnow().astimezone(zone) - timedelta(days=1)).date().isoformat()
     old = rows(page(browser, f"?until={yesterday}"))
     assert old and all(f"#{first.id[:8]}" in cells for _, cells in old)
     assert not any(
