@@ -101,10 +101,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_templating(app)
 
     import_models()
-    from app import audit, casework, errors, health, intake, keys_cli, program, referrals, staff, triage
+    from app import audit, casework, errors, health, insights, intake, keys_cli, program, referrals, staff, triage
 
     # The audit log listens first: it records an event before any feature acts on it.
-    for feature in (audit, triage, intake, staff, program, casework, referrals):
+    for feature in (audit, triage, intake, staff, program, casework, referrals, insights):
         feature.init_app(app)
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)

@@ -103,6 +103,7 @@ def make_case(
     contact: ContactDetails | None = None,
     consent: dict[str, bool] | None = None,
     language: str = "en",
+    county: str = "",
     **content: Any,
 ) -> Case:
     """A case filed through the intake service (scored, sealed, queued)."""
@@ -110,6 +111,7 @@ def make_case(
         intake.Submission(
             category=category,
             language=language,
+            county=county,
             content=ReportContent(narrative=narrative, **content),
             submission_token=secrets.token_urlsafe(16),
             contact=contact,

@@ -12,7 +12,7 @@ from app.cases.models import Case, Message
 from app.cases.sealing import case_key, open_json, seal_json
 from app.extensions import db
 from app.keystore import current_keyring
-from app.models import minute_now, new_id
+from app.models import minute_now, new_id, utcnow
 
 log = logging.getLogger("confide.cases")
 
@@ -45,6 +45,8 @@ def add_message(case: Case, body: str, *, author: str, kind: str = "message", au
     db.session.add(message)
     if author == "staff":
         case.feedback_stage = "answered"
+        if case.first_reply_at is None:
+            case.first_reply_at = utcnow()
     db.session.commit()
     log.info("case %s: %s added by %s", case.id, kind, author)
     return message.id

@@ -59,6 +59,10 @@ class Case(Model):
     reporter_unread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A code from vocabulary.CLOSE_REASONS; any words about it go in a sealed note.
     closed_reason: Mapped[str | None] = mapped_column(String(32))
+    # For the program's figures (app/insights): when staff first wrote to the reporter, and when
+    # the case was last closed.
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # The case's data key, wrapped by a KEK; deleting the row shreds every sealed value.
     dek_scheme: Mapped[str] = mapped_column(String(32))
@@ -90,6 +94,8 @@ class Case(Model):
         Index("ix_cases_status_level", "status", "level"),
         Index("ix_cases_category_language", "category", "language"),
         Index("ix_cases_feedback", "feedback_stage", "feedback_due_at"),
+        # The program's figures read the cases of a period.
+        Index("ix_cases_created_at", "created_at"),
     )
 
     @property
@@ -164,3 +170,22 @@ def take_write_lock() -> None:
     acknowledge or withdraw between what this transaction reads and what it writes.
     PostgreSQL locks rows instead."""
     models.take_write_lock(ConsentRecord.granted)
+
+
+class ReportTally(Model):
+    """How many reports of one month (in the program's time zone) gave one answer to one
+    question: the program's figures (app/insights) without reading any report.
+
+    Counted as each report is filed, never per case, so the table holds no row that belongs to
+    one reporter: it says that some report of March was filed from a hotel, not which. The
+    answers kept sealed in the report (who did it, where, when) are counted here too; so are
+    the clear ones, so the figures outlive a case's deletion."""
+
+    __tablename__ = "report_tallies"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-03"
+    # report (issue 17 adds support requests)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    question: Mapped[str] = mapped_column(String(32), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

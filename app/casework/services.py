@@ -281,6 +281,8 @@ def _set_status(case: Case, status: str) -> None:
     case.status = status
     case.queue_rank = QUEUE_RANK[status]
     case.updated_at = utcnow()
+    if status == "closed":
+        case.closed_at = case.updated_at
 
 
 MOVED_ON = (

@@ -21,6 +21,7 @@ from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
 from app.cases.models import Case
 from app.cases.sealing import new_case_key, open_json, seal_json
+from app.cases.tallies import answers_of, count_report, program_month
 from app.config import current_settings
 from app.crypto import blind_index
 from app.extensions import db
@@ -125,6 +126,18 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
     try:
         db.session.flush()
         record_initial_consent(case_id, submission.consent)
+        count_report(
+            program_month(received),
+            answers_of(
+                category=submission.category,
+                level=triage.level,
+                county=submission.county,
+                language=submission.language,
+                named=submission.contact is not None,
+                context={"setting": content.setting, "perpetrator": content.perpetrator, "when": content.when},
+                consent=submission.consent,
+            ),
+        )
         unmatched = _record_exclusions(case_id, submission.exclude)
         db.session.commit()
     except IntegrityError:

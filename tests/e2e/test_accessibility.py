@@ -40,6 +40,8 @@ NOT_PAGES = {
     "intake.licensing_letter",  # a PDF
     "referrals.packet",  # an encrypted download
     "cases.export",  # a CSV download
+    "insights.figures_csv",  # a CSV download
+    "insights.summary_pdf",  # a PDF
     "health.healthz",  # plain text for a supervisor
     "health.readyz",  # JSON for a load balancer
     "health.metrics",  # Prometheus's text format
@@ -219,6 +221,7 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/staff/profile/password", "change password"),
         ("/staff/reauth", "confirm it's you"),
         ("/staff/audit", "audit log"),
+        ("/insights", "program figures"),
     ):
         walk.go(page, path, name, lang="en")
     walk.go(page, "/cases", "queue, to search from", lang="en")

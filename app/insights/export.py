@@ -1,0 +1,120 @@
+"""The dashboard's figures for a board or a funder: a CSV of every table, and a one-page PDF.
+
+Both are made from the same protected figures as the page (``page.rows``): a count from 1 to 4
+reads "fewer than 5", its complement "withheld", in the file as on the screen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from app.casework.export import safe_cell
+from app.insights import page
+from app.insights.figures import SECTIONS, TITLES, Dashboard
+from app.pdf import typeset
+from app.pdf.typeset import GREY, LEFT, RIGHT, Writer
+
+NOTE = (
+    "Counts from 1 to 4 are shown as 'fewer than 5', and some other counts are withheld so that "
+    "they cannot be worked out from the totals. Times and shares resting on fewer than 5 cases are withheld."
+)
+
+
+def figures_csv(view: Dashboard) -> str:
+    buffer = io.StringIO()
+    out = csv.writer(buffer)
+
+    def line(*cells: object) -> None:
+        out.writerow([safe_cell(cell) for cell in cells])
+
+    line("Confide: program figures", view.period.label, f"compared with {view.previous.label}")
+    line(NOTE)
+    months = [page.month_name(m) for m in view.period.months]
+    for section, questions in (*SECTIONS, ("Referrals to counsel", ("referrals",))):
+        line()
+        line(section)
+        for question in questions:
+            line()
+            title = "Referrals by stage reached" if question == "referrals" else TITLES[question]
+            line(title, *months, "Total", f"Total, {view.previous.label}", "Change")
+            shown = page.referral_rows(view) if question == "referrals" else page.rows(view, question)
+            for row in shown:
+                before = "" if question == "referrals" else row.before
+                line(row.name, *row.months, row.total, before, row.change)
+    line()
+    line("Time to answer", "Target", "Acknowledge: median", "90th percentile", "On time", "First reply: median")
+    line("", "", "", "", "", "", "90th percentile", "On time", "Close: median", "90th percentile")
+    for level in page.level_rows(view):
+        line(
+            level.name,
+            level.target,
+            page.duration(level.acknowledge.median),
+            page.duration(level.acknowledge.p90),
+            page.share(level.acknowledge.on_time),
+            page.duration(level.reply.median),
+            page.duration(level.reply.p90),
+            page.share(level.reply.on_time),
+            page.duration(level.close.median),
+            page.duration(level.close.p90),
+        )
+    return buffer.getvalue()
+
+
+# Two columns of tables: answer, this period, the period before.
+COLUMN = (RIGHT - LEFT - 18) / 2
+SIZE = 7.6
+LEFT_TABLES = ("level", "category", "setting", "perpetrator")
+RIGHT_TABLES = ("county", "language", "when", "referrals")
+
+
+def _table(writer: Writer, x: float, title: str, rows: list[page.Row], before: bool = True) -> None:
+    writer.y += 5
+    writer.draw(x, title, SIZE + 1, bold=True)
+    writer.y += (SIZE + 1) * 1.45
+    for row in rows:
+        name = row.name if len(row.name) <= 44 else row.name[:43] + "…"
+        writer.draw(x, name, SIZE, bold=row is rows[-1])
+        writer.draw(x + COLUMN - 112, str(row.total), SIZE)
+        if before:
+            writer.draw(x + COLUMN - 52, str(row.before), SIZE, color=GREY)
+        writer.y += SIZE * 1.32
+
+
+def summary_pdf(view: Dashboard, *, made: datetime) -> bytes:
+    """One page: each table's totals for the period beside the period before, then the times."""
+    writer = typeset.start(
+        "Confide: program figures",
+        f"Confide · program figures · {view.period.label} · made {made:%Y-%m-%d}",
+        created=made,
+        language="en",
+    )
+    writer.draw(LEFT, "Program figures", 15, bold=True)
+    writer.y += 22
+    writer.block(f"{view.period.label}, compared with {view.previous.label} (grey).", size=9)
+    writer.block(NOTE, size=7.5, color=GREY)
+    top = lowest = writer.y
+    for x, questions in ((LEFT, LEFT_TABLES), (LEFT + COLUMN + 18, RIGHT_TABLES)):
+        writer.y = top
+        for question in questions:
+            if question == "referrals":
+                _table(writer, x, "Referrals to counsel, by stage", page.referral_rows(view), before=False)
+            else:
+                _table(writer, x, TITLES[question], page.rows(view, question))
+        lowest = max(lowest, writer.y)
+    writer.y = lowest + 8
+    writer.draw(LEFT, "Time to answer (median · 90th percentile · on time)", SIZE + 1, bold=True)
+    writer.y += (SIZE + 1) * 1.45
+    for level in page.level_rows(view):
+        ack, reply, close = level.acknowledge, level.reply, level.close
+        writer.draw(LEFT, level.name, SIZE, bold=True)
+        writer.draw(
+            LEFT + 60,
+            f"acknowledge {page.duration(ack.median)} · {page.duration(ack.p90)} · {page.share(ack.on_time)};  "
+            f"first reply {page.duration(reply.median)} · {page.duration(reply.p90)} · {page.share(reply.on_time)};  "
+            f"closed {page.duration(close.median)} · {page.duration(close.p90)}",
+            SIZE,
+        )
+        writer.y += SIZE * 1.35
+    return writer.finish()

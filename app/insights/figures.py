@@ -1,0 +1,174 @@
+"""The program's figures for a period, every count already made safe to show.
+
+Counts come from the tallies made as reports are filed (``app.cases.tallies``) and from the
+referrals; times come from the cases' clear timestamps. Every count passes through
+``suppression.protect`` with the others of its view, so no figure on the page, in the CSV or
+in the PDF can reveal a count from 1 to 4; a time or a share is withheld when fewer than five
+cases stand behind it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from app.cases.models import ReportTally
+from app.cases.tallies import QUESTIONS, UNANSWERED
+from app.config import current_settings
+from app.extensions import db
+from app.insights import suppression, timings
+from app.insights.period import Period
+from app.referrals.models import Referral
+from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STAGES
+from app.triage.eligibility import language_name
+from app.vocabulary import CATEGORIES, COUNTIES, PERPETRATORS, SETTINGS, WHEN
+
+POPULATION = "reports"
+TITLES = {
+    "category": "What happened",
+    "level": "Level",
+    "county": "County",
+    "language": "Language",
+    "setting": "Where it happened",
+    "perpetrator": "Who did it",
+    "when": "How long before reporting it happened",
+    "named": "Named or anonymous",
+    "peer_support": "Agreed that a peer responder reads the report",
+    "legal_referral": "Agreed to a legal referral if asked",
+    "identity_to_counsel": "Agreed that counsel may see their name",
+}
+# Grouped as the page shows them.
+SECTIONS = (
+    ("What was reported", ("category", "level", "setting", "perpetrator")),
+    ("Who reported, from where", ("county", "language", "named")),
+    ("Reporting delay", ("when",)),
+    ("Consent when reporting", ("peer_support", "legal_referral", "identity_to_counsel")),
+)
+LEVEL_NAMES = {
+    "L0": "L0 · imminent danger",
+    "L1": "L1 · urgent",
+    "L2": "L2 · serious",
+    "L3": "L3 · routine",
+}
+YES_NO = {"yes": "Agreed", "no": "Did not agree"}
+
+
+def answer_names(question: str) -> dict[str, str]:
+    """The answers a question may have, in the order shown, with their English names."""
+    plain: Mapping[str, object]
+    if question == "category":
+        plain = CATEGORIES
+    elif question == "level":
+        plain = LEVEL_NAMES
+    elif question == "county":
+        plain = COUNTIES
+    elif question == "language":
+        plain = {code: language_name(code) for code in current_settings().languages}
+    elif question == "setting":
+        plain = SETTINGS
+    elif question == "perpetrator":
+        plain = PERPETRATORS
+    elif question == "when":
+        plain = WHEN
+    elif question == "named":
+        plain = {"named": "Named", "anonymous": "Anonymous"}
+    else:
+        plain = YES_NO
+    names = {code: str(label) for code, label in plain.items()}
+    if question in ("county", "setting", "perpetrator", "when"):
+        names[UNANSWERED] = "Not answered"
+    return names
+
+
+@dataclass
+class Dashboard:
+    """Everything ``/insights`` shows for one period, safe to show."""
+
+    period: Period
+    previous: Period
+    # question -> the answers × months table of the period, and the answers × months of the one before
+    reports: dict[str, suppression.ProtectedTable]
+    before: dict[str, suppression.ProtectedTable]
+    names: dict[str, dict[str, str]]
+    referrals: suppression.ProtectedTable
+    times: list[timings.LevelTimes] = field(default_factory=list)
+
+    def per_month(self) -> suppression.ProtectedTable:
+        """Any one report table: its column totals are the reports of each month."""
+        return self.reports["category"]
+
+
+def _tallies(period: Period, kind: str) -> dict[str, dict[tuple[str, str], int]]:
+    first, last = period.months[0], period.months[-1]
+    rows = db.session.execute(
+        select(ReportTally.question, ReportTally.answer, ReportTally.month, func.sum(ReportTally.count))
+        .where(ReportTally.kind == kind, ReportTally.month >= first, ReportTally.month <= last)
+        .group_by(ReportTally.question, ReportTally.answer, ReportTally.month)
+    )
+    counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    for question, answer, month, count in rows:
+        counts[question][(answer, month)] = int(count)
+    return counts
+
+
+def _report_tables(
+    period: Period, names: Mapping[str, dict[str, str]], kind: str = "report"
+) -> dict[str, suppression.ProtectedTable]:
+    counts = _tallies(period, kind)
+    tables = []
+    for question in QUESTIONS:
+        known = list(names[question])
+        found = sorted({answer for answer, _ in counts.get(question, {})} - set(known))
+        tables.append(
+            suppression.CountTable(
+                name=question,
+                population=POPULATION,
+                row_space=question,
+                rows=tuple(known + found),
+                col_space="month",
+                columns=period.months,
+                counts=counts.get(question, {}),
+            )
+        )
+    return suppression.protect(tables)
+
+
+def _referral_table(period: Period) -> suppression.ProtectedTable:
+    """Referrals made in the period, by the stage they have reached, month by month."""
+    start, end = period.bounds()
+    starts = period.month_starts()
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for made, stage in db.session.execute(
+        select(Referral.created_at, Referral.status).where(Referral.created_at >= start, Referral.created_at < end)
+    ):
+        month = period.months[sum(made >= s for s in starts)]
+        counts[(stage, month)] += 1
+    table = suppression.CountTable(
+        name="referrals",
+        population="referrals",
+        row_space="stage",
+        rows=tuple(REFERRAL_STAGES),
+        col_space="month",
+        columns=period.months,
+        counts=counts,
+    )
+    return suppression.protect([table])["referrals"]
+
+
+def dashboard(period: Period) -> Dashboard:
+    """The figures of ``period``, compared with the same number of months before it."""
+    names = {question: answer_names(question) for question in QUESTIONS}
+    names["referrals"] = dict(REFERRAL_STAGES)
+    previous = period.previous()
+    return Dashboard(
+        period=period,
+        previous=previous,
+        reports=_report_tables(period, names),
+        before=_report_tables(previous, names),
+        names=names,
+        referrals=_referral_table(period),
+        times=timings.by_level(period),
+    )
