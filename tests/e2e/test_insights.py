@@ -22,9 +22,7 @@ def test_the_figures_page_draws_its_charts_without_javascript(
     for county, count in (("hartford", 3), ("new_haven", 8), ("fairfield", 6)):
         for _ in range(count):
             make_case(county=county, setting="clinic", perpetrator="client", when="week")
-    context = browser.new_context(
-        java_script_enabled=False, viewport=LAPTOP, locale="en-US", base_url=live_server.url
-    )
+    context = browser.new_context(java_script_enabled=False, viewport=LAPTOP, locale="en-US", base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
     complaints: list[str] = []
 
