@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -28,8 +28,9 @@ CSP = "; ".join(
     ]
 )
 
-# A page of charts (app/insights) shows them as data: images, which no browser runs scripts in.
+# The pages of charts (app/insights) show them as data: images, in which no browser runs scripts.
 CSP_WITH_CHARTS = CSP.replace("img-src 'self'", "img-src 'self' data:")
+CHART_PAGES = frozenset({"insights.dashboard"})
 
 
 def current_roles() -> set[str]:
@@ -103,7 +104,7 @@ def _audit_refusal() -> None:
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP_WITH_CHARTS if g.get("chart_images") else CSP
+    headers["Content-Security-Policy"] = CSP_WITH_CHARTS if request.endpoint in CHART_PAGES else CSP
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "no-referrer"
