@@ -67,15 +67,24 @@ COLUMN = (RIGHT - LEFT - 18) / 2
 SIZE = 7.6
 LEFT_TABLES = ("level", "category", "setting", "perpetrator")
 RIGHT_TABLES = ("county", "language", "when", "referrals")
+TIMES_AT = (0, 60, 115, 170, 225, 280, 335, 390, 445)
+
+
+def _fit(writer: Writer, text: str, size: float) -> str:
+    """``text`` cut to the width left of the figures (the CSV and the page give it whole)."""
+    lines = writer.lines(text, COLUMN - 122, size)
+    return lines[0] if len(lines) == 1 else lines[0].rstrip(" ,(") + "…"
 
 
 def _table(writer: Writer, x: float, title: str, rows: list[page.Row], before: bool = True) -> None:
     writer.y += 5
-    writer.draw(x, title, SIZE + 1, bold=True)
+    writer.draw(x, _fit(writer, title, SIZE + 1), SIZE + 1, bold=True)
+    writer.draw(x + COLUMN - 112, "Period", SIZE, color=GREY)
+    if before:
+        writer.draw(x + COLUMN - 52, "Before", SIZE, color=GREY)
     writer.y += (SIZE + 1) * 1.45
     for row in rows:
-        name = row.name if len(row.name) <= 44 else row.name[:43] + "…"
-        writer.draw(x, name, SIZE, bold=row is rows[-1])
+        writer.draw(x, _fit(writer, row.name, SIZE), SIZE, bold=row is rows[-1])
         writer.draw(x + COLUMN - 112, str(row.total), SIZE)
         if before:
             writer.draw(x + COLUMN - 52, str(row.before), SIZE, color=GREY)
@@ -104,17 +113,29 @@ def summary_pdf(view: Dashboard, *, made: datetime) -> bytes:
                 _table(writer, x, TITLES[question], page.rows(view, question))
         lowest = max(lowest, writer.y)
     writer.y = lowest + 8
-    writer.draw(LEFT, "Time to answer (median · 90th percentile · on time)", SIZE + 1, bold=True)
+    writer.draw(LEFT, "Time to answer", SIZE + 1, bold=True)
     writer.y += (SIZE + 1) * 1.45
+    heads = ("", "Acknowledged", "", "", "First reply", "", "", "Closed", "")
+    for n, head in enumerate(heads):
+        writer.draw(LEFT + TIMES_AT[n], head, SIZE, color=GREY)
+    writer.y += SIZE * 1.32
+    for n, head in enumerate(("Level", *("median", "90%", "on time") * 2, "median", "90%")):
+        writer.draw(LEFT + TIMES_AT[n], head, SIZE, color=GREY)
+    writer.y += SIZE * 1.32
     for level in page.level_rows(view):
         ack, reply, close = level.acknowledge, level.reply, level.close
-        writer.draw(LEFT, level.name, SIZE, bold=True)
-        writer.draw(
-            LEFT + 60,
-            f"acknowledge {page.duration(ack.median)} · {page.duration(ack.p90)} · {page.share(ack.on_time)};  "
-            f"first reply {page.duration(reply.median)} · {page.duration(reply.p90)} · {page.share(reply.on_time)};  "
-            f"closed {page.duration(close.median)} · {page.duration(close.p90)}",
-            SIZE,
+        cells = (
+            level.name,
+            page.duration(ack.median),
+            page.duration(ack.p90),
+            page.share(ack.on_time),
+            page.duration(reply.median),
+            page.duration(reply.p90),
+            page.share(reply.on_time),
+            page.duration(close.median),
+            page.duration(close.p90),
         )
-        writer.y += SIZE * 1.35
+        for n, cell in enumerate(cells):
+            writer.draw(LEFT + TIMES_AT[n], cell, SIZE, bold=n == 0)
+        writer.y += SIZE * 1.32
     return writer.finish()
