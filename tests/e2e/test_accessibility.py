@@ -219,6 +219,8 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/staff/profile/password", "change password"),
         ("/staff/reauth", "confirm it's you"),
         ("/staff/audit", "audit log"),
+        ("/staff/load", "your load"),
+        ("/staff/people/load", "load across the team"),
     ):
         walk.go(page, path, name, lang="en")
     walk.go(page, "/cases", "queue, to search from", lang="en")
