@@ -84,6 +84,15 @@ class PagingSettings:
 
 
 @dataclass(frozen=True)
+class WellbeingSettings:
+    # More severe cases (L0/L1) than this given to one person in 7 days prompts the
+    # coordinators to check in with them.
+    severe_week_limit: int
+    # Routing gives a severe case to whoever has had the fewest severe cases in 7 days first.
+    prefer_fewer_severe: bool
+
+
+@dataclass(frozen=True)
 class DatabaseLimits:
     statement_seconds: int
     lock_seconds: int
@@ -136,6 +145,7 @@ class Settings:
     mail: MailSettings
     paging: PagingSettings
     triage: TriageSettings
+    wellbeing: WellbeingSettings
     resources: tuple[Resource, ...]
     # Not a setting: what the configuration said in words no longer used, logged at start.
     deprecations: tuple[str, ...] = field(default=(), metadata={"internal": True})
@@ -335,6 +345,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
         raise ConfigError("paging.timeout_seconds must be from 1 to 30: a page must not hold up the worker")
     if settings.triage.route_batch < 1:
         raise ConfigError("triage.route_batch must be at least 1")
+    if settings.wellbeing.severe_week_limit < 0:
+        raise ConfigError("wellbeing.severe_week_limit must be 0 or more")
     try:
         ZoneInfo(settings.display_timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -18,6 +18,7 @@ def test_example_documents_every_setting() -> None:
     settings = load_settings()
     assert settings.env == "development" and settings.languages == ("en", "es", "zh-Hans", "ko", "pt-BR")
     assert settings.triage.ack_hours == (1, 4, 24, 72)
+    assert settings.wellbeing.severe_week_limit == 3 and settings.wellbeing.prefer_fewer_severe is False
     assert any(contact.value == "888-568-8332" for r in settings.resources for contact in r.contacts)
 
 
@@ -45,6 +46,9 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("session_idle_minutes = 'soon'", "session_idle_minutes must be a whole number"),
         ("[triage]\nack_hours = [1, 2]", "triage.ack_hours must have 4 items"),
         ("[triage]\nroute_batch = 0", "triage.route_batch must be at least 1"),
+        ("[wellbeing]\nsevere_limit = 5", "unknown setting wellbeing.severe_limit"),
+        ("[wellbeing]\nsevere_week_limit = -1", "wellbeing.severe_week_limit must be 0 or more"),
+        ("[wellbeing]\nprefer_fewer_severe = 'maybe'", "wellbeing.prefer_fewer_severe must be true or false"),
         ("env = 'staging'", "env must be one of"),
         ("languages = ['es']", "languages must include en"),
         ("secure_cookies = 'maybe'", "secure_cookies must be true or false"),

@@ -52,14 +52,16 @@ def send_notifications() -> int:
 
 
 def sweep_and_escalate(force: bool = False) -> str:
-    """The periodic pass: queue unrouted cases again, escalate overdue rounds whose timers
-    were lost, and raise the feedback and unclaimed-case reminders."""
+    """The periodic pass: queue unrouted cases again, put back on duty whoever's break is
+    over, escalate overdue rounds whose timers were lost, and raise the feedback and
+    unclaimed-case reminders."""
     import logging
 
     from app.extensions import db
     from app.intake.sessions import forget_idle_reporter_sessions
     from app.models import utcnow
     from app.notify.sending import send_pending
+    from app.staff.breaks import end_due_breaks
     from app.staff.credentials import forget_old_failures
     from app.triage.queue import sweep
     from app.triage.reminders import remind_feedback, remind_unclaimed
@@ -70,6 +72,13 @@ def sweep_and_escalate(force: bool = False) -> str:
     log = logging.getLogger("confide.triage")
     with job_context():
         queued = sweep(force=force)
+        try:
+            # Before the offer below: whoever is back from a break is offered what waits.
+            back = len(end_due_breaks())
+        except Exception as error:  # noqa: BLE001 - the rest of the pass still runs
+            db.session.rollback()
+            back = 0
+            log.warning("breaks not ended (%s)", error.__class__.__name__)
         try:
             offered = offer_waiting_now()
         except Exception as error:  # noqa: BLE001 - the rest of the pass still runs
@@ -91,7 +100,9 @@ def sweep_and_escalate(force: bool = False) -> str:
         forget_old_failures(utcnow())
         db.session.commit()
         send_pending(urgent_only=True)
-        return f"queued {queued}, offered {offered}, escalated {escalated}, reminded {reminded}"
+        return (
+            f"queued {queued}, back from a break {back}, offered {offered}, escalated {escalated}, reminded {reminded}"
+        )
 
 
 def audit_checkpoint() -> str:

@@ -9,6 +9,8 @@ from werkzeug.wrappers import Response
 
 from app.access import COORDINATOR, COUNSEL, allow
 from app.extensions import db
+from app.models import utcnow
+from app.program.workload import check_in_prompt, over_limit, team_load
 from app.referrals import directory
 from app.referrals.forms import CounselProfileForm
 from app.referrals.models import CounselProfile
@@ -37,7 +39,14 @@ def index() -> str:
     form = InviteForm(formdata=None, data=kept) if kept else InviteForm()
     if kept:
         flash("What you typed is kept below. Check it and make the link again.", "info")
-    return render_template("staff/people.html", people=people, form=form, action=ActionForm(), invite_url=None)
+    return render_template(
+        "staff/people.html", people=people, form=form, action=ActionForm(), invite_url=None, prompts=_prompts()
+    )
+
+
+def _prompts() -> list[tuple[StaffUser, str]]:
+    """Who has had more severe cases this week than the program's limit, and what to say."""
+    return [(load.person, check_in_prompt(load)) for load in over_limit(team_load(now=utcnow()))]
 
 
 @blueprint.post("/invite")
@@ -56,7 +65,10 @@ def invite() -> tuple[str, int] | str:
         except services.StaffError as error:
             form.email.errors = [str(error)]
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.email)).all()
-    return render_template("staff/people.html", people=people, form=form, action=ActionForm(), invite_url=url), status
+    page = render_template(
+        "staff/people.html", people=people, form=form, action=ActionForm(), invite_url=url, prompts=_prompts()
+    )
+    return page, status
 
 
 @blueprint.route("/<staff_id>", methods=["GET", "POST"])

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
+from app.config import current_settings
 from app.forms import CheckboxList, Form
 from app.i18n import language_choices
+from app.models import utcnow
+from app.staff.breaks import OPEN, break_choices
 from app.staff.models import ROLES
 from app.staff.services import is_email_address
 from app.vocabulary import CATEGORIES
@@ -132,3 +146,21 @@ class PagingForm(Form):
         ),
         validators=[DataRequired(), Length(max=2000)],
     )
+
+
+class BreakForm(Form):
+    """ "I need a break": one press with the first choice; a time of one's own needs no script
+    (the phone's own date and time picker)."""
+
+    until = RadioField("When you come back on duty", default=OPEN)
+    at = DateTimeLocalField(
+        "The time I choose",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = ZoneInfo(current_settings().display_timezone)
+        self.until.choices = [SelectChoice(code, words) for code, words in break_choices(utcnow(), zone)]
+        self.at.description = f"In the program's time zone ({zone.key})."

@@ -124,8 +124,10 @@ def _forget_credentials(user: StaffUser) -> None:
     user.totp_sealed = None
     user.pending_totp_sealed = None
     user.enrolled_at = None
-    # Nobody is routed cases while they cannot sign in to see them.
+    # Nobody is routed cases while they cannot sign in to see them, nor put back on duty by
+    # the end of a break they took before.
     user.on_duty = False
+    user.break_until = None
     user.session_epoch += 1
     replace_recovery_codes(user, count=0)
     _clear_failures(user)
@@ -161,6 +163,7 @@ def close_account(user: StaffUser, *, by: StaffUser) -> None:
         keep_a_coordinator(user)
     user.active = False
     user.on_duty = False
+    user.break_until = None
     user.session_epoch += 1
     cancel_invites(user)
 
@@ -185,6 +188,7 @@ def reopen_account(user: StaffUser) -> str | None:
     if user.active:
         raise StaffError(f"{user.display_name} is not deactivated.")
     user.active = True
+    user.break_until = None  # a break from before stays over: duty is theirs to turn on
     user.session_epoch += 1
     _clear_failures(user)
     if user.enrolled:

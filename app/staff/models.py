@@ -41,6 +41,11 @@ class StaffUser(Model):
     # migration drops it.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A break the person took ("I need a break", app/staff/breaks.py): off duty until then, and
+    # back on duty once the periodic sweep finds the time passed. Kept here, not in a Redis
+    # timer, so a break ends even after every process was restarted. None: no break with a
+    # return time (off duty until they turn it back on, or on duty).
+    break_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     caseload_cap: Mapped[int] = mapped_column(Integer, default=5)
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -39,10 +39,17 @@ def update_profile(
     user.pseudonym = pseudonym
     user.languages = [code for code in current_settings().languages if code in set(languages)]
     user.on_duty = bool(on_duty) and user.active
+    # Duty turned back on by hand ends a break (app/staff/breaks.py): the sweep must not end
+    # it again later, nor would it put someone who has turned duty off meanwhile back on.
+    back_from_break = user.on_duty and user.break_until is not None
+    if user.on_duty:
+        user.break_until = None
     if caseload_cap is not None:
         user.caseload_cap = caseload_cap
     db.session.commit()
     announce("staff_profile_changed", actor=by.id, role=by.role, staff=user.id)
+    if back_from_break:
+        announce("staff_break_ended", actor=by.id, role=by.role, staff=user.id, how="by_hand")
 
 
 def add_training(

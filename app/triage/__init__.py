@@ -10,10 +10,11 @@ from flask import Flask
 from app.signals import SIGNALS
 
 # What may let a responder take a case nobody fitted: a change to them (duty, languages,
-# training, cap), a new account, one of their cases leaving them, or a reporter agreeing to
-# peer support after all.
+# training, cap), the end of their break, a new account, one of their cases leaving them, or
+# a reporter agreeing to peer support after all.
 _MAY_FIT_NOW = (
     "staff_profile_changed",
+    "staff_break_ended",
     "staff_enrolled",
     "staff_reactivated",
     "case_status_changed",

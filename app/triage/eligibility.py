@@ -3,7 +3,11 @@
 Eligible: an active, enrolled responder, on duty, trained for the case's category with a
 record that has not expired, speaking the case's language, under their caseload cap, and
 not excluded (by the reporter, or for having let this case's deadline pass).
-Best: least loaded, then longest since their last assignment.
+Best: least loaded, then longest since their last assignment. With
+``wellbeing.prefer_fewer_severe``, a severe case (L0, L1) goes first to whoever was given the
+fewest severe cases in the last 7 days (app/triage/load.py); L2 and L3 cases are routed as
+always, so that a responder spared severe cases still takes routine ones and the others are
+not given everything.
 
 The same rules, one at a time, say why someone may not take a case (:func:`why_not`, for the
 reassign list) and why nobody could (:func:`why_nobody`, stored on a routing round).
@@ -20,8 +24,10 @@ from babel.core import UnknownLocaleError
 from sqlalchemy import and_, func, select
 
 from app.cases.models import Case
+from app.config import current_settings
 from app.extensions import db
 from app.staff.models import StaffUser, Training
+from app.triage.load import recent_severe_counts
 
 # Statuses that count against a responder's caseload cap.
 OPEN_RANKS = (0, 1)
@@ -54,6 +60,8 @@ class Responder:
     # When they were last given a case, and the order of that within this pool's
     # decisions (all of which happen at one "now").
     since: tuple[datetime, int]
+    # Severe cases given to them in the last 7 days; counted only when routing prefers fewer.
+    severe: int = 0
 
     def may_take(self, language: str, category: str, excluded: Collection[str]) -> bool:
         return (
@@ -70,24 +78,30 @@ class Pool:
     Made by :func:`lock_pool`, which holds their rows until the transaction ends, so the
     caseloads counted here stay true until the assignments are committed."""
 
-    def __init__(self, responders: Iterable[Responder], now: datetime) -> None:
+    def __init__(self, responders: Iterable[Responder], now: datetime, *, prefer_fewer_severe: bool = False) -> None:
         self.responders = list(responders)
         self._now = now.replace(tzinfo=None)
         self._decisions = 0
+        self._prefer_fewer_severe = prefer_fewer_severe
 
-    def choose(self, language: str, category: str, excluded: Collection[str]) -> str | None:
-        """The best responder for a case, counted as having taken it; None if nobody may."""
+    def choose(self, language: str, category: str, excluded: Collection[str], *, severe: bool = False) -> str | None:
+        """The best responder for a case (``severe``: an L0 or L1 one), counted as having
+        taken it; None if nobody may."""
+        first = self._prefer_fewer_severe and severe
+
+        def rank(responder: Responder) -> tuple[int, int, tuple[datetime, int], str]:
+            return (responder.severe if first else 0, responder.load, responder.since, responder.id)
+
         best: Responder | None = None
         for responder in self.responders:
-            if responder.may_take(language, category, excluded) and (
-                best is None or (responder.load, responder.since, responder.id) < (best.load, best.since, best.id)
-            ):
+            if responder.may_take(language, category, excluded) and (best is None or rank(responder) < rank(best)):
                 best = responder
         if best is None:
             return None
         self._decisions += 1
         best.load += 1
         best.since = (self._now, self._decisions)
+        best.severe += severe
         return best.id
 
 
@@ -125,7 +139,11 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
         responder.categories.add(category)
     for staff_id, load in open_caseload(list(people)).items():
         people[staff_id].load = load
-    return Pool(people.values(), now)
+    prefer = current_settings().wellbeing.prefer_fewer_severe
+    if prefer:
+        for staff_id, count in recent_severe_counts(list(people), now=now).items():
+            people[staff_id].severe = count
+    return Pool(people.values(), now, prefer_fewer_severe=prefer)
 
 
 # The rules in the order they are walked: the first that no one passes is why nobody could

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -39,4 +39,8 @@ class RoutingRound(Model):
     # With nobody eligible: why, the first rule no one passed (eligibility.NOBODY_BECAUSE).
     reason: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),
+        # The cases each responder was given lately (app/triage/load.py), read as routing runs.
+        Index("ix_routing_rounds_staff_started", "staff_id", "started_at"),
+    )

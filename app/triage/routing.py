@@ -48,6 +48,7 @@ from app.notify.service import Coordinators, Notice, coordinators_for, raise_not
 from app.signals import announce, announce_each
 from app.staff.models import StaffUser
 from app.triage.eligibility import OPEN_RANKS, Pool, lock_pool, roster, why_nobody
+from app.triage.load import SEVERE_LEVELS
 from app.triage.models import ROUTABLE, RoutingRound
 
 log = logging.getLogger("confide.triage")
@@ -186,7 +187,9 @@ def _decide(batch: Sequence[Any], now: datetime, *, explain: bool = True) -> lis
         number = case.routing_round + 1
         staff_id = None
         if case.id not in coordinators_only:
-            staff_id = pool.choose(case.language, case.category, excluded.get(case.id, ()))
+            staff_id = pool.choose(
+                case.language, case.category, excluded.get(case.id, ()), severe=case.level in SEVERE_LEVELS
+            )
         decisions.append(_Decision(case, number, staff_id, _due(case, number, now)))
     if explain and any(d.staff_id is None for d in decisions):
         decisions = _explained(decisions, pool, excluded, coordinators_only, now)

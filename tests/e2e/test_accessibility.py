@@ -222,6 +222,8 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/staff/reauth", "confirm it's you"),
         ("/staff/audit", "audit log"),
         ("/insights", "program figures"),
+        ("/staff/load", "your load"),
+        ("/staff/people/load", "load across the team"),
     ):
         walk.go(page, path, name, lang="en")
     walk.go(page, "/cases", "queue, to search from", lang="en")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 TEXT_LIKE = (
     "input:not([type]), input[type=text], input[type=email], input[type=tel], input[type=password], "
-    "input[type=number], input[type=date], input[type=search], input[type=url], textarea"
+    "input[type=number], input[type=date], input[type=datetime-local], input[type=search], input[type=url], textarea"
 )
 FINGER_PX = 44
 SMALLEST_TEXT_PX = 16
@@ -72,8 +72,9 @@ def test_every_text_box_is_sized_for_a_phone(phone: Page, live_server: LiveServe
     for path in ("/status", "/report", "/staff/login"):
         check(path)
     _signed_in(phone.context, app, live_server, coordinator)
-    for path in ("/cases", f"/cases/{case.id}", "/staff/reauth", f"/staff/people/{responder.id}", "/staff/audit"):
+    coordinator_pages = ("/cases", f"/cases/{case.id}", "/staff/reauth", f"/staff/people/{responder.id}")
+    for path in (*coordinator_pages, "/staff/audit", "/staff/load"):
         check(path)
     assert not problems, "\n".join(problems)
     # The kinds that were tiny before are among those measured.
-    assert {"password", "number", "date", "email", "search", "text", "textarea"} <= set(seen), seen
+    assert {"password", "number", "date", "datetime-local", "email", "search", "text", "textarea"} <= set(seen), seen
