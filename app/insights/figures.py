@@ -139,13 +139,15 @@ def _report_tables(
 def _referral_table(period: Period) -> suppression.ProtectedTable:
     """Referrals made in the period, by the stage they have reached, month by month."""
     start, end = period.bounds()
-    starts = period.month_starts()
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for made, stage in db.session.execute(
-        select(Referral.created_at, Referral.status).where(Referral.created_at >= start, Referral.created_at < end)
-    ):
-        month = period.months[sum(made >= s for s in starts)]
-        counts[(stage, month)] += 1
+    month = period.month_of(Referral.created_at).label("month")
+    counts = {
+        (stage, period.months[index]): int(count)
+        for stage, index, count in db.session.execute(
+            select(Referral.status, month, func.count())
+            .where(Referral.created_at >= start, Referral.created_at < end)
+            .group_by(Referral.status, month)
+        )
+    }
     table = suppression.CountTable(
         name="referrals",
         population="referrals",

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, literal
 
 from app.config import current_settings
 
@@ -31,7 +35,7 @@ class Period:
     first: date
     last: date
 
-    @property
+    @cached_property
     def months(self) -> tuple[str, ...]:
         count = (self.last.year - self.first.year) * 12 + self.last.month - self.first.month + 1
         return tuple(f"{_shift(self.first, n):%Y-%m}" for n in range(count))
@@ -51,6 +55,14 @@ class Period:
         after = _shift(self.last, 1)
         end = datetime(after.year, after.month, 1, tzinfo=zone)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+    def month_of(self, column: Any) -> Any:
+        """A SQL expression: the index in :attr:`months` of the month ``column`` (a UTC time
+        inside the period) falls in, in the program's time zone, on either database."""
+        starts = self.month_starts()
+        if not starts:
+            return literal(0)
+        return case(*((column < start, n) for n, start in enumerate(starts)), else_=len(starts))
 
     def month_starts(self) -> list[datetime]:
         """The UTC instant each month after the first begins (to sort times into months)."""
