@@ -62,8 +62,11 @@ fonts: $(VENV)/.installed
 keys: install
 	@$(FLASK) keys init --if-missing
 
+# The schema, then the articles Confide ships for the rights library (`flask rights seed`:
+# adds only what the library lacks, never changes what staff wrote).
 migrate: keys
 	@$(FLASK) db upgrade
+	@$(FLASK) rights seed
 
 # Redis is a service of the machine, like the database: Debian's, started if none answers.
 redis:

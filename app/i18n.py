@@ -71,7 +71,7 @@ def browser_language(accepted: LanguageAccept, languages: tuple[str, ...]) -> st
 
 # Staff pages are written in English only; a page of theirs in a responder's browser language
 # would mix that language (categories, errors) into English text under the wrong <html lang>.
-STAFF_BLUEPRINTS = frozenset({"staff", "people", "cases", "referrals", "audit_log"})
+STAFF_BLUEPRINTS = frozenset({"staff", "people", "cases", "referrals", "audit_log", "rights_staff"})
 
 
 # Where staff pages live: an address there that matches no page is a staff page too.

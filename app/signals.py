@@ -48,6 +48,11 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | case_searched | staff searched for a case (detail: kind reference or receipt, found; never what was typed) |
 | audit_viewed | a coordinator opened the audit log (detail: the filters, as codes and ids) |
 | audit_verified | a coordinator ran the audit chain check (detail: intact, checked, broken_at) |
+| rights_article_created | counsel, a coordinator or the seed began a library article (detail: article, slug) |
+| rights_version_drafted | a new version was saved as a draft (detail: article, version, language, number) |
+| rights_version_published | a coordinator or the seed published a version (detail: as drafted; replaced: numbers) |
+| rights_version_withdrawn | a coordinator took a published version off the public pages (detail: as drafted) |
+| rights_matches_changed | a coordinator changed which reports an article is linked after (detail: article, matches) |
 """
 
 from __future__ import annotations
@@ -100,6 +105,11 @@ NAMES = (
     "case_searched",
     "audit_viewed",
     "audit_verified",
+    "rights_article_created",
+    "rights_version_drafted",
+    "rights_version_published",
+    "rights_version_withdrawn",
+    "rights_matches_changed",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

@@ -27,6 +27,8 @@ from app.cases.models import Case
 from app.extensions import db
 from app.referrals import directory
 from app.referrals.models import Referral
+from app.rights import library as rights_library
+from app.rights.models import ArticleVersion
 from app.staff import profiles
 from app.staff import services as staff_services
 from app.staff.models import StaffUser, Training
@@ -39,6 +41,8 @@ EVERYONE = frozenset({ANONYMOUS, REPORTER, RESPONDER, COORDINATOR, COUNSEL})
 STAFF = frozenset({RESPONDER, COORDINATOR, COUNSEL})
 CASE_WORKERS = frozenset({RESPONDER, COORDINATOR})
 COORDINATORS = frozenset({COORDINATOR})
+# Who writes the know-your-rights library (only coordinators publish).
+WRITERS = frozenset({COORDINATOR, COUNSEL})
 
 # Where a visitor who may not use a route is sent.
 RECEIPT = "receipt"  # everyone refused is sent to /status to enter their receipt (303)
@@ -135,6 +139,16 @@ ROUTES: dict[str, Route] = {
     "referrals.counsel_referral": Route("GET", frozenset({COUNSEL}), SIGN_IN),
     "referrals.acknowledge": Route("POST", frozenset({COUNSEL}), SIGN_IN),
     "referrals.decide": Route("POST", frozenset({COUNSEL}), SIGN_IN),
+    "rights.index": Route("GET", EVERYONE),
+    "rights.article": Route("GET", EVERYONE),
+    "rights_staff.index": Route("GET", WRITERS, SIGN_IN),
+    "rights_staff.new_article": Route("POST", WRITERS, SIGN_IN),
+    "rights_staff.article": Route("GET", WRITERS, SIGN_IN),
+    "rights_staff.new_version": Route("POST", WRITERS, SIGN_IN),
+    "rights_staff.matches": Route("POST", COORDINATORS, SIGN_IN),
+    "rights_staff.preview": Route("GET", WRITERS, SIGN_IN),
+    "rights_staff.publish": Route("POST", COORDINATORS, SIGN_IN),
+    "rights_staff.unpublish": Route("POST", COORDINATORS, SIGN_IN),
     "health.healthz": Route("GET", EVERYONE),
     "health.readyz": Route("GET", EVERYONE),
     "health.metrics": Route("GET", EVERYONE, bearer=True),
@@ -159,6 +173,7 @@ class World:
         self._person: Staff | None = None
         self._invite_token: str | None = None
         self._referral: tuple[str, bytes] | None = None
+        self._rights: ArticleVersion | None = None
         # identity → (session cookie or None, a CSRF token valid in that session)
         self.sessions: dict[str, tuple[str | None, str]] = {}
         self._own: Case | None = None
@@ -203,6 +218,9 @@ class World:
             "token": self.invite_token,
             "code": lambda: "en",
             "referral_id": self.referral_id,
+            "slug": self.rights_slug,
+            "article_id": lambda: self.rights_version().article_id,
+            "version_id": lambda: self.rights_version().id,
         }
         missing = rule.arguments - makers.keys()
         assert not missing, f"{rule.rule}: give World.values a real value for {sorted(missing)}"
@@ -244,6 +262,18 @@ class World:
             self._referral = (referral.id, referral.packet or b"")
         return self._referral[0]
 
+    def rights_version(self) -> ArticleVersion:
+        """A library article with one version, published, so that its public page exists too."""
+        if self._rights is None:
+            coordinator = self.staff.get("coordinator") or make_staff("coordinator")
+            text = rights_library.Draft("en", "Your tips are yours", "In short.", "Yours.", date(2026, 1, 1))
+            self._rights = rights_library.start_article("tips", ["exploitation"], text, by=coordinator.user)
+            rights_library.publish(self._rights, by=coordinator.user)
+        return self._rights
+
+    def rights_slug(self) -> str:
+        return self.rights_version().article.slug
+
     def restore(self) -> None:
         """Undo what an allowed request may have changed, so every request meets the same world."""
         db.session.expire_all()
@@ -259,6 +289,11 @@ class World:
             person = db.session.get(StaffUser, staff.id)
             assert person is not None
             person.session_epoch = 0
+        if self._rights is not None:
+            # Published again, should a request have withdrawn it; drafts a request added stay.
+            version = db.session.get(ArticleVersion, self._rights.id)
+            assert version is not None
+            version.state = "published"
         if self._referral is not None:
             referral = db.session.get(Referral, self._referral[0])
             assert referral is not None

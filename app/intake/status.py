@@ -14,6 +14,7 @@ from app.cases.consent import CONTACT_PURPOSES, PURPOSES
 from app.config import current_settings
 from app.extensions import limiter
 from app.forms import on_expired
+from app.i18n import current_language
 from app.intake import services
 from app.intake.forms import ConsentForm, LogoutForm, MessageForm, ReceiptForm
 from app.intake.letter import complaint_letter, wants_licensing_help
@@ -22,6 +23,8 @@ from app.intake.sessions import end_reporter_session, reporter_case_id, start_re
 from app.intake.views import blueprint
 from app.models import utcnow
 from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
+from app.rights import reading as rights_reading
+from app.rights.topics import case_keys
 from app.triage.help import help_topics, resources_for
 
 
@@ -59,6 +62,7 @@ def _render_case(message_form: MessageForm | None = None, status: int = 200) -> 
     settings = current_settings()
     case = view.case
     topics = help_topics(case.level, case.category, case.signals or ())
+    keys = case_keys(case.category, topics, view.content.wants)
     return (
         render_template(
             "intake/status_case.html",
@@ -72,6 +76,7 @@ def _render_case(message_form: MessageForm | None = None, status: int = 200) -> 
             urgent=case.level == 0,
             help_resources=resources_for(topics, settings.resources),
             ack_hours=settings.triage.ack_hours[case.level],
+            rights_articles=rights_reading.matching(keys, current_language()),
         ),
         status,
     )

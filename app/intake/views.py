@@ -28,6 +28,8 @@ from app.intake.forms import (
 from app.intake.limits import over_limits
 from app.intake.sessions import end_reporter_session
 from app.intake.tokens import new_submission_token, own_submission_token
+from app.rights import reading as rights_reading
+from app.rights.topics import case_keys
 from app.triage.help import help_topics, resources_for
 from app.triage.scoring import Triage
 
@@ -164,6 +166,7 @@ def _receive(form: ReportForm, *, valid: bool, expired: bool = False, shown: Rep
     # Should anything fail from here, the report is saved: the receipt must still be shown.
     g.filed = filed
     topics = help_topics(filed.triage.level, submission.category, filed.triage.signals)
+    keys = case_keys(submission.category, topics, submission.content.wants)
     return render_template(
         "intake/confirmation.html",
         receipt=filed.receipt.display(),
@@ -171,6 +174,7 @@ def _receive(form: ReportForm, *, valid: bool, expired: bool = False, shown: Rep
         help_resources=resources_for(topics, current_settings().resources),
         unmatched=filed.unmatched,
         shown_again=filed.shown_again,
+        rights_articles=rights_reading.matching(keys, current_language()),
     )
 
 

@@ -23,6 +23,8 @@ from werkzeug.routing import RequestRedirect
 
 from app.casework import services as cases
 from app.extensions import db
+from app.rights import library as rights_library
+from app.rights.seed import seed as seed_rights
 from tests.conftest import BrowserLikeClient
 from tests.e2e.conftest import PHONE, LiveServer, phone_context
 from tests.factories import make_case, make_counsel, make_referral, make_staff, sign_in
@@ -137,6 +139,7 @@ def _send_form(page: Page) -> None:
 
 
 def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
+    seed_rights()  # the library Confide ships: English and Spanish, linked after some reports
     walk.go(page, f"/language/{walk.language}?next=/", "home (chosen from the menu)")
     walk.go(page, "/report", "report form")
 
@@ -152,6 +155,9 @@ def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
     receipt = page.locator("#receipt").inner_text().strip()
 
     walk.go(page, "/resources", "help, any time")
+    # The library: in her language, or in English and labelled so.
+    walk.go(page, "/rights", "know your rights")
+    walk.go(page, "/rights/wages-debts-and-documents", "an article")
     walk.go(page, "/status", "receipt form")
     page.locator("input[name=receipt]").fill("1234")
     _send_form(page)
@@ -159,7 +165,9 @@ def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
 
     # A case with a reply from its responder, to see the conversation as she does.
     responder = make_staff("responder", pseudonym="Willow")
-    case = make_case(narrative="A client kept touching me.", assigned_to=responder, wants=("licensing",))
+    case = make_case(
+        category="exploitation", narrative="A client kept touching me.", assigned_to=responder, wants=("licensing",)
+    )
     cases.message_reporter(responder.user, case, "We read your report. Are you safe tonight?")
     db.session.commit()
     own_receipt = case.receipt  # type: ignore[attr-defined]
@@ -168,6 +176,7 @@ def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
     page.locator("input[name=receipt]").fill(own_receipt)
     _send_form(page)
     page.wait_for_selector("#conversation")
+    page.wait_for_selector("#rights")  # with the articles that match it
     walk.check(page, "my report, with a reply")
 
     walk.go(page, "/no-such-page", "page not found", status=404)
@@ -198,6 +207,9 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
     assert invite.exit_code == 0, invite.output
     enrol_path = "/staff/enrol/" + invite.output.strip().splitlines()[-1].rsplit("/", 1)[1]
     case_id, referral_id, person_id = case.id, referral.id, responder.id
+    article = rights_library.find_by_slug("after-a-sexual-assault")
+    assert article is not None
+    spanish = next(version for version in article.versions if version.language == "es")
 
     # Signing in: the password, then the code page.
     page.locator("input[name=email]").fill(coordinator.user.email)
@@ -224,6 +236,9 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/insights", "program figures"),
         ("/staff/load", "your load"),
         ("/staff/people/load", "load across the team"),
+        ("/staff/rights", "rights library"),
+        (f"/staff/rights/{article.id}", "a library article, every version"),
+        (f"/staff/rights/versions/{spanish.id}", "a version's preview (in Spanish)"),
     ):
         walk.go(page, path, name, lang="en")
     walk.go(page, "/cases", "queue, to search from", lang="en")
@@ -241,6 +256,7 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
 
     _signed_in(context, app, live_server, counsel.staff)
     walk.go(page, "/counsel", "counsel referrals", lang="en")
+    walk.go(page, "/staff/rights", "rights library, for counsel", lang="en")
     walk.go(page, f"/counsel/referrals/{referral_id}", "a referral, for counsel", lang="en")
 
 
