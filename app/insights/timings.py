@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import array
 
 from app.cases.models import Case
 from app.extensions import db
@@ -104,11 +105,13 @@ def _in_python(within: ColumnElement[bool]) -> list[LevelTimes]:
 
 
 def _seconds(later: Any, earlier: Any) -> ColumnElement[float]:
-    return cast(ColumnElement[float], func.extract("epoch", later - earlier))
+    # date_part gives a float: EXTRACT gives a numeric, many times slower to sort.
+    return cast(ColumnElement[float], func.date_part("epoch", later - earlier))
 
 
-def _quantiles(value: ColumnElement[float]) -> list[ColumnElement[float]]:
-    return [func.percentile_cont(q).within_group(value) for q in (0.5, 0.9)]
+def _quantiles(value: ColumnElement[float]) -> ColumnElement[list[float]]:
+    """The median and the 90th percentile, from one sort."""
+    return cast(ColumnElement[list[float]], func.percentile_cont(array([0.5, 0.9])).within_group(value))
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -125,15 +128,15 @@ def _in_database(within: ColumnElement[bool]) -> list[LevelTimes]:
         select(
             Case.level,
             func.count(Case.acknowledged_at),
-            *_quantiles(ack),
+            _quantiles(ack),
             _count_if(Case.acknowledged_at <= Case.ack_due_at),
             _count_if(or_(Case.acknowledged_at.is_not(None), Case.ack_due_at < now)),
             func.count(Case.first_reply_at),
-            *_quantiles(reply),
+            _quantiles(reply),
             _count_if(Case.first_reply_at <= Case.feedback_due_at),
             _count_if(or_(Case.first_reply_at.is_not(None), Case.feedback_due_at < now)),
             func.count(close),
-            *_quantiles(close),
+            _quantiles(close),
         )
         .where(within)
         .group_by(func.rollup(Case.level))
@@ -145,7 +148,8 @@ def _in_database(within: ColumnElement[bool]) -> list[LevelTimes]:
         if row is None:
             result.append(LevelTimes(level, Times(None, None), Times(None, None), Times(None, None)))
             continue
-        (_, n_ack, ack50, ack90, ack_on, ack_decided, n_reply, r50, r90, r_on, r_decided, n_close, c50, c90) = row
+        (_, n_ack, ack, ack_on, ack_decided, n_reply, reply, r_on, r_decided, n_close, close) = row
+        (ack50, ack90), (r50, r90), (c50, c90) = (pair or (None, None) for pair in (ack, reply, close))
         result.append(
             LevelTimes(
                 level,
