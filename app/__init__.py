@@ -101,10 +101,23 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_templating(app)
 
     import_models()
-    from app import audit, casework, errors, health, insights, intake, keys_cli, program, referrals, staff, triage
+    from app import (
+        audit,
+        casework,
+        circles,
+        errors,
+        health,
+        insights,
+        intake,
+        keys_cli,
+        program,
+        referrals,
+        staff,
+        triage,
+    )
 
     # The audit log listens first: it records an event before any feature acts on it.
-    for feature in (audit, triage, intake, staff, program, casework, referrals, insights):
+    for feature in (audit, triage, intake, staff, program, casework, referrals, insights, circles):
         feature.init_app(app)
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)
@@ -176,6 +189,7 @@ MODEL_MODULES = (
     "app.triage.models",
     "app.referrals.models",
     "app.notify.models",
+    "app.circles.models",
 )
 
 

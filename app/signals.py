@@ -46,6 +46,12 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | case_searched | staff searched for a case (detail: kind reference or receipt, found; never what was typed) |
 | audit_viewed | a coordinator opened the audit log (detail: the filters, as codes and ids) |
 | audit_verified | a coordinator ran the audit chain check (detail: intact, checked, broken_at) |
+| circle_published | a coordinator published a peer circle (detail: circle, facilitator) |
+| circle_changed | a coordinator changed a circle (detail: circle, fields: their names only) |
+| circle_cancelled | a coordinator cancelled a circle (detail: circle) |
+| circle_requested | someone asked for a circle's place or link (detail: circle, waiting) |
+| circle_left | someone gave up their place in a circle, with their code (detail: circle) |
+| circle_viewed | a facilitator opened the names people chose for their circle (detail: circle) |
 """
 
 from __future__ import annotations
@@ -96,6 +102,12 @@ NAMES = (
     "case_searched",
     "audit_viewed",
     "audit_verified",
+    "circle_published",
+    "circle_changed",
+    "circle_cancelled",
+    "circle_requested",
+    "circle_left",
+    "circle_viewed",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}
