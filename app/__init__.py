@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app import (
         audit,
         casework,
+        circles,
         errors,
         health,
         insights,
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     )
 
     # The audit log listens first: it records an event before any feature acts on it.
-    for feature in (audit, triage, intake, staff, program, casework, referrals, insights, rights):
+    for feature in (audit, triage, intake, staff, program, casework, referrals, insights, rights, circles):
         feature.init_app(app)
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)
@@ -190,6 +191,7 @@ MODEL_MODULES = (
     "app.referrals.models",
     "app.notify.models",
     "app.rights.models",
+    "app.circles.models",
 )
 
 

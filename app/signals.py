@@ -53,6 +53,12 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | rights_version_published | a coordinator or the seed published a version (detail: as drafted; replaced: numbers) |
 | rights_version_withdrawn | a coordinator took a published version off the public pages (detail: as drafted) |
 | rights_matches_changed | a coordinator changed which reports an article is linked after (detail: article, matches) |
+| circle_published | a coordinator published a peer circle (detail: circle, facilitator) |
+| circle_changed | a coordinator changed a circle (detail: circle, fields: their names only) |
+| circle_cancelled | a coordinator cancelled a circle (detail: circle) |
+| circle_requested | someone asked for a circle's place or link (detail: circle, waiting) |
+| circle_left | someone gave up their place in a circle, with their code (detail: circle) |
+| circle_viewed | a facilitator opened the names people chose for their circle (detail: circle) |
 """
 
 from __future__ import annotations
@@ -110,6 +116,12 @@ NAMES = (
     "rights_version_published",
     "rights_version_withdrawn",
     "rights_matches_changed",
+    "circle_published",
+    "circle_changed",
+    "circle_cancelled",
+    "circle_requested",
+    "circle_left",
+    "circle_viewed",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

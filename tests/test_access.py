@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 
 from app.audit.models import AuditEntry
 from app.cases.models import Case
+from app.circles.models import Circle
 from app.extensions import db
 from app.referrals import directory
 from app.referrals.models import Referral
@@ -32,6 +33,7 @@ from app.rights.models import ArticleVersion
 from app.staff import profiles
 from app.staff import services as staff_services
 from app.staff.models import StaffUser, Training
+from tests.circles.factories import make_circle
 from tests.factories import Counsel, Staff, make_case, make_referral, make_staff, sign_in
 from tests.helpers import hidden_fields, open_status
 
@@ -70,6 +72,8 @@ class Route:
     # No session opens it, whatever its role: only a bearer token from the configuration
     # does, and nobody here sends one, so every identity gets 404.
     bearer: bool = False
+    # The URL names a circle responder A facilitates: another responder gets 404, audited.
+    own_circle: bool = False
 
 
 ROUTES: dict[str, Route] = {
@@ -149,6 +153,17 @@ ROUTES: dict[str, Route] = {
     "rights_staff.preview": Route("GET", WRITERS, SIGN_IN),
     "rights_staff.publish": Route("POST", COORDINATORS, SIGN_IN),
     "rights_staff.unpublish": Route("POST", COORDINATORS, SIGN_IN),
+    "circles.index": Route("GET", EVERYONE),
+    "circles.circle": Route("GET", EVERYONE),
+    "circles.calendar": Route("GET", EVERYONE),
+    "circles.ask": Route("GET POST", EVERYONE),
+    "circles.code": Route("GET POST", EVERYONE),
+    "circles.leave": Route("POST", EVERYONE),
+    "circle_admin.index": Route("GET", CASE_WORKERS, SIGN_IN),
+    "circle_admin.new": Route("GET POST", COORDINATORS, SIGN_IN),
+    "circle_admin.circle": Route("GET", CASE_WORKERS, SIGN_IN, own_circle=True),
+    "circle_admin.edit": Route("GET POST", COORDINATORS, SIGN_IN),
+    "circle_admin.cancel": Route("POST", COORDINATORS, SIGN_IN),
     "health.healthz": Route("GET", EVERYONE),
     "health.readyz": Route("GET", EVERYONE),
     "health.metrics": Route("GET", EVERYONE, bearer=True),
@@ -174,6 +189,7 @@ class World:
         self._invite_token: str | None = None
         self._referral: tuple[str, bytes] | None = None
         self._rights: ArticleVersion | None = None
+        self._circle: str | None = None
         # identity → (session cookie or None, a CSRF token valid in that session)
         self.sessions: dict[str, tuple[str | None, str]] = {}
         self._own: Case | None = None
@@ -221,6 +237,7 @@ class World:
             "slug": self.rights_slug,
             "article_id": lambda: self.rights_version().article_id,
             "version_id": lambda: self.rights_version().id,
+            "circle_id": self.circle_id,
         }
         missing = rule.arguments - makers.keys()
         assert not missing, f"{rule.rule}: give World.values a real value for {sorted(missing)}"
@@ -274,6 +291,13 @@ class World:
     def rights_slug(self) -> str:
         return self.rights_version().article.slug
 
+    def circle_id(self) -> str:
+        """A circle responder A facilitates."""
+        if self._circle is None:
+            coordinator = self.staff.get("coordinator") or make_staff("coordinator")
+            self._circle = make_circle(by=coordinator, facilitator=self.staff["responder A"]).id
+        return self._circle
+
     def restore(self) -> None:
         """Undo what an allowed request may have changed, so every request meets the same world."""
         db.session.expire_all()
@@ -298,6 +322,10 @@ class World:
             referral = db.session.get(Referral, self._referral[0])
             assert referral is not None
             referral.status, referral.packet = "sent", self._referral[1]
+        if self._circle is not None:
+            circle = db.session.get(Circle, self._circle)
+            assert circle is not None
+            circle.cancelled_at = None
         db.session.commit()
 
     def send(self, identity: str, method: str, url: str, *, token: bool = True) -> TestResponse:
@@ -419,11 +447,12 @@ def test_every_route_against_every_identity(make_world: Callable[..., World]) ->
                 elif role not in route.allowed:
                     if got != _refusal(route, role, path):
                         problems.append(f"{where}: expected refusal {_refusal(route, role, path)}, got {got}")
-                elif route.own_case and identity == "responder B":
-                    # Allowed by role, but the case is A's: answered as if it did not exist, and audited.
+                elif (route.own_case or route.own_circle) and identity == "responder B":
+                    # Allowed by role, but the case (or circle) is A's: answered as if it did not exist, and audited.
                     if got != (404, None):
-                        problems.append(f"{where}: another responder's case must be 404, got {got}")
-                    if _denied_count(b.id, world.case.id) != b_on_case_before + 1 or denied_after != denied_before + 1:
+                        problems.append(f"{where}: another responder's case or circle must be 404, got {got}")
+                    on_case = _denied_count(b.id, world.case.id) == b_on_case_before + (1 if route.own_case else 0)
+                    if not on_case or denied_after != denied_before + 1:
                         problems.append(f"{where}: expected one access_denied audit entry for B")
                 else:
                     refusals = {(404, None), (405, None), (303, f"/staff/login?next={path}")}
@@ -436,7 +465,9 @@ def test_every_route_against_every_identity(make_world: Callable[..., World]) ->
                         world.sign_in(identity)
                 if response.status_code == 404 and CASE_MARKER in response.get_data(as_text=True):
                     problems.append(f"{where}: a 404 page shows the case")
-                ownership_refusal = route.own_case and identity == "responder B" and role in route.allowed
+                ownership_refusal = (
+                    (route.own_case or route.own_circle) and identity == "responder B" and role in route.allowed
+                )
                 # Every refusal of a signed-in staff member is audited; nothing else is.
                 staff_refused = (
                     role in STAFF_ROLES and role not in route.allowed and _refusal(route, role, path) == (404, None)

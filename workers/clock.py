@@ -25,6 +25,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq.scheduler import RQScheduler
 
+from app.circles.mailing import CIRCLE_MAIL_SECONDS
 from app.config import load_settings
 from app.triage.queue import SWEEP_SECONDS
 from workers.periodic import Ticker
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             "sweep_and_escalate": SWEEP_SECONDS,
             "send_notifications": settings.mail.digest_minutes * 60,
             "audit_checkpoint": settings.audit_checkpoint_minutes * 60,
+            "circle_mail": CIRCLE_MAIL_SECONDS,
         },
     )
     stopping = threading.Event()

@@ -114,8 +114,25 @@ def audit_checkpoint() -> str:
         return f"entry {point.last_id}" if point else "no new entries"
 
 
+def circle_mail() -> str:
+    """Tell those who asked about a circle what changed, remind them the day before, and delete
+    their addresses once the meeting is over (periodic; app/circles/mailing.py)."""
+    from app.circles.mailing import send_circle_mail
+
+    with job_context():
+        return send_circle_mail()
+
+
 # The only functions a worker runs (workers/listed.py), by the names jobs give them.
 JOBS = {
     f"{__name__}.{job.__name__}": job
-    for job in (route_case, check_deadline, offer_waiting, send_notifications, sweep_and_escalate, audit_checkpoint)
+    for job in (
+        route_case,
+        check_deadline,
+        offer_waiting,
+        send_notifications,
+        sweep_and_escalate,
+        audit_checkpoint,
+        circle_mail,
+    )
 }

@@ -25,6 +25,7 @@ from app.casework import services as cases
 from app.extensions import db
 from app.rights import library as rights_library
 from app.rights.seed import seed as seed_rights
+from tests.circles.factories import ask, make_circle
 from tests.conftest import BrowserLikeClient
 from tests.e2e.conftest import PHONE, LiveServer, phone_context
 from tests.factories import make_case, make_counsel, make_referral, make_staff, sign_in
@@ -44,6 +45,7 @@ NOT_PAGES = {
     "cases.export",  # a CSV download
     "insights.figures_csv",  # a CSV download
     "insights.summary_pdf",  # a PDF
+    "circles.calendar",  # an .ics file for her calendar
     "health.healthz",  # plain text for a supervisor
     "health.readyz",  # JSON for a load balancer
     "health.metrics",  # Prometheus's text format
@@ -179,7 +181,37 @@ def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
     page.wait_for_selector("#rights")  # with the articles that match it
     walk.check(page, "my report, with a reply")
 
+    _circle_pages(page, walk)
     walk.go(page, "/no-such-page", "page not found", status=404)
+
+
+def _circle_pages(page: Page, walk: Walk) -> None:
+    """Peer circles as a therapist finds them: the list, a circle, asking, her code."""
+    circle = make_circle(title="Harbor evening circle", capacity=1)
+    walk.go(page, "/circles", "peer circles")
+    walk.go(page, f"/circles/{circle.id}", "a peer circle")
+    walk.go(page, f"/circles/{circle.id}/ask", "asking for the link")
+    _send_form(page)  # no name: the error shown
+    walk.check(page, "asking for the link, with an error", status=400)
+    page.locator("input[name=name]").fill("Marisol")
+    _send_form(page)
+    page.wait_for_selector("#circle-code")
+    walk.check(page, "the link, shown after asking")
+    code = page.locator("#circle-code").inner_text().strip()
+    walk.go(page, "/circles/code", "entering a code")
+    page.locator("input[name=code]").fill("1234")
+    _send_form(page)
+    walk.check(page, "entering a code, with an error", status=400)
+    walk.go(page, f"/circles/{circle.id}/ask", "asking for a full circle")
+    page.locator("input[name=name]").fill("Lupe")
+    _send_form(page)
+    page.wait_for_selector("#circle-code")
+    walk.check(page, "a place in the queue")
+    walk.go(page, "/circles/code", "entering a code, again")
+    page.locator("input[name=code]").fill(code)
+    _send_form(page)
+    page.wait_for_selector("#circle-code")
+    walk.check(page, "the request, shown again with its code")
 
 
 def _signed_in(context: BrowserContext, app: Flask, live_server: LiveServer, who: Any) -> None:
@@ -210,6 +242,8 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
     article = rights_library.find_by_slug("after-a-sexual-assault")
     assert article is not None
     spanish = next(version for version in article.versions if version.language == "es")
+    circle_id = make_circle(by=coordinator, title="Harbor evening circle").id
+    ask(app.test_client(), circle_id, name="Marisol")
 
     # Signing in: the password, then the code page.
     page.locator("input[name=email]").fill(coordinator.user.email)
@@ -239,6 +273,10 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/staff/rights", "rights library"),
         (f"/staff/rights/{article.id}", "a library article, every version"),
         (f"/staff/rights/versions/{spanish.id}", "a version's preview (in Spanish)"),
+        ("/staff/circles", "peer circles, for staff"),
+        ("/staff/circles/new", "publishing a circle"),
+        (f"/staff/circles/{circle_id}", "a circle, with the names people chose"),
+        (f"/staff/circles/{circle_id}/edit", "editing a circle"),
     ):
         walk.go(page, path, name, lang="en")
     walk.go(page, "/cases", "queue, to search from", lang="en")
