@@ -200,6 +200,7 @@ def _suppress(values: list[int], margin: list[bool], equations: list[dict[int, i
         return margin[index], values[index] == 0, opens, values[index], index
 
     elimination = _Elimination(equations)
+    wiggle = _Wiggle(values, equations, lines_of)
     while True:
         while lone := [line for line, count in enumerate(hidden_in) if count == 1 and len(equations[line]) > 1]:
             for line in lone:
@@ -215,8 +216,101 @@ def _suppress(values: list[int], margin: list[bool], equations: list[dict[int, i
             if shown:  # none only for a zero that the tables' shape alone forces to be zero
                 hide(min(shown, key=lambda i: cost(i, beside=-1)))
                 added += 1
+        if added:
+            continue
+        # No hidden cell follows from the equations alone; the labels say more (see _Wiggle).
+        for index, value in enumerate(values):
+            if 0 < value < MIN_BASE and not wiggle.free(hidden, index):
+                around: set[int] = set()
+                seen = frontier = {index}
+                while frontier and not around:  # the nearest shown counts, ring by ring
+                    frontier = {i for cell in frontier for line in lines_of[cell] for i in equations[line]} - seen
+                    around = {i for i in frontier if not hidden[i] and values[i]}
+                    seen = seen | frontier
+                if around:
+                    hide(min(around, key=lambda i: (margin[i], values[i] < MIN_BASE + 1, values[i], i)))
+                    added += 1
         if not added:
             return hidden
+
+
+# How far the search for another table that fits what is shown may go, per small cell.
+SEARCH_STEPS = 60
+SEARCH_DEPTH = 12
+
+
+class _Wiggle:
+    """Whether a small cell could hold another value in some table that agrees with all that
+    is shown, as a reader of the labels knows it: a cell reading "fewer than 5" holds 1 to 4, a
+    withheld one 0 or 5 and more (else it would read "fewer than 5"), a shown one its value.
+
+    Found by trying to move the cell by one and to balance every equation it upsets with a
+    move of one in another hidden cell, each cell staying within what its label allows: a
+    cycle of such moves is another table the reader cannot tell from the true one. Not finding
+    one within SEARCH_STEPS counts as pinned down, so the answer errs on the side of hiding."""
+
+    def __init__(self, values: list[int], equations: list[dict[int, int]], lines_of: list[list[int]]) -> None:
+        self.values, self.lines_of = values, lines_of
+        self.sign = [{i: (-1 if c == _MINUS_ONE else 1) for i, c in equation.items()} for equation in equations]
+        # Hiding more cells only frees others: a cell found free stays free.
+        self.freed: set[int] = set()
+
+    def free(self, hidden: list[bool], index: int) -> bool:
+        if index in self.freed:
+            return True
+        if self._search(hidden, index):
+            self.freed.add(index)
+            return True
+        return False
+
+    def _search(self, hidden: list[bool], index: int) -> bool:
+        self.hidden, self.steps = hidden, SEARCH_STEPS
+        for delta in (1, -1):
+            if self._may(index, delta):
+                residual: dict[int, int] = {}
+                for line in self.lines_of[index]:
+                    residual[line] = self.sign[line][index] * delta
+                if self._balance({index: delta}, residual):
+                    return True
+        return False
+
+    def _may(self, index: int, delta: int) -> bool:
+        value = self.values[index] + delta
+        if 0 < self.values[index] < MIN_BASE:
+            return 0 < value < MIN_BASE
+        return value == 0 or value >= MIN_BASE
+
+    def _balance(self, moved: dict[int, int], residual: dict[int, int]) -> bool:
+        line = next((line for line, left in residual.items() if left), None)
+        if line is None:
+            return True
+        left = residual[line]
+        if abs(left) != 1 or len(moved) > SEARCH_DEPTH:
+            return False
+        options = []
+        for index, sign in self.sign[line].items():
+            delta = -left * sign
+            if self.hidden[index] and index not in moved and self._may(index, delta):
+                # Moves that also settle another upset line first: they close the cycle.
+                closes = sum(
+                    residual.get(other, 0) * self.sign[other][index] * delta < 0
+                    for other in self.lines_of[index]
+                    if other != line
+                )
+                options.append((-closes, index, delta))
+        for _, index, delta in sorted(options):
+            self.steps -= 1
+            if self.steps < 0:
+                return False
+            moved[index] = delta
+            for other in self.lines_of[index]:
+                residual[other] = residual.get(other, 0) + self.sign[other][index] * delta
+            if self._balance(moved, residual):
+                return True
+            for other in self.lines_of[index]:
+                residual[other] -= self.sign[other][index] * delta
+            del moved[index]
+        return False
 
 
 class _Elimination:

@@ -6,6 +6,7 @@ the equations of every table of a view over fractions, solved for the hidden cel
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -156,6 +157,71 @@ def test_tables_of_one_view_give_nothing_small_away_together(tables: list[CountT
 
 COUNTIES = ("Fairfield", "Hartford", "Litchfield", "New Haven")
 MONTHS = ("2025-01", "2025-02", "2025-03")
+
+
+# ---- What a reader can do with the labels too: tiny tables, every possibility tried ---------
+
+
+def possible_values(table: CountTable, shown: ProtectedTable) -> dict[str, set[int]]:
+    """For each inner cell that reads "fewer than 5": every value it can have in some table of
+    whole numbers that agrees with everything shown, knowing that "fewer than 5" means 1 to 4
+    and "withheld" means 0 or 5 and more (else it would read "fewer than 5")."""
+    bound = true_value(table, TOTAL, TOTAL) + 5  # a reader would try larger ones too: none fits here
+
+    def fits(figure: Figure, value: int) -> bool:
+        if figure.state == "shown":
+            return figure.value == value
+        return 0 < value < 5 if figure.state == "small" else not 0 < value < 5
+
+    def options(figure: Figure) -> list[int]:
+        return [value for value in range(bound + 1) if fits(figure, value)]
+
+    by_row = []  # each row's possible cells, checked against the row's own total
+    for row in table.rows:
+        cells = itertools.product(*(options(shown.cell(row, col)) for col in table.columns))
+        by_row.append([cells_ for cells_ in cells if fits(shown.cell(row, TOTAL), sum(cells_))])
+    found: dict[str, set[int]] = {
+        f"{r}/{c}": set() for r in table.rows for c in table.columns if shown.cell(r, c).state == "small"
+    }
+    for rows in itertools.product(*by_row):
+        sums = [sum(column) for column in zip(*rows, strict=True)]
+        if not all(fits(shown.cell(TOTAL, col), total) for col, total in zip(table.columns, sums, strict=True)):
+            continue
+        if not fits(shown.cell(TOTAL, TOTAL), sum(sums)):
+            continue
+        for row, cells_ in zip(table.rows, rows, strict=True):
+            for col, value in zip(table.columns, cells_, strict=True):
+                if f"{row}/{col}" in found:
+                    found[f"{row}/{col}"].add(value)
+    return found
+
+
+@st.composite
+def tiny_tables(draw: st.DrawFn) -> CountTable:
+    rows = tuple(f"r{n}" for n in range(draw(st.integers(2, 3))))
+    columns = tuple(f"c{n}" for n in range(2))
+    value = st.one_of(st.integers(0, 4), st.integers(5, 9))
+    counts = {(row, col): draw(value) for row in rows for col in columns}
+    return CountTable("tiny", "reports", "county", rows, "month", columns, counts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tiny_tables())
+def test_no_small_count_is_pinned_down_by_what_the_labels_say(table: CountTable) -> None:
+    shown = protect([table])["tiny"]
+    for cell, values in possible_values(table, shown).items():
+        assert len(values) >= 2, f"{cell} can only be {values}"
+
+
+def test_a_withheld_five_beside_a_small_one_does_not_give_it_away() -> None:
+    # Hartford 1, New Haven 5, Fairfield 20: withholding New Haven alone would leave 1 + 5 = 6.
+    counts = {("Hartford", "2025-02"): 1, ("New Haven", "2025-02"): 5, ("Fairfield", "2025-02"): 20}
+    table = CountTable(
+        "by county", "reports", "county", ("Hartford", "New Haven", "Fairfield"), "month", ("2025-02",), counts
+    )
+    shown = protect([table])["by county"]
+    assert shown.cell("Hartford", "2025-02").state == "small"
+    assert possible_values(table, shown)["Hartford/2025-02"] >= {1, 2, 3}
 
 
 def by_county(counts: dict[tuple[str, str], int], name: str = "by county") -> CountTable:
