@@ -24,9 +24,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from app.cases.tallies import CONSENT_QUESTIONS, QUESTIONS
+from app.cases.models import ReportTally
+from app.cases.tallies import CONSENT_QUESTIONS, QUESTIONS, stored_answer
 from app.extensions import db
 from app.insights import charts, figures, page, suppression, timings
 from app.insights.period import Period, month_choices, period_from
@@ -94,9 +95,27 @@ def prepare(coordinator: factories.Staff) -> None:
     zone = current_app.config["CONFIDE"].display_timezone
     db.session.execute(text("DELETE FROM report_tallies"))  # those the services' cases made
     db.session.execute(text(TALLIES), {"zone": zone} | {q: weighted(w) for q, w in DRAWN.items()})
+    seal_drawn_answers()
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+
+
+def seal_drawn_answers() -> None:
+    """The drawn answers stored as intake stores them: keyed indexes (app/cases/tallies.py)."""
+    stored = stored_answer("report")
+    drawn = db.session.execute(
+        select(ReportTally.month, ReportTally.question, ReportTally.answer).where(
+            ReportTally.kind == "report", ReportTally.question.in_(DRAWN)
+        )
+    ).all()
+    db.session.execute(
+        text(
+            "UPDATE report_tallies SET answer = :stored"
+            " WHERE kind = 'report' AND month = :month AND question = :question AND answer = :answer"
+        ),
+        [dict(stored=stored(*row), month=row[0], question=row[1], answer=row[2]) for row in drawn],
+    )
 
 
 def expected(period: Period) -> tuple[list[Any], list[Any]]:

@@ -191,10 +191,13 @@ class ReportTally(Model):
     """How many reports of one month (in the program's time zone) gave one answer to one
     question: the program's figures (app/insights) without reading any report.
 
-    Counted as each report is filed, never per case, so the table holds no row that belongs to
-    one reporter: it says that some report of March was filed from a hotel, not which. The
-    answers kept sealed in the report (who did it, where, when) are counted here too; so are
-    the clear ones, so the figures outlive a case's deletion."""
+    Counted as each report is filed (app/cases/tallies.py), the clear answers too, so the
+    figures outlive a case's deletion. A month with one report holds that report's answers, so
+    the answers kept sealed in the report (who did it, where, when) are stored only as keyed
+    indexes, one per month: a copy of the database says that some report of March gave some
+    answer to "who did it", not which. The clear answers (category, level, county, language,
+    named, consent) are stored as they are, as the cases table shows them (and they stay once
+    a case is deleted)."""
 
     __tablename__ = "report_tallies"
 
@@ -202,5 +205,6 @@ class ReportTally(Model):
     # report (issue 17 adds support requests)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     question: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # A sealed question's answer: the first 16 bytes of its keyed index, as hex.
     answer: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

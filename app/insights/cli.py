@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from app.cases.conversation import open_case_key
-from app.cases.models import Case
-from app.cases.sealing import open_json
 from app.cases.tallies import recount
-from app.extensions import db
 
 insights_cli = AppGroup("insights", help="The program's figures.")
-BATCH = 500
-
-
-def _reports() -> Iterator[tuple[Case, Mapping[str, str]]]:
-    """Each case with the answers its sealed report gives to who, where and when."""
-    for case in db.session.scalars(select(Case).execution_options(yield_per=BATCH)):
-        report = open_json(open_case_key(case), case.report_sealed, record="case", record_id=case.id, field="report")
-        yield case, {key: str(report.get(key) or "") for key in ("setting", "perpetrator", "when")}
 
 
 @insights_cli.command("recount")
 def recount_command() -> None:
     """Count every report's answers again from the cases themselves (the sealed ones opened
     with the keyring, in memory only): after upgrading from a version that did not count them,
-    or to check them. Replaces the counts of reports in one transaction."""
-    counted = recount(_reports())
-    db.session.commit()
-    click.echo(f"Counted the answers of {counted} reports.")
+    or to check them. Replaces the counts of the months that have cases, while reports keep
+    coming in; a month whose cases are all deleted keeps its counts."""
+    counted = recount()
+    click.echo(f"Counted the answers of {counted.reports} reports.")
+    if counted.months:
+        click.echo(f"Counted again: {', '.join(counted.months)}. Other months are kept as they were.")
 
 
 def init_cli(app: Flask) -> None:

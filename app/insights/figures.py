@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from app.cases.models import ReportTally
-from app.cases.tallies import QUESTIONS, UNANSWERED
+from app.cases.tallies import ANOTHER, QUESTIONS, SEALED_QUESTIONS, UNANSWERED, answer_reader
 from app.config import current_settings
 from app.extensions import db
 from app.insights import suppression, timings
@@ -78,8 +78,10 @@ def answer_names(question: str) -> dict[str, str]:
     else:
         plain = YES_NO
     names = {code: str(label) for code, label in plain.items()}
-    if question in ("county", "setting", "perpetrator", "when"):
+    if question in ("county", *SEALED_QUESTIONS):
         names[UNANSWERED] = "Not answered"
+    if question in SEALED_QUESTIONS:
+        names[ANOTHER] = "Another answer"  # a row only when there is one (_report_tables)
     return names
 
 
@@ -108,32 +110,43 @@ def _tallies(period: Period, kind: str) -> dict[str, dict[tuple[str, str], int]]
         .where(ReportTally.kind == kind, ReportTally.month >= first, ReportTally.month <= last)
         .group_by(ReportTally.question, ReportTally.answer, ReportTally.month)
     )
-    counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    # The sealed questions' answers are stored as keyed indexes: read back with the keyring.
+    read = answer_reader(kind)
+    counts: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     for question, answer, month, count in rows:
-        counts[question][(answer, month)] = int(count)
-    return counts
+        counts[question][(read(month, question, answer), month)] += int(count)
+    return {question: dict(cells) for question, cells in counts.items()}
 
 
 def _report_tables(
-    period: Period, names: Mapping[str, dict[str, str]], kind: str = "report"
-) -> dict[str, suppression.ProtectedTable]:
-    counts = _tallies(period, kind)
-    tables = []
+    periods: tuple[Period, Period], names: Mapping[str, dict[str, str]], kind: str = "report"
+) -> tuple[dict[str, suppression.ProtectedTable], ...]:
+    """The report tables of each of ``periods``, with the same rows, so the page can set them
+    side by side: an answer the page does not name (``ANOTHER``, or one no longer offered)
+    found in either is a row of both."""
+    counts = [_tallies(period, kind) for period in periods]
+    rows = {}
     for question in QUESTIONS:
-        known = list(names[question])
-        found = sorted({answer for answer, _ in counts.get(question, {})} - set(known))
-        tables.append(
-            suppression.CountTable(
-                name=question,
-                population=POPULATION,
-                row_space=question,
-                rows=tuple(known + found),
-                col_space="month",
-                columns=period.months,
-                counts=counts.get(question, {}),
-            )
+        known = [answer for answer in names[question] if answer != ANOTHER]
+        found = {answer for each in counts for answer, _ in each.get(question, {})}
+        rows[question] = tuple(known + sorted(found - set(known)))
+    return tuple(
+        suppression.protect(
+            [
+                suppression.CountTable(
+                    name=question,
+                    population=POPULATION,
+                    row_space=question,
+                    rows=rows[question],
+                    col_space="month",
+                    columns=period.months,
+                    counts=each.get(question, {}),
+                )
+                for question in QUESTIONS
+            ]
         )
-    return suppression.protect(tables)
+        for period, each in zip(periods, counts, strict=True)
+    )
 
 
 def _referral_table(period: Period) -> suppression.ProtectedTable:
@@ -165,11 +178,12 @@ def dashboard(period: Period) -> Dashboard:
     names = {question: answer_names(question) for question in QUESTIONS}
     names["referrals"] = dict(REFERRAL_STAGES)
     previous = period.previous()
+    reports, before = _report_tables((period, previous), names)
     return Dashboard(
         period=period,
         previous=previous,
-        reports=_report_tables(period, names),
-        before=_report_tables(previous, names),
+        reports=reports,
+        before=before,
         names=names,
         referrals=_referral_table(period),
         times=timings.by_level(period),
