@@ -31,6 +31,7 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | staff_profile_changed | profile, duty or training records changed (detail: fields, by name only) |
 | staff_break_started | someone stepped off duty for a break (detail: staff, until: return time, UTC, or None) |
 | staff_break_ended | a break ended, its person on duty again (detail: staff, how: "time" or "by_hand") |
+| staff_break_return_cancelled | duty saved off in a break: no return to duty (detail: staff, until: return time) |
 | staff_reset | a coordinator or the operator reset a sign-in: credentials cleared, a new enrolment link |
 | staff_reactivated | a deactivated account was opened again (detail: link, whether a new enrolment link was made) |
 | staff_recovery_codes_issued | new recovery codes replaced the old ones |
@@ -94,6 +95,7 @@ NAMES = (
     "staff_profile_changed",
     "staff_break_started",
     "staff_break_ended",
+    "staff_break_return_cancelled",
     "staff_reset",
     "staff_reactivated",
     "staff_recovery_codes_issued",

@@ -102,7 +102,7 @@ class Case(Model):
         # The id ends each key so the index alone gives the queue's full order.
         Index("ix_cases_queue", "queue_rank", "level", "ack_due_at", "id"),
         Index("ix_cases_assignee_queue", "assigned_to_id", "queue_rank", "level", "ack_due_at", "id"),
-        # The cases each person was given lately, by a coordinator too (app/triage/load.py).
+        # The cases each person was given lately, by a coordinator too (app/triage/severe.py).
         Index("ix_cases_assignee_assigned", "assigned_to_id", "assigned_at"),
         # For counting the queue's filters without scanning every case.
         Index("ix_cases_status_level", "status", "level"),

@@ -19,6 +19,7 @@ from app.staff import profiles, services
 from app.staff.forms import ActionForm, IdentityForm, InviteForm, StaffEditForm, TrainingForm
 from app.staff.models import StaffUser
 from app.staff.sessions import fresh_auth, kept_form, signed_in_staff
+from app.templating import local_time
 
 blueprint = Blueprint("people", __name__, url_prefix="/staff/people")
 
@@ -78,7 +79,7 @@ def edit(staff_id: str) -> Response | tuple[str, int] | str:
     form = StaffEditForm(obj=person)
     if form.validate_on_submit():
         try:
-            profiles.update_profile(
+            cancelled = profiles.update_profile(
                 person,
                 by=signed_in_staff(),
                 pseudonym=form.pseudonym.data,
@@ -89,7 +90,13 @@ def edit(staff_id: str) -> Response | tuple[str, int] | str:
         except services.StaffError as error:
             form.pseudonym.errors = [str(error)]
         else:
-            flash("Saved.", "success")
+            flash(
+                f"Saved. {person.display_name} stays off duty until duty is turned on again: "
+                f"their break no longer ends at {local_time(cancelled)}."
+                if cancelled
+                else "Saved.",
+                "success",
+            )
             return redirect(url_for("people.edit", staff_id=person.id), 303)
     status = 400 if form.errors else 200
     return render_person(person, form=form, status=status)

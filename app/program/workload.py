@@ -16,7 +16,7 @@ from app.config import current_settings
 from app.extensions import db
 from app.staff.models import StaffUser
 from app.triage.eligibility import open_caseload
-from app.triage.load import Severe, severe_history
+from app.triage.severe import Severe, severe_history
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 
 from app.config import current_settings
 from app.extensions import db
 from app.signals import announce
+from app.staff.lifecycle import lock_account
 from app.staff.models import StaffUser, Training
 from app.staff.pseudonyms import pseudonym_key, pseudonym_problem
 from app.staff.services import StaffError
@@ -24,7 +25,9 @@ def update_profile(
     languages: Sequence[str],
     on_duty: bool,
     caseload_cap: int | None = None,
-) -> None:
+) -> datetime | None:
+    """Save ``user``'s profile as ``by`` set it. Returns the return time of a break that
+    duty left off has cancelled, if one was."""
     pseudonym = re.sub(" {2,}", " ", (pseudonym or "").strip()) or None
     if pseudonym is not None and pseudonym != user.pseudonym:
         problem = pseudonym_problem(pseudonym)
@@ -36,20 +39,27 @@ def update_profile(
         )
         if any(pseudonym_key(other or "") == key for other in others):
             raise StaffError("Another person already uses that pseudonym, or one that reads the same.")
+    # The break as it is now, not as the page showed it: the sweep may have ended it meanwhile.
+    lock_account(user)
     user.pseudonym = pseudonym
     user.languages = [code for code in current_settings().languages if code in set(languages)]
     user.on_duty = bool(on_duty) and user.active
-    # Duty turned back on by hand ends a break (app/staff/breaks.py): the sweep must not end
-    # it again later, nor would it put someone who has turned duty off meanwhile back on.
-    back_from_break = user.on_duty and user.break_until is not None
-    if user.on_duty:
-        user.break_until = None
+    # Duty set by hand overrides a break (app/staff/breaks.py). On, it ends the break now.
+    # Off, it ends the break's return: whoever asked to be taken off is not put back on duty
+    # by the sweep later.
+    return_at = user.break_until
+    user.break_until = None
     if caseload_cap is not None:
         user.caseload_cap = caseload_cap
     db.session.commit()
     announce("staff_profile_changed", actor=by.id, role=by.role, staff=user.id)
-    if back_from_break:
+    if return_at is None:
+        return None
+    if user.on_duty:
         announce("staff_break_ended", actor=by.id, role=by.role, staff=user.id, how="by_hand")
+        return None
+    announce("staff_break_return_cancelled", actor=by.id, role=by.role, staff=user.id, until=return_at.isoformat())
+    return return_at
 
 
 def add_training(

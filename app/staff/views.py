@@ -24,6 +24,7 @@ from app.staff.sessions import (
     signed_in_staff,
     start_staff_session,
 )
+from app.templating import local_time
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 PENDING_SECONDS = 300
@@ -178,13 +179,19 @@ def profile() -> Response | tuple[str, int] | str:
     form = ProfileForm(obj=user)
     if form.validate_on_submit():
         try:
-            update_profile(
+            cancelled = update_profile(
                 user, by=user, pseudonym=form.pseudonym.data, languages=form.languages.data, on_duty=form.on_duty.data
             )
         except services.StaffError as error:
             form.pseudonym.errors = [str(error)]
             return render_template("staff/profile.html", form=form, user=user), 400
-        flash("Profile saved.", "success")
+        flash(
+            "Profile saved. You stay off duty until you turn duty back on: "
+            f"your break no longer ends at {local_time(cancelled)}."
+            if cancelled
+            else "Profile saved.",
+            "success",
+        )
         return redirect(url_for("staff.profile"), 303)
     return render_template("staff/profile.html", form=form, user=user)
 

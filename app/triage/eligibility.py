@@ -5,7 +5,7 @@ record that has not expired, speaking the case's language, under their caseload 
 not excluded (by the reporter, or for having let this case's deadline pass).
 Best: least loaded, then longest since their last assignment. With
 ``wellbeing.prefer_fewer_severe``, a severe case (L0, L1) goes first to whoever was given the
-fewest severe cases in the last 7 days (app/triage/load.py); L2 and L3 cases are routed as
+fewest severe cases in the last 7 days (app/triage/severe.py); L2 and L3 cases are routed as
 always, so that a responder spared severe cases still takes routine ones and the others are
 not given everything.
 
@@ -27,7 +27,7 @@ from app.cases.models import Case
 from app.config import current_settings
 from app.extensions import db
 from app.staff.models import StaffUser, Training
-from app.triage.load import recent_severe_counts
+from app.triage.severe import recent_severe_counts
 
 # Statuses that count against a responder's caseload cap.
 OPEN_RANKS = (0, 1)

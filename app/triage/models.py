@@ -41,6 +41,6 @@ class RoutingRound(Model):
 
     __table_args__ = (
         UniqueConstraint("case_id", "number", name="uq_routing_rounds_case_number"),
-        # The cases each responder was given lately (app/triage/load.py), read as routing runs.
+        # The cases each responder was given lately (app/triage/severe.py), read as routing runs.
         Index("ix_routing_rounds_staff_started", "staff_id", "started_at"),
     )

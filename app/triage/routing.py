@@ -48,8 +48,8 @@ from app.notify.service import Coordinators, Notice, coordinators_for, raise_not
 from app.signals import announce, announce_each
 from app.staff.models import StaffUser
 from app.triage.eligibility import OPEN_RANKS, Pool, lock_pool, roster, why_nobody
-from app.triage.load import SEVERE_LEVELS
 from app.triage.models import ROUTABLE, RoutingRound
+from app.triage.severe import SEVERE_LEVELS
 
 log = logging.getLogger("confide.triage")
 

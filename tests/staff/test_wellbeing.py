@@ -21,14 +21,16 @@ from app.models import utcnow
 from app.program import accounts
 from app.staff.breaks import end_due_breaks, next_morning
 from app.staff.models import StaffUser
+from app.templating import local_time
 from app.triage.queue import queue_names, redis_connection
 from app.triage.routing import route_case
 from tests.conftest import run_worker
 from tests.factories import Staff, make_case, make_staff, sign_in
 from tests.helpers import hidden_fields
-from tests.triage.test_routing import fresh, responder
+from tests.triage.test_routing import fresh, responder, told
 
 LOAD = "/staff/load"
+NOT_PAGED = "You will not be paged for imminent danger while on a break; the other coordinators on duty will be."
 
 
 def page(client: FlaskClient, path: str = LOAD, status: int = 200) -> str:
@@ -256,3 +258,104 @@ def test_tomorrow_morning_is_the_next_nine_oclock_in_the_programs_zone() -> None
     small_hours = datetime(2026, 3, 8, 1, 30, tzinfo=zone)
     assert next_morning(small_hours, zone) == datetime(2026, 3, 8, 9, 0, tzinfo=zone)
     assert next_morning(datetime(2026, 3, 8, 9, 0, tzinfo=zone), zone) == datetime(2026, 3, 9, 9, 0, tzinfo=zone)
+
+
+def test_duty_turned_off_by_a_coordinator_cancels_the_return_of_a_break(app: Flask, client: FlaskClient) -> None:
+    cora = make_staff("coordinator", name="Cora", on_duty=False)
+    dana = responder(name="Dana")
+    danas_browser = client.application.test_client()
+    sign_in(danas_browser, dana)
+    assert press_break(danas_browser, until="morning").status_code == 303
+    until = person(dana).break_until
+    assert until is not None
+
+    # Dana asks to be taken off: Cora sees the break on her page, and saves with duty off.
+    sign_in(client, cora)
+    edit = page(client, f"/staff/people/{dana.id}")
+    assert f"On a break until {local_time(until)}" in edit
+    fields = {**hidden_fields(edit), "languages": "en", "caseload_cap": "5"}
+    saved = client.post(f"/staff/people/{dana.id}", data=fields, follow_redirects=True)
+    assert "Dana stays off duty until duty is turned on again" in saved.get_data(as_text=True)
+    assert not person(dana).on_duty and person(dana).break_until is None
+    assert 'id="on-break"' not in page(client, f"/staff/people/{dana.id}")
+    assert audited("staff_break_return_cancelled", dana) == [{"staff": dana.id, "until": until.isoformat()}]
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "staff_break_return_cancelled"))
+    assert entry.actor_id == cora.id
+
+    # At 9 am the sweep leaves her off duty, and the case that comes waits for someone else.
+    assert end_due_breaks(now=until + timedelta(minutes=1)) == []
+    case = make_case(danger_now="yes")
+    run_worker(app)
+    assert not person(dana).on_duty and fresh(case).assigned_to_id is None
+    assert "You are off duty" in page(danas_browser)
+
+
+def test_duty_turned_off_on_ones_profile_cancels_the_return_of_a_break(app: Flask, client: FlaskClient) -> None:
+    dana = responder(name="Dana")
+    sign_in(client, dana)
+    assert press_break(client, until="2h").status_code == 303
+    until = person(dana).break_until
+    assert until is not None
+    profile = page(client, "/staff/profile")
+    assert "Saving with it unticked keeps you off duty" in profile
+    saved = client.post("/staff/profile", data={**hidden_fields(profile), "languages": "en"}, follow_redirects=True)
+    assert "You stay off duty until you turn duty back on" in saved.get_data(as_text=True)
+    assert not person(dana).on_duty and person(dana).break_until is None
+    assert audited("staff_break_return_cancelled", dana) == [{"staff": dana.id, "until": until.isoformat()}]
+    assert end_due_breaks(now=until + timedelta(minutes=1)) == []
+    assert not person(dana).on_duty
+    # Saved again off duty, with no break left: nothing more to cancel.
+    client.post("/staff/profile", data={**hidden_fields(page(client, "/staff/profile")), "languages": "en"})
+    assert len(audited("staff_break_return_cancelled", dana)) == 1
+
+
+def test_a_coordinator_is_told_a_break_stops_the_pages_and_danger_still_reaches_someone(
+    app: Flask, client: FlaskClient
+) -> None:
+    cora, ben = make_staff("coordinator", name="Cora"), make_staff("coordinator", name="Ben")
+    dana = responder(name="Dana", on_duty=False)
+    danas_browser = client.application.test_client()
+    sign_in(danas_browser, dana)
+    assert NOT_PAGED not in page(danas_browser), "a responder is never paged: nothing to tell her"
+
+    sign_in(client, cora)
+    assert NOT_PAGED in page(client)
+    taken = client.post(f"{LOAD}/break", data={**hidden_fields(page(client)), "until": "2h"}, follow_redirects=True)
+    assert NOT_PAGED in taken.get_data(as_text=True) and NOT_PAGED in page(client)
+    danger = make_case(danger_now="yes")
+    run_worker(app)
+    assert told("urgent", danger) == {ben.id}, "the coordinator on duty is paged, not the one on a break"
+
+    # Ben takes a break too: nobody is on duty, and danger reaches both of them all the same.
+    bens_browser = client.application.test_client()
+    sign_in(bens_browser, ben)
+    assert press_break(bens_browser, until="open").status_code == 303
+    more_danger = make_case(danger_now="yes")
+    run_worker(app)
+    assert told("urgent", more_danger) == {cora.id, ben.id}
+
+
+def test_an_expired_page_says_so_and_keeps_them_where_they_were(app: Flask, client: FlaskClient) -> None:
+    dana = responder(name="Dana")
+    sign_in(client, dana)
+    assert press_break(client, until="2h").status_code == 303
+    until = person(dana).break_until
+
+    stale = client.post(f"{LOAD}/back", data={"csrf_token": "from a page left open overnight"})
+    html = stale.get_data(as_text=True)
+    assert stale.status_code == 400
+    assert "This page had expired, so nothing changed: you are still on a break." in html
+    assert figure(html, "duty-state").startswith("You are on a break until")
+    assert not person(dana).on_duty and person(dana).break_until == until
+    # The page given back works: one more press and she is on duty.
+    assert client.post(f"{LOAD}/back", data=hidden_fields(html)).status_code == 303
+    assert person(dana).on_duty
+
+    stale = client.post(f"{LOAD}/break", data={"csrf_token": "stale", "until": "1h"})
+    html = stale.get_data(as_text=True)
+    assert stale.status_code == 400
+    assert "This page had expired, so nothing changed: you are still on duty." in html
+    assert re.search(r'<input checked[^>]*value="1h"', html), "the return time chosen is kept"
+    assert person(dana).on_duty and len(audited("staff_break_started", dana)) == 1
+    assert client.post(f"{LOAD}/break", data=hidden_fields(html) | {"until": "1h"}).status_code == 303
+    assert not person(dana).on_duty
