@@ -41,7 +41,7 @@ def test_recount_opens_the_sealed_answers_and_counts_them_again(app: Flask) -> N
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["insights", "recount"])
     assert result.exit_code == 0, result.output
-    assert "Counted the answers of 2 reports." in result.output
+    assert "Counted the answers of 2 reports and 0 support requests." in result.output
     assert tallies() == before and before[("setting", "hotel")] == 2
 
 
