@@ -66,6 +66,12 @@ class TriageSettings:
 
 
 @dataclass(frozen=True)
+class SupportSettings:
+    # Hours to acknowledge a support request that triage left routine (L3).
+    ack_hours: int
+
+
+@dataclass(frozen=True)
 class MailSettings:
     backend: str
     host: str
@@ -146,6 +152,7 @@ class Settings:
     paging: PagingSettings
     triage: TriageSettings
     wellbeing: WellbeingSettings
+    support: SupportSettings
     resources: tuple[Resource, ...]
     # Not a setting: what the configuration said in words no longer used, logged at start.
     deprecations: tuple[str, ...] = field(default=(), metadata={"internal": True})
@@ -343,6 +350,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
         )
     if not 1 <= settings.paging.timeout_seconds <= 30:
         raise ConfigError("paging.timeout_seconds must be from 1 to 30: a page must not hold up the worker")
+    if settings.support.ack_hours < 1:
+        raise ConfigError("support.ack_hours must be at least 1")
     if settings.triage.route_batch < 1:
         raise ConfigError("triage.route_batch must be at least 1")
     if settings.wellbeing.severe_week_limit < 0:

@@ -20,6 +20,7 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | message_sent | a message went to or came from the reporter |
 | consent_changed | the reporter changed consent choices |
 | receipt_shown_again | a form sent twice was shown its receipt again (intake.services) |
+| case_became_report | a support request became an incident report (detail: level_before, level, notified) |
 | access_denied | someone asked for a case that is not theirs |
 | staff_invited | an enrolment link was made |
 | staff_enrolled | an invited person set password and TOTP |
@@ -84,6 +85,7 @@ NAMES = (
     "message_sent",
     "consent_changed",
     "receipt_shown_again",
+    "case_became_report",
     "access_denied",
     "staff_invited",
     "staff_enrolled",

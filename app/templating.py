@@ -13,7 +13,7 @@ from flask_babel import format_date, format_datetime
 
 from app.config import current_settings
 from app.models import utcnow
-from app.vocabulary import CATEGORIES, STATUSES, WANTS
+from app.vocabulary import CASE_LABELS, STATUSES, SUPPORT, SUPPORT_STATUSES, WANTS
 
 
 def time_left(deadline: object) -> str:
@@ -44,8 +44,9 @@ def want_label(code: str) -> str:
 
 def _labels() -> dict[str, object]:
     return {
-        "status_label": lambda code: STATUSES.get(code, code),
-        "category_label": lambda code: CATEGORIES.get(code, code),
+        # ``kind``: a support request's statuses speak of her request, not a report.
+        "status_label": lambda code, kind="": (SUPPORT_STATUSES if kind == SUPPORT else STATUSES).get(code, code),
+        "category_label": lambda code: CASE_LABELS.get(code, code),
         "format_date": format_date,
         "format_datetime": format_datetime,
     }

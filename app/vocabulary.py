@@ -19,6 +19,16 @@ CATEGORIES = {
     "other": _l("Something else"),
 }
 
+# What a case is: an incident report, or a support request ("I'd like to talk with someone",
+# app/intake/support.py). A support request is no incident: it has no category of its own
+# choosing, and is stored with this code in the category's place (which routing reads: any
+# current training qualifies a responder for it, app/triage/eligibility.py).
+SUPPORT = "support"
+REPORT = "report"
+KINDS = {REPORT: "Incident report", SUPPORT: "Support request"}  # staff pages
+# What a case is about, as pages name it: its category, or a support request.
+CASE_LABELS = {**CATEGORIES, SUPPORT: _l("Support request")}
+
 PERPETRATORS = {
     "client": _l("A client"),
     "employer": _l("An employer or manager"),
@@ -74,6 +84,14 @@ STATUSES = {
     "referred": _l("Your report was referred to legal counsel, as you agreed."),
     "closed": _l("This case is closed. You can still write to us here."),
     "reopened": _l("Your case was reopened. A peer responder is working on it."),
+}
+
+# The same, for a support request: what differs is what she sent.
+SUPPORT_STATUSES = {
+    **STATUSES,
+    "acknowledged": _l("A peer responder has read your request."),
+    "in_progress": _l("A peer responder is working on your request."),
+    "referred": _l("Your request was referred to legal counsel, as you agreed."),
 }
 
 # For staff: short names of the statuses, and why a case was closed.

@@ -127,6 +127,35 @@ def make_case(
     return case
 
 
+def make_support_request(
+    *,
+    narrative: str = "Long shifts, and a client who makes me uneasy. I would like to talk.",
+    language: str = "en",
+    contact: ContactDetails | None = None,
+    consent: dict[str, bool] | None = None,
+    assigned_to: Staff | None = None,
+) -> Case:
+    """A support request ("I'd like to talk with someone") filed through the intake service."""
+    filed = intake.submit_report(
+        intake.Submission(
+            kind="support",
+            category="support",
+            language=language,
+            content=ReportContent(narrative=narrative),
+            submission_token=secrets.token_urlsafe(16),
+            contact=contact,
+            consent={"peer_support": True, **(consent or {})},
+        )
+    )
+    case = db.session.get(Case, filed.case_id)
+    assert case is not None
+    if assigned_to is not None:
+        case.assigned_to_id, case.assigned_at = assigned_to.id, utcnow()
+        db.session.commit()
+    case.receipt = filed.receipt.display()  # type: ignore[attr-defined]
+    return case
+
+
 @dataclass
 class Counsel:
     staff: Staff

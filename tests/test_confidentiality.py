@@ -17,7 +17,7 @@ from redis import Redis
 from sqlalchemy import make_url
 
 from tests.conftest import run_worker
-from tests.helpers import hidden_fields, open_status, receipt_from, submit_report
+from tests.helpers import form_values, hidden_fields, open_status, receipt_from, submit_report, submit_support
 
 
 def redis_values(client: Redis) -> list[bytes]:
@@ -111,7 +111,13 @@ def test_markers_never_appear_at_rest(
         data={**hidden_fields(page), "body": f"{marker}-message", "kind": "information"},
     )
     run_worker(app)
+    nowhere_at_rest(app, redis_client, log_file, caplog, marker, receipt)
 
+
+def nowhere_at_rest(
+    app: Flask, redis_client: Redis, log_file: Path, caplog: pytest.LogCaptureFixture, marker: str, receipt: str
+) -> None:
+    """Neither ``marker`` nor ``receipt`` is in the database files, Redis or the logs."""
     needles = [marker.encode(), marker.lower().encode(), receipt.encode(), receipt.replace("-", "").encode()]
     stored = database_bytes(app)
     assert b"coordinators" in stored, "the search must cover the rows themselves"
@@ -128,6 +134,35 @@ def test_markers_never_appear_at_rest(
         assert needle.decode() not in logged
     # No client address either: the test client connects from 127.0.0.1.
     assert "127.0.0.1" not in logged
+
+
+def test_a_support_request_and_the_report_it_becomes_are_never_in_clear_at_rest(
+    app: Flask, client: FlaskClient, redis_client: Redis, log_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = f"MARKER{secrets.token_hex(8)}"
+    response = submit_support(
+        client,
+        narrative=f"On my mind: {marker}-support. Mi jefe me grita.",
+        identity="named",
+        name=f"{marker}-name",
+        email=f"{marker.lower()}@example.org",
+        code_word=f"{marker}-codeword",
+        contact_email="y",
+    )
+    receipt = receipt_from(response)
+    page = open_status(client, receipt).get_data(as_text=True)
+    assert f"{marker}-support" in page, "the reporter must be able to read it back"
+    client.post("/status/message", data={**hidden_fields(page), "body": f"{marker}-message"})
+    typed = form_values(client.get("/status/report").get_data(as_text=True), "/status/report")
+    assert typed["narrative"] == [f"On my mind: {marker}-support. Mi jefe me grita."]
+    turned = client.post(
+        "/status/report",
+        data={**typed, "narrative": f"{typed['narrative'][0]} And {marker}-report.", "category": "threats"},
+    )
+    assert turned.status_code == 303
+    run_worker(app)
+    nowhere_at_rest(app, redis_client, log_file, caplog, marker, receipt)
 
 
 def test_what_a_reporter_does_is_timed_to_the_minute_only(app: Flask, client: FlaskClient) -> None:

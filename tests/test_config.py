@@ -17,7 +17,7 @@ def test_example_documents_every_setting() -> None:
     assert set(example) == {f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal")}
     settings = load_settings()
     assert settings.env == "development" and settings.languages == ("en", "es", "zh-Hans", "ko", "pt-BR")
-    assert settings.triage.ack_hours == (1, 4, 24, 72)
+    assert settings.triage.ack_hours == (1, 4, 24, 72) and settings.support.ack_hours == 72
     assert settings.wellbeing.severe_week_limit == 3 and settings.wellbeing.prefer_fewer_severe is False
     assert any(contact.value == "888-568-8332" for r in settings.resources for contact in r.contacts)
 
@@ -49,6 +49,7 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[wellbeing]\nsevere_limit = 5", "unknown setting wellbeing.severe_limit"),
         ("[wellbeing]\nsevere_week_limit = -1", "wellbeing.severe_week_limit must be 0 or more"),
         ("[wellbeing]\nprefer_fewer_severe = 'maybe'", "wellbeing.prefer_fewer_severe must be true or false"),
+        ("[support]\nack_hours = 0", "support.ack_hours must be at least 1"),
         ("env = 'staging'", "env must be one of"),
         ("languages = ['es']", "languages must include en"),
         ("secure_cookies = 'maybe'", "secure_cookies must be true or false"),

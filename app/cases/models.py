@@ -41,6 +41,10 @@ class Case(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now, onupdate=minute_now)
 
     # Clear metadata: the minimum needed to triage and run the queue.
+    # report | support (a support request: app/vocabulary.py SUPPORT, its category too).
+    kind: Mapped[str] = mapped_column(String(12), default="report", server_default="report")
+    # When the reporter turned her support request into an incident report (app/intake/becoming.py).
+    became_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     category: Mapped[str] = mapped_column(String(32))
     level: Mapped[int] = mapped_column(Integer)
     signals: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -202,7 +206,7 @@ class ReportTally(Model):
     __tablename__ = "report_tallies"
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-03"
-    # report (issue 17 adds support requests)
+    # report | support: each kind has its own questions (app/cases/tallies.py)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     question: Mapped[str] = mapped_column(String(32), primary_key=True)
     # A sealed question's answer: the first 16 bytes of its keyed index, as hex.

@@ -5,6 +5,10 @@ is in memory at intake, or by an operator with the keyring (:func:`recount`). Co
 clear ones here as well keeps every figure of a month in one place, consistent with the others,
 and still right once cases are deleted under the retention policy.
 
+Support requests are counted apart (kind ``support``), with the questions that make sense for
+them. One that becomes an incident report is counted as a report then, in that month, as any
+report is when it is filed; its count as a support request stays: it was one.
+
 What a copy of the database shows, per month: for each clear question (category, level,
 county, language, named, consent), each answer given and how many reports gave it, as the cases
 table shows them (and goes on showing once the cases are deleted); for each sealed question,
@@ -54,6 +58,9 @@ SEALED_QUESTIONS: dict[str, Mapping[str, object]] = {"setting": SETTINGS, "perpe
 # The consent choices counted. The ways to reach her are not: the database keeps them only as
 # keyed indexes, so that it does not tell which exist.
 CONSENT_QUESTIONS = ("peer_support", "legal_referral", "identity_to_counsel")
+# A support request asks only what is on her mind, her language, how to reach her and her choices.
+SUPPORT_QUESTIONS = ("level", "language", "named", *CONSENT_QUESTIONS)
+QUESTIONS_OF = {"report": QUESTIONS, "support": SUPPORT_QUESTIONS}
 UNANSWERED = "unanswered"
 # A sealed answer whose index matches none the form offers now (from a list since changed).
 ANOTHER = "another"
@@ -133,9 +140,10 @@ def answer_reader(kind: str) -> StoredForm:
 
 
 def count_report(month: str, answers: Mapping[str, str], *, kind: str = "report") -> None:
-    """Add one report's answers to its month's tallies, in the caller's transaction (one
-    statement). Rows are written in key order, so two reports counted at once never deadlock."""
-    _add(Counter({(month, question, answers[question]): 1 for question in QUESTIONS}), kind)
+    """Add one report's (or, with ``kind`` support, one support request's) answers to its month's
+    tallies, in the caller's transaction (one statement). Rows are written in key order, so two
+    reports counted at once never deadlock."""
+    _add(Counter({(month, question, answers[question]): 1 for question in QUESTIONS_OF[kind]}), kind)
 
 
 def _add(counts: Mapping[Key, int], kind: str) -> None:
@@ -162,8 +170,8 @@ class Recounted(NamedTuple):
     months: tuple[str, ...]
 
 
-def recount(kind: str = "report") -> Recounted:
-    """Count the tallies of ``kind`` again from the cases themselves, the sealed answers opened
+def recount() -> Recounted:
+    """Count the tallies of reports again from the cases themselves, the sealed answers opened
     with the keyring in memory only (for an operator: ``flask insights recount``). Commits.
 
     Only the months in which a case is found are replaced. A month whose cases have all been
@@ -174,14 +182,18 @@ def recount(kind: str = "report") -> Recounted:
     lock; then one short transaction takes the tallies' lock first (intake waits for it, and
     recount then waits for nothing intake holds), opens the few cases filed since the reading
     began, and replaces the months' rows. A report filed meanwhile is counted once: here if it
-    was committed before the lock, by its own intake after it otherwise."""
-    counts: Counter[Key] = Counter()
-    seen = _count(select(Case), counts)
+    was committed before the lock, by its own intake after it otherwise.
+
+    Support requests are not counted again: their tallies stay as intake made them. A report
+    that began as a support request is counted in the month it was first sent."""
+    kind, counts = "report", Counter[Key]()
+    reports = select(Case).where(Case.kind == "report")
+    seen = _count(reports, counts)
     db.session.commit()  # the reading ends here: no snapshot or lock is kept into the writing
     _lock_tallies()
-    filed_since = sorted(set(db.session.scalars(select(Case.id))) - seen)
+    filed_since = sorted(set(db.session.scalars(select(Case.id).where(Case.kind == "report"))) - seen)
     for start in range(0, len(filed_since), BATCH):
-        seen |= _count(select(Case).where(Case.id.in_(filed_since[start : start + BATCH])), counts)
+        seen |= _count(reports.where(Case.id.in_(filed_since[start : start + BATCH])), counts)
     months = tuple(sorted({month for month, _, _ in counts}))
     if months:
         db.session.execute(delete(ReportTally).where(ReportTally.kind == kind, ReportTally.month.in_(months)))

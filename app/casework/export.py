@@ -25,7 +25,7 @@ from app.i18n import in_language
 from app.signals import announce
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
-from app.vocabulary import CATEGORIES, CLOSE_REASONS, COUNTIES, STATUS_NAMES
+from app.vocabulary import CASE_LABELS, CLOSE_REASONS, COUNTIES, STATUS_NAMES
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
@@ -78,9 +78,11 @@ def case_list_csv(viewer: StaffUser, filters: QueueFilters) -> Iterator[str]:
         category=filters.category,
         language=filters.language,
         mine=filters.mine,
+        case_kind=filters.kind,
     )
     with in_language("en"):  # staff pages, and so their exports, are in English
-        categories = {code: str(label) for code, label in CATEGORIES.items()}
+        # A support request's category column says so.
+        categories = {code: str(label) for code, label in CASE_LABELS.items()}
     return _lines(conditions, categories)
 
 

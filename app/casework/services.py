@@ -32,7 +32,7 @@ from app.staff.services import staff_directory
 from app.triage.eligibility import RULES, Candidate, language_name, nobody_because, roster, why_not
 from app.triage.models import RoutingRound
 from app.triage.routing import end_routing_for_assignment
-from app.vocabulary import CLOSE_REASONS, QUEUE_RANK, TRANSITIONS
+from app.vocabulary import CLOSE_REASONS, QUEUE_RANK, SUPPORT, TRANSITIONS
 
 PER_PAGE = 50
 
@@ -48,6 +48,8 @@ class QueueFilters:
     category: str | None = None
     language: str | None = None
     mine: bool = False
+    # report | support (app/vocabulary.py KINDS)
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class QueueRow:
     id: str
     level: int
     category: str
+    kind: str
     status: str
     language: str
     created_at: datetime
@@ -92,6 +95,8 @@ def queue_conditions(viewer: StaffUser, filters: QueueFilters) -> list[ColumnEle
         conditions.append(Case.category == filters.category)
     if filters.language:
         conditions.append(Case.language == filters.language)
+    if filters.kind:
+        conditions.append(Case.kind == filters.kind)
     return conditions
 
 
@@ -126,6 +131,7 @@ def queue_rows(chosen: Subquery, order: Sequence[Any]) -> list[QueueRow]:
             Case.id,
             Case.level,
             Case.category,
+            Case.kind,
             Case.status,
             Case.language,
             Case.created_at,
@@ -146,6 +152,7 @@ def queue_rows(chosen: Subquery, order: Sequence[Any]) -> list[QueueRow]:
             id=r.id,
             level=r.level,
             category=r.category,
+            kind=r.kind,
             status=r.status,
             language=r.language,
             created_at=r.created_at,
@@ -210,7 +217,7 @@ def _nobody_because(case: Case) -> str:
         .order_by(RoutingRound.number.desc())
         .limit(1)
     )
-    return nobody_because(reason, case.language)
+    return nobody_because(reason, case.language, case.category)
 
 
 def view_case(viewer: StaffUser, case: Case) -> CaseView:
@@ -256,7 +263,7 @@ def view_case(viewer: StaffUser, case: Case) -> CaseView:
         notes=notes,
         consent=consent,
         assignee=staff_directory().get(case.assigned_to_id) if case.assigned_to_id else None,
-        timeline=timeline(case.id, language=case.language),
+        timeline=timeline(case.id, language=case.language, category=case.category),
         withheld=withheld,
         can_refer=viewer.role == COORDINATOR and consent["legal_referral"],
         nobody_because=_nobody_because(case),
@@ -479,5 +486,5 @@ def _why_not_words(rule: str, candidate: Candidate, case: Case) -> str:
     if rule == "language":
         return f"doesn't speak {language_name(case.language)}"
     if rule == "training":
-        return "no current training for this category"
+        return "no current training" if case.category == SUPPORT else "no current training for this category"
     return f"at cap {candidate.load}/{candidate.cap}"

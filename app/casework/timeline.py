@@ -29,9 +29,9 @@ class TimelineEntry:
     text: str = ""
 
 
-def timeline(case_id: str, *, language: str = "", limit: int = 50) -> list[TimelineEntry]:
-    """The case's last ``limit`` audit entries, newest first; ``language``: the case's, for
-    a routing round that found nobody who speaks it."""
+def timeline(case_id: str, *, language: str = "", category: str = "", limit: int = 50) -> list[TimelineEntry]:
+    """The case's last ``limit`` audit entries, newest first; ``language`` and ``category``:
+    the case's, for a routing round that found nobody who speaks it or is trained for it."""
     entries = db.session.scalars(
         select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id.desc()).limit(limit)
     ).all()
@@ -47,7 +47,7 @@ def timeline(case_id: str, *, language: str = "", limit: int = 50) -> list[Timel
             action=e.action,
             who=name(e.actor_id) if e.actor_id else ("the system" if e.actor_role == "system" else e.actor_role),
             detail=e.detail,
-            text=describe(e.action, e.actor_id, e.detail or {}, name, language),
+            text=describe(e.action, e.actor_id, e.detail or {}, name, language, category),
         )
         for e in entries
     ]
@@ -63,7 +63,12 @@ def _told(detail: Mapping[str, Any], name: Callable[[object], str]) -> str:
 
 
 def describe(
-    action: str, actor_id: str, detail: Mapping[str, Any], name: Callable[[object], str], language: str
+    action: str,
+    actor_id: str,
+    detail: Mapping[str, Any],
+    name: Callable[[object], str],
+    language: str,
+    category: str = "",
 ) -> str:
     """One entry in plain English (the actor is shown beside it)."""
     told = _told(detail, name)
@@ -72,7 +77,7 @@ def describe(
         if detail.get("outcome") == "assigned":
             verb = "Offered again, now that they fit," if detail.get("again") else "Routed"
             return f"{verb} to {name(detail.get('staff'))} (round {number}).{told}"
-        why = nobody_because(detail.get("reason"), language)
+        why = nobody_because(detail.get("reason"), language, category)
         return f"Nobody eligible (round {number}){': ' + why if why else ''}; left with the coordinators.{told}"
     if action == "case_escalated":
         return f"Deadline passed for {name(detail.get('staff'))} (round {detail.get('round')}): routed again.{told}"
@@ -93,6 +98,10 @@ def describe(
             what = "Added to the report" if detail.get("kind") == "information" else "Wrote a message"
             return f"{what}.{told}"
         return "Wrote to the reporter."
+    if action == "case_became_report":
+        now, before = detail.get("level"), detail.get("level_before")
+        raised = f" Read again by triage: now L{now}, from L{before}." if now != before else ""
+        return f"Turned the support request into an incident report.{raised}{told}"
     if action == "case_status_changed":
         new = STATUS_NAMES.get(str(detail.get("new")), str(detail.get("new")))
         return f"Status changed to {new}."

@@ -27,7 +27,8 @@ from app.staff.forms import ActionForm
 from app.staff.models import StaffUser
 from app.staff.services import staff_directory
 from app.staff.sessions import recently_authenticated, signed_in_staff
-from app.vocabulary import CATEGORIES, STATUS_NAMES, TRANSITIONS
+from app.triage.targets import ack_hours
+from app.vocabulary import CATEGORIES, KINDS, STATUS_NAMES, SUPPORT, TRANSITIONS
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -41,6 +42,7 @@ def _filters() -> services.QueueFilters:
         category=args.get("category") if args.get("category") in CATEGORIES else None,
         language=args.get("language") if args.get("language") in current_settings().languages else None,
         mine=args.get("mine") == "1",
+        kind=args.get("kind") if args.get("kind") in KINDS else None,
     )
 
 
@@ -261,6 +263,7 @@ def _case_labels() -> dict[str, object]:
         "close_reasons": v.CLOSE_REASONS,
         "filed_despite": v.FILED_DESPITE,
         "categories": v.CATEGORIES,
+        "kinds": v.KINDS,
         "county_label": lambda code: v.COUNTIES.get(code, code),
         "perpetrator_label": lambda code: v.PERPETRATORS.get(code, code),
         "setting_label": lambda code: v.SETTINGS.get(code, code),
@@ -272,7 +275,9 @@ def _case_labels() -> dict[str, object]:
 
 
 def _level_legend() -> list[str]:
-
     hours = current_settings().triage.ack_hours
     meanings = ("danger now", "recent assault, injury or coercion", "serious", "routine or record only")
-    return [f"{meaning} ({h} h)" for meaning, h in zip(meanings, hours, strict=True)]
+    legend = [f"{meaning} ({h} h" for meaning, h in zip(meanings, hours, strict=True)]
+    # A support request that triage leaves routine has a target of its own.
+    legend[-1] += f"; a support request {ack_hours(3, SUPPORT)} h"
+    return [f"{text})" for text in legend]

@@ -1,4 +1,5 @@
-"""`flask insights recount`: count every filed report's answers again, with the keyring."""
+"""`flask insights recount`: count every filed report's and support request's answers again,
+with the keyring."""
 
 from __future__ import annotations
 

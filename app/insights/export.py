@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 
+from app.cases.tallies import SUPPORT_QUESTIONS
 from app.casework.export import safe_cell
 from app.insights import page
-from app.insights.figures import SECTIONS, TITLES, Dashboard
+from app.insights.figures import SECTIONS, SUPPORT_SECTION, SUPPORT_TITLES, TITLES, Dashboard
 from app.pdf import typeset
 from app.pdf.typeset import GREY, LEFT, RIGHT, Writer
 
@@ -44,9 +46,23 @@ def figures_csv(view: Dashboard) -> str:
                 before = "" if question == "referrals" else row.before
                 line(row.name, *row.months, row.total, before, row.change)
     line()
-    line("Time to answer", "Target", "Acknowledge: median", "90th percentile", "On time", "First reply: median")
+    line(SUPPORT_SECTION)
+    for question in SUPPORT_QUESTIONS:
+        line()
+        title = f"{SUPPORT_SECTION}: {SUPPORT_TITLES[question]}"
+        line(title, *months, "Total", f"Total, {view.previous.label}", "Change")
+        for row in page.rows(view, question, "support"):
+            line(row.name, *row.months, row.total, row.before, row.change)
+    for title, kind in (("Time to answer", "report"), (f"{SUPPORT_SECTION}: time to answer", "support")):
+        line()
+        _times(line, title, page.level_rows(view, kind))
+    return buffer.getvalue()
+
+
+def _times(line: Callable[..., None], title: str, levels: list[page.LevelRow]) -> None:
+    line(title, "Target", "Acknowledge: median", "90th percentile", "On time", "First reply: median")
     line("", "", "", "", "", "", "90th percentile", "On time", "Close: median", "90th percentile")
-    for level in page.level_rows(view):
+    for level in levels:
         line(
             level.name,
             level.target,
@@ -59,13 +75,12 @@ def figures_csv(view: Dashboard) -> str:
             page.duration(level.close.median),
             page.duration(level.close.p90),
         )
-    return buffer.getvalue()
 
 
 # Two columns of tables: answer, this period, the period before.
 COLUMN = (RIGHT - LEFT - 18) / 2
 SIZE = 7.6
-LEFT_TABLES = ("level", "category", "setting", "perpetrator")
+LEFT_TABLES = ("level", "category", "setting", "perpetrator", "support")
 RIGHT_TABLES = ("county", "language", "when", "referrals")
 TIMES_AT = (0, 60, 115, 170, 225, 280, 335, 390, 445)
 
@@ -109,6 +124,8 @@ def summary_pdf(view: Dashboard, *, made: datetime) -> bytes:
         for question in questions:
             if question == "referrals":
                 _table(writer, x, "Referrals to counsel, by stage", page.referral_rows(view), before=False)
+            elif question == "support":
+                _table(writer, x, f"{SUPPORT_SECTION}, by level", page.rows(view, "level", "support"))
             else:
                 _table(writer, x, TITLES[question], page.rows(view, question))
         lowest = max(lowest, writer.y)

@@ -1,7 +1,8 @@
 """The program's figures for a period, every count already made safe to show.
 
 Counts come from the tallies made as reports are filed (``app.cases.tallies``) and from the
-referrals; times come from the cases' clear timestamps. Every count passes through
+referrals; times come from the cases' clear timestamps. Support requests are counted apart, a
+population of their own: their tables are protected together, apart from the reports'. Every count passes through
 ``suppression.protect`` with the others of its view, so no figure on the page, in the CSV or
 in the PDF can reveal a count from 1 to 4; a time or a share is withheld when fewer than five
 cases stand behind it.
@@ -16,7 +17,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from app.cases.models import ReportTally
-from app.cases.tallies import ANOTHER, QUESTIONS, SEALED_QUESTIONS, UNANSWERED, answer_reader
+from app.cases.tallies import (
+    ANOTHER,
+    QUESTIONS,
+    QUESTIONS_OF,
+    SEALED_QUESTIONS,
+    SUPPORT_QUESTIONS,
+    UNANSWERED,
+    answer_reader,
+)
 from app.config import current_settings
 from app.extensions import db
 from app.insights import suppression, timings
@@ -27,6 +36,8 @@ from app.triage.eligibility import language_name
 from app.vocabulary import CATEGORIES, COUNTIES, PERPETRATORS, SETTINGS, WHEN
 
 POPULATION = "reports"
+# What each kind's tables count, for suppression: two populations, never one figure.
+POPULATIONS = {"report": POPULATION, "support": "support requests"}
 TITLES = {
     "category": "What happened",
     "level": "Level",
@@ -40,6 +51,13 @@ TITLES = {
     "legal_referral": "Agreed to a legal referral if asked",
     "identity_to_counsel": "Agreed that counsel may see their name",
 }
+# A support request's questions, where a report's words would not fit.
+SUPPORT_TITLES = {
+    **TITLES,
+    "named": "Gave contact details, or the receipt only",
+    "peer_support": "Agreed that a peer responder reads the request",
+}
+SUPPORT_SECTION = "Support requests"
 # Grouped as the page shows them.
 SECTIONS = (
     ("What was reported", ("category", "level", "setting", "perpetrator")),
@@ -56,7 +74,7 @@ LEVEL_NAMES = {
 YES_NO = {"yes": "Agreed", "no": "Did not agree"}
 
 
-def answer_names(question: str) -> dict[str, str]:
+def answer_names(question: str, kind: str = "report") -> dict[str, str]:
     """The answers a question may have, in the order shown, with their English names."""
     plain: Mapping[str, object]
     if question == "category":
@@ -75,6 +93,8 @@ def answer_names(question: str) -> dict[str, str]:
         plain = WHEN
     elif question == "named":
         plain = {"named": "Named", "anonymous": "Anonymous"}
+        if kind == "support":
+            plain = {"named": "Gave contact details", "anonymous": "Receipt only"}
     else:
         plain = YES_NO
     names = {code: str(label) for code, label in plain.items()}
@@ -97,10 +117,19 @@ class Dashboard:
     names: dict[str, dict[str, str]]
     referrals: suppression.ProtectedTable
     times: list[timings.LevelTimes] = field(default_factory=list)
+    # The same for support requests: question -> table, this period and the one before.
+    support: dict[str, suppression.ProtectedTable] = field(default_factory=dict)
+    support_before: dict[str, suppression.ProtectedTable] = field(default_factory=dict)
+    support_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    support_times: list[timings.LevelTimes] = field(default_factory=list)
 
     def per_month(self) -> suppression.ProtectedTable:
         """Any one report table: its column totals are the reports of each month."""
         return self.reports["category"]
+
+    def tables(self, kind: str) -> tuple[dict[str, suppression.ProtectedTable], dict[str, suppression.ProtectedTable]]:
+        """The tables of ``kind`` (report or support) for the period and the one before."""
+        return (self.reports, self.before) if kind == "report" else (self.support, self.support_before)
 
 
 def _tallies(period: Period, kind: str) -> dict[str, dict[tuple[str, str], int]]:
@@ -126,7 +155,7 @@ def _report_tables(
     found in either is a row of both."""
     counts = [_tallies(period, kind) for period in periods]
     rows = {}
-    for question in QUESTIONS:
+    for question in QUESTIONS_OF[kind]:
         known = [answer for answer in names[question] if answer != ANOTHER]
         found = {answer for each in counts for answer, _ in each.get(question, {})}
         rows[question] = tuple(known + sorted(found - set(known)))
@@ -135,14 +164,14 @@ def _report_tables(
             [
                 suppression.CountTable(
                     name=question,
-                    population=POPULATION,
+                    population=POPULATIONS[kind],
                     row_space=question,
                     rows=rows[question],
                     col_space="month",
                     columns=period.months,
                     counts=each.get(question, {}),
                 )
-                for question in QUESTIONS
+                for question in QUESTIONS_OF[kind]
             ]
         )
         for period, each in zip(periods, counts, strict=True)
@@ -177,8 +206,10 @@ def dashboard(period: Period) -> Dashboard:
     """The figures of ``period``, compared with the same number of months before it."""
     names = {question: answer_names(question) for question in QUESTIONS}
     names["referrals"] = dict(REFERRAL_STAGES)
+    support_names = {question: answer_names(question, "support") for question in SUPPORT_QUESTIONS}
     previous = period.previous()
     reports, before = _report_tables((period, previous), names)
+    support, support_before = _report_tables((period, previous), support_names, "support")
     return Dashboard(
         period=period,
         previous=previous,
@@ -187,4 +218,8 @@ def dashboard(period: Period) -> Dashboard:
         names=names,
         referrals=_referral_table(period),
         times=timings.by_level(period),
+        support=support,
+        support_before=support_before,
+        support_names=support_names,
+        support_times=timings.by_level(period, "support"),
     )

@@ -11,6 +11,7 @@ from app.insights import charts
 from app.insights.figures import Dashboard
 from app.insights.suppression import TOTAL, Figure
 from app.insights.timings import LevelTimes, Times
+from app.triage.targets import ack_hours
 
 CHARTED = ("category", "level", "setting", "perpetrator", "county", "language", "when")
 
@@ -36,10 +37,14 @@ def month_name(month: str) -> str:
     return f"{date(int(month[:4]), int(month[5:]), 1):%b %Y}"
 
 
-def rows(view: Dashboard, question: str) -> list[Row]:
-    """One row per answer, then the row of all reports."""
-    table, before = view.reports[question], view.before[question]
-    names = view.names[question]
+ALL = {"report": "All reports", "support": "All support requests"}
+
+
+def rows(view: Dashboard, question: str, kind: str = "report") -> list[Row]:
+    """One row per answer, then the row of all reports (or support requests: ``kind``)."""
+    tables, befores = view.tables(kind)
+    table, before = tables[question], befores[question]
+    names = (view.names if kind == "report" else view.support_names)[question]
     result = []
     for answer in table.table.rows:
         result.append(
@@ -52,7 +57,7 @@ def rows(view: Dashboard, question: str) -> list[Row]:
         )
     result.append(
         Row(
-            "All reports",
+            ALL[kind],
             [table.cell(TOTAL, month) for month in table.table.columns],
             table.cell(TOTAL, TOTAL),
             before.cell(TOTAL, TOTAL),
@@ -104,20 +109,19 @@ class LevelRow:
     close: Times
 
 
-def level_rows(view: Dashboard) -> list[LevelRow]:
-    triage = current_settings().triage
-    result = []
-    for times in view.times:
-        result.append(_level_row(times, triage.ack_hours, triage.feedback_days))
-    return result
+def level_rows(view: Dashboard, kind: str = "report") -> list[LevelRow]:
+    """The times of reports (or support requests: ``kind``) by level, then of all levels."""
+    feedback_days = current_settings().triage.feedback_days
+    times = view.times if kind == "report" else view.support_times
+    return [_level_row(level, kind, feedback_days) for level in times]
 
 
-def _level_row(times: LevelTimes, ack_hours: tuple[int, ...], feedback_days: int) -> LevelRow:
+def _level_row(times: LevelTimes, kind: str, feedback_days: int) -> LevelRow:
     if times.level is None:
         return LevelRow("All levels", f"reply {feedback_days} days", times.acknowledge, times.reply, times.close)
     return LevelRow(
         f"L{times.level}",
-        f"acknowledge {ack_hours[times.level]} h, reply {feedback_days} days",
+        f"acknowledge {ack_hours(times.level, kind)} h, reply {feedback_days} days",
         times.acknowledge,
         times.reply,
         times.close,

@@ -60,10 +60,11 @@ def _enough(n: int, value: float | None) -> float | None:
     return value if n >= MIN_BASE else None
 
 
-def by_level(period: Period) -> list[LevelTimes]:
-    """One row per level (L0 to L3), then one for all levels together."""
+def by_level(period: Period, kind: str = "report") -> list[LevelTimes]:
+    """One row per level (L0 to L3), then one for all levels together, of the cases of
+    ``kind`` (a support request that became a report is a report, from when it was sent)."""
     start, end = period.bounds()
-    within = and_(Case.created_at >= start, Case.created_at < end)
+    within = and_(Case.created_at >= start, Case.created_at < end, Case.kind == kind)
     if db.session.get_bind().dialect.name == "postgresql":
         return _in_database(within)
     return _in_python(within)

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.access import COORDINATOR, allow
+from app.cases.tallies import SUPPORT_QUESTIONS
 from app.insights import export, figures, page
 from app.insights.period import Period, month_choices, period_from
 from app.models import utcnow
@@ -31,6 +32,9 @@ def dashboard() -> str:
         view=view,
         charts=page.chart_urls(view),
         levels=page.level_rows(view),
+        support_levels=page.level_rows(view, "support"),
+        support_questions=SUPPORT_QUESTIONS,
+        support_titles=figures.SUPPORT_TITLES,
         rows=page.rows,
         referral_rows=page.referral_rows,
         month_name=page.month_name,

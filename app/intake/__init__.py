@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.intake import status, views  # noqa: F401  (status adds its pages to the blueprint)
+    # status and support add their pages to the blueprint
+    from app.intake import status, support, views  # noqa: F401
 
     app.register_blueprint(views.blueprint)

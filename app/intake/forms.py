@@ -58,7 +58,10 @@ def _yes_no() -> list[SelectChoice]:
     return _choices(v.YES_NO_UNSURE)
 
 
-class ReportForm(Form):
+class ReachForm(Form):
+    """What every form that files a case asks besides its own questions: how to reach her (or
+    through the receipt alone), her choices, her language, and who on the team must not see it."""
+
     identity = RadioField(
         _l("Do you want to give your name?"),
         choices=[
@@ -67,33 +70,6 @@ class ReportForm(Form):
         ],
         default="anonymous",
     )
-    category = RadioField(
-        _l("What happened?"),
-        choices=_choices(v.CATEGORIES),
-        validators=[DataRequired(_l("Please choose what comes closest. You can explain below."))],
-    )
-    perpetrator = RadioField(_l("Who did it?"), choices=_choices(v.PERPETRATORS), validators=[Optional()])
-    setting = RadioField(_l("Where did it happen?"), choices=_choices(v.SETTINGS), validators=[Optional()])
-    when = SelectField(
-        _l("When did it happen?"),
-        choices=[SelectChoice("", _l("Choose (optional)"))] + _choices(v.WHEN),
-        validators=[Optional()],
-    )
-    county = SelectField(
-        _l("In which county?"),
-        choices=[SelectChoice("", _l("Choose (optional)"))] + _choices(v.COUNTIES),
-        validators=[Optional()],
-    )
-    narrative = TextAreaField(
-        _l("What happened, in your own words"),
-        description=_l("Share only what you are comfortable sharing. You can add more later."),
-        validators=[Optional(), _narrative_limit],
-    )
-    danger_now = RadioField(_l("Are you in danger right now?"), choices=_yes_no(), validators=[Optional()])
-    injured = RadioField(_l("Were you hurt or injured?"), choices=_yes_no(), validators=[Optional()])
-    ongoing = RadioField(_l("Is it still happening?"), choices=_yes_no(), validators=[Optional()])
-    wants = CheckboxList(_l("What would help?"), choices=_choices(v.WANTS), validators=[Optional()])
-
     name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)])
     email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
@@ -132,6 +108,14 @@ class ReportForm(Form):
     # Left empty by people; bots that fill every field give themselves away.
     website = StringField(_l("Leave this field empty"))
 
+    # Said when contact details were typed under the choice not to give them, and when the
+    # choice to give them came without a name: in the words of this form's own choices.
+    details_without_choice = _l(
+        "You chose to stay anonymous but wrote contact details. Choose "
+        "\u201cYes, I will give my name and how to reach me\u201d to keep them, or clear them."
+    )
+    choice_without_name = _l("Please write a name, or choose to stay anonymous.")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from app.i18n import language_choices
@@ -157,15 +141,10 @@ class ReportForm(Form):
         named = self.identity.data == "named"
         contact_fields = (self.name, self.email, self.phone, self.safe_times, self.code_word)
         if not named and any((f.data or "").strip() for f in contact_fields):
-            self.identity.errors = list(self.identity.errors) + [
-                _l(
-                    "You chose to stay anonymous but wrote contact details. Choose "
-                    "\u201cYes, I will give my name and how to reach me\u201d to keep them, or clear them."
-                )
-            ]
+            self.identity.errors = list(self.identity.errors) + [self.details_without_choice]
             valid = False
         if named and not (self.name.data or "").strip():
-            self.name.errors = list(self.name.errors) + [_l("Please write a name, or choose to stay anonymous.")]
+            self.name.errors = list(self.name.errors) + [self.choice_without_name]
             valid = False
         for consent, detail in (
             (self.contact_phone, self.phone),
@@ -178,6 +157,76 @@ class ReportForm(Form):
                 ]
                 valid = False
         return valid
+
+
+class ReportForm(ReachForm):
+    category = RadioField(
+        _l("What happened?"),
+        choices=_choices(v.CATEGORIES),
+        validators=[DataRequired(_l("Please choose what comes closest. You can explain below."))],
+    )
+    perpetrator = RadioField(_l("Who did it?"), choices=_choices(v.PERPETRATORS), validators=[Optional()])
+    setting = RadioField(_l("Where did it happen?"), choices=_choices(v.SETTINGS), validators=[Optional()])
+    when = SelectField(
+        _l("When did it happen?"),
+        choices=[SelectChoice("", _l("Choose (optional)"))] + _choices(v.WHEN),
+        validators=[Optional()],
+    )
+    county = SelectField(
+        _l("In which county?"),
+        choices=[SelectChoice("", _l("Choose (optional)"))] + _choices(v.COUNTIES),
+        validators=[Optional()],
+    )
+    narrative = TextAreaField(
+        _l("What happened, in your own words"),
+        description=_l("Share only what you are comfortable sharing. You can add more later."),
+        validators=[Optional(), _narrative_limit],
+    )
+    danger_now = RadioField(_l("Are you in danger right now?"), choices=_yes_no(), validators=[Optional()])
+    injured = RadioField(_l("Were you hurt or injured?"), choices=_yes_no(), validators=[Optional()])
+    ongoing = RadioField(_l("Is it still happening?"), choices=_yes_no(), validators=[Optional()])
+    wants = CheckboxList(_l("What would help?"), choices=_choices(v.WANTS), validators=[Optional()])
+
+
+# The choices that speak of "my report", as a support request says them.
+SUPPORT_PURPOSES = {
+    "peer_support": _l("A trained peer responder may read what I write and reply to me."),
+    "legal_referral": _l("What I write may be shared with legal counsel if I ask for a referral."),
+}
+
+
+class SupportForm(ReachForm):
+    """A support request: "I'd like to talk with someone". Short: what is on her mind (if she
+    wants to say), her language, and how to reach her."""
+
+    narrative = TextAreaField(
+        _l("What is on your mind?"),
+        description=_l("Optional. A few words are enough, or none: a peer will listen."),
+        validators=[Optional(), _narrative_limit],
+    )
+    identity = RadioField(
+        _l("How should we reach you?"),
+        choices=[
+            SelectChoice("anonymous", _l("Only through my receipt")),
+            SelectChoice("named", _l("Contact me too: my name and how to reach me")),
+        ],
+        default="anonymous",
+    )
+    details_without_choice = _l(
+        "You chose your receipt only but wrote contact details. Choose "
+        "\u201cContact me too: my name and how to reach me\u201d to keep them, or clear them."
+    )
+    choice_without_name = _l("Please write a name (any name you like), or choose your receipt only.")
+    peer_support = BooleanField(SUPPORT_PURPOSES["peer_support"], default=True)
+    legal_referral = BooleanField(SUPPORT_PURPOSES["legal_referral"])
+    exclude = StringField(
+        _l("Peer responders who must not see your request"),
+        description=_l(
+            "Optional. If you know someone on the team, write the names they use with us, "
+            "separated by commas. They will not be given your request."
+        ),
+        validators=[Optional(), Length(max=500)],
+    )
 
 
 class ReceiptForm(Form):

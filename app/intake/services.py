@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.cases.consent import current_consent, record_consent, record_initial_consent
+from app.cases.consent import current_consent, record_initial_consent
 from app.cases.content import ContactDetails, ReportContent
 from app.cases.conversation import ThreadMessage, add_message, open_case_key, read_thread
 from app.cases.models import Case
@@ -25,16 +25,18 @@ from app.cases.tallies import answers_of, count_report, program_month
 from app.config import current_settings
 from app.crypto import blind_index
 from app.extensions import db
+from app.intake.choices import announce_consent, apply_consent
 from app.intake.receipts import ReceiptCode
 from app.keystore import current_keyring
 from app.models import minute_now, new_id
 from app.notify.service import notify_holder
-from app.referrals.services import ReporterReferral, announce_pending, reporter_referrals, revoke_for_consent
+from app.referrals.services import ReporterReferral, reporter_referrals
 from app.signals import announce
 from app.triage.queue import enqueue_route
-from app.triage.routing import withdraw_from_responder
 from app.triage.rules import current_rules
 from app.triage.scoring import Triage, score
+from app.triage.targets import ack_hours
+from app.vocabulary import SUPPORT
 
 log = logging.getLogger("confide.intake")
 
@@ -56,6 +58,9 @@ class Submission:
     consent: dict[str, bool] = field(default_factory=dict)
     # Pseudonyms of responders the reporter does not want to see the case.
     exclude: tuple[str, ...] = ()
+    # report, or support: a support request ("I'd like to talk with someone"), whose category
+    # is app.vocabulary.SUPPORT and whose content is what is on her mind (``narrative``).
+    kind: str = "report"
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,11 @@ class Filed:
     shown_again: bool = False
 
 
-def due_times(level: int, received: datetime) -> tuple[datetime, datetime]:
-    """When a case at ``level`` must be acknowledged, and when the reporter must hear back."""
-    triage = current_settings().triage
+def due_times(level: int, received: datetime, kind: str = "report") -> tuple[datetime, datetime]:
+    """When a case of ``kind`` at ``level`` must be acknowledged, and when the reporter must hear back."""
     return (
-        received + timedelta(hours=triage.ack_hours[level]),
-        received + timedelta(days=triage.feedback_days),
+        received + timedelta(hours=ack_hours(level, kind)),
+        received + timedelta(days=current_settings().triage.feedback_days),
     )
 
 
@@ -84,7 +88,8 @@ def assess(submission: Submission) -> Triage:
 
 
 def submit_report(submission: Submission, *, triage: Triage | None = None, despite: tuple[str, ...] = ()) -> Filed:
-    """Score, seal and store a report, then queue it for routing after the commit.
+    """Score, seal and store a report (or a support request: ``submission.kind``), then queue
+    it for routing after the commit.
 
     ``despite`` names what would have refused the report (``app.vocabulary.FILED_DESPITE``): a report
     that signals imminent danger is filed anyway, and the coordinators see why it came in so.
@@ -97,7 +102,7 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
     content = submission.content
     triage = triage or assess(submission)
     received = minute_now()
-    ack_due, feedback_due = due_times(triage.level, received)
+    ack_due, feedback_due = due_times(triage.level, received, submission.kind)
     receipt = ReceiptCode.for_submission(ring, submission.submission_token)
     case = Case(
         id=new_id(),
@@ -105,6 +110,7 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
         submission_index=blind_index(ring, SUBMISSION_PURPOSE, submission.submission_token),
         submission_digest=submission_digest(submission),
         created_at=received,
+        kind=submission.kind,
         category=submission.category,
         level=triage.level,
         signals=[*triage.signals, *despite],
@@ -137,6 +143,7 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
                 context={"setting": content.setting, "perpetrator": content.perpetrator, "when": content.when},
                 consent=submission.consent,
             ),
+            kind=submission.kind,
         )
         unmatched = _record_exclusions(case_id, submission.exclude)
         db.session.commit()
@@ -266,6 +273,8 @@ def reporter_view(case_id: str) -> ReporterView:
 def add_reporter_message(case_id: str, body: str, *, kind: str = "message") -> str:
     """A message or an addition to the report, from the reporter through their receipt."""
     case = db.get_or_404(Case, case_id)
+    if case.kind == SUPPORT:
+        kind = "message"  # a support request has no report to add to
     # Whoever has the case hears of it (the coordinators if nobody does), in the transaction
     # that stores it; at once for the two most urgent levels, else with the next digest.
     told = notify_holder(
@@ -287,25 +296,7 @@ def add_reporter_message(case_id: str, body: str, *, kind: str = "message") -> s
 def change_consent(case_id: str, choices: dict[str, bool]) -> list[str]:
     """Record the reporter's new choices; returns the purposes that changed."""
     db.get_or_404(Case, case_id)
-    changed = record_consent(case_id, choices, source="status")
-    # What a withdrawal covered is revoked in the same transaction that records it.
-    withdrawn = [p for p in changed if not choices[p]]
-    revoked = revoke_for_consent(case_id, current_consent(case_id), withdrawn) if withdrawn else []
-    # No peer responder reads on: the report, what was added and the conversation go with the
-    # case to the coordinators, and the responder's access ends.
-    responder = withdraw_from_responder(case_id) if "peer_support" in withdrawn else None
+    change = apply_consent(case_id, choices)
     db.session.commit()
-    if changed:
-        log.info("case %s: consent changed for %s", case_id, ", ".join(changed))
-        announce("consent_changed", actor="", role="reporter", case_id=case_id, purposes=changed)
-        announce_pending(revoked)
-    if responder:
-        announce(
-            "case_unassigned",
-            actor="",
-            role="reporter",
-            case_id=case_id,
-            previous=responder,
-            reason="peer_support_withdrawn",
-        )
-    return changed
+    announce_consent(case_id, change)
+    return change.changed

@@ -16,7 +16,7 @@ from app.extensions import limiter
 from app.forms import on_expired
 from app.i18n import current_language
 from app.intake import services
-from app.intake.forms import ConsentForm, LogoutForm, MessageForm, ReceiptForm
+from app.intake.forms import SUPPORT_PURPOSES, ConsentForm, LogoutForm, MessageForm, ReceiptForm
 from app.intake.letter import complaint_letter, wants_licensing_help
 from app.intake.receipts import receipt_problem
 from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
@@ -26,6 +26,8 @@ from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
 from app.rights import reading as rights_reading
 from app.rights.topics import case_keys
 from app.triage.help import help_topics, resources_for
+from app.triage.targets import ack_hours
+from app.vocabulary import SUPPORT
 
 
 def _status_limit() -> str:
@@ -61,6 +63,9 @@ def _render_case(message_form: MessageForm | None = None, status: int = 200) -> 
     consent_form = ConsentForm(data=view.consent)
     settings = current_settings()
     case = view.case
+    if case.kind == SUPPORT:
+        for purpose, words in SUPPORT_PURPOSES.items():
+            getattr(consent_form, purpose).label.text = words
     topics = help_topics(case.level, case.category, case.signals or ())
     keys = case_keys(case.category, topics, view.content.wants)
     return (
@@ -75,8 +80,9 @@ def _render_case(message_form: MessageForm | None = None, status: int = 200) -> 
             licensing_help=wants_licensing_help(view.content),
             urgent=case.level == 0,
             help_resources=resources_for(topics, settings.resources),
-            ack_hours=settings.triage.ack_hours[case.level],
             rights_articles=rights_reading.matching(keys, current_language()),
+            ack_hours=ack_hours(case.level, case.kind),
+            support=case.kind == SUPPORT,
         ),
         status,
     )

@@ -190,7 +190,7 @@ def build_document(
                 "reference": case.id,
                 "received_at": _iso(case.created_at),
                 "category": case.category,
-                "category_label": _label(words.CATEGORIES, case.category),
+                "category_label": _label(words.CASE_LABELS, case.category),
                 "level": case.level,
                 "language": case.language,
                 "county": _label(words.COUNTIES, case.county) if case.county else None,

@@ -9,6 +9,11 @@ fewest severe cases in the last 7 days (app/triage/severe.py); L2 and L3 cases a
 always, so that a responder spared severe cases still takes routine ones and the others are
 not given everything.
 
+A support request (category ``support``, app/vocabulary.py) asks for a trained peer to talk
+with, not for a category's course: any current training record qualifies a responder for it.
+No training record names ``support``, so a course of its own is never needed, and one whose
+training has all expired is not offered one.
+
 The same rules, one at a time, say why someone may not take a case (:func:`why_not`, for the
 reassign list) and why nobody could (:func:`why_nobody`, stored on a routing round).
 """
@@ -28,11 +33,20 @@ from app.config import current_settings
 from app.extensions import db
 from app.staff.models import StaffUser, Training
 from app.triage.severe import recent_severe_counts
+from app.vocabulary import SUPPORT
 
 # Statuses that count against a responder's caseload cap.
 OPEN_RANKS = (0, 1)
 NEVER = datetime.min
 ANY_CATEGORY = "all"
+
+
+def trained_for(category: str, categories: Collection[str]) -> bool:
+    """Whether current training records of ``categories`` qualify someone for a case of
+    ``category``: one for it or for all; for a support request, any record at all."""
+    if category == SUPPORT:
+        return bool(categories)
+    return category in categories or ANY_CATEGORY in categories
 
 
 def open_caseload(staff_ids: Collection[str]) -> dict[str, int]:
@@ -67,7 +81,7 @@ class Responder:
         return (
             self.load < self.cap
             and language in self.languages
-            and (category in self.categories or ANY_CATEGORY in self.categories)
+            and trained_for(category, self.categories)
             and self.id not in excluded
         )
 
@@ -114,6 +128,8 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
     counted: another transaction that would give them a case waits until this one has
     committed its own. (SQLite: the caller holds
     the database's write lock, see routing.py.)"""
+    # A support request takes anyone with current training, whatever its category.
+    wanted = [] if SUPPORT in categories else [Training.category.in_({*categories, ANY_CATEGORY})]
     rows = db.session.execute(
         select(StaffUser.id, StaffUser.languages, StaffUser.caseload_cap, StaffUser.last_assigned_at, Training.category)
         .join(Training, Training.staff_id == StaffUser.id)
@@ -122,7 +138,7 @@ def lock_pool(categories: Collection[str], *, today: date, now: datetime) -> Poo
             StaffUser.active.is_(True),
             StaffUser.on_duty.is_(True),
             StaffUser.enrolled_at.is_not(None),
-            Training.category.in_({*categories, ANY_CATEGORY}),
+            *wanted,
             Training.expires_on >= today,
         )
         .order_by(StaffUser.id)
@@ -157,6 +173,8 @@ NOBODY_BECAUSE = {
     "off_duty": "no responder is on duty",
     "language": "no responder on duty speaks {language}",
     "training": "no responder on duty who speaks {language} has current training for this category",
+    # The same rule, for a support request: any current training would do.
+    "training_any": "no responder on duty who speaks {language} has any current training",
     "cap": "everyone who fits is at their caseload cap",
     "excluded": "everyone who fits is excluded (by the reporter, or for letting a deadline pass)",
 }
@@ -170,8 +188,11 @@ def language_name(code: str) -> str:
         return code
 
 
-def nobody_because(reason: str | None, language: str) -> str:
-    """Why nobody was eligible, in plain English; empty for an unknown or missing reason."""
+def nobody_because(reason: str | None, language: str, category: str = "") -> str:
+    """Why nobody was eligible, in plain English; empty for an unknown or missing reason.
+    ``category``: the case's, since a support request asks for no category's training."""
+    if reason == "training" and category == SUPPORT:
+        reason = "training_any"
     words = NOBODY_BECAUSE.get(reason or "", "")
     return words.format(language=language_name(language))
 
@@ -195,7 +216,7 @@ class Candidate:
         if rule == "language":
             return language not in self.languages
         if rule == "training":
-            return category not in self.categories and ANY_CATEGORY not in self.categories
+            return not trained_for(category, self.categories)
         if rule == "cap":
             return self.load >= self.cap
         return self.id in excluded

@@ -50,6 +50,7 @@ from app.staff.models import StaffUser
 from app.triage.eligibility import OPEN_RANKS, Pool, lock_pool, roster, why_nobody
 from app.triage.models import ROUTABLE, RoutingRound
 from app.triage.severe import SEVERE_LEVELS
+from app.triage.targets import ack_hours
 
 log = logging.getLogger("confide.triage")
 
@@ -63,6 +64,7 @@ _WAITING = (
     Case.routing_state,
     Case.routing_round,
     Case.ack_due_at,
+    Case.kind,
 )
 
 
@@ -99,8 +101,7 @@ class _Decision:
 def _due(case: Any, number: int, now: datetime) -> datetime:
     if number == 1:
         return case.ack_due_at
-    hours = current_settings().triage.ack_hours[case.level]
-    return now + timedelta(hours=hours)
+    return now + timedelta(hours=ack_hours(case.level, case.kind))
 
 
 def _exclusions(case_ids: Sequence[str], candidates: Sequence[str]) -> dict[str, set[str]]:

@@ -28,7 +28,7 @@ from app.rights.seed import seed as seed_rights
 from tests.circles.factories import ask, make_circle
 from tests.conftest import BrowserLikeClient
 from tests.e2e.conftest import PHONE, LiveServer, phone_context
-from tests.factories import make_case, make_counsel, make_referral, make_staff, sign_in
+from tests.factories import make_case, make_counsel, make_referral, make_staff, make_support_request, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -181,7 +181,27 @@ def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
     page.wait_for_selector("#rights")  # with the articles that match it
     walk.check(page, "my report, with a reply")
 
+    # A support request: its form (with an error), its receipt, its page, and the report it becomes.
+    walk.go(page, "/talk", "support request form")
+    page.locator("textarea[name=narrative]").fill("Long shifts, and I feel alone. 我很累。")
+    page.locator("input[name=identity][value=named]").check()
+    _send_form(page)  # to be contacted, but no name
+    walk.check(page, "support request form with an error", status=400)
+    page.locator("input[name=identity][value=anonymous]").check()
+    _send_form(page)
+    page.wait_for_selector("#receipt")
+    walk.check(page, "support request received")
+    support_receipt = page.locator("#receipt").inner_text().strip()
+    page.goto("/status/case")  # still signed in to the report: signed out first, as she would
+    page.locator("form[action='/status/logout'] button").click()
+    page.locator("input[name=receipt]").fill(support_receipt)
+    _send_form(page)
+    page.wait_for_selector("#make-report")
+    walk.check(page, "my request")
+    walk.go(page, "/status/report", "turning the request into a report")
+
     _circle_pages(page, walk)
+
     walk.go(page, "/no-such-page", "page not found", status=404)
 
 
@@ -238,7 +258,8 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
     invite = app.test_cli_runner().invoke(args=["staff", "invite", "--role", "responder", "--email", "new@example.org"])
     assert invite.exit_code == 0, invite.output
     enrol_path = "/staff/enrol/" + invite.output.strip().splitlines()[-1].rsplit("/", 1)[1]
-    case_id, referral_id, person_id = case.id, referral.id, responder.id
+    request = make_support_request(narrative="Quisiera hablar con alguien.", assigned_to=responder, language="es")
+    case_id, referral_id, person_id, request_id = case.id, referral.id, responder.id, request.id
     article = rights_library.find_by_slug("after-a-sexual-assault")
     assert article is not None
     spanish = next(version for version in article.versions if version.language == "es")
@@ -259,6 +280,7 @@ def _staff_pages(page: Page, walk: Walk, app: Flask, live_server: LiveServer) ->
         ("/cases", "queue"),
         (f"/cases/{case_id}", "case"),
         (f"/cases/{case_id}?reassign=1", "case, with its reassign list"),
+        (f"/cases/{request_id}", "case, a support request"),
         ("/staff/people", "people"),
         (f"/staff/people/{person_id}", "person"),
         ("/staff/counsel", "counsel directory"),
