@@ -3,13 +3,13 @@ the CSV and the PDF all read these, so the three always agree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from app.config import current_settings
 from app.insights import charts
 from app.insights.figures import Dashboard
-from app.insights.suppression import TOTAL, Figure
+from app.insights.suppression import SHOWN, TOTAL, Figure, ProtectedTable
 from app.insights.timings import LevelTimes, Times
 from app.triage.targets import ack_hours
 
@@ -113,7 +113,21 @@ def level_rows(view: Dashboard, kind: str = "report") -> list[LevelRow]:
     """The times of reports (or support requests: ``kind``) by level, then of all levels."""
     feedback_days = current_settings().triage.feedback_days
     times = view.times if kind == "report" else view.support_times
-    return [_level_row(level, kind, feedback_days) for level in times]
+    counts = (view.reports if kind == "report" else view.support)["level"]
+    return [_level_row(_shared_safely(level, counts), kind, feedback_days) for level in times]
+
+
+def _shared_safely(times: LevelTimes, counts: ProtectedTable) -> LevelTimes:
+    """``times`` with its shares on time withheld unless the level's count is shown: 86% on
+    time speaks of 6 of 7, which gives back a count the level table withheld."""
+    level = TOTAL if times.level is None else f"L{times.level}"
+    if counts.cell(level, TOTAL).state == SHOWN:
+        return times
+    return replace(
+        times,
+        acknowledge=replace(times.acknowledge, on_time=None),
+        reply=replace(times.reply, on_time=None),
+    )
 
 
 def _level_row(times: LevelTimes, kind: str, feedback_days: int) -> LevelRow:

@@ -140,3 +140,21 @@ def test_a_period_is_chosen_and_compared_with_the_months_before(app: Flask) -> N
     assert county["Tolland"] == ["7", "7", "0", ""]
     fallback = browser.get("/insights?from=nonsense", follow_redirects=True).get_data(as_text=True)
     assert "A month was not understood" in fallback and len(table_rows(fallback, "table-county")["Tolland"]) == 15
+
+
+def test_a_share_on_time_is_withheld_where_its_level_count_is(app: Flask) -> None:
+    coordinator = make_staff("coordinator")
+    now = utcnow()
+    cases = file_reports(3) + file_reports(7, danger_now="yes")  # three at L2, seven at L0
+    for n, case in enumerate(cases):
+        case.created_at = now - timedelta(hours=30)
+        case.ack_due_at = case.created_at + timedelta(hours=24)
+        case.acknowledged_at = now - timedelta(hours=(28 if n else 2))  # the first late
+    db.session.commit()
+    html = signed_in(app, coordinator).get("/insights").get_data(as_text=True)
+    levels = table_rows(html, "table-level")
+    assert levels["L2 · serious"][-3] == "fewer than 5" and levels["L0 · imminent danger"][-3] != "7"
+    times = table_rows(html, "table-times")
+    # 2 of 3 on time, or 6 of 7, would give back the withheld counts.
+    assert times["L2"][3] == "withheld" and times["L0"][3] == "withheld"
+    assert times["All levels"][3] == "90%"
