@@ -119,9 +119,24 @@ def protect(tables: Sequence[CountTable]) -> dict[str, ProtectedTable]:
             raise ValueError(f"two tables are named {table.name!r}")
         layouts[table.name] = _lay_out(table, cell, equations)
     hidden = _suppress(values, margin, [dict(equation) for equation in equations])
+    # A table of fewer than 5 in all is withheld whole, zeros too: its small cells would
+    # otherwise be pinned by the labels alone (four cells "fewer than 5" under a total of 4).
+    tiny = {
+        index
+        for layout in layouts.values()
+        if 0 < values[layout[TOTAL, TOTAL]] < MIN_BASE
+        for place, index in layout.items()
+        if place != (TOTAL, TOTAL)
+    }
     figures = [
-        Figure(None, SMALL) if 0 < value < MIN_BASE else Figure(None, WITHHELD) if is_hidden else Figure(value, SHOWN)
-        for value, is_hidden in zip(values, hidden, strict=True)
+        Figure(None, WITHHELD)
+        if index in tiny
+        else Figure(None, SMALL)
+        if 0 < value < MIN_BASE
+        else Figure(None, WITHHELD)
+        if is_hidden
+        else Figure(value, SHOWN)
+        for index, (value, is_hidden) in enumerate(zip(values, hidden, strict=True))
     ]
     return {
         name: ProtectedTable(table, {place: figures[index] for place, index in layouts[table.name].items()})

@@ -80,19 +80,34 @@ def check_view(tables: Sequence[CountTable]) -> dict[str, ProtectedTable]:
     """Every property a view must have; returns what protect() made of it."""
     protected = protect(tables)
     states: dict[tuple[object, ...], set[str]] = {}
+    truth: dict[tuple[object, ...], int] = {}
+    # A table of fewer than 5 in all shows only that: every other figure of it is withheld.
+    in_tiny = {
+        identity(table, *place)
+        for table in tables
+        if 1 <= true_value(table, TOTAL, TOTAL) <= 4
+        for place in places(table)
+        if place != (TOTAL, TOTAL)
+    }
     for table in tables:
         for row, col in places(table):
             figure, value = protected[table.name].cell(row, col), true_value(table, row, col)
-            if 1 <= value <= 4:
+            if identity(table, row, col) in in_tiny:
+                assert figure == Figure(None, "withheld"), (table.name, row, col, value)
+            elif 1 <= value <= 4:
                 assert figure == Figure(None, "small"), (table.name, row, col, value)
             elif figure.state == "shown":
                 assert figure.value == value, (table.name, row, col)
             else:
                 assert figure == Figure(None, "withheld"), (table.name, row, col, value)
             states.setdefault(identity(table, row, col), set()).add(figure.state)
+            truth[identity(table, row, col)] = value
     assert all(len(seen) == 1 for seen in states.values()), "a shared figure has one state"
     hidden = {key for key, seen in states.items() if seen != {"shown"}}
-    assert not derivable(tables, hidden), "a hidden figure can be worked out from the shown ones"
+    # (Figures hidden only because their whole table is tiny were shown before: only a small
+    # one must not follow.)
+    found = derivable(tables, hidden)
+    assert not {key for key in found if 1 <= truth[key] <= 4 or key not in in_tiny}, "a hidden figure follows"
     shuffled = [
         CountTable(t.name, t.population, t.row_space, t.rows, t.col_space, t.columns, shuffle(t.counts)) for t in tables
     ]
