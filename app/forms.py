@@ -71,3 +71,23 @@ def expired_recovery(endpoint: str | None) -> Recovery | None:
 
 def failed_recovery(endpoint: str | None) -> Recovery | None:
     return _FAILED.get(endpoint or "")
+
+
+# What a post answers, by endpoint, when it arrives after its sender's session ended (she was
+# signed out while typing): the form kept and a way back in, instead of a redirect that loses it
+# (used by app.security).
+_SIGNED_OUT: dict[str, Recovery] = {}
+
+
+def on_signed_out(endpoint: str) -> Callable[[Recovery], Recovery]:
+    """Answer a post to ``endpoint`` that arrives signed out with this view."""
+
+    def register(view: Recovery) -> Recovery:
+        _SIGNED_OUT[endpoint] = view
+        return view
+
+    return register
+
+
+def signed_out_recovery(endpoint: str | None) -> Recovery | None:
+    return _SIGNED_OUT.get(endpoint or "")

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.access import PUBLIC, REPORTER, STAFF, view_roles
 from app.config import current_settings
+from app.forms import signed_out_recovery
 
 CSP = "; ".join(
     [
@@ -78,8 +79,10 @@ def _check_access() -> BaseResponse | None:
             abort(404)  # no id holds a NUL, and PostgreSQL refuses to be asked about one
         return None
     if REPORTER in allowed:
-        # A reporter whose session ended is sent back to enter their receipt again.
-        return redirect(url_for("intake.status"), 303)
+        # A reporter whose session ended is asked for her receipt again; what she was sending
+        # comes with her, never lost (app.forms.on_signed_out).
+        recovery = signed_out_recovery(endpoint) if request.method == "POST" else None
+        return recovery() if recovery is not None else redirect(url_for("intake.status"), 303)
     if allowed & set(STAFF) and session.get("staff") is None:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")), 303)
     _audit_refusal()

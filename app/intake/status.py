@@ -7,18 +7,21 @@ import flask
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from app.access import PUBLIC, REPORTER, allow
 from app.cases.consent import CONTACT_PURPOSES, PURPOSES
+from app.cases.content import ReportContent
 from app.config import current_settings
 from app.extensions import limiter
 from app.forms import on_expired
 from app.i18n import current_language
-from app.intake import services
+from app.intake import resume, services
 from app.intake.forms import SUPPORT_PURPOSES, ConsentForm, LogoutForm, MessageForm, ReceiptForm
 from app.intake.letter import complaint_letter, wants_licensing_help
 from app.intake.receipts import receipt_problem
+from app.intake.receiving import Page
 from app.intake.sessions import end_reporter_session, reporter_case_id, start_reporter_session
 from app.intake.views import blueprint
 from app.models import utcnow
@@ -26,6 +29,8 @@ from app.referrals.vocabulary import FOR_REPORTER as REFERRAL_WORDS
 from app.rights import reading as rights_reading
 from app.rights.topics import case_keys
 from app.triage.help import help_topics, resources_for
+from app.triage.rules import current_rules
+from app.triage.scoring import score
 from app.triage.targets import ack_hours
 from app.vocabulary import SUPPORT
 
@@ -35,15 +40,14 @@ def _status_limit() -> str:
 
 
 def _status_rate_limited(limit: RequestLimit) -> flask.Response:
-    form = ReceiptForm()
     notice = _("Too many tries from this connection. Please wait a few minutes and try again.")
-    return current_app.make_response((render_template("intake/status_login.html", form=form, notice=notice), 429))
+    return current_app.make_response(resume.sign_in_page(ReceiptForm(), notice=notice, status=429))
 
 
 @blueprint.route("/status", methods=["GET", "POST"])
 @allow(PUBLIC)
 @limiter.limit(_status_limit, methods=["POST"], on_breach=_status_rate_limited)
-def status() -> Response | str | tuple[str, int]:
+def status() -> Page | Response:
     if reporter_case_id() is not None and request.method != "POST":
         return redirect(url_for("intake.status_case"), 303)
     form = ReceiptForm()
@@ -53,9 +57,10 @@ def status() -> Response | str | tuple[str, int]:
         case_id = services.find_case_by_receipt(form.receipt.data)
         if case_id is not None:
             start_reporter_session(case_id)
-            return redirect(url_for("intake.status_case"), 303)
+            # What she was sending when she was signed out comes back to her filled in.
+            return resume.resumed() or redirect(url_for("intake.status_case"), 303)
         form.receipt.errors = [receipt_problem(form.receipt.data)]
-    return render_template("intake/status_login.html", form=form), 400
+    return resume.sign_in_page(form)
 
 
 def _render_case(message_form: MessageForm | None = None, status: int = 200) -> tuple[str, int]:
@@ -140,18 +145,34 @@ def status_logout() -> Response:
     return redirect(url_for("intake.status"), 303)
 
 
-def _message_again() -> tuple[str, int]:
-    form = MessageForm(formdata=request.form, meta={"csrf": False})
-    form.validate()
-    form.body.errors = list(form.body.errors) + [
-        _("For your safety this page expired. Your message is still below: please send it again.")
-    ]
-    return _render_case(form, 400)
+def message_again(formdata: MultiDict[str, str], notice: str, status: int = 400) -> tuple[str, int]:
+    """Her case's page with the message she was sending in the box, and why it is there."""
+    typed = MessageForm(formdata=formdata, meta={"csrf": False})
+    typed.validate()
+    shown = MessageForm(formdata=formdata)  # with a token of this session, to send it again
+    shown.body.errors = [*typed.body.errors, notice]
+    return _render_case(shown, status)
 
 
 def _status_message_expired() -> tuple[str, int] | Response:
-    return _message_again() if reporter_case_id() else redirect(url_for("intake.status"), 303)
+    if not reporter_case_id():
+        return redirect(url_for("intake.status"), 303)
+    notice = _("For your safety this page expired. Your message is still below: please send it again.")
+    return message_again(request.form, notice)
 
 
-# A message whose page expired is given back whole (app.errors).
+def _message_signals_danger(typed: MultiDict[str, str]) -> bool:
+    return score("other", ReportContent(narrative=typed.get("body", "")), current_rules()).level == 0
+
+
+# A message whose page expired is given back whole (app.errors); one sent after she was signed
+# out waits on the receipt page, then comes back in the box (app.intake.resume).
 on_expired("intake.status_message")(_status_message_expired)
+resume.resumable(
+    "intake.status_message",
+    resume.Resumable(
+        text="body",
+        again=lambda typed: message_again(typed, str(resume.RESUMED), 200),
+        danger=_message_signals_danger,
+    ),
+)

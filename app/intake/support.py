@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from app.access import PUBLIC, REPORTER, allow
@@ -26,11 +27,12 @@ from app.cases.models import Case
 from app.extensions import db
 from app.forms import on_expired, on_failed
 from app.i18n import current_language
-from app.intake import receiving, services
+from app.intake import receiving, resume, services
 from app.intake.becoming import NotASupportRequest, make_report
 from app.intake.forms import ReportForm, SupportForm
 from app.intake.receiving import Door, Page
 from app.intake.sessions import reporter_case_id
+from app.intake.status import message_again
 from app.intake.views import NOTICES, blueprint, report_submission
 from app.vocabulary import REPORT, SUPPORT
 
@@ -156,6 +158,18 @@ def _status_report_expired() -> tuple[str, int]:
     return BECOMING_DOOR.give_back(form, str(NOTICES["form_expired"]), 400)
 
 
+def _report_resumed(typed: MultiDict[str, str]) -> Page:
+    """The report she was turning her request into, given back once her receipt signed her
+    in again; if that receipt opens a report already, her words wait in a message to it."""
+    if _support_request() is None:
+        return message_again(MultiDict({"body": typed.get("narrative", "")}), str(resume.RESUMED), 200)
+    return BECOMING_DOOR.give_back(ReportForm(formdata=typed), str(resume.RESUMED), 200)
+
+
+def _report_signals_danger(typed: MultiDict[str, str]) -> bool:
+    return services.assess(report_submission(ReportForm(formdata=typed, meta={"csrf": False}))).level == 0
+
+
 def _status_report_failed() -> Page:
     form = ReportForm(formdata=request.form, meta={"csrf": False})
     danger = services.assess(report_submission(form)).level == 0
@@ -169,3 +183,8 @@ on_failed("intake.talk")(lambda: receiving.failed(SUPPORT_DOOR))
 on_expired("intake.status_report")(_status_report_expired)
 on_expired("intake.status_report_language")(status_report_language)
 on_failed("intake.status_report")(_status_report_failed)
+# Sent after she was signed out: kept on the receipt page, then given back (app.intake.resume).
+for _endpoint in ("intake.status_report", "intake.status_report_language"):
+    resume.resumable(
+        _endpoint, resume.Resumable(text="narrative", again=_report_resumed, danger=_report_signals_danger, report=True)
+    )
