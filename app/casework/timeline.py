@@ -91,6 +91,7 @@ def describe(
         why = {
             "peer_support_withdrawn": ": the reporter withdrew consent to peer support",
             "deactivated": ": their account was deactivated, so it is routed again",
+            "not_trained": ": it became a report in a category they are not trained for, so it is routed again",
         }.get(str(detail.get("reason")), "")
         return f"The case left {name(detail.get('previous'))}{why}."
     if action == "message_sent":

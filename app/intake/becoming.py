@@ -26,6 +26,7 @@ from app.intake.services import Submission, assess
 from app.models import minute_now
 from app.notify.service import coordinators_for, notify_holder, raise_notices, to_coordinators
 from app.signals import announce
+from app.triage.handback import hand_back_if_untrained
 from app.triage.models import ROUTABLE, RoutingRound
 from app.triage.queue import enqueue_route, schedule_deadline_checks
 from app.triage.targets import ack_hours
@@ -92,7 +93,9 @@ def make_report(case_id: str, submission: Submission, *, despite: tuple[str, ...
                 consent=submission.consent,
             ),
         )
-        deadline = _sooner_deadline(case, now)
+        # A responder not trained for what the report turned out to be gives it back to routing.
+        handed_back = hand_back_if_untrained(case)
+        deadline = _sooner_deadline(case, now) if handed_back is None else None
         told = notify_holder(
             case.id, case.assigned_to_id, "became_report", key=f"became-report:{case.id}", urgent=case.level <= 1
         )
@@ -117,10 +120,14 @@ def make_report(case_id: str, submission: Submission, *, despite: tuple[str, ...
         notified=told,
     )
     announce_consent(case_id, consent)
+    if handed_back is not None:
+        announce(
+            "case_unassigned", actor="", role="system", case_id=case_id, previous=handed_back, reason="not_trained"
+        )
     if deadline is not None:
         schedule_deadline_checks([deadline])
-    if routable and level < before:
-        enqueue_route(case_id, level)  # not routed yet: on the queue of its new level
+    if handed_back is not None or (routable and level < before):
+        enqueue_route(case_id, level)  # on the queue of its new level: routed (again) as a report
     return Became(level=level, level_before=before)
 
 
