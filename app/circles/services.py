@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from app.circles.models import Circle, CircleRequest
 from app.circles.places import locked_circle, seat_waiting
@@ -131,11 +131,18 @@ def change(circle: Circle, fields: CircleFields, *, by: StaffUser) -> list[str]:
         return []
     circle.version += 1
     asked = (CircleRequest.circle_id == circle.id) & CircleRequest.withdrawn.is_(False)
-    if "starts_at" in changed or "minutes" in changed:
+    if "starts_at" in changed:  # a new time: a new reminder (a longer meeting starts as it did)
         db.session.execute(update(CircleRequest).where(asked).values(reminded_at=None))
     if {"starts_at", "minutes", "where", "format"} & set(changed):
+        # One not yet told that a place opened for her still is: that email gives the new time.
         db.session.execute(
-            update(CircleRequest).where(asked, CircleRequest.email_sealed.is_not(None)).values(notice="changed")
+            update(CircleRequest)
+            .where(
+                asked,
+                CircleRequest.email_sealed.is_not(None),
+                or_(CircleRequest.notice.is_(None), CircleRequest.notice != "seated"),
+            )
+            .values(notice="changed")
         )
     seat_waiting(circle)
     db.session.commit()

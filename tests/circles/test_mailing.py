@@ -127,6 +127,39 @@ def test_a_place_opened_a_change_and_a_cancellation_are_told_without_content(
     assert not _email_kept(), "a cancelled meeting's addresses go once told"
 
 
+def test_a_change_before_she_was_told_of_her_place_still_tells_her_of_it(
+    app: Flask, client: FlaskClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    coordinator = make_staff("coordinator")
+    circle = make_circle(by=coordinator, title=TITLE, capacity=1)
+    first = app.test_client()
+    seated = ask(first, circle.id, name="Ana")
+    ask(client, circle.id, name="Rosa", email="rosa@example.org")
+    first.post("/circles/code/leave", data=hidden_fields(seated.get_data(as_text=True)))
+    later = circle.starts_at + timedelta(hours=1)
+    services.change(circle, dataclasses.replace(_fields_of(circle), starts_at=later), by=coordinator.user)
+    send_circle_mail()
+    [told] = inbox.to("rosa@example.org")
+    assert "A place opened for you" in _content_free(told), "with the new time, not only that it changed"
+
+
+def test_a_longer_meeting_is_not_reminded_twice(app: Flask, client: FlaskClient, smtp: tuple[Inbox, int]) -> None:
+    inbox, _ = smtp
+    coordinator = make_staff("coordinator")
+    circle = make_circle(by=coordinator, title=TITLE, starts_at=soon(20))
+    ask(client, circle.id, name="Rosa", email="rosa@example.org")
+    send_circle_mail()
+    assert len(inbox.to("rosa@example.org")) == 1
+    services.change(circle, dataclasses.replace(_fields_of(circle), minutes=circle.minutes + 30), by=coordinator.user)
+    send_circle_mail()
+    told = inbox.to("rosa@example.org")
+    assert len(told) == 2 and "changed" in _content_free(told[-1]) and "A reminder" not in _text(told[-1])
+    services.change(circle, dataclasses.replace(_fields_of(circle), starts_at=soon(22)), by=coordinator.user)
+    send_circle_mail()
+    assert sum("A reminder you asked for" in _text(message) for message in inbox.to("rosa@example.org")) == 2
+
+
 def _fields_of(circle: Circle) -> services.CircleFields:
     return services.CircleFields(
         title=circle.title,
