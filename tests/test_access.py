@@ -26,6 +26,7 @@ from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.circles.models import Circle
 from app.extensions import db
+from app.forms import signed_out_recovery
 from app.referrals import directory
 from app.referrals.models import Referral
 from app.rights import library as rights_library
@@ -368,11 +369,14 @@ def _build(world: World, rule: Rule, method: str, case_id: str | None = None) ->
     return adapter.build(rule.endpoint, world.values(rule, case_id), method=method)
 
 
-def _refusal(route: Route, role: str, path: str) -> tuple[int, str | None]:
+def _refusal(route: Route, role: str, path: str, method: str, endpoint: str) -> tuple[int, str | None]:
     """What _check_access answers someone whose role the route does not admit."""
     assert route.refused_to is not None, "a route closed to some roles must say where they are sent"
     if route.refused_to == RECEIPT:
-        return 303, "/status"
+        # A reporter's form posted without her session: the receipt page, carrying what was
+        # posted until a receipt opens a case (app.intake.resume); nothing is acted on.
+        kept = method == "POST" and signed_out_recovery(endpoint) is not None
+        return (400, None) if kept else (303, "/status")
     if role in (ANONYMOUS, REPORTER):
         return 303, f"/staff/login?next={path}"
     return 404, None
@@ -449,8 +453,9 @@ def test_every_route_against_every_identity(make_world: Callable[..., World]) ->
                     if got != (404, None):
                         problems.append(f"{where}: only the bearer token opens it, expected 404, got {got}")
                 elif role not in route.allowed:
-                    if got != _refusal(route, role, path):
-                        problems.append(f"{where}: expected refusal {_refusal(route, role, path)}, got {got}")
+                    expected = _refusal(route, role, path, method, rule.endpoint)
+                    if got != expected:
+                        problems.append(f"{where}: expected refusal {expected}, got {got}")
                 elif (route.own_case or route.own_circle) and identity == "responder B":
                     # Allowed by role, but the case (or circle) is A's: answered as if it did not exist, and audited.
                     if got != (404, None):
@@ -474,7 +479,9 @@ def test_every_route_against_every_identity(make_world: Callable[..., World]) ->
                 )
                 # Every refusal of a signed-in staff member is audited; nothing else is.
                 staff_refused = (
-                    role in STAFF_ROLES and role not in route.allowed and _refusal(route, role, path) == (404, None)
+                    role in STAFF_ROLES
+                    and role not in route.allowed
+                    and _refusal(route, role, path, method, rule.endpoint) == (404, None)
                 )
                 if staff_refused and denied_after != denied_before + 1:
                     problems.append(f"{where}: a refused staff member must leave one access_denied entry")
@@ -577,7 +584,7 @@ def test_refusal_comes_before_the_csrf_check(make_world: Callable[..., World]) -
             if role in route.allowed:
                 continue
             url = _build(world, rule, "POST")
-            expected = _refusal(route, role, urlsplit(url).path)
+            expected = _refusal(route, role, urlsplit(url).path, "POST", rule.endpoint)
             got = _outcome(world.send(identity, "POST", url, token=False))
             if got != expected:
                 problems.append(f"POST {url} as {identity} without a token: expected {expected}, got {got}")
