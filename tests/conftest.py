@@ -114,6 +114,8 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
         "queue_prefix": "confide-test",
         # Not a loopback address, so a client address in a log cannot hide behind a link.
         "public_url": "https://confide.example",
+        # Every request reads the figures afresh (tests/insights/test_dashboard.py tests keeping them).
+        "insights_cache_seconds": 0,
         "rate_limits": {
             "report": "1000 per minute",
             "report_all": "1000 per minute",

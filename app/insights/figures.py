@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -30,6 +31,7 @@ from app.config import current_settings
 from app.extensions import db
 from app.insights import suppression, timings
 from app.insights.period import Period
+from app.models import utcnow
 from app.referrals.models import Referral
 from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STAGES
 from app.triage.eligibility import language_name
@@ -105,9 +107,10 @@ def answer_names(question: str, kind: str = "report") -> dict[str, str]:
     return names
 
 
-@dataclass
+@dataclass(frozen=True)
 class Dashboard:
-    """Everything ``/insights`` shows for one period, safe to show."""
+    """Everything ``/insights`` shows for one period, safe to show; shared by the requests
+    that reuse it (app/insights/keeping.py), so never changed once made."""
 
     period: Period
     previous: Period
@@ -122,6 +125,7 @@ class Dashboard:
     support_before: dict[str, suppression.ProtectedTable] = field(default_factory=dict)
     support_names: dict[str, dict[str, str]] = field(default_factory=dict)
     support_times: list[timings.LevelTimes] = field(default_factory=list)
+    made_at: datetime = field(default_factory=utcnow)  # when these figures were worked out
 
     def per_month(self) -> suppression.ProtectedTable:
         """Any one report table: its column totals are the reports of each month."""

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from app.access import COORDINATOR, allow
 from app.cases.tallies import SUPPORT_QUESTIONS
 from app.insights import export, figures, page
+from app.insights.keeping import figures_of
 from app.insights.period import Period, month_choices, period_from
 from app.models import utcnow
 from app.signals import announce
@@ -26,7 +27,7 @@ def dashboard() -> str:
     period, problem = _period()
     if problem:
         flash(problem, "info")
-    view = figures.dashboard(period)
+    view = figures_of(period)
     return render_template(
         "insights/dashboard.html",
         view=view,
@@ -73,7 +74,7 @@ def figures_csv() -> Response:
     period, _ = _period()
     if (answer := _needs_reauth()) is not None:
         return answer
-    view = figures.dashboard(period)
+    view = figures_of(period)
     _exported("figures_csv", period)
     response = Response(export.figures_csv(view), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{_name(period)}.csv"'
@@ -86,7 +87,7 @@ def summary_pdf() -> Response:
     period, _ = _period()
     if (answer := _needs_reauth()) is not None:
         return answer
-    view = figures.dashboard(period)
+    view = figures_of(period)
     _exported("figures_pdf", period)
     response = Response(export.summary_pdf(view, made=utcnow()), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{_name(period)}.pdf"'

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.extensions import db
+from app.insights import keeping
 from app.insights.period import this_month
 from app.models import utcnow
 from tests.cases.test_queue import signed_in
@@ -158,3 +161,28 @@ def test_a_share_on_time_is_withheld_where_its_level_count_is(app: Flask) -> Non
     # 2 of 3 on time, or 6 of 7, would give back the withheld counts.
     assert times["L2"][3] == "withheld" and times["L0"][3] == "withheld"
     assert times["All levels"][3] == "90%"
+
+
+def test_figures_are_kept_a_minute_and_the_page_says_when_they_were_made(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.config["CONFIDE"] = dataclasses.replace(app.config["CONFIDE"], insights_cache_seconds=60)
+    clock = [1000.0]
+    monkeypatch.setattr(keeping.time, "monotonic", lambda: clock[0])
+    coordinator = make_staff("coordinator")
+    file_reports(7, county="tolland")
+    browser = signed_in(app, coordinator)
+    month = f"{this_month():%Y-%m}"
+
+    def tolland() -> tuple[str, str]:
+        html = browser.get(f"/insights?from={month}&to={month}").get_data(as_text=True)
+        made = re.search(r'<p class="small" id="made-at">(.*?)</p>', html)
+        assert made is not None and "reloading within 60 seconds of that shows the same figures" in made[1]
+        return table_rows(html, "table-county")["Tolland"][0], made[1]
+
+    first, made = tolland()
+    file_reports(2, county="tolland")
+    clock[0] += 59
+    assert tolland() == (first, made) == ("7", made), "the same figures within the minute"
+    clock[0] += 2
+    assert tolland()[0] == "9", "worked out again after it"
