@@ -7,7 +7,8 @@ of 12 months; every answer must hold the period's number of cases, counted from 
 "fewer than 5". Each web process keeps a period's figures insights_cache_seconds (60, as
 deployed; app/insights/keeping.py), so the phases measure mostly kept figures. Then, in this
 process, figures.dashboard() with its parts timed, and a whole request with nothing kept: what
-the first view of a period costs. Target: dashboard p95 < 200 ms. Exit 0 met, 1 errors, 2 missed. `.venv/bin/python bench/insights.py [--quick]`
+the first view of a period costs. Target: dashboard p95 < 200 ms. Exit 0 met, 1 errors,
+2 missed. `.venv/bin/python bench/insights.py [--quick]`
 (10,000 cases, 3 s a phase; or --cases, --duration, --users, --workers)"""
 
 from __future__ import annotations
