@@ -133,6 +133,7 @@ class Settings:
     proxy_count: int
     session_idle_minutes: int
     insights_cache_seconds: int
+    kek_retire_after_days: int
     staff_session_hours: int
     reauth_minutes: int
     invite_valid_hours: int
@@ -342,6 +343,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
         raise ConfigError(problem)
     if settings.session_idle_minutes < 1:
         raise ConfigError("session_idle_minutes must be at least 1")
+    if settings.kek_retire_after_days < 0:
+        raise ConfigError("kek_retire_after_days must be 0 or more")
     if settings.insights_cache_seconds < 0:
         raise ConfigError("insights_cache_seconds must be 0 or more")
     if settings.mail.digest_minutes < 1 or settings.audit_checkpoint_minutes < 1:

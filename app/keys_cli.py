@@ -1,28 +1,58 @@
-"""`flask keys ...`: create, inspect and rotate the keyring. Never prints a secret."""
+"""`flask keys ...`: create, inspect, rotate and retire the keyring. Never prints a secret.
+
+Rotation makes a new KEK active at once (every process reads the keyring again when it
+changes, app/keystore.py) and leaves wrapping the case keys again to the workers, in batches
+that survive any stop (app/cases/rekeying.py); the command follows them with a progress bar,
+and does the rest itself if no worker is there. The KEK it replaced leaves the keyring only
+by `flask keys retire`: once it wraps nothing and ``kek_retire_after_days`` have passed.
+"""
 
 from __future__ import annotations
 
 import stat
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from redis.exceptions import RedisError
+from rq import Queue
 
-from app.cases.models import Case
-from app.cases.sealing import rewrap_case_key
+from app.cases.rekeying import rewrap_all, waiting, wrapped_by
 from app.config import current_settings
-from app.crypto import KeyringError, create_keyring, load_keyring
+from app.crypto import Keyring, KeyringError, create_keyring, load_keyring
 from app.crypto.keyring import keyring_path, save_keyring
-from app.extensions import db
 from app.keystore import keys_dir
+from app.signals import announce
+from app.triage.queue import queue_names, redis_connection
 
 keys_cli = AppGroup("keys", help="The keyring that protects every report.")
+
+# How long `flask keys rotate` waits for a worker to make progress before doing the work itself.
+NO_WORKER_SECONDS = 10.0
 
 
 def _keys_dir() -> Path:
     return keys_dir(current_settings())
+
+
+def _load() -> Keyring:
+    try:
+        return load_keyring(_keys_dir())
+    except KeyringError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _save(ring: Keyring) -> None:
+    save_keyring(ring)
+    current_app.extensions["confide_keyring"] = ring
+
+
+def _retire_from(ring: Keyring, key_id: str) -> datetime | None:
+    since = ring.superseded.get(key_id)
+    return since + timedelta(days=current_settings().kek_retire_after_days) if since else None
 
 
 @keys_cli.command("init")
@@ -43,36 +73,121 @@ def init_command(if_missing: bool) -> None:
 @keys_cli.command("status")
 def status_command() -> None:
     """Show the keyring's state and how many case keys each KEK wraps."""
-    try:
-        ring = load_keyring(_keys_dir())
-    except KeyringError as error:
-        raise click.ClickException(str(error)) from None
+    ring = _load()
     mode = stat.S_IMODE(ring.path.stat().st_mode)
     click.echo(f"keyring:    {ring.path} (mode {mode:04o})")
     click.echo(f"active KEK: {ring.active_kek_id}")
-    counts = dict(db.session.execute(select(Case.dek_key_id, func.count()).group_by(Case.dek_key_id)).all())
+    counts = wrapped_by()
     for key_id in sorted(ring.keks):
-        marker = " (active)" if key_id == ring.active_kek_id else ""
-        click.echo(f"  {key_id}{marker}: wraps {counts.pop(key_id, 0)} case key(s)")
+        wraps = counts.pop(key_id, 0)
+        if key_id == ring.active_kek_id:
+            click.echo(f"  {key_id} (active): wraps {wraps} case key(s)")
+            continue
+        since, retire = ring.superseded.get(key_id), _retire_from(ring, key_id)
+        when = f"superseded {since:%Y-%m-%d %H:%M} UTC" if since else "superseded"
+        if wraps:
+            click.echo(f"  {key_id} ({when}): wraps {wraps} case key(s), being re-wrapped")
+        elif retire and retire > datetime.now(UTC):
+            click.echo(f"  {key_id} ({when}): wraps nothing; `flask keys retire` removes it from {retire:%Y-%m-%d}")
+        else:
+            click.echo(f"  {key_id} ({when}): wraps nothing; retire it with `flask keys retire`")
     for key_id, count in counts.items():
         click.echo(f"  {key_id} MISSING from keyring: {count} case(s) cannot be opened")
 
 
-@keys_cli.command("rotate")
-def rotate_command() -> None:
-    """Add a new KEK, make it active and re-wrap every case key under it."""
+def _queue_rewrap() -> bool:
     try:
-        ring = load_keyring(_keys_dir()).with_new_kek()
+        Queue(queue_names()[1], connection=redis_connection(), serializer="json").enqueue(
+            "workers.jobs.rewrap_keys", description="rewrap_keys", result_ttl=3600, failure_ttl=86400
+        )
+    except RedisError:
+        return False
+    return True
+
+
+def _follow(ring: Keyring, total: int) -> int:
+    """A progress bar while the workers re-wrap; the rest done here if none makes progress."""
+    with click.progressbar(length=total, label="Re-wrapping case keys", show_pos=True) as bar:
+        left, last_change = total, time.monotonic()
+        while left:
+            time.sleep(0.5)
+            now_left = waiting(ring)
+            if now_left < left:
+                bar.update(left - now_left)
+                left, last_change = now_left, time.monotonic()
+            elif time.monotonic() - last_change > NO_WORKER_SECONDS:
+                click.echo("\nNo worker is re-wrapping: doing the rest here.", err=True)
+                rewrap_all(ring, done=bar.update)
+                left = 0
+    return total
+
+
+@keys_cli.command("rotate")
+@click.option("--wait/--no-wait", default=True, help="Follow the re-wrap with a progress bar (default).")
+@click.option("--here", is_flag=True, help="Re-wrap in this process instead of the workers.")
+def rotate_command(wait: bool, here: bool) -> None:
+    """Make a new KEK active; every case key is wrapped again under it in the background."""
+    old = _load()
+    try:
+        ring = old.with_new_kek()
     except KeyringError as error:
         raise click.ClickException(str(error)) from None
-    save_keyring(ring)
-    current_app.extensions["confide_keyring"] = ring
-    moved = 0
-    for case in db.session.scalars(select(Case).where(Case.dek_key_id != ring.active_kek_id)):
-        rewrap_case_key(ring, case)
-        moved += 1
-    db.session.commit()
-    click.echo(f"New active key {ring.active_kek_id}; re-wrapped {moved} case key(s).")
+    _save(ring)
+    total = waiting(ring)
+    announce(
+        "key_rotated", actor="", role="operator", key=ring.active_kek_id, replaced=old.active_kek_id, waiting=total
+    )
+    click.echo(f"New active key {ring.active_kek_id}; {total} case key(s) to re-wrap under it.")
+    if here:
+        with click.progressbar(length=total, label="Re-wrapping case keys", show_pos=True) as bar:
+            moved = rewrap_all(ring, done=bar.update)
+        click.echo(f"Re-wrapped {moved} case key(s).")
+    elif not _queue_rewrap():
+        click.echo("Redis is unreachable: the workers' periodic re-wrap picks it up, or run `flask keys rewrap`.")
+    elif wait and total:
+        _follow(ring, total)
+        click.echo(f"Re-wrapped {total} case key(s).")
+    else:
+        click.echo("The workers are re-wrapping them; `flask keys status` shows how far they are.")
+    days = current_settings().kek_retire_after_days
+    click.echo(f"{old.active_kek_id} can be retired with `flask keys retire` in {days} day(s), once it wraps nothing.")
+
+
+@keys_cli.command("rewrap")
+def rewrap_command() -> None:
+    """Finish re-wrapping case keys under the active KEK here (after a stop, say)."""
+    ring = _load()
+    total = waiting(ring)
+    with click.progressbar(length=total, label="Re-wrapping case keys", show_pos=True) as bar:
+        moved = rewrap_all(ring, done=bar.update)
+    click.echo(f"Re-wrapped {moved} case key(s).")
+
+
+@keys_cli.command("retire")
+def retire_command() -> None:
+    """Remove from the keyring every superseded KEK that wraps no case key any more and was
+    superseded at least ``kek_retire_after_days`` ago."""
+    ring = _load()
+    older = sorted(key_id for key_id in ring.keks if key_id != ring.active_kek_id)
+    counts = wrapped_by(older)
+    retired = []
+    for key_id in older:
+        retire = _retire_from(ring, key_id)
+        if counts.get(key_id):
+            click.echo(f"{key_id}: still wraps {counts[key_id]} case key(s); kept (see `flask keys status`).")
+        elif retire and retire > datetime.now(UTC):
+            click.echo(f"{key_id}: kept until {retire:%Y-%m-%d} (kek_retire_after_days).")
+        else:
+            ring = ring.without_kek(key_id)
+            retired.append(key_id)
+    if not retired:
+        click.echo("Nothing retired.")
+        return
+    _save(ring)
+    for key_id in retired:
+        announce("key_retired", actor="", role="operator", key=key_id)
+        click.echo(f"{key_id}: retired; it is gone from the keyring.")
+    click.echo("Make a new offline backup of the keyring; keep the old one while older database backups are kept.")
 
 
 def init_cli(app: Flask) -> None:

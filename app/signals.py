@@ -61,6 +61,8 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | circle_requested | someone asked for a circle's place or link (detail: circle, waiting) |
 | circle_left | someone gave up their place in a circle, with their code (detail: circle) |
 | circle_viewed | a facilitator opened the names people chose for their circle (detail: circle) |
+| key_rotated | the operator made a new KEK active (detail: key, replaced, waiting: case keys to re-wrap) |
+| key_retired | the operator removed a superseded KEK that wrapped nothing any more (detail: key) |
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ NAMES = (
     "circle_requested",
     "circle_left",
     "circle_viewed",
+    "key_rotated",
+    "key_retired",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

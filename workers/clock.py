@@ -25,6 +25,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq.scheduler import RQScheduler
 
+from app.cases.rekeying import REWRAP_EVERY_SECONDS
 from app.circles.mailing import CIRCLE_MAIL_SECONDS
 from app.config import load_settings
 from app.triage.queue import SWEEP_SECONDS
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             "send_notifications": settings.mail.digest_minutes * 60,
             "audit_checkpoint": settings.audit_checkpoint_minutes * 60,
             "circle_mail": CIRCLE_MAIL_SECONDS,
+            "rewrap_keys": REWRAP_EVERY_SECONDS,
         },
     )
     stopping = threading.Event()

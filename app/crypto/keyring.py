@@ -4,6 +4,10 @@ The keyring is one JSON file written with mode 0600. KEKs only ever wrap per-cas
 keys; every other secret (blind-index keys, the session signing key, the rate-limit
 salt) is derived from the root secret with HKDF, each under its own label, so no key
 serves two purposes.
+
+A KEK that a newer one replaced is kept, marked with when it was superseded, until every data
+key it wrapped is wrapped again under the active one and the operator retires it
+(``flask keys retire``). Version 1 files (no dates) are still read; they are written as 2.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +25,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEYRING_FILE = "keyring.json"
-FORMAT = "confide-keyring/1"
+FORMAT = "confide-keyring/2"
+FORMATS = ("confide-keyring/1", FORMAT)
 KEY_BYTES = 32
 
 
@@ -35,6 +40,8 @@ class Keyring:
     active_kek_id: str
     keks: dict[str, bytes]
     root: bytes
+    # When each KEK but the active one was replaced by a newer one (None: before dates were kept).
+    superseded: dict[str, datetime | None] = field(default_factory=dict)
 
     def kek(self, key_id: str) -> bytes:
         try:
@@ -48,13 +55,27 @@ class Keyring:
             self.root
         )
 
-    def with_new_kek(self) -> Keyring:
+    def with_new_kek(self, now: datetime | None = None) -> Keyring:
+        """A new active KEK; the one it replaces is kept, superseded ``now``."""
         key_id = _new_key_id()
         return Keyring(
             path=self.path,
             active_kek_id=key_id,
             keks={**self.keks, key_id: secrets.token_bytes(KEY_BYTES)},
             root=self.root,
+            superseded={**self.superseded, self.active_kek_id: now or datetime.now(UTC)},
+        )
+
+    def without_kek(self, key_id: str) -> Keyring:
+        """The keyring with a superseded KEK gone for good."""
+        if key_id == self.active_kek_id:
+            raise KeyringError(f"{key_id} is the active key and cannot be retired")
+        return Keyring(
+            path=self.path,
+            active_kek_id=self.active_kek_id,
+            keks={other: key for other, key in self.keks.items() if other != key_id},
+            root=self.root,
+            superseded={other: when for other, when in self.superseded.items() if other != key_id},
         )
 
 
@@ -100,7 +121,10 @@ def save_keyring(ring: Keyring, *, exclusive: bool = False) -> None:
     document = {
         "format": FORMAT,
         "active_kek": ring.active_kek_id,
-        "keks": {key_id: _b64(key) for key_id, key in ring.keks.items()},
+        "keks": {
+            key_id: {"key": _b64(key), "superseded": _when(ring.superseded.get(key_id))}
+            for key_id, key in ring.keks.items()
+        },
         "root": _b64(ring.root),
     }
     data = json.dumps(document, indent=2).encode()
@@ -134,11 +158,31 @@ def load_keyring(keys_dir: str | os.PathLike[str]) -> Keyring:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise KeyringError(f"cannot read {path}: {error.__class__.__name__}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+    if not isinstance(document, dict) or document.get("format") not in FORMATS:
         raise KeyringError(f"{path} is not a {FORMAT} file")
     keks_doc = document.get("keks")
     active = document.get("active_kek")
     if not isinstance(keks_doc, dict) or not isinstance(active, str) or active not in keks_doc:
         raise KeyringError(f"{path} has no active key-encryption key")
-    keks = {str(key_id): _unb64(value, f"key {key_id}") for key_id, value in keks_doc.items()}
-    return Keyring(path=path, active_kek_id=active, keks=keks, root=_unb64(document.get("root", ""), "root"))
+    keks, superseded = {}, {}
+    for key_id, entry in keks_doc.items():
+        # Version 1: the key alone. Version 2: the key and when it was superseded.
+        record = entry if isinstance(entry, dict) else {"key": entry}
+        keks[str(key_id)] = _unb64(record.get("key", ""), f"key {key_id}")
+        if key_id != active:
+            superseded[str(key_id)] = _parse_when(record.get("superseded"), f"key {key_id}")
+    root = _unb64(document.get("root", ""), "root")
+    return Keyring(path=path, active_kek_id=active, keks=keks, root=root, superseded=superseded)
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def _parse_when(text: object, what: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        raise KeyringError(f"{what}: superseded is not a date and time") from None

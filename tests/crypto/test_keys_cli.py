@@ -39,8 +39,8 @@ def test_rotate_rewraps_and_reports_still_open(app: Flask, client: FlaskClient, 
     original = (keys_dir / "keyring.json").read_bytes()
     stale = app.extensions["confide_keyring"]
     try:
-        result = app.test_cli_runner().invoke(args=["keys", "rotate"])
-        assert result.exit_code == 0 and "re-wrapped 1 case key(s)" in result.output
+        result = app.test_cli_runner().invoke(args=["keys", "rotate", "--here"])
+        assert result.exit_code == 0 and "Re-wrapped 1 case key(s)" in result.output
         db.session.expire_all()
         case = db.session.scalars(select(Case)).one()
         assert case.dek_key_id != old_key
