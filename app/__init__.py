@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         audit,
         casework,
         circles,
+        doctor,
         errors,
         health,
         insights,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)
     keys_cli.init_cli(app)
+    doctor.init_cli(app)
     return app
 
 
