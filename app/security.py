@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError
 
 from app.access import PUBLIC, REPORTER, STAFF, view_roles
 from app.config import current_settings
@@ -68,7 +70,21 @@ def _expire_idle_session() -> None:
         session["seen"] = _now_ts()
 
 
+def _own_post(endpoint: str | None) -> bool:
+    """A post to a form kept when its sender was signed out, carrying this browser's session's
+    form token: sent from one of our pages, not made by another site (app.intake.resume).
+    Asked before an idle session ends, which takes the token with it."""
+    if request.method != "POST" or signed_out_recovery(endpoint) is None:
+        return False
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
 def _check_access() -> BaseResponse | None:
+    own_post = _own_post(request.endpoint)
     _expire_idle_session()
     endpoint = request.endpoint
     if endpoint is None:
@@ -81,7 +97,7 @@ def _check_access() -> BaseResponse | None:
     if REPORTER in allowed:
         # A reporter whose session ended is asked for her receipt again; what she was sending
         # comes with her, never lost (app.forms.on_signed_out).
-        recovery = signed_out_recovery(endpoint) if request.method == "POST" else None
+        recovery = signed_out_recovery(endpoint) if own_post else None
         return recovery() if recovery is not None else redirect(url_for("intake.status"), 303)
     if allowed & set(STAFF) and session.get("staff") is None:
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")), 303)

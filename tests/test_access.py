@@ -369,13 +369,16 @@ def _build(world: World, rule: Rule, method: str, case_id: str | None = None) ->
     return adapter.build(rule.endpoint, world.values(rule, case_id), method=method)
 
 
-def _refusal(route: Route, role: str, path: str, method: str, endpoint: str) -> tuple[int, str | None]:
+def _refusal(
+    route: Route, role: str, path: str, method: str, endpoint: str, token: bool = True
+) -> tuple[int, str | None]:
     """What _check_access answers someone whose role the route does not admit."""
     assert route.refused_to is not None, "a route closed to some roles must say where they are sent"
     if route.refused_to == RECEIPT:
-        # A reporter's form posted without her session: the receipt page, carrying what was
-        # posted until a receipt opens a case (app.intake.resume); nothing is acted on.
-        kept = method == "POST" and signed_out_recovery(endpoint) is not None
+        # A reporter's form posted from a page of ours without her session: the receipt page,
+        # carrying what was posted until a receipt opens a case (app.intake.resume); nothing
+        # is acted on. Without the browser's own form token, nothing is carried.
+        kept = method == "POST" and token and signed_out_recovery(endpoint) is not None
         return (400, None) if kept else (303, "/status")
     if role in (ANONYMOUS, REPORTER):
         return 303, f"/staff/login?next={path}"
@@ -584,7 +587,7 @@ def test_refusal_comes_before_the_csrf_check(make_world: Callable[..., World]) -
             if role in route.allowed:
                 continue
             url = _build(world, rule, "POST")
-            expected = _refusal(route, role, urlsplit(url).path, "POST", rule.endpoint)
+            expected = _refusal(route, role, urlsplit(url).path, "POST", rule.endpoint, token=False)
             got = _outcome(world.send(identity, "POST", url, token=False))
             if got != expected:
                 problems.append(f"POST {url} as {identity} without a token: expected {expected}, got {got}")

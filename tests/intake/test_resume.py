@@ -4,6 +4,7 @@ Nothing is acted on before she sends it again from her own page."""
 
 from __future__ import annotations
 
+from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
@@ -62,12 +63,63 @@ def test_a_message_sent_after_she_was_signed_out_comes_back_to_send(client: Flas
     assert messages() == 1
 
 
-def test_a_post_without_her_session_sends_nothing(client: FlaskClient) -> None:
-    """Posted by another page, with no session at all: shown back, never sent."""
-    receipt_from(submit_report(client))
-    kept = client.post("/status/message", data={"body": "Written by someone else", "kind": "message"})
-    assert kept.status_code == 400 and "Written by someone else" in kept.get_data(as_text=True)
+def test_a_post_another_site_makes_her_browser_send_is_not_carried(client: FlaskClient) -> None:
+    """No token of her session (her cookie is not even sent with another site's post): the
+    receipt page as before, nothing of the post on it, nothing sent."""
+    receipt = receipt_from(submit_report(client))
+    open_status(client, receipt)
+    idle(client)
+    forged = client.post("/status/message", data={"body": "Written by someone else", "kind": "message"})
+    assert forged.status_code == 303 and forged.headers["Location"].endswith("/status")
+    assert "Written by someone else" not in client.get("/status").get_data(as_text=True)
     assert messages() == 0
+
+
+def test_the_receipt_page_carries_only_what_the_gate_signed(client: FlaskClient) -> None:
+    receipt = receipt_from(submit_report(client))
+    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
+    typed["body"] = [WORDS]
+    idle(client)
+    page = client.post("/status/message", data=typed).get_data(as_text=True)
+    values = form_values(page, "/status")
+    # Someone else's words in the gate's place: not carried, not shown as hers.
+    values["body"] = ["Written by someone else"]
+    values["receipt"] = [receipt]
+    answer = client.post("/status", data=values)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/status/case")
+    assert "Written by someone else" not in client.get("/status/case").get_data(as_text=True)
+    assert messages() == 0
+
+
+def test_a_stale_receipt_page_still_keeps_her_words(app: Flask, client: FlaskClient) -> None:
+    """Another tab signed in meanwhile: the page's token is stale; it comes back, still carrying."""
+    receipt = receipt_from(submit_report(client))
+    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
+    typed["body"] = [WORDS]
+    idle(client)
+    page = client.post("/status/message", data=typed).get_data(as_text=True)
+    open_status(app.test_client(), receipt)
+    with client.session_transaction() as session:
+        session.clear()  # as signing in from another tab of this browser does
+    values = form_values(page, "/status")
+    values["receipt"] = [receipt]
+    again = client.post("/status", data=values)
+    body = again.get_data(as_text=True)
+    assert again.status_code == 400 and "Please enter your receipt again." in body and str(escape(WORDS)) in body
+    status, body = sign_in(client, body, receipt)
+    assert status == 200 and form_values(body, "/status/message")["body"] == [WORDS]
+
+
+def test_a_message_in_danger_can_go_as_a_new_report(client: FlaskClient) -> None:
+    receipt = receipt_from(submit_report(client))
+    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
+    typed["body"] = [NARRATIVE]
+    idle(client)
+    page = client.post("/status/message", data=typed).get_data(as_text=True)
+    assert page.index('href="tel:911"') < page.index("What you wrote is not lost")
+    answer = client.post("/report", data=form_values(page, "/report"))
+    assert answer.status_code == 200 and 'id="receipt"' in answer.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Case).where(Case.level == 0)) == 1
 
 
 def test_the_report_she_was_turning_her_request_into_is_kept(client: FlaskClient) -> None:
@@ -100,9 +152,9 @@ def test_words_in_danger_can_go_as_a_new_report_without_the_receipt(client: Flas
     idle(client)
     page = client.post("/status/report", data=typed).get_data(as_text=True)
 
-    # The second button sends the same fields to /report.
-    answer = client.post("/report", data=form_values(page, "/status"))
-    assert answer.status_code == 200 and "Your receipt" in answer.get_data(as_text=True)
+    # The second form sends the same fields to /report.
+    answer = client.post("/report", data=form_values(page, "/report"))
+    assert answer.status_code == 200 and 'id="receipt"' in answer.get_data(as_text=True)
     new = db.session.scalars(select(Case).where(Case.id != case_id)).one()
     assert (new.kind, new.level) == ("report", 0)
     assert fresh(case_id).kind == "support"
