@@ -102,7 +102,13 @@ def describe(
     if action == "case_became_report":
         now, before = detail.get("level"), detail.get("level_before")
         raised = f" Read again by triage: now L{now}, from L{before}." if now != before else ""
-        return f"Turned the support request into an incident report.{raised}{told}"
+        kept = detail.get("untrained_holder")
+        untrained = (
+            f" {name(kept)} has no current training for this category: coordinators, decide who keeps it."
+            if kept
+            else ""
+        )
+        return f"Turned the support request into an incident report.{raised}{untrained}{told}"
     if action == "case_status_changed":
         new = STATUS_NAMES.get(str(detail.get("new")), str(detail.get("new")))
         return f"Status changed to {new}."

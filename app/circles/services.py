@@ -122,7 +122,10 @@ def _apply(circle: Circle, fields: CircleFields) -> list[str]:
 
 def change(circle: Circle, fields: CircleFields, *, by: StaffUser) -> list[str]:
     """Change a circle. Those who asked about it are told by email when its time or place
-    changes (content-free), reminded again for a new time, and given a place that opens."""
+    changes (content-free), reminded again for a new time, and given a place that opens.
+    A cancelled circle stays cancelled."""
+    if circle.cancelled_at is not None:
+        raise CircleError("This circle was cancelled: publish a new one instead.")
     _check(fields)
     locked_circle(circle.id)
     changed = _apply(circle, fields)
@@ -140,7 +143,7 @@ def change(circle: Circle, fields: CircleFields, *, by: StaffUser) -> list[str]:
             .where(
                 asked,
                 CircleRequest.email_sealed.is_not(None),
-                or_(CircleRequest.notice.is_(None), CircleRequest.notice != "seated"),
+                or_(CircleRequest.notice.is_(None), CircleRequest.notice.not_in(("seated", "cancelled"))),
             )
             .values(notice="changed")
         )

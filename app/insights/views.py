@@ -10,7 +10,6 @@ from app.cases.tallies import SUPPORT_QUESTIONS
 from app.insights import export, figures, page
 from app.insights.keeping import figures_of
 from app.insights.period import Period, month_choices, period_from
-from app.models import utcnow
 from app.signals import announce
 from app.staff.sessions import recently_authenticated, signed_in_staff
 
@@ -89,7 +88,7 @@ def summary_pdf() -> Response:
         return answer
     view = figures_of(period)
     _exported("figures_pdf", period)
-    response = Response(export.summary_pdf(view, made=utcnow()), mimetype="application/pdf")
+    response = Response(export.summary_pdf(view, made=view.made_at), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{_name(period)}.pdf"'
     return response
 

@@ -93,9 +93,12 @@ def make_report(case_id: str, submission: Submission, *, despite: tuple[str, ...
                 consent=submission.consent,
             ),
         )
-        # A responder not trained for what the report turned out to be gives it back to routing.
-        handed_back = hand_back_if_untrained(case)
-        deadline = _sooner_deadline(case, now) if handed_back is None else None
+        deadline = _sooner_deadline(case, now)
+        # A responder not trained for what the report turned out to be gives it back to routing
+        # (whose new round has the report's deadline).
+        untrained = hand_back_if_untrained(case)
+        if untrained.gone is not None:
+            deadline = None
         told = notify_holder(
             case.id, case.assigned_to_id, "became_report", key=f"became-report:{case.id}", urgent=case.level <= 1
         )
@@ -118,15 +121,16 @@ def make_report(case_id: str, submission: Submission, *, despite: tuple[str, ...
         level_before=before,
         level=level,
         notified=told,
+        **({"untrained_holder": untrained.kept} if untrained.kept else {}),
     )
     announce_consent(case_id, consent)
-    if handed_back is not None:
+    if untrained.gone is not None:
         announce(
-            "case_unassigned", actor="", role="system", case_id=case_id, previous=handed_back, reason="not_trained"
+            "case_unassigned", actor="", role="system", case_id=case_id, previous=untrained.gone, reason="not_trained"
         )
     if deadline is not None:
         schedule_deadline_checks([deadline])
-    if handed_back is not None or (routable and level < before):
+    if untrained.gone is not None or (routable and level < before):
         enqueue_route(case_id, level)  # on the queue of its new level: routed (again) as a report
     return Became(level=level, level_before=before)
 

@@ -160,6 +160,15 @@ def test_a_longer_meeting_is_not_reminded_twice(app: Flask, client: FlaskClient,
     assert sum("A reminder you asked for" in _text(message) for message in inbox.to("rosa@example.org")) == 2
 
 
+def test_a_cancelled_circle_cannot_be_changed(app: Flask) -> None:
+    coordinator = make_staff("coordinator")
+    circle = make_circle(by=coordinator, title=TITLE)
+    services.cancel(circle, by=coordinator.user)
+    later = dataclasses.replace(_fields_of(circle), starts_at=circle.starts_at + timedelta(hours=1))
+    with pytest.raises(services.CircleError, match="was cancelled"):
+        services.change(circle, later, by=coordinator.user)
+
+
 def _fields_of(circle: Circle) -> services.CircleFields:
     return services.CircleFields(
         title=circle.title,

@@ -16,12 +16,14 @@ from app.audit.models import AuditEntry
 from app.cases.consent import current_consent
 from app.cases.models import Case, Message, ReportTally
 from app.cases.tallies import answer_reader
+from app.casework.services import acknowledge
 from app.extensions import db
 from app.intake.services import find_case_by_receipt
 from app.models import utcnow
 from app.notify.models import Notification
 from app.triage.models import RoutingRound
 from app.triage.routing import route_case
+from app.triage.targets import ack_hours
 from tests.cases.test_queue import signed_in
 from tests.factories import make_staff
 from tests.helpers import form_values, hidden_fields, open_status, receipt_from, submit_report, submit_support
@@ -132,6 +134,7 @@ def test_a_responder_not_trained_for_the_report_gives_it_back(app: Flask, client
     assert answer.status_code == 303
     case = fresh(case_id)
     assert (case.kind, case.assigned_to_id, case.routing_state) == ("report", None, "rerouting")
+    assert case.ack_due_at <= utcnow() + timedelta(hours=ack_hours(case.level, "report")), "the report's deadline"
     assert route_case(case_id) == "assigned" and fresh(case_id).assigned_to_id == birch.id
     told = {(note.staff_id, note.kind) for note in db.session.scalars(select(Notification))}
     assert (maple.id, "unassigned") in told and (maple.id, "became_report") not in told
@@ -139,6 +142,20 @@ def test_a_responder_not_trained_for_the_report_gives_it_back(app: Flask, client
     staff = signed_in(app, make_staff("coordinator"))
     page = staff.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "in a category they are not trained for, so it is routed again" in page
+
+
+def test_a_responder_who_acknowledged_it_keeps_it_and_the_coordinators_decide(app: Flask, client: FlaskClient) -> None:
+    maple = trained(make_staff("responder", pseudonym="Maple"), "exploitation")
+    ana = make_staff("coordinator")
+    _, case_id = support_request(client, narrative=WORDS)
+    route_case(case_id)
+    acknowledge(maple.user, fresh(case_id))
+    client.post("/status/report", data={**the_form(client), "category": "sexual_assault", "when": "week"})
+    assert fresh(case_id).assigned_to_id == maple.id, "she and her peer are talking already"
+    told = {(note.staff_id, note.kind) for note in db.session.scalars(select(Notification))}
+    assert (ana.id, "untrained_holder") in told
+    page = signed_in(app, ana).get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "(Maple) has no current training for this category: coordinators, decide who keeps it." in page
 
 
 def test_a_responder_trained_for_the_report_keeps_it(client: FlaskClient) -> None:
