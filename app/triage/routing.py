@@ -533,11 +533,9 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
     if current.due_at > now:
         return "not-due"
     missed_by = current.staff_id
-    missed = db.session.execute(
-        update(RoutingRound)
-        .where(RoutingRound.id == current.id, RoutingRound.outcome == "assigned")
-        .values(outcome="missed")
-    )
+    # The case's row first, as every writer locks a case before its rounds: a transaction
+    # holding the case (a request becoming a report) and waiting for its round never meets
+    # this one holding the round and waiting for the case.
     moved = db.session.execute(
         update(Case)
         .where(
@@ -547,6 +545,11 @@ def check_deadline(case_id: str, number: int, *, now: datetime | None = None) ->
             Case.acknowledged_at.is_(None),  # acknowledged meanwhile: it stays where it is
         )
         .values(routing_state="rerouting", assigned_to_id=None, assigned_at=None)
+    )
+    missed = db.session.execute(
+        update(RoutingRound)
+        .where(RoutingRound.id == current.id, RoutingRound.outcome == "assigned")
+        .values(outcome="missed")
     )
     if not (missed.rowcount and moved.rowcount):  # type: ignore[attr-defined]
         db.session.rollback()
