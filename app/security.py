@@ -55,6 +55,11 @@ def _now_ts() -> int:
 
 
 def _expire_idle_session() -> None:
+    # A stylesheet or an icon is no activity, and must not write the session: its answer,
+    # arriving after the page's, would put back the cookie the page had just replaced (a
+    # sign-in's), signing her out with a form token that no longer matches.
+    if request.endpoint == "static":
+        return
     seen = session.get("seen")
     if seen is None:
         return

@@ -153,3 +153,14 @@ def test_a_receipt_too_short_or_not_digits_is_told_apart_from_an_unknown_one(cli
     client.get("/language/es")
     spanish = open_status(client, receipt[:-1]).get_data(as_text=True)
     assert "Un comprobante tiene 20 números y leímos 19" in spanish
+
+
+def test_a_stylesheet_never_writes_her_session(client: FlaskClient) -> None:
+    """Its answer can arrive after the page's and would put an older cookie back."""
+    open_status(client, filed(client))
+    with client.session_transaction() as session:
+        session["seen"] -= 60
+    answer = client.get("/static/style.css")
+    answer.close()
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert "Set-Cookie" in client.get("/status/case").headers, "a page is activity"
