@@ -38,56 +38,32 @@ class CheckboxList(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-# What a form's page answers instead of an error page, by endpoint: the form given back with
-# everything typed, when its CSRF token expired or saving it failed (used by app.errors).
 Recovery = Callable[[], Any]
-_EXPIRED: dict[str, Recovery] = {}
-_FAILED: dict[str, Recovery] = {}
 
 
-def on_expired(endpoint: str) -> Callable[[Recovery], Recovery]:
-    """Give ``endpoint``'s form back with this view when its page expired (CSRF)."""
+class Recoveries:
+    """Views that answer for a form's endpoint when something stops it being handled as
+    usual, so what was typed is given back rather than lost."""
 
-    def register(view: Recovery) -> Recovery:
-        _EXPIRED[endpoint] = view
-        return view
+    def __init__(self) -> None:
+        self._views: dict[str, Recovery] = {}
 
-    return register
+    def on(self, endpoint: str) -> Callable[[Recovery], Recovery]:
+        def register(view: Recovery) -> Recovery:
+            self._views[endpoint] = view
+            return view
 
+        return register
 
-def on_failed(endpoint: str) -> Callable[[Recovery], Recovery]:
-    """Give ``endpoint``'s form back with this view when saving it failed (an error 500)."""
-
-    def register(view: Recovery) -> Recovery:
-        _FAILED[endpoint] = view
-        return view
-
-    return register
+    def get(self, endpoint: str | None) -> Recovery | None:
+        return self._views.get(endpoint or "")
 
 
-def expired_recovery(endpoint: str | None) -> Recovery | None:
-    return _EXPIRED.get(endpoint or "")
-
-
-def failed_recovery(endpoint: str | None) -> Recovery | None:
-    return _FAILED.get(endpoint or "")
-
-
-# What a post answers, by endpoint, when it arrives after its sender's session ended (she was
-# signed out while typing): the form kept and a way back in, instead of a redirect that loses it
-# (used by app.security).
-_SIGNED_OUT: dict[str, Recovery] = {}
-
-
-def on_signed_out(endpoint: str) -> Callable[[Recovery], Recovery]:
-    """Answer a post to ``endpoint`` that arrives signed out with this view."""
-
-    def register(view: Recovery) -> Recovery:
-        _SIGNED_OUT[endpoint] = view
-        return view
-
-    return register
-
-
-def signed_out_recovery(endpoint: str | None) -> Recovery | None:
-    return _SIGNED_OUT.get(endpoint or "")
+# The form given back with everything typed when its CSRF token expired (on_expired) or saving
+# it failed with an error 500 (on_failed), instead of an error page (used by app.errors); and a
+# post that arrives after its sender's session ended, answered with the form kept and a way
+# back in instead of a redirect that loses it (on_signed_out, used by app.security).
+_EXPIRED, _FAILED, _SIGNED_OUT = Recoveries(), Recoveries(), Recoveries()
+on_expired, expired_recovery = _EXPIRED.on, _EXPIRED.get
+on_failed, failed_recovery = _FAILED.on, _FAILED.get
+on_signed_out, signed_out_recovery = _SIGNED_OUT.on, _SIGNED_OUT.get

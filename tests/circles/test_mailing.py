@@ -24,7 +24,7 @@ from app.notify.sending import send_pending
 from app.triage.queue import queue_names, redis_connection
 from tests.circles.factories import LINK, ask, code_from, make_circle, soon
 from tests.conftest import run_worker
-from tests.factories import make_staff
+from tests.factories import Staff, make_staff
 from tests.helpers import hidden_fields
 from tests.smtp import Inbox
 
@@ -98,18 +98,23 @@ def test_a_reminder_is_in_her_language(app: Flask, client: FlaskClient, smtp: tu
     assert "El recordatorio que pidió" in _content_free(reminder)
 
 
-def test_a_place_opened_a_change_and_a_cancellation_are_told_without_content(
-    app: Flask, client: FlaskClient, smtp: tuple[Inbox, int]
-) -> None:
-    inbox, _ = smtp
-    coordinator = make_staff("coordinator")
+def a_place_opens_for_rosa(app: Flask, client: FlaskClient, coordinator: Staff) -> Circle:
+    """A full circle Rosa (who gave her email) waits for, until Ana gives up her place."""
     circle = make_circle(by=coordinator, title=TITLE, capacity=1)
     first = app.test_client()
     seated = ask(first, circle.id, name="Ana")
     ask(client, circle.id, name="Rosa", email="rosa@example.org")
     assert send_circle_mail().startswith("told 0"), "waiting is not news"
-
     first.post("/circles/code/leave", data=hidden_fields(seated.get_data(as_text=True)))
+    return circle
+
+
+def test_a_place_opened_a_change_and_a_cancellation_are_told_without_content(
+    app: Flask, client: FlaskClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    coordinator = make_staff("coordinator")
+    circle = a_place_opens_for_rosa(app, client, coordinator)
     send_circle_mail()
     send_circle_mail()
     [opened] = inbox.to("rosa@example.org")
@@ -132,11 +137,7 @@ def test_a_change_before_she_was_told_of_her_place_still_tells_her_of_it(
 ) -> None:
     inbox, _ = smtp
     coordinator = make_staff("coordinator")
-    circle = make_circle(by=coordinator, title=TITLE, capacity=1)
-    first = app.test_client()
-    seated = ask(first, circle.id, name="Ana")
-    ask(client, circle.id, name="Rosa", email="rosa@example.org")
-    first.post("/circles/code/leave", data=hidden_fields(seated.get_data(as_text=True)))
+    circle = a_place_opens_for_rosa(app, client, coordinator)
     later = circle.starts_at + timedelta(hours=1)
     services.change(circle, dataclasses.replace(_fields_of(circle), starts_at=later), by=coordinator.user)
     send_circle_mail()

@@ -30,6 +30,16 @@ def sign_in(client: FlaskClient, page: str, receipt: str) -> tuple[int, str]:
     return answer.status_code, answer.get_data(as_text=True)
 
 
+def message_kept(client: FlaskClient, words: str) -> tuple[str, str]:
+    """A report filed and opened; ``words`` typed as a message and sent after the idle limit.
+    Returns the receipt and the receipt page that keeps them."""
+    receipt = receipt_from(submit_report(client))
+    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
+    typed["body"] = [words]
+    idle(client)
+    return receipt, client.post("/status/message", data=typed).get_data(as_text=True)
+
+
 def messages() -> int:
     return db.session.scalar(select(func.count()).select_from(Message)) or 0
 
@@ -76,11 +86,7 @@ def test_a_post_another_site_makes_her_browser_send_is_not_carried(client: Flask
 
 
 def test_the_receipt_page_carries_only_what_the_gate_signed(client: FlaskClient) -> None:
-    receipt = receipt_from(submit_report(client))
-    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
-    typed["body"] = [WORDS]
-    idle(client)
-    page = client.post("/status/message", data=typed).get_data(as_text=True)
+    receipt, page = message_kept(client, WORDS)
     values = form_values(page, "/status")
     # Someone else's words in the gate's place: not carried, not shown as hers.
     values["body"] = ["Written by someone else"]
@@ -93,11 +99,7 @@ def test_the_receipt_page_carries_only_what_the_gate_signed(client: FlaskClient)
 
 def test_a_stale_receipt_page_still_keeps_her_words(app: Flask, client: FlaskClient) -> None:
     """Another tab signed in meanwhile: the page's token is stale; it comes back, still carrying."""
-    receipt = receipt_from(submit_report(client))
-    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
-    typed["body"] = [WORDS]
-    idle(client)
-    page = client.post("/status/message", data=typed).get_data(as_text=True)
+    receipt, page = message_kept(client, WORDS)
     open_status(app.test_client(), receipt)
     with client.session_transaction() as session:
         session.clear()  # as signing in from another tab of this browser does
@@ -111,11 +113,7 @@ def test_a_stale_receipt_page_still_keeps_her_words(app: Flask, client: FlaskCli
 
 
 def test_a_message_in_danger_can_go_as_a_new_report(client: FlaskClient) -> None:
-    receipt = receipt_from(submit_report(client))
-    typed = form_values(open_status(client, receipt).get_data(as_text=True), "/status/message")
-    typed["body"] = [NARRATIVE]
-    idle(client)
-    page = client.post("/status/message", data=typed).get_data(as_text=True)
+    _, page = message_kept(client, NARRATIVE)
     assert page.index('href="tel:911"') < page.index("What you wrote is not lost")
     answer = client.post("/report", data=form_values(page, "/report"))
     assert answer.status_code == 200 and 'id="receipt"' in answer.get_data(as_text=True)
