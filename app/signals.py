@@ -61,6 +61,10 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | circle_requested | someone asked for a circle's place or link (detail: circle, waiting) |
 | circle_left | someone gave up their place in a circle, with their code (detail: circle) |
 | circle_viewed | a facilitator opened the names people chose for their circle (detail: circle) |
+| case_shredded | a case was crypto-shredded (detail: reason; counts of messages, notes, referrals_revoked) |
+| case_hold_set | a coordinator put a legal hold on a case (detail: reason, a code) |
+| case_hold_released | a coordinator released a case's legal hold (detail: reason it had) |
+| retention_digest_sent | the coordinators' weekly list of cases to be shredded went out (detail: cases, a count) |
 """
 
 from __future__ import annotations
@@ -126,6 +130,10 @@ NAMES = (
     "circle_requested",
     "circle_left",
     "circle_viewed",
+    "case_shredded",
+    "case_hold_set",
+    "case_hold_released",
+    "retention_digest_sent",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

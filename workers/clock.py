@@ -27,6 +27,7 @@ from rq.scheduler import RQScheduler
 
 from app.circles.mailing import CIRCLE_MAIL_SECONDS
 from app.config import load_settings
+from app.retention.policy import RETENTION_SECONDS
 from app.triage.queue import SWEEP_SECONDS
 from workers.periodic import Ticker
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             "send_notifications": settings.mail.digest_minutes * 60,
             "audit_checkpoint": settings.audit_checkpoint_minutes * 60,
             "circle_mail": CIRCLE_MAIL_SECONDS,
+            "retention": RETENTION_SECONDS,
         },
     )
     stopping = threading.Event()
