@@ -12,19 +12,21 @@ from rq import Queue
 from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
+from app.cases.consent import record_consent
 from app.cases.models import Case, CaseNote, ConsentRecord, Message
 from app.casework import services as casework
 from app.extensions import db
 from app.intake.models import ReporterSession
 from app.intake.services import find_case_by_receipt
 from app.models import utcnow
+from app.referrals import services as referrals
 from app.retention import shredding
 from app.retention.models import CaseStatistic, ShreddedCase
 from app.retention.shredding import shred_due
 from app.triage.models import RoutingRound
 from app.triage.queue import queue_names, redis_connection
 from tests.conftest import run_worker
-from tests.factories import make_staff, sign_in
+from tests.factories import make_counsel, make_staff, sign_in
 from tests.helpers import csrf_token, open_status
 from tests.retention.helpers import MARKER, closed_case, figure_tables, later, report_tallies
 from tests.test_confidentiality import database_bytes
@@ -53,6 +55,11 @@ def test_an_expired_case_is_unrecoverable_while_its_month_still_counts(app: Flas
         for n in range(6)
     ]
     gone = cases[0]
+    # A referral of it once begun and withdrawn: the referral table counts it.
+    record_consent(gone.id, {"legal_referral": True}, source="status")
+    db.session.commit()
+    referral = referrals.create_referral(coordinator.user, gone, make_counsel().id)
+    referrals.revoke_referral(coordinator.user, referral)
     receipt = gone.receipt  # type: ignore[attr-defined]
     assert "Received on" in open_status(client, receipt).get_data(as_text=True)
     casework.add_note(coordinator.user, gone, f"{MARKER} note")
@@ -61,6 +68,7 @@ def test_an_expired_case_is_unrecoverable_while_its_month_still_counts(app: Flas
     secrets_at_rest += [note.body_sealed for note in gone.notes]
     assert all(stored(secret, database_bytes(app)) for secret in secrets_at_rest), "the test must see them first"
     tables, tallies = figure_tables(app, coordinator), report_tallies()
+    assert "Revoked" in next(table for table in tables if 'id="table-referrals"' in table)
     assert rows_of(gone.id)["messages"] == 2 and rows_of(gone.id)["reporter_sessions"] == 1
 
     # A year and a day later it is due; shredding it twice is once.
