@@ -113,13 +113,26 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         keys_cli,
         program,
         referrals,
+        retention,
         rights,
         staff,
         triage,
     )
 
     # The audit log listens first: it records an event before any feature acts on it.
-    for feature in (audit, triage, intake, staff, program, casework, referrals, insights, rights, circles):
+    for feature in (
+        audit,
+        triage,
+        intake,
+        staff,
+        program,
+        casework,
+        referrals,
+        retention,
+        insights,
+        rights,
+        circles,
+    ):
         feature.init_app(app)
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)
@@ -158,6 +171,9 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # A deleted row's bytes are overwritten with zeros, not left in free pages: a shredded
+    # case's wrapped key and ciphertexts are gone from the file, not only from the tables.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -194,6 +210,7 @@ MODEL_MODULES = (
     "app.notify.models",
     "app.rights.models",
     "app.circles.models",
+    "app.retention.models",
 )
 
 

@@ -99,6 +99,19 @@ class WellbeingSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    # Days a closed case is kept after closing: in general, recorded only as she asked, and
+    # closed without ever being acknowledged (spam).
+    closed_days: int
+    record_only_days: int
+    unacknowledged_days: int
+    # The reporter's last sign-in or message keeps her case at least this long after it.
+    activity_days: int
+    # The coordinators' weekly digest lists what goes within this many days.
+    digest_days: int
+
+
+@dataclass(frozen=True)
 class DatabaseLimits:
     statement_seconds: int
     lock_seconds: int
@@ -155,6 +168,7 @@ class Settings:
     triage: TriageSettings
     wellbeing: WellbeingSettings
     support: SupportSettings
+    retention: RetentionSettings
     resources: tuple[Resource, ...]
     # Not a setting: what the configuration said in words no longer used, logged at start.
     deprecations: tuple[str, ...] = field(default=(), metadata={"internal": True})
@@ -358,6 +372,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
         raise ConfigError("paging.timeout_seconds must be from 1 to 30: a page must not hold up the worker")
     if settings.support.ack_hours < 1:
         raise ConfigError("support.ack_hours must be at least 1")
+    retention = settings.retention
+    if min(retention.closed_days, retention.record_only_days, retention.unacknowledged_days) < 1:
+        raise ConfigError("retention: a case is kept at least 1 day after it is closed")
+    if retention.activity_days < 0 or retention.digest_days < 1:
+        raise ConfigError("retention.activity_days must be 0 or more, and retention.digest_days at least 1")
     if settings.triage.route_batch < 1:
         raise ConfigError("triage.route_batch must be at least 1")
     if settings.wellbeing.severe_week_limit < 0:

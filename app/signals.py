@@ -63,6 +63,10 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | circle_viewed | a facilitator opened the names people chose for their circle (detail: circle) |
 | key_rotated | the operator made a new KEK active (detail: key, replaced, waiting: case keys to re-wrap) |
 | key_retired | the operator removed a superseded KEK that wrapped nothing any more (detail: key) |
+| case_shredded | a case was crypto-shredded (detail: reason; counts of messages, notes, referrals_revoked) |
+| case_hold_set | a coordinator put a legal hold on a case (detail: reason, a code) |
+| case_hold_released | a coordinator released a case's legal hold (detail: reason it had) |
+| retention_digest_sent | the coordinators' weekly list of cases to be shredded went out (detail: cases, a count) |
 """
 
 from __future__ import annotations
@@ -130,6 +134,10 @@ NAMES = (
     "circle_viewed",
     "key_rotated",
     "key_retired",
+    "case_shredded",
+    "case_hold_set",
+    "case_hold_released",
+    "retention_digest_sent",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

@@ -94,6 +94,8 @@ ROUTES: dict[str, Route] = {
     "intake.licensing_letter": Route("GET", frozenset({REPORTER}), RECEIPT),
     "intake.status_report": Route("GET POST", frozenset({REPORTER}), RECEIPT),
     "intake.status_report_language": Route("POST", frozenset({REPORTER}), RECEIPT),
+    # A POST that only carries its token is not her confirmation: nothing is deleted.
+    "intake.status_delete": Route("GET POST", frozenset({REPORTER}), RECEIPT),
     "staff.login": Route("GET POST", EVERYONE),
     "staff.login_code": Route("GET POST", EVERYONE),
     "staff.enrol": Route("GET POST", EVERYONE),
@@ -135,6 +137,8 @@ ROUTES: dict[str, Route] = {
     "cases.message": Route("POST", CASE_WORKERS, SIGN_IN, own_case=True),
     "cases.search": Route("POST", CASE_WORKERS, SIGN_IN),
     "cases.export": Route("GET", COORDINATORS, SIGN_IN),
+    "retention.hold": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
+    "retention.release": Route("POST", COORDINATORS, SIGN_IN, own_case=True),
     "audit_log.index": Route("GET", COORDINATORS, SIGN_IN),
     "audit_log.verify_chain": Route("POST", COORDINATORS, SIGN_IN),
     "people.counsel_profile": Route("POST", COORDINATORS, SIGN_IN),
@@ -568,7 +572,13 @@ def test_responder_b_gets_404_for_a_case_of_responder_a_and_is_audited(make_worl
 def test_responder_b_on_coordinator_only_routes_of_a_case_is_audited(make_world: Callable[..., World]) -> None:
     world = make_world("responder B")
     coordinator_only = [e for e in CASE_ROUTES if RESPONDER not in ROUTES[e].allowed]
-    assert coordinator_only == ["cases.assign", "cases.claim", "referrals.create"]
+    assert coordinator_only == [
+        "cases.assign",
+        "cases.claim",
+        "referrals.create",
+        "retention.hold",
+        "retention.release",
+    ]
     problems = _b_tries(world, coordinator_only)
     assert not problems, "\n".join(problems)
 

@@ -28,6 +28,7 @@ from rq.scheduler import RQScheduler
 from app.cases.rekeying import REWRAP_EVERY_SECONDS
 from app.circles.mailing import CIRCLE_MAIL_SECONDS
 from app.config import load_settings
+from app.retention.policy import RETENTION_SECONDS
 from app.triage.queue import SWEEP_SECONDS
 from workers.periodic import Ticker
 
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
             "audit_checkpoint": settings.audit_checkpoint_minutes * 60,
             "circle_mail": CIRCLE_MAIL_SECONDS,
             "rewrap_keys": REWRAP_EVERY_SECONDS,
+            "retention": RETENTION_SECONDS,
         },
     )
     stopping = threading.Event()

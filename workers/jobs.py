@@ -139,6 +139,20 @@ def rewrap_keys() -> str:
         return f"re-wrapped {moved}, {waiting(ring)} left" if moved else "nothing to re-wrap"
 
 
+def retention() -> str:
+    """Shred the cases whose time is up, and send the coordinators' weekly digest of those that
+    go next (periodic; app/retention). The database says what is due: a pass killed half-way
+    is finished by the next."""
+    from app.retention.digest import raise_digest, send_digests
+    from app.retention.shredding import shred_due
+
+    with job_context():
+        shredded = shred_due()
+        raise_digest()
+        sent = send_digests()
+        return f"shredded {len(shredded)}, digests sent {sent}"
+
+
 # The only functions a worker runs (workers/listed.py), by the names jobs give them.
 JOBS = {
     f"{__name__}.{job.__name__}": job
@@ -151,5 +165,6 @@ JOBS = {
         audit_checkpoint,
         circle_mail,
         rewrap_keys,
+        retention,
     )
 }

@@ -1,7 +1,8 @@
 """The periodic jobs, queued by the clock process (workers/clock.py) of every host.
 
 Each job runs every ``interval`` seconds (the sweep and escalation every 20 seconds, the
-notice digests every ``mail.digest_minutes``, the emails of peer circles every five minutes).
+notice digests every ``mail.digest_minutes``, the emails of peer circles every five minutes,
+the retention pass every hour).
 Time is cut into slots of that length; in each slot the first clock, on any host, to claim it
 (a Redis key set only if absent) queues the job on the default queue, as JSON, like every other
 job. A slot lost while Redis was away is simply the next one. Each job is safe to run twice, so

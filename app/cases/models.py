@@ -81,6 +81,12 @@ class Case(Model):
     # the case was last closed.
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Retention (app/retention): when the reporter last came back (signed in or wrote), to the
+    # day, which keeps her case a while longer; and a coordinator's legal hold (a code from
+    # app.retention.holds.HOLD_REASONS), which keeps it until released.
+    reporter_seen_on: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hold_reason: Mapped[str | None] = mapped_column(String(24))
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # The case's data key, wrapped by a KEK; deleting the row shreds every sealed value.
     dek_scheme: Mapped[str] = mapped_column(String(32))

@@ -61,6 +61,11 @@ CONSENT_QUESTIONS = ("peer_support", "legal_referral", "identity_to_counsel")
 # A support request asks only what is on her mind, her language, how to reach her and her choices.
 SUPPORT_QUESTIONS = ("level", "language", "named", *CONSENT_QUESTIONS)
 QUESTIONS_OF = {"report": QUESTIONS, "support": SUPPORT_QUESTIONS}
+# Tallies that are not the figures' own (they read kinds report and support): what the reports
+# shredded since (app/retention) gave, so that recount counts them still; and the stage each
+# referral of a shredded case had reached, by the month it was made (question "stage").
+SHREDDED = "shredded"
+REFERRALS = "referral"
 UNANSWERED = "unanswered"
 # A sealed answer whose index matches none the form offers now (from a list since changed).
 ANOTHER = "another"
@@ -150,19 +155,40 @@ def _add(counts: Mapping[Key, int], kind: str) -> None:
     if not counts:
         return
     stored = stored_answer(kind)
+    add_stored(
+        {(month, question, stored(month, question, answer)): n for (month, question, answer), n in counts.items()}, kind
+    )
+
+
+def add_stored(counts: Mapping[Key, int], kind: str) -> None:
+    """Add ``counts``, their answers already as stored, to the tallies of ``kind``, in the
+    caller's transaction, in key order (so two writers never deadlock)."""
+    if not counts:
+        return
     statement = conflict_insert(ReportTally, db.session.get_bind().dialect.name)
     statement = statement.on_conflict_do_update(
         index_elements=["month", "kind", "question", "answer"],
         set_={"count": ReportTally.count + statement.excluded.count},
     )
-    keyed = sorted(
-        ((month, question, stored(month, question, answer)), n) for (month, question, answer), n in counts.items()
-    )
     rows = [
         {"month": month, "kind": kind, "question": question, "answer": answer, "count": n}
-        for (month, question, answer), n in keyed
+        for (month, question, answer), n in sorted(counts.items())
     ]
     db.session.execute(statement, rows)
+
+
+def count_shredded(case_id: str) -> None:
+    """Before the report ``case_id`` is shredded, in the same transaction: keep what
+    :func:`recount` counts of it, as tallies of kind SHREDDED (answers as stored, sealed ones
+    as keyed indexes), so that a recount after it is gone still counts it. Its tallies of kind
+    report, made when it was filed, are left as they are."""
+    counts = Counter[Key]()
+    _count(select(Case).where(Case.id == case_id, Case.kind == "report"), counts)
+    stored = stored_answer("report")
+    add_stored(
+        {(month, question, stored(month, question, answer)): n for (month, question, answer), n in counts.items()},
+        SHREDDED,
+    )
 
 
 class Recounted(NamedTuple):
@@ -176,7 +202,8 @@ def recount() -> Recounted:
 
     Only the months in which a case is found are replaced. A month whose cases have all been
     deleted keeps its counts, which nothing can make again; a month that has lost some of its
-    cases is counted from those that are left.
+    cases is counted from those that are left, and from what those shredded under the
+    retention policy left (kind SHREDDED, :func:`count_shredded`).
 
     Safe beside intake, which must never fail for it: the cases are read and opened holding no
     lock; then one short transaction takes the tallies' lock first (intake waits for it, and
@@ -198,6 +225,13 @@ def recount() -> Recounted:
     if months:
         db.session.execute(delete(ReportTally).where(ReportTally.kind == kind, ReportTally.month.in_(months)))
     _add(counts, kind)
+    # The reports of these months shredded since they were filed count as they did.
+    shredded = db.session.execute(
+        select(ReportTally.month, ReportTally.question, ReportTally.answer, ReportTally.count).where(
+            ReportTally.kind == SHREDDED, ReportTally.month.in_(months)
+        )
+    )
+    add_stored({(month, question, answer): n for month, question, answer, n in shredded}, kind)
     db.session.commit()
     return Recounted(reports=len(seen), months=months)
 

@@ -22,6 +22,7 @@ from app.cases.tallies import (
     ANOTHER,
     QUESTIONS,
     QUESTIONS_OF,
+    REFERRALS,
     SEALED_QUESTIONS,
     SUPPORT_QUESTIONS,
     UNANSWERED,
@@ -194,6 +195,13 @@ def _referral_table(period: Period) -> suppression.ProtectedTable:
             .group_by(Referral.status, month)
         )
     }
+    # The referrals of shredded cases (app/referrals/ending.py), counted by the month they were made.
+    for stage, month_made, count in db.session.execute(
+        select(ReportTally.answer, ReportTally.month, ReportTally.count).where(
+            ReportTally.kind == REFERRALS, ReportTally.month.in_(period.months)
+        )
+    ):
+        counts[(stage, month_made)] = counts.get((stage, month_made), 0) + int(count)
     table = suppression.CountTable(
         name="referrals",
         population="referrals",

@@ -1,6 +1,9 @@
 """How fast the program answered, level by level: the median and the 90th percentile of the
 time to acknowledge, to first reply and to close, and the share that met its deadline.
 
+A case shredded under the retention policy, or by its reporter, counts as it did, from the
+statistics row it left (app/retention/models.py).
+
 A case counts towards a share once it is decided: done, or past its deadline undone (a case
 nobody acknowledged in time is late, not left out). Each deadline is the one set when the
 case was filed. Times and shares resting on fewer than five cases are withheld.
@@ -10,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, case, func, or_, select, union_all
 from sqlalchemy.dialects.postgresql import array
 
 from app.cases.models import Case
@@ -20,6 +24,7 @@ from app.extensions import db
 from app.insights.period import Period
 from app.insights.suppression import MIN_BASE, rate
 from app.models import utcnow
+from app.retention.models import CaseStatistic
 
 
 @dataclass(frozen=True)
@@ -64,26 +69,39 @@ def by_level(period: Period, kind: str = "report") -> list[LevelTimes]:
     """One row per level (L0 to L3), then one for all levels together, of the cases of
     ``kind`` (a support request that became a report is a report, from when it was sent)."""
     start, end = period.bounds()
-    within = and_(Case.created_at >= start, Case.created_at < end, Case.kind == kind)
+    cases = _cases_of(start, end, kind)
     if db.session.get_bind().dialect.name == "postgresql":
-        return _in_database(within)
-    return _in_python(within)
+        return _in_database(cases)
+    return _in_python(cases)
 
 
-def _in_python(within: ColumnElement[bool]) -> list[LevelTimes]:
+COLUMNS = (
+    "level",
+    "created_at",
+    "acknowledged_at",
+    "ack_due_at",
+    "first_reply_at",
+    "feedback_due_at",
+    "closed_at",
+    "status",
+)
+
+
+def _cases_of(start: datetime, end: datetime, kind: str) -> Subquery:
+    """The figures' columns of the cases of ``kind`` filed from ``start`` to ``end``: those
+    kept, and the statistics rows of those shredded (app/retention), which count as they did."""
+    kept = select(*(getattr(Case, name) for name in COLUMNS)).where(
+        Case.created_at >= start, Case.created_at < end, Case.kind == kind
+    )
+    shredded = select(*(getattr(CaseStatistic, name) for name in COLUMNS)).where(
+        CaseStatistic.created_at >= start, CaseStatistic.created_at < end, CaseStatistic.kind == kind
+    )
+    return union_all(kept, shredded).subquery("figures")
+
+
+def _in_python(cases: Subquery) -> list[LevelTimes]:
     now = utcnow()
-    rows = db.session.execute(
-        select(
-            Case.level,
-            Case.created_at,
-            Case.acknowledged_at,
-            Case.ack_due_at,
-            Case.first_reply_at,
-            Case.feedback_due_at,
-            Case.closed_at,
-            Case.status,
-        ).where(within)
-    ).all()
+    rows = db.session.execute(select(*(cases.c[name] for name in COLUMNS))).all()
     result = []
     for level in (0, 1, 2, 3, None):
         mine = [row for row in rows if level is None or row.level == level]
@@ -119,28 +137,27 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return cast(ColumnElement[int], func.count().filter(condition))
 
 
-def _in_database(within: ColumnElement[bool]) -> list[LevelTimes]:
+def _in_database(cases: Subquery) -> list[LevelTimes]:
     """PostgreSQL computes the percentiles itself: only five rows come back."""
     now = utcnow()
-    ack = _seconds(Case.acknowledged_at, Case.created_at)
-    reply = _seconds(Case.first_reply_at, Case.created_at)
-    close = case((Case.status == "closed", _seconds(Case.closed_at, Case.created_at)))
+    c = cases.c
+    ack = _seconds(c.acknowledged_at, c.created_at)
+    reply = _seconds(c.first_reply_at, c.created_at)
+    close = case((c.status == "closed", _seconds(c.closed_at, c.created_at)))
     rows: Sequence[Any] = db.session.execute(
         select(
-            Case.level,
-            func.count(Case.acknowledged_at),
+            c.level,
+            func.count(c.acknowledged_at),
             _quantiles(ack),
-            _count_if(Case.acknowledged_at <= Case.ack_due_at),
-            _count_if(or_(Case.acknowledged_at.is_not(None), Case.ack_due_at < now)),
-            func.count(Case.first_reply_at),
+            _count_if(c.acknowledged_at <= c.ack_due_at),
+            _count_if(or_(c.acknowledged_at.is_not(None), c.ack_due_at < now)),
+            func.count(c.first_reply_at),
             _quantiles(reply),
-            _count_if(Case.first_reply_at <= Case.feedback_due_at),
-            _count_if(or_(Case.first_reply_at.is_not(None), Case.feedback_due_at < now)),
+            _count_if(c.first_reply_at <= c.feedback_due_at),
+            _count_if(or_(c.first_reply_at.is_not(None), c.feedback_due_at < now)),
             func.count(close),
             _quantiles(close),
-        )
-        .where(within)
-        .group_by(func.rollup(Case.level))
+        ).group_by(func.rollup(c.level))
     ).all()
     found: dict[int | None, Any] = {row[0]: row for row in rows}
     result = []

@@ -7,6 +7,6 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # status and support add their pages to the blueprint
-    from app.intake import status, support, views  # noqa: F401
+    from app.intake import deleting, status, support, views  # noqa: F401
 
     app.register_blueprint(views.blueprint)

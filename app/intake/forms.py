@@ -274,3 +274,10 @@ class ConsentForm(Form):
 
 class LogoutForm(Form):
     pass
+
+
+class DeleteReportForm(Form):
+    understood = BooleanField(
+        _l("I understand that what I sent and our messages will be deleted for good."),
+        validators=[DataRequired(_l("Tick the box to confirm, or go back to keep your report."))],
+    )

@@ -27,6 +27,7 @@ from app.crypto import blind_index
 from app.extensions import db
 from app.intake.choices import announce_consent, apply_consent
 from app.intake.receipts import ReceiptCode
+from app.intake.sessions import note_reporter_activity
 from app.keystore import current_keyring
 from app.models import minute_now, new_id
 from app.notify.service import notify_holder
@@ -280,6 +281,7 @@ def add_reporter_message(case_id: str, body: str, *, kind: str = "message") -> s
     told = notify_holder(
         case.id, case.assigned_to_id, "reporter_wrote", key=f"reporter-wrote:{new_id()}", urgent=case.level <= 1
     )
+    note_reporter_activity(case.id)
     message_id = add_message(case, body, author="reporter", kind=kind)
     announce(
         "message_sent",

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timedelta
 
 from flask import g, session
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 
 from app.cases.models import Case
 from app.config import current_settings
@@ -44,11 +44,24 @@ def start_reporter_session(case_id: str) -> None:
     db.session.execute(
         update(Case).where(Case.id == case_id, Case.receipt_used_at.is_(None)).values(receipt_used_at=_minute())
     )
+    note_reporter_activity(case_id)
     db.session.commit()
     session.permanent = False
     session[SESSION_KEY] = token
     session["seen"] = int(time.time())  # the idle clock (app.security)
     g.reporter_case_id = case_id
+
+
+def note_reporter_activity(case_id: str) -> None:
+    """She came back (signed in, or wrote): her case is kept a while longer under the retention
+    policy (app/retention/policy.py). Kept to the day; not committed."""
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    db.session.execute(
+        update(Case)
+        .where(Case.id == case_id, or_(Case.reporter_seen_on.is_(None), Case.reporter_seen_on < today))
+        # Not a change to the case: its time of last change stays as it was.
+        .values(reporter_seen_on=today, updated_at=Case.updated_at)
+    )
 
 
 def reporter_case_id() -> str | None:

@@ -47,7 +47,20 @@ def _release(ids: Sequence[int]) -> None:
     db.session.commit()
 
 
-def staff_mail(staff: StaffUser, urgent: bool) -> Mail:
+# Notices a feature sends as emails of its own (app/retention/digest.py), left alone here.
+OWN_MAIL = ("retention_digest",)
+# Notices whose email must say one fixed, content-free thing more than "sign in": what only
+# the email can still tell, because what it is about no longer exists in Confide.
+STAFF_SENTENCES = {
+    "referral_deleted": (
+        "A report that was referred to you has been deleted from Confide, and its referral withdrawn. "
+        "Please destroy every copy of its packet you downloaded, printed or forwarded, and anything "
+        "made from it. Your referrals page no longer lists it."
+    ),
+}
+
+
+def staff_mail(staff: StaffUser, urgent: bool, kinds: Sequence[str] = ()) -> Mail:
     sign_in = current_settings().public_link("/staff/login")
     if urgent:
         subject = "Confide: urgent, please sign in now"
@@ -55,6 +68,9 @@ def staff_mail(staff: StaffUser, urgent: bool) -> Mail:
     else:
         subject = "Confide: something needs your attention"
         body = f"Something new needs your attention. Sign in to Confide:\n{sign_in}\n"
+    for kind in dict.fromkeys(kinds):
+        if kind in STAFF_SENTENCES:
+            body += f"\n{STAFF_SENTENCES[kind]}\n"
     body += "\nThis email says nothing more on purpose.\n"
     return Mail(to=staff.email, subject=subject, body=body, who=f"staff {staff.id}")
 
@@ -168,15 +184,23 @@ def send_pending(*, urgent_only: bool = False) -> int:
         db.session.rollback()
         log.warning("pages not sent (%s); they will be tried again", error.__class__.__name__)
     query = select(
-        Notification.id, Notification.recipient, Notification.staff_id, Notification.case_id, Notification.urgent
-    ).where(Notification.sent_at.is_(None), Notification.kind.not_in(ACCOUNT_NOTICES))
+        Notification.id,
+        Notification.recipient,
+        Notification.staff_id,
+        Notification.case_id,
+        Notification.urgent,
+        Notification.kind,
+    ).where(Notification.sent_at.is_(None), Notification.kind.not_in((*ACCOUNT_NOTICES, *OWN_MAIL)))
     if urgent_only:
         query = query.where(Notification.urgent.is_(True))
     batches: dict[tuple[str, str], list[int]] = defaultdict(list)
+    kinds: dict[tuple[str, str], list[str]] = defaultdict(list)
     urgent: set[tuple[str, str]] = set()
-    for note_id, recipient, staff_id, case_id, is_urgent in db.session.execute(query.order_by(Notification.id)):
+    rows = db.session.execute(query.order_by(Notification.id))
+    for note_id, recipient, staff_id, case_id, is_urgent, kind in rows:
         target = (recipient, (staff_id if recipient == "staff" else case_id) or "")
         batches[target].append(note_id)
+        kinds[target].append(kind)
         if is_urgent:
             urgent.add(target)
     db.session.rollback()
@@ -184,7 +208,9 @@ def send_pending(*, urgent_only: bool = False) -> int:
     settings = current_settings().mail
     for (recipient, target_id), ids in batches.items():
         try:
-            mail = _compose(recipient, target_id, urgent=(recipient, target_id) in urgent)
+            mail = _compose(
+                recipient, target_id, urgent=(recipient, target_id) in urgent, kinds=kinds[(recipient, target_id)]
+            )
         except Exception as error:  # noqa: BLE001 - one bad batch must not block the others
             db.session.rollback()
             log.warning("notices %s not composed (%s); they will be tried again", ids, error.__class__.__name__)
@@ -202,9 +228,9 @@ def send_pending(*, urgent_only: bool = False) -> int:
     return sent + account_sent
 
 
-def _compose(recipient: str, target_id: str, *, urgent: bool) -> Mail | None:
+def _compose(recipient: str, target_id: str, *, urgent: bool, kinds: Sequence[str] = ()) -> Mail | None:
     if recipient == "staff":
         staff = db.session.get(StaffUser, target_id)
-        return staff_mail(staff, urgent) if staff is not None and staff.active else None
+        return staff_mail(staff, urgent, kinds) if staff is not None and staff.active else None
     case = db.session.get(Case, target_id)
     return reporter_mail(case) if case is not None else None

@@ -67,4 +67,6 @@ REVOKE_REASONS = {
     "identity_withdrawn": "The reporter withdrew consent to share their identity",
     "coordinator": "Withdrawn by a coordinator",
     "counsel_removed": "The counsel's account was deactivated",
+    "report_deleted": "The reporter deleted their report",
+    "retention": "The report reached the end of its retention period and was deleted",
 }

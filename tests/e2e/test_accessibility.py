@@ -199,6 +199,14 @@ def _reporter_pages(page: Page, walk: Walk, app: Flask) -> None:
     page.wait_for_selector("#make-report")
     walk.check(page, "my request")
     walk.go(page, "/status/report", "turning the request into a report")
+    # Deleting it: the page that says what goes, its error, and the kind goodbye.
+    walk.go(page, "/status/delete", "deleting my request")
+    page.locator("form[action='/status/delete'] button").click()
+    walk.check(page, "deleting my request, not confirmed", status=400)
+    page.locator("input[name=understood]").check()
+    page.locator("form[action='/status/delete'] button").click()
+    page.wait_for_selector("#deleted")
+    walk.check(page, "my request, deleted")
 
     _circle_pages(page, walk)
 
