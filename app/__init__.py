@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     import_models()
     from app import (
         audit,
+        backup,
         casework,
         circles,
         errors,
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     )
 
     # The audit log listens first: it records an event before any feature acts on it.
-    for feature in (audit, triage, intake, staff, program, casework, referrals, insights, rights, circles):
+    for feature in (audit, triage, intake, staff, program, casework, referrals, insights, rights, circles, backup):
         feature.init_app(app)
     app.register_blueprint(health.blueprint)
     errors.init_errors(app)

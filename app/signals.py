@@ -63,6 +63,8 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | circle_viewed | a facilitator opened the names people chose for their circle (detail: circle) |
 | key_rotated | the operator made a new KEK active (detail: key, replaced, waiting: case keys to re-wrap) |
 | key_retired | the operator removed a superseded KEK that wrapped nothing any more (detail: key) |
+| backup_created | the operator made an encrypted backup (detail: database, cases, bytes, recipients) |
+| backup_restored | a backup was restored and verified (detail: made, cases, shredded_again, sampled) |
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ NAMES = (
     "circle_viewed",
     "key_rotated",
     "key_retired",
+    "backup_created",
+    "backup_restored",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}
