@@ -103,7 +103,10 @@ def encrypted_zip(out: Path, recipients: list[x25519.Recipient]) -> Iterator[Enc
     if out.exists():
         raise BackupFileError(f"{out} exists already; name a new file")
     partial = out.with_name(f".{out.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as error:
+        raise BackupFileError(f"cannot write {out}: {error.strerror or error.__class__.__name__}") from None
     read_end, write_end = os.pipe()
     failure: list[BaseException] = []
     with os.fdopen(fd, "wb") as sink, os.fdopen(read_end, "rb") as source:

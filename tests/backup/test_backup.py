@@ -159,3 +159,16 @@ def test_restoring_an_older_backup_says_what_the_audit_checkpoints_saw_after_it(
         assert result.exit_code == 0, result.output
         assert "Note: the audit checkpoints file saw entries up to" in result.output
         assert db.session.scalar(select(func.count()).select_from(Case)) == 3
+
+
+def test_a_backup_is_never_written_over_another_or_where_it_cannot_be(
+    backing_up: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    file_reports(client)
+    out = tmp_path / "confide.age"
+    back_up(backing_up, out)
+    before = out.read_bytes()
+    again = backing_up.test_cli_runner().invoke(args=["backup", "create", "--out", str(out)])
+    assert again.exit_code == 1 and "exists already" in again.output and out.read_bytes() == before
+    nowhere = backing_up.test_cli_runner().invoke(args=["backup", "create", "--out", str(tmp_path / "no" / "b.age")])
+    assert nowhere.exit_code == 1 and "cannot write" in nowhere.output
