@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, inspect, select
 
+from app.audit.models import AuditEntry
 from app.backup.state import last_backup
 from app.cases.models import Case
 from app.crypto import create_keyring
@@ -53,6 +54,8 @@ def test_a_backup_restores_into_a_fresh_database_that_serves_the_same_cases(
     assert STORIES[0].encode() not in out.read_bytes()
     made = last_backup(backing_up.config["CONFIDE"])
     assert made is not None and datetime.now(UTC) - made < timedelta(minutes=1)
+    status = backing_up.test_cli_runner().invoke(args=["backup", "status"])
+    assert f"Last backup: {made:%Y-%m-%d %H:%M} UTC" in status.output
 
     with app_on(empty_database, keys_dir, log_file) as restored:
         result = restored.test_cli_runner().invoke(
@@ -64,6 +67,15 @@ def test_a_backup_restores_into_a_fresh_database_that_serves_the_same_cases(
             assert story in open_status(restored.test_client(), receipt).get_data(as_text=True)
         verified = restored.test_cli_runner().invoke(args=["audit", "verify"])
         assert verified.exit_code == 0 and "Audit log intact" in verified.output, verified.output
+        last = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert last is not None and last.action == "backup_restored" and last.detail["cases"] == 3
+    created = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "backup_created")).one()
+    assert created.detail == {
+        "database": created.detail["database"],
+        "cases": 3,
+        "bytes": out.stat().st_size,
+        "recipients": 1,
+    }
 
 
 def test_the_standard_age_tool_opens_a_backup(
