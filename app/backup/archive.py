@@ -121,7 +121,7 @@ def encrypted_zip(out: Path, recipients: list[x25519.Recipient]) -> Iterator[Enc
         worker = threading.Thread(target=encrypt, name="backup-age", daemon=True)
         worker.start()
         try:
-            with os.fdopen(write_end, "wb") as pipe, zipfile.ZipFile(pipe, "w") as archive:
+            with os.fdopen(write_end, "wb") as pipe, zipfile.ZipFile(pipe, "w", compresslevel=1) as archive:
                 yield EncryptedZip(archive)
             worker.join()
             if failure:
