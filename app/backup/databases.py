@@ -87,10 +87,7 @@ def postgres_dump(engine: Engine) -> Iterator[tuple[Facts, Iterator[bytes]]]:
             # The fastest compression: sealed values hardly compress, and bytea's hex escapes
             # (half of it) compress as well at 1 as at 6, in half the time (bench/lifecycle.py).
             command = ["pg_dump", "--format=custom", "--compress=1", f"--snapshot={snapshot}", f"--dbname={conninfo}"]
-            with (
-                tempfile.TemporaryFile() as stderr,
-                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env) as process,
-            ):
+            with tempfile.TemporaryFile() as stderr, _started(command, stderr, env) as process:
                 try:
                     yield facts, _drain(process, stderr, "pg_dump")
                 finally:
@@ -98,6 +95,17 @@ def postgres_dump(engine: Engine) -> Iterator[tuple[Facts, Iterator[bytes]]]:
                         process.kill()
     finally:
         connection.close()
+
+
+def _started(command: list[str], stderr: Any, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
+    except FileNotFoundError:
+        raise BackupFileError(_not_installed(command[0])) from None
+
+
+def _not_installed(program: str) -> str:
+    return f"{program} is not installed (Debian package postgresql-client, of the server's version or newer)"
 
 
 def _drain(process: subprocess.Popen[bytes], stderr: Any, program: str) -> Iterator[bytes]:
@@ -112,7 +120,10 @@ def postgres_restore(engine: Engine, dump: Path) -> None:
     """Load a custom-format dump into ``engine``'s (empty) database, all of it or nothing."""
     conninfo, env = _libpq(engine.url.render_as_string(hide_password=False))
     command = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
-    done = subprocess.run([*command, f"--dbname={conninfo}", str(dump)], capture_output=True, env=env, check=False)
+    try:
+        done = subprocess.run([*command, f"--dbname={conninfo}", str(dump)], capture_output=True, env=env, check=False)
+    except FileNotFoundError:
+        raise BackupFileError(_not_installed("pg_restore")) from None
     if done.returncode != 0:
         raise BackupFileError(f"pg_restore failed: {_first_error(done.stderr, done.returncode)}")
 

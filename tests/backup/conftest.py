@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,16 @@ class AgeKey:
     recipient: str
 
 
+def tool(name: str) -> str:
+    """A command-line tool used for real (installed by .ci/run)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CONFIDE_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"{name} is not installed (Debian packages age and postgresql-client)")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
 @pytest.fixture
 def age_key(tmp_path: Path) -> AgeKey:
     """An age key pair, its secret half in a file as age-keygen writes it."""
@@ -43,6 +55,9 @@ def backup_settings(key: AgeKey, tmp_path: Path) -> BackupSettings:
 @pytest.fixture
 def backing_up(app: Flask, age_key: AgeKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
     """The test's app, its backups encrypted to ``age_key``."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        for name in ("pg_dump", "pg_restore"):
+            tool(name)
     settings = app.config["CONFIDE"]
     monkeypatch.setitem(app.config, "CONFIDE", dataclasses.replace(settings, backup=backup_settings(age_key, tmp_path)))
     return app

@@ -21,7 +21,7 @@ from app.backup.state import last_backup
 from app.cases.models import Case
 from app.crypto import create_keyring
 from app.extensions import db
-from tests.backup.conftest import AgeKey, app_on
+from tests.backup.conftest import AgeKey, app_on, tool
 from tests.helpers import open_status, receipt_from, submit_report
 
 STORIES = ("The owner kept my passport in the office.", "A client grabbed my wrist twice.", "Remarks every shift.")
@@ -63,6 +63,8 @@ def test_a_backup_restores_into_a_fresh_database_that_serves_the_same_cases(
         )
         assert result.exit_code == 0, result.output
         assert "Sample: 3 of 3 case(s) opened" in result.output and "Verified" in result.output
+        if empty_database.startswith("sqlite:///"):
+            assert stat.S_IMODE(Path(empty_database.removeprefix("sqlite:///")).stat().st_mode) == 0o600
         for receipt, story in zip(receipts, STORIES, strict=True):
             assert story in open_status(restored.test_client(), receipt).get_data(as_text=True)
         verified = restored.test_cli_runner().invoke(args=["audit", "verify"])
@@ -85,7 +87,7 @@ def test_the_standard_age_tool_opens_a_backup(
     out = tmp_path / "confide.age"
     back_up(backing_up, out)
     opened = tmp_path / "opened.zip"
-    subprocess.run(["age", "-d", "-i", str(age_key.identity_file), "-o", str(opened), str(out)], check=True)
+    subprocess.run([tool("age"), "-d", "-i", str(age_key.identity_file), "-o", str(opened), str(out)], check=True)
     with zipfile.ZipFile(opened) as archive:
         text = archive.read("manifest.json").decode()
         manifest = json.loads(text)
@@ -137,7 +139,7 @@ def test_a_restore_refuses_an_identity_the_backup_was_not_made_for(
     out = tmp_path / "confide.age"
     back_up(backing_up, out)
     stranger = tmp_path / "stranger.txt"
-    subprocess.run(["age-keygen", "-o", str(stranger)], check=True, capture_output=True)
+    subprocess.run([tool("age-keygen"), "-o", str(stranger)], check=True, capture_output=True)
     with app_on(empty_database, keys_dir, log_file) as restored:
         result = restored.test_cli_runner().invoke(args=["backup", "restore", str(out), "--identity", str(stranger)])
         assert result.exit_code == 1 and "does not open with the identity given" in result.output
