@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     import_models()
     from app import (
         audit,
+        backup,
         casework,
         circles,
         doctor,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         insights,
         rights,
         circles,
+        backup,
     ):
         feature.init_app(app)
     app.register_blueprint(health.blueprint)

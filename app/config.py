@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -28,6 +29,8 @@ ENV_PREFIX = "CONFIDE_"
 ENVIRONMENTS = ("development", "test", "production")
 # Anyone holding the metrics token can watch how busy the program is: not a word to guess.
 METRICS_TOKEN_MIN = 32
+# An age X25519 public key: "age1" and 58 characters of Bech32.
+AGE_RECIPIENT_RE = re.compile(r"age1[02-9ac-hj-np-z]{58}")
 
 
 class ConfigError(Exception):
@@ -69,6 +72,15 @@ class TriageSettings:
 class SupportSettings:
     # Hours to acknowledge a support request that triage left routine (L3).
     ack_hours: int
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    # age recipients (age1...) every backup is encrypted to, and a file of more, one a line.
+    recipients: tuple[str, ...]
+    recipients_file: str
+    # Where the time of the last backup made is written (app/backup/state.py).
+    state_file: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,7 @@ class Settings:
     wellbeing: WellbeingSettings
     support: SupportSettings
     retention: RetentionSettings
+    backup: BackupSettings
     resources: tuple[Resource, ...]
     # Not a setting: what the configuration said in words no longer used, logged at start.
     deprecations: tuple[str, ...] = field(default=(), metadata={"internal": True})
@@ -385,6 +398,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
         ZoneInfo(settings.display_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"display_timezone {settings.display_timezone!r} is not a known time zone") from None
+    bad = [r for r in settings.backup.recipients if not AGE_RECIPIENT_RE.fullmatch(r)]
+    if bad:
+        raise ConfigError(f"backup.recipients: {bad[0]!r} is not an age public key (age1..., from age-keygen)")
     if settings.mail.backend not in ("console", "smtp"):
         raise ConfigError("mail.backend must be console or smtp")
     for resource in settings.resources:

@@ -1,7 +1,9 @@
 """`flask doctor`: what an operator checks after a change, a restore or a page at 3 am.
 
-Each check says OK, WARN or FAIL, in a sentence, and what to do about anything that is not OK.
-The exit status is 1 if anything failed. Nothing printed is a secret or anything a reporter
+Checks: the keyring and its KEKs, the database and its schema, Redis, the production settings,
+mail and paging, workers and queues, the last backup's age, the audit chain. Each says OK, WARN
+or FAIL, in a sentence, and what to do about anything that is not OK. The exit status is 1 if
+anything failed. Nothing printed is a secret or anything a reporter
 wrote: paths, counts, key ids, ages.
 """
 
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.audit.log import verify
+from app.backup.state import last_backup
 from app.cases.models import Case
 from app.cases.rekeying import wrapped_by
 from app.config import ROOT, current_settings, redis_warnings
@@ -40,6 +43,7 @@ OK, WARN, FAIL = "OK", "WARN", "FAIL"
 KEK_MAX_AGE = timedelta(days=365)
 QUEUE_STALE = timedelta(minutes=5)
 UNROUTED_STALE = timedelta(minutes=2)
+BACKUP_STALE = timedelta(hours=26)  # a daily backup, and then some
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,19 @@ def _workers() -> Iterator[Finding]:
         yield Finding(FAIL, "routing", "a case has waited over 2 minutes to be routed", fix)
 
 
+def _backups() -> Iterator[Finding]:
+    settings = current_settings()
+    when = last_backup(settings)
+    fix = "flask backup create --out FILE.age (see README, Backups)"
+    if when is None:
+        yield Finding(WARN if settings.env != "production" else FAIL, "backups", "no backup made here yet", fix)
+        return
+    age = datetime.now(UTC) - when
+    hours = age.total_seconds() / 3600
+    said = f"the last one was made {when:%Y-%m-%d %H:%M} UTC ({hours:.0f} hours ago)"
+    yield Finding(WARN if age > BACKUP_STALE else OK, "backups", said, fix if age > BACKUP_STALE else "")
+
+
 def _audit() -> Iterator[Finding]:
     broken = verify()
     if broken is None:
@@ -208,18 +225,26 @@ def _audit() -> Iterator[Finding]:
         yield Finding(FAIL, "audit chain", f"broken: {broken.reason}", "flask audit verify; see ARCHITECTURE.md")
 
 
-CHECKS: tuple[Check, ...] = (_keyring, _database, _redis, _production, _mail_and_paging, _workers, _audit)
+# Each check by what it looks at; a check that cannot run says so under that name.
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("keyring", _keyring),
+    ("database", _database),
+    ("Redis", _redis),
+    ("production", _production),
+    ("mail and paging", _mail_and_paging),
+    ("workers", _workers),
+    ("backups", _backups),
+    ("audit chain", _audit),
+)
 
 
 def examine() -> list[Finding]:
     findings: list[Finding] = []
-    for check in CHECKS:
+    for name, check in CHECKS:
         try:
             findings.extend(check())
         except Exception as error:  # noqa: BLE001 - one check failing must not hide the others
-            findings.append(
-                Finding(FAIL, check.__name__.strip("_"), f"could not be checked ({error.__class__.__name__})")
-            )
+            findings.append(Finding(FAIL, name, f"could not be checked ({error.__class__.__name__})"))
             db.session.rollback()
     return findings
 

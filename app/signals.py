@@ -67,6 +67,8 @@ of (case_id, detail): :func:`announce_each`; listeners then take ``events`` too.
 | case_hold_set | a coordinator put a legal hold on a case (detail: reason, a code) |
 | case_hold_released | a coordinator released a case's legal hold (detail: reason it had) |
 | retention_digest_sent | the coordinators' weekly list of cases to be shredded went out (detail: cases, a count) |
+| backup_created | the operator made an encrypted backup (detail: database, cases, bytes, recipients) |
+| backup_restored | a backup was restored and verified (detail: made, cases, shredded_again, sampled) |
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ NAMES = (
     "case_hold_set",
     "case_hold_released",
     "retention_digest_sent",
+    "backup_created",
+    "backup_restored",
 )
 
 SIGNALS = {name: _signals.signal(name) for name in NAMES}

@@ -116,6 +116,8 @@ def settings_for(database_url: str, keys_dir: Path, log_file: Path, **overrides:
         "public_url": "https://confide.example",
         # Every request reads the figures afresh (tests/insights/test_dashboard.py tests keeping them).
         "insights_cache_seconds": 0,
+        # Never in the project's own folder; no backup is made here unless a test makes one.
+        "backup": {"state_file": str(log_file.with_name("no-backup-made.json"))},
         "rate_limits": {
             "report": "1000 per minute",
             "report_all": "1000 per minute",

@@ -57,6 +57,10 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[[resources]]\nname = 'Help'\nabout = { en = 'x' }", "none has the topic danger"),
         ("[[resources]]\nname = 'Help'\nabout = { en = 'x' }\ntopics = ['fire']", "unknown topic 'fire'"),
         ("[rate_limits]\nreport_all = 3", "rate_limits.report_all must be text"),
+        (
+            "[backup]\nrecipients = ['AGE-SECRET-KEY-1ABC']",
+            "backup.recipients: 'AGE-SECRET-KEY-1ABC' is not an age public",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_a_reason(tmp_path: Path, text: str, message: str) -> None:

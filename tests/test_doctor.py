@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from app.audit.models import AuditEntry
+from app.backup.state import record_backup
 from app.extensions import db
 from tests.cases.test_queue import signed_in
 from tests.factories import make_staff
@@ -42,6 +44,19 @@ def test_a_sound_installation_passes(app: Flask, client: FlaskClient) -> None:
     assert found["workers"] == ["FAIL 0 worker(s) alive"]
     assert status == 1
     assert "WARN no coordinator has a paging address: danger is told by email only" in found["paging"]
+    assert found["backups"] == ["WARN no backup made here yet"]
+
+
+def test_the_last_backup_is_dated(app: Flask, tmp_path: Path) -> None:
+    settings = app.config["CONFIDE"]
+    settings = dataclasses.replace(
+        settings, backup=dataclasses.replace(settings.backup, state_file=str(tmp_path / "last.json"))
+    )
+    app.config["CONFIDE"] = settings
+    record_backup(settings, datetime.now(UTC) - timedelta(hours=2), 1000)
+    assert doctor(app)[1]["backups"][0].startswith("OK the last one was made")
+    record_backup(settings, datetime.now(UTC) - timedelta(days=3), 1000)
+    assert doctor(app)[1]["backups"][0].startswith("WARN the last one was made")
 
 
 def test_a_tampered_audit_log_and_a_loose_keyring_folder_are_named(

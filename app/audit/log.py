@@ -157,11 +157,17 @@ _COLUMNS = (
 )
 
 
-def verify(batch: int = 5000) -> Break | None:
+def verify(batch: int = 5000, *, checkpoints_through: int | None = None) -> Break | None:
     """The first place the chain is broken, or None if every link holds: every row, the
-    keyed head, and the checkpoints kept outside the database (``audit.checkpoints``)."""
+    keyed head, and the checkpoints kept outside the database (``audit.checkpoints``).
+
+    ``checkpoints_through``: heed only the checkpoints of entries up to that one (a restored
+    backup's log ends where the backup was made; the checkpoints after it saw entries lost
+    with it, which the restore reports apart)."""
     key = chain_key()
     points, forged = read_checkpoints()
+    if checkpoints_through is not None:
+        points = [point for point in points if point.last_id <= checkpoints_through]
     if forged:
         return Break(None, f"line {forged[0]} of {checkpoints_path()} is not a genuine checkpoint")
     seen_by = {point.last_id: point for point in points}
