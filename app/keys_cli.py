@@ -24,6 +24,7 @@ from app.cases.rekeying import rewrap_all, waiting, wrapped_by
 from app.config import current_settings
 from app.crypto import Keyring, KeyringError, create_keyring, load_keyring
 from app.crypto.keyring import keyring_path, save_keyring
+from app.keys_uses import describe, root_uses
 from app.keystore import keys_dir
 from app.signals import announce
 from app.triage.queue import queue_names, redis_connection
@@ -52,6 +53,11 @@ def _save(ring: Keyring) -> None:
 
 def _retire_from(ring: Keyring, key_id: str) -> datetime | None:
     since = ring.superseded.get(key_id)
+    return since + timedelta(days=current_settings().kek_retire_after_days) if since else None
+
+
+def _retire_root_from(ring: Keyring, version: str) -> datetime | None:
+    since = ring.root_superseded.get(version)
     return since + timedelta(days=current_settings().kek_retire_after_days) if since else None
 
 
@@ -93,6 +99,27 @@ def status_command() -> None:
             click.echo(f"  {key_id} ({when}): wraps nothing; retire it with `flask keys retire`")
     for key_id, count in counts.items():
         click.echo(f"  {key_id} MISSING from keyring: {count} case(s) cannot be opened")
+    _root_status(ring)
+
+
+def _root_status(ring: Keyring) -> None:
+    click.echo(f"active root: {ring.active_root_id}")
+    uses = root_uses()
+    for version in [ring.active_root_id, *ring.older_roots()]:
+        protected = describe(uses.pop(version, []))
+        if version == ring.active_root_id:
+            click.echo(f"  {version} (active): protects {protected}")
+            continue
+        since, retire = ring.root_superseded.get(version), _retire_root_from(ring, version)
+        when = f"superseded {since:%Y-%m-%d %H:%M} UTC" if since else "superseded"
+        if protected != "nothing":
+            click.echo(f"  {version} ({when}): protects {protected}, being re-keyed")
+        elif retire and retire > datetime.now(UTC):
+            click.echo(f"  {version} ({when}): protects nothing; `flask keys retire` removes it from {retire:%Y-%m-%d}")
+        else:
+            click.echo(f"  {version} ({when}): protects nothing; retire it with `flask keys retire`")
+    for version, protects in uses.items():
+        click.echo(f"  {version} MISSING from keyring: {describe(protects)} cannot be used")
 
 
 def _queue_rewrap() -> bool:
@@ -165,8 +192,9 @@ def rewrap_command() -> None:
 
 @keys_cli.command("retire")
 def retire_command() -> None:
-    """Remove from the keyring every superseded KEK that wraps no case key any more and was
-    superseded at least ``kek_retire_after_days`` ago."""
+    """Remove from the keyring every superseded KEK that wraps no case key any more, and every
+    superseded root version that protects nothing any more, superseded at least
+    ``kek_retire_after_days`` ago."""
     ring = _load()
     older = sorted(key_id for key_id in ring.keks if key_id != ring.active_kek_id)
     counts = wrapped_by(older)
@@ -180,6 +208,8 @@ def retire_command() -> None:
         else:
             ring = ring.without_kek(key_id)
             retired.append(key_id)
+    ring, retired_roots = _retire_roots(ring)
+    retired += retired_roots
     if not retired:
         click.echo("Nothing retired.")
         return
@@ -188,6 +218,21 @@ def retire_command() -> None:
         announce("key_retired", actor="", role="operator", key=key_id)
         click.echo(f"{key_id}: retired; it is gone from the keyring.")
     click.echo("Make a new offline backup of the keyring; keep the old one while older database backups are kept.")
+
+
+def _retire_roots(ring: Keyring) -> tuple[Keyring, list[str]]:
+    """``ring`` without the superseded root versions that protect nothing and are old enough."""
+    uses, retired = root_uses(), []
+    for version in ring.older_roots():
+        retire = _retire_root_from(ring, version)
+        if version in uses:
+            click.echo(f"{version}: still protects {describe(uses[version])}; kept (see `flask keys status`).")
+        elif retire and retire > datetime.now(UTC):
+            click.echo(f"{version}: kept until {retire:%Y-%m-%d} (kek_retire_after_days).")
+        else:
+            ring = ring.without_root(version)
+            retired.append(version)
+    return ring, retired
 
 
 def init_cli(app: Flask) -> None:
