@@ -11,26 +11,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.cases.models import Case
+from app.circles.models import CircleRequest
 from app.extensions import db
+from app.staff.models import RecoveryCode
 
 
 @dataclass(frozen=True)
 class RootUse:
     what: str  # plural, as the operator reads it: "receipt indexes"
-    version: InstrumentedAttribute[str | None]  # the column naming the root version used
+    version: InstrumentedAttribute[str]  # the column naming the root version used
+    needed: ColumnElement[bool] | None = None  # rows that still need it (None: every row)
 
 
-ROOT_USES: tuple[RootUse, ...] = ()
+ROOT_USES: tuple[RootUse, ...] = (
+    # Re-keyed when the reporter next opens /status with her receipt (app/intake/finding.py).
+    RootUse("receipt indexes", Case.receipt_root),
+    # Re-keyed when she next uses her code (app/circles/asking.py).
+    RootUse("circle request codes", CircleRequest.code_root),
+    # Kept until spent, or replaced by a coordinator's new recovery codes.
+    RootUse("unused staff recovery codes", RecoveryCode.code_root, RecoveryCode.used_at.is_(None)),
+)
 
 
 def root_uses(uses: tuple[RootUse, ...] = ROOT_USES) -> dict[str, list[tuple[str, int]]]:
     """For each root version named in the database: (what, how many) it still protects."""
     found: dict[str, list[tuple[str, int]]] = {}
     for use in uses:
-        query = select(use.version, func.count()).where(use.version.is_not(None)).group_by(use.version)
+        query = select(use.version, func.count()).group_by(use.version)
+        if use.needed is not None:
+            query = query.where(use.needed)
         for version, count in db.session.execute(query):
             found.setdefault(str(version), []).append((use.what, int(count)))
     return found

@@ -32,6 +32,8 @@ class Case(Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     receipt_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The root version the receipt's index was made under (app/intake/finding.py re-keys it).
+    receipt_root: Mapped[str] = mapped_column(String(16))
     # Keyed index of the form's one-time submission token, so a resent form files nothing twice.
     submission_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # Keyed digest of every answer, so a resent form is known to be unchanged (intake.services).

@@ -51,12 +51,25 @@ class Asked:
         return where(self.circle)
 
 
-def code_index(code: ReceiptCode) -> bytes:
-    return blind_index(current_keyring(), INDEX_PURPOSE, str(code))
+def code_index(code: ReceiptCode, version: str | None = None) -> bytes:
+    return blind_index(current_keyring(), INDEX_PURPOSE, str(code), version=version)
 
 
 def _found(code: ReceiptCode, *, shown_again: bool = False) -> Asked | None:
-    request = db.session.scalar(select(CircleRequest).where(CircleRequest.code_index == code_index(code)))
+    """Her request, found under whichever root version its code's index was made; under an
+    older one, the index is made again under the active version (only she holds the code)."""
+    ring, request = current_keyring(), None
+    for version in ring.root_versions():
+        request = db.session.scalar(
+            select(CircleRequest).where(
+                CircleRequest.code_root == version, CircleRequest.code_index == code_index(code, version)
+            )
+        )
+        if request is not None:
+            if version != ring.active_root_id:
+                request.code_index, request.code_root = code_index(code), ring.active_root_id
+                db.session.commit()
+            break
     circle = db.session.get(Circle, request.circle_id) if request else None
     if request is None or circle is None:
         return None
@@ -82,6 +95,7 @@ def ask(circle_id: str, *, name: str, email: str, language: str, token: str) -> 
         id=new_id(),
         circle_id=circle.id,
         code_index=code_index(code),
+        code_root=current_keyring().active_root_id,
         language=language,
         position=(asked_before or 0) + 1,
         seated=seated_count(circle.id) < circle.capacity,

@@ -57,6 +57,8 @@ class CircleRequest(Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
     code_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The root version the code's index was made under; re-keyed when she uses it.
+    code_root: Mapped[str] = mapped_column(String(16))
     name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The site's language when she asked: her emails are written in it.

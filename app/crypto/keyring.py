@@ -70,6 +70,11 @@ class Keyring:
             raise KeyringError(f"root version {version!r} is not in the keyring at {self.path}") from None
         return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=b"confide/" + label.encode()).derive(root)
 
+    def root_versions(self) -> list[str]:
+        """Every root version, the active one first, then the others newest first: the order
+        in which to look a keyed value up."""
+        return [self.active_root_id, *self.older_roots()]
+
     def older_roots(self) -> list[str]:
         """The root versions but the active one, newest first."""
         return sorted((v for v in self.roots if v != self.active_root_id), key=_root_number, reverse=True)

@@ -130,9 +130,10 @@ def new_recovery_codes() -> list[str]:
     return [one() for _ in range(RECOVERY_CODES)]
 
 
-def recovery_index(ring: Keyring, code: str) -> bytes:
+def recovery_index(ring: Keyring, code: str, version: str | None = None) -> bytes:
+    """The keyed index of a recovery code, under root version ``version`` (None: the active one)."""
     normalized = "".join(ch for ch in code.lower() if ch.isalnum())
-    return blind_index(ring, "staff-recovery", normalized)
+    return blind_index(ring, "staff-recovery", normalized, version=version)
 
 
 def wait_after(failures: int, after: int) -> timedelta:

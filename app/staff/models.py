@@ -106,6 +106,8 @@ class RecoveryCode(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
     code_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The root version the code's index was made under (kept until the code is spent or replaced).
+    code_root: Mapped[str] = mapped_column(String(16))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from app.config import current_settings
 from app.crypto import DecryptionError, blind_index
@@ -202,7 +202,10 @@ def replace_recovery_codes(user: StaffUser, *, count: int = credentials.RECOVERY
     ring = current_keyring()
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == user.id))
     codes = credentials.new_recovery_codes()[:count]
-    db.session.add_all(RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c)) for c in codes)
+    db.session.add_all(
+        RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c), code_root=ring.active_root_id)
+        for c in codes
+    )
     return codes
 
 
@@ -254,12 +257,20 @@ def check_second_factor(user: StaffUser, code: str, source: str) -> bool:
 def _spend_recovery_code(user: StaffUser, code: str) -> bool:
     if len(code) > 40:
         return False
-    # One statement claims the code, so two requests racing with it cannot both win.
+    # One statement claims the code, so two requests racing with it cannot both win. Its index
+    # was made under the root version it names: each version still in the keyring is tried.
+    ring = current_keyring()
     spent = db.session.execute(
         update(RecoveryCode)
         .where(
             RecoveryCode.staff_id == user.id,
-            RecoveryCode.code_index == credentials.recovery_index(current_keyring(), code),
+            or_(
+                *(
+                    (RecoveryCode.code_root == version)
+                    & (RecoveryCode.code_index == credentials.recovery_index(ring, code, version))
+                    for version in ring.root_versions()
+                )
+            ),
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())

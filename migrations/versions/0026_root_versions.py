@@ -1,0 +1,37 @@
+"""Every value made with a key derived from the root secret names the root version it used,
+so the root can be rotated and its old versions retired (app/keys_uses.py). Rows made before
+versions existed were made under the only root there was: root-1.
+
+Revision ID: 0026_root_versions
+Revises: 0024
+Create Date: 2026-12-05
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0026_root_versions"
+down_revision = "0024"
+branch_labels = None
+depends_on = None
+
+# (table, column): the root version of each row's keyed or sealed value.
+COLUMNS = [
+    ("cases", "receipt_root"),
+    ("circle_requests", "code_root"),
+    ("staff_recovery_codes", "code_root"),
+]
+
+
+def upgrade() -> None:
+    for table, column in COLUMNS:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column(column, sa.String(16), nullable=False, server_default="root-1"))
+        with op.batch_alter_table(table) as batch:  # from now on, every writer names its version
+            batch.alter_column(column, server_default=None)
+
+
+def downgrade() -> None:
+    for table, column in reversed(COLUMNS):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column(column)
