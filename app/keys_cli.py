@@ -24,7 +24,7 @@ from app.cases.rekeying import rewrap_all, waiting, wrapped_by
 from app.config import current_settings
 from app.crypto import Keyring, KeyringError, create_keyring, load_keyring
 from app.crypto.keyring import keyring_path, save_keyring
-from app.keys_uses import describe, root_uses
+from app.keys_uses import describe, rekey_sealed, root_uses
 from app.keystore import keys_dir
 from app.signals import announce
 from app.triage.queue import queue_names, redis_connection
@@ -188,6 +188,13 @@ def rewrap_command() -> None:
     with click.progressbar(length=total, label="Re-wrapping case keys", show_pos=True) as bar:
         moved = rewrap_all(ring, done=bar.update)
     click.echo(f"Re-wrapped {moved} case key(s).")
+
+
+@keys_cli.command("rekey")
+def rekey_command() -> None:
+    """Seal again under the active root version every value sealed under an older one."""
+    ring = _load()
+    click.echo(f"Sealed {rekey_sealed(ring)} row(s) again under {ring.active_root_id}.")
 
 
 @keys_cli.command("retire")

@@ -10,20 +10,25 @@ version and is not listed: it lapses, and a rotation ends it early (see keys/REA
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.cases.models import Case
-from app.circles.models import CircleRequest
+from app.circles import sealing
+from app.circles.models import Circle, CircleRequest
+from app.crypto import Keyring
 from app.extensions import db
-from app.staff.models import RecoveryCode
+from app.rekey import Reseal, reseal_all
+from app.staff import credentials, paging
+from app.staff.models import RecoveryCode, StaffUser
 
 
 @dataclass(frozen=True)
 class RootUse:
     what: str  # plural, as the operator reads it: "receipt indexes"
-    version: InstrumentedAttribute[str]  # the column naming the root version used
+    version: InstrumentedAttribute[Any]  # the column naming the root version used
     needed: ColumnElement[bool] | None = None  # rows that still need it (None: every row)
 
 
@@ -34,7 +39,45 @@ ROOT_USES: tuple[RootUse, ...] = (
     RootUse("circle request codes", CircleRequest.code_root),
     # Kept until spent, or replaced by a coordinator's new recovery codes.
     RootUse("unused staff recovery codes", RecoveryCode.code_root, RecoveryCode.used_at.is_(None)),
+    # Sealed again under the active version by `flask keys rekey` (SEALED below).
+    RootUse("staff TOTP secrets", StaffUser.totp_root),
+    RootUse("paging addresses", StaffUser.paging_root),
+    RootUse("circle places", Circle.seal_root),
+    RootUse("circle requests' names and emails", CircleRequest.seal_root),
 )
+
+
+def _totp(ring: Keyring) -> Reseal:
+    return lambda staff_id, _, sealed, version: credentials.seal_totp(
+        ring, staff_id, credentials.open_totp(ring, staff_id, sealed, version=version)
+    )
+
+
+def _paging(ring: Keyring) -> Reseal:
+    return lambda staff_id, _, sealed, version: paging._seal(
+        staff_id, paging.open_paging(ring, staff_id, sealed, version)
+    )
+
+
+def _circles(record: str) -> Reseal:
+    def reseal(row_id: str, column: str, sealed: bytes, version: str) -> bytes:
+        field = column.removesuffix("_sealed")
+        value = sealing.open_text(sealed, record=record, record_id=row_id, field=field, version=version)
+        return sealing.seal_text(value, record=record, record_id=row_id, field=field)
+
+    return reseal
+
+
+def rekey_sealed(ring: Keyring) -> int:
+    """Every value sealed under an older root version, sealed again under the active one, in
+    batches (app/rekey.py); returns how many rows were."""
+    jobs: list[tuple[InstrumentedAttribute[Any], list[InstrumentedAttribute[Any]], Reseal]] = [
+        (StaffUser.totp_root, [StaffUser.totp_sealed], _totp(ring)),
+        (StaffUser.paging_root, [StaffUser.paging_sealed], _paging(ring)),
+        (Circle.seal_root, [Circle.where_sealed], _circles("circle")),
+        (CircleRequest.seal_root, [CircleRequest.name_sealed, CircleRequest.email_sealed], _circles("circle_request")),
+    ]
+    return sum(reseal_all(ring, version, columns, reseal) for version, columns, reseal in jobs)
 
 
 def root_uses(uses: tuple[RootUse, ...] = ROOT_USES) -> dict[str, list[tuple[str, int]]]:

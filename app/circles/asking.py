@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.circles.models import Circle, CircleRequest
 from app.circles.places import locked_circle, seat_waiting, seated_count
-from app.circles.sealing import Where, open_name, seal_email, seal_name
+from app.circles.sealing import Where, active_root, open_name, seal_email, seal_name
 from app.circles.services import is_open, where
 from app.crypto import blind_index
 from app.extensions import db
@@ -102,7 +102,7 @@ def ask(circle_id: str, *, name: str, email: str, language: str, token: str) -> 
         withdrawn=False,
         created_at=minute_now(),
     )
-    request.name_sealed = seal_name(request.id, name)
+    request.name_sealed, request.seal_root = seal_name(request.id, name), active_root()
     request.email_sealed = seal_email(request.id, email) if email else None
     db.session.add(request)
     if circle.facilitator_id:
@@ -137,7 +137,7 @@ def leave(asked: Asked) -> None:
         db.session.rollback()
         return
     request.withdrawn, request.email_sealed, request.notice = True, None, None
-    request.name_sealed = seal_name(request.id, "")
+    request.name_sealed, request.seal_root = seal_name(request.id, ""), active_root()
     if circle is not None and request.seated:
         seat_waiting(circle)
     db.session.commit()
@@ -160,4 +160,6 @@ def askers(circle: Circle) -> list[Asker]:
         .where(CircleRequest.circle_id == circle.id, CircleRequest.withdrawn.is_(False))
         .order_by(CircleRequest.position)
     )
-    return [Asker(open_name(request.id, request.name_sealed), request.seated) for request in requests]
+    return [
+        Asker(open_name(request.id, request.name_sealed, request.seal_root), request.seated) for request in requests
+    ]

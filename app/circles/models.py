@@ -30,6 +30,7 @@ class Circle(Model):
     format: Mapped[str] = mapped_column(String(16))
     # The place and the link, sealed together (app/circles/sealing.py).
     where_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    seal_root: Mapped[str] = mapped_column(String(16))  # the root version it is sealed under
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     minutes: Mapped[int] = mapped_column(Integer)
     capacity: Mapped[int] = mapped_column(Integer)
@@ -61,6 +62,7 @@ class CircleRequest(Model):
     code_root: Mapped[str] = mapped_column(String(16))
     name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seal_root: Mapped[str] = mapped_column(String(16))  # the root version both are sealed under
     # The site's language when she asked: her emails are written in it.
     language: Mapped[str] = mapped_column(String(16))
     # The order she asked in, among those who asked for this circle: places go in this order.

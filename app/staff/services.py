@@ -187,7 +187,7 @@ def enrol(invite: StaffInvite, secret: str, password: str, code: str) -> list[st
         db.session.rollback()
         raise StaffError("used")
     user.password_hash = credentials.hash_password(password)
-    user.totp_sealed = credentials.seal_totp(ring, user.id, secret)
+    user.totp_sealed, user.totp_root = credentials.seal_totp(ring, user.id, secret), ring.active_root_id
     user.totp_last_step = step
     user.enrolled_at = now
     user.active = True

@@ -20,6 +20,13 @@ COLUMNS = [
     ("cases", "receipt_root"),
     ("circle_requests", "code_root"),
     ("staff_recovery_codes", "code_root"),
+    ("circles", "seal_root"),
+    ("circle_requests", "seal_root"),
+]
+# The same, for values a row may not have (None when it has none).
+OPTIONAL = [
+    ("staff_users", "totp_sealed", "totp_root"),
+    ("staff_users", "paging_sealed", "paging_root"),
 ]
 
 
@@ -29,9 +36,17 @@ def upgrade() -> None:
             batch.add_column(sa.Column(column, sa.String(16), nullable=False, server_default="root-1"))
         with op.batch_alter_table(table) as batch:  # from now on, every writer names its version
             batch.alter_column(column, server_default=None)
+    for table, sealed, column in OPTIONAL:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column(column, sa.String(16)))
+        rows = sa.table(table, sa.column(sealed), sa.column(column))
+        op.execute(rows.update().where(rows.c[sealed].is_not(None)).values({column: "root-1"}))
 
 
 def downgrade() -> None:
+    for table, _, column in reversed(OPTIONAL):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column(column)
     for table, column in reversed(COLUMNS):
         with op.batch_alter_table(table) as batch:
             batch.drop_column(column)
