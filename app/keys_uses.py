@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.cases.models import Case
+from app.cases.models import Case, CaseExclusion, ConsentRecord, ReportTally
+from app.cases.rootkeys import rekey_consent, rekey_exclusions, rekey_tallies
 from app.circles import sealing
 from app.circles.models import Circle, CircleRequest
 from app.crypto import Keyring
@@ -44,6 +45,10 @@ ROOT_USES: tuple[RootUse, ...] = (
     RootUse("paging addresses", StaffUser.paging_root),
     RootUse("circle places", Circle.seal_root),
     RootUse("circle requests' names and emails", CircleRequest.seal_root),
+    # Indexed anew by `flask keys rekey` from what the server holds (app/cases/rootkeys.py).
+    RootUse("consent choices", ConsentRecord.seal_root),
+    RootUse("exclusions", CaseExclusion.index_root),
+    RootUse("tallies of sealed answers", ReportTally.answer_root),
 )
 
 
@@ -69,22 +74,25 @@ def _circles(record: str) -> Reseal:
 
 
 def rekey_sealed(ring: Keyring) -> int:
-    """Every value sealed under an older root version, sealed again under the active one, in
-    batches (app/rekey.py); returns how many rows were."""
+    """Every value sealed or indexed under an older root version that the server can open or
+    make again, sealed or indexed again under the active one, in batches (app/rekey.py,
+    app/cases/rootkeys.py); returns how many rows were."""
     jobs: list[tuple[InstrumentedAttribute[Any], list[InstrumentedAttribute[Any]], Reseal]] = [
         (StaffUser.totp_root, [StaffUser.totp_sealed], _totp(ring)),
         (StaffUser.paging_root, [StaffUser.paging_sealed], _paging(ring)),
         (Circle.seal_root, [Circle.where_sealed], _circles("circle")),
         (CircleRequest.seal_root, [CircleRequest.name_sealed, CircleRequest.email_sealed], _circles("circle_request")),
     ]
-    return sum(reseal_all(ring, version, columns, reseal) for version, columns, reseal in jobs)
+    resealed = sum(reseal_all(ring, version, columns, reseal) for version, columns, reseal in jobs)
+    everyone = list(db.session.scalars(select(StaffUser.id)))
+    return resealed + rekey_consent(ring) + rekey_exclusions(ring, everyone) + rekey_tallies(ring)
 
 
 def root_uses(uses: tuple[RootUse, ...] = ROOT_USES) -> dict[str, list[tuple[str, int]]]:
     """For each root version named in the database: (what, how many) it still protects."""
     found: dict[str, list[tuple[str, int]]] = {}
     for use in uses:
-        query = select(use.version, func.count()).group_by(use.version)
+        query = select(use.version, func.count()).where(use.version.is_not(None)).group_by(use.version)
         if use.needed is not None:
             query = query.where(use.needed)
         for version, count in db.session.execute(query):

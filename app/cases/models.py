@@ -165,6 +165,7 @@ class CaseExclusion(Model):
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     staff_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    index_root: Mapped[str] = mapped_column(String(16))  # the root version of the index
 
 
 class ConsentRecord(Model):
@@ -181,6 +182,7 @@ class ConsentRecord(Model):
     # index (``cases.consent``), so the table does not tell which ways to reach her exist.
     granted: Mapped[bool] = mapped_column(Boolean)
     sealed_choice: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    seal_root: Mapped[str | None] = mapped_column(String(16))  # the root version of sealed_choice
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
     # intake | status (changed later by the reporter through their receipt)
     source: Mapped[str] = mapped_column(String(16))
@@ -215,4 +217,6 @@ class ReportTally(Model):
     question: Mapped[str] = mapped_column(String(32), primary_key=True)
     # A sealed question's answer: the first 16 bytes of its keyed index, as hex.
     answer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The root version of a sealed question's answer index (None for a clear question's answer).
+    answer_root: Mapped[str | None] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -105,10 +105,11 @@ def answers_of(
     return answers
 
 
-def stored_answer(kind: str) -> StoredForm:
+def stored_answer(kind: str, version: str | None = None) -> StoredForm:
     """How the tallies of ``kind`` store an answer: a clear question's as it is, a sealed
-    question's as a keyed index of its month, kind, question and answer (the key derived once)."""
-    index_of = blind_indexer(current_keyring(), INDEX_PURPOSE)
+    question's as a keyed index of its month, kind, question and answer (the key derived once,
+    from root version ``version``; None: the active one)."""
+    index_of = blind_indexer(current_keyring(), INDEX_PURPOSE, version=version)
 
     def stored(month: str, question: str, answer: str) -> str:
         if question not in SEALED_QUESTIONS:
@@ -118,11 +119,12 @@ def stored_answer(kind: str) -> StoredForm:
     return stored
 
 
-def answer_reader(kind: str) -> StoredForm:
+def answer_reader(kind: str, version: str | None = None) -> StoredForm:
     """The inverse of :func:`stored_answer` for the figures: each sealed answer the form offers
     (and "unanswered") is indexed once per month asked for, and an index that matches none of
-    them reads as ANOTHER."""
-    stored = stored_answer(kind)
+    them reads as ANOTHER. Under root version ``version`` (None: the active one); a tally kept
+    under an older one is indexed anew by `flask keys rekey` (app/cases/rootkeys.py)."""
+    stored = stored_answer(kind, version)
     known: dict[str, dict[tuple[str, str], str]] = {}
 
     def read(month: str, question: str, answer: str) -> str:
@@ -158,8 +160,16 @@ def _add(counts: Mapping[Key, int], kind: str) -> None:
     keyed = sorted(
         ((month, question, stored(month, question, answer)), n) for (month, question, answer), n in counts.items()
     )
+    root = current_keyring().active_root_id
     rows = [
-        {"month": month, "kind": kind, "question": question, "answer": answer, "count": n}
+        {
+            "month": month,
+            "kind": kind,
+            "question": question,
+            "answer": answer,
+            "answer_root": root if question in SEALED_QUESTIONS else None,
+            "count": n,
+        }
         for (month, question, answer), n in keyed
     ]
     db.session.execute(statement, rows)

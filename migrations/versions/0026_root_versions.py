@@ -22,11 +22,15 @@ COLUMNS = [
     ("staff_recovery_codes", "code_root"),
     ("circles", "seal_root"),
     ("circle_requests", "seal_root"),
+    ("case_exclusions", "index_root"),
 ]
+# The questions whose answers the tallies keep as keyed indexes (app/cases/tallies.py).
+SEALED_QUESTIONS = ("perpetrator", "setting", "when")
 # The same, for values a row may not have (None when it has none).
 OPTIONAL = [
     ("staff_users", "totp_sealed", "totp_root"),
     ("staff_users", "paging_sealed", "paging_root"),
+    ("consent_records", "sealed_choice", "seal_root"),
 ]
 
 
@@ -41,9 +45,15 @@ def upgrade() -> None:
             batch.add_column(sa.Column(column, sa.String(16)))
         rows = sa.table(table, sa.column(sealed), sa.column(column))
         op.execute(rows.update().where(rows.c[sealed].is_not(None)).values({column: "root-1"}))
+    with op.batch_alter_table("report_tallies") as batch:
+        batch.add_column(sa.Column("answer_root", sa.String(16)))
+    tallies = sa.table("report_tallies", sa.column("question"), sa.column("answer_root"))
+    op.execute(tallies.update().where(tallies.c.question.in_(SEALED_QUESTIONS)).values(answer_root="root-1"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("report_tallies") as batch:
+        batch.drop_column("answer_root")
     for table, _, column in reversed(OPTIONAL):
         with op.batch_alter_table(table) as batch:
             batch.drop_column(column)
