@@ -20,6 +20,7 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 from rq import Queue
 
+from app.audit.rekeying import ChainBroken
 from app.cases.rekeying import rewrap_all, waiting, wrapped_by
 from app.config import current_settings
 from app.crypto import Keyring, KeyringError, create_keyring, load_keyring
@@ -190,11 +191,43 @@ def rewrap_command() -> None:
     click.echo(f"Re-wrapped {moved} case key(s).")
 
 
+def _rekey(ring: Keyring) -> None:
+    try:
+        done = rekey_sealed(ring)
+    except ChainBroken as error:
+        raise click.ClickException(
+            f"the audit chain does not verify ({error}); it was not linked again under {ring.active_root_id}."
+            " Everything else was. See `flask audit verify`."
+        ) from None
+    click.echo(f"Sealed {done} row(s) again under {ring.active_root_id}.")
+
+
 @keys_cli.command("rekey")
 def rekey_command() -> None:
-    """Seal again under the active root version every value sealed under an older one."""
-    ring = _load()
-    click.echo(f"Sealed {rekey_sealed(ring)} row(s) again under {ring.active_root_id}.")
+    """Seal, index and link again under the active root version everything the server can
+    (all but receipts, circle codes and recovery codes: those only their holders can)."""
+    _rekey(_load())
+
+
+@keys_cli.command("rotate-root")
+def rotate_root_command() -> None:
+    """Make a new version of the root secret active, and re-key under it here everything
+    the server can; what only its holder can re-key is, the next time it is used."""
+    old = _load()
+    ring = old.with_new_root()
+    _save(ring)
+    announce("key_rotated", actor="", role="operator", key=ring.active_root_id, replaced=old.active_root_id, waiting=0)
+    click.echo(f"New active root version {ring.active_root_id}.")
+    _rekey(ring)
+    click.echo(
+        "Restart the web processes: they sign sessions under the new version from then on, and still accept"
+        f" those signed under {old.active_root_id} while it is in the keyring. Reporters signed in now sign in again."
+    )
+    days = current_settings().kek_retire_after_days
+    click.echo(
+        f"{old.active_root_id} can be retired with `flask keys retire` in {days} day(s), once it protects nothing"
+        " (receipts and circle codes are re-keyed as they are used: `flask keys status` counts them)."
+    )
 
 
 @keys_cli.command("retire")

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.audit.models import AuditEntry, AuditHead
+from app.audit.rekeying import rekey_audit
 from app.cases.models import Case, CaseExclusion, ConsentRecord, ReportTally
 from app.cases.rootkeys import rekey_consent, rekey_exclusions, rekey_tallies
 from app.circles import sealing
@@ -49,6 +51,9 @@ ROOT_USES: tuple[RootUse, ...] = (
     RootUse("consent choices", ConsentRecord.seal_root),
     RootUse("exclusions", CaseExclusion.index_root),
     RootUse("tallies of sealed answers", ReportTally.answer_root),
+    # Linked again by `flask keys rekey` once the chain verifies (app/audit/rekeying.py).
+    RootUse("audit log links", AuditEntry.key_root),
+    RootUse("audit head seal", AuditHead.key_root),
 )
 
 
@@ -76,7 +81,8 @@ def _circles(record: str) -> Reseal:
 def rekey_sealed(ring: Keyring) -> int:
     """Every value sealed or indexed under an older root version that the server can open or
     make again, sealed or indexed again under the active one, in batches (app/rekey.py,
-    app/cases/rootkeys.py); returns how many rows were."""
+    app/cases/rootkeys.py), and the audit chain linked again (app/audit/rekeying.py: raises
+    ChainBroken, having done the rest, if it does not verify); returns how many rows were."""
     jobs: list[tuple[InstrumentedAttribute[Any], list[InstrumentedAttribute[Any]], Reseal]] = [
         (StaffUser.totp_root, [StaffUser.totp_sealed], _totp(ring)),
         (StaffUser.paging_root, [StaffUser.paging_sealed], _paging(ring)),
@@ -85,7 +91,7 @@ def rekey_sealed(ring: Keyring) -> int:
     ]
     resealed = sum(reseal_all(ring, version, columns, reseal) for version, columns, reseal in jobs)
     everyone = list(db.session.scalars(select(StaffUser.id)))
-    return resealed + rekey_consent(ring) + rekey_exclusions(ring, everyone) + rekey_tallies(ring)
+    return resealed + rekey_consent(ring) + rekey_exclusions(ring, everyone) + rekey_tallies(ring) + rekey_audit()
 
 
 def root_uses(uses: tuple[RootUse, ...] = ROOT_USES) -> dict[str, list[tuple[str, int]]]:

@@ -23,6 +23,7 @@ COLUMNS = [
     ("circles", "seal_root"),
     ("circle_requests", "seal_root"),
     ("case_exclusions", "index_root"),
+    ("audit_log", "key_root"),
 ]
 # The questions whose answers the tallies keep as keyed indexes (app/cases/tallies.py).
 SEALED_QUESTIONS = ("perpetrator", "setting", "when")
@@ -31,6 +32,7 @@ OPTIONAL = [
     ("staff_users", "totp_sealed", "totp_root"),
     ("staff_users", "paging_sealed", "paging_root"),
     ("consent_records", "sealed_choice", "seal_root"),
+    ("audit_head", "mac", "key_root"),
 ]
 
 
