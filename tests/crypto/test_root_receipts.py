@@ -17,6 +17,7 @@ from app.crypto.keyring import save_keyring
 from app.extensions import db
 from tests.crypto.test_retire import cli, reports
 from tests.helpers import open_status
+from tests.test_doctor import doctor
 
 
 def receipt_roots() -> dict[str, int]:
@@ -52,3 +53,16 @@ def test_a_receipt_made_before_a_root_rotation_opens_and_is_re_keyed(
         assert words in open_status(app.test_client(), receipt).get_data(as_text=True)
     wrong = open_status(app.test_client(), "1234-5678-9012-3456-7890")
     assert "could not find a report" in wrong.get_data(as_text=True)
+
+
+def test_the_doctor_names_a_root_version_missing_from_the_keyring(
+    app: Flask, client: FlaskClient, own_keyring: Path
+) -> None:
+    reports(client, 1)
+    rotated = load_keyring(own_keyring).with_new_root()
+    save_keyring(rotated.without_root("root-1"))  # retired by hand, before anything was re-keyed
+    _, found = doctor(app)
+    assert any(
+        line.startswith("FAIL 1 receipt indexes") and "made under root-1, which is not in the keyring" in line
+        for line in found["root versions"]
+    ), found["root versions"]
