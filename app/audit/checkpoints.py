@@ -11,11 +11,14 @@ requires every entry a checkpoint saw to be there, with the hash it had.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,10 +82,30 @@ def read_checkpoints() -> tuple[list[Checkpoint], list[int]]:
     return points, forged
 
 
+@contextlib.contextmanager
+def checkpoints_held() -> Iterator[None]:
+    """The checkpoints file to oneself: a checkpoint is written whole, the head it names read
+    under the same hold, and `flask keys rekey` writes the file again with none slipped in."""
+    path = checkpoints_path()
+    private_folder(path.parent)
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # and the hold with it
+
+
 def write_checkpoint(*, again: bool = False) -> Checkpoint | None:
     """Append the chain's head to the file and the log, unless it has not moved since the
     last checkpoint (``again``: even then). Returns the checkpoint written."""
-    head = db.session.get(AuditHead, 1)
+    with checkpoints_held():
+        return append_checkpoint(again=again)
+
+
+def append_checkpoint(*, again: bool = False) -> Checkpoint | None:
+    """:func:`write_checkpoint`, for a caller holding the file (:func:`checkpoints_held`)."""
+    head = db.session.get(AuditHead, 1, populate_existing=True)
     if head is None or head.last_id == 0:
         return None
     points, _ = read_checkpoints()

@@ -19,7 +19,14 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
 
-from app.audit.checkpoints import Checkpoint, checkpoint_line, checkpoints_path, read_checkpoints, write_checkpoint
+from app.audit.checkpoints import (
+    Checkpoint,
+    append_checkpoint,
+    checkpoint_line,
+    checkpoints_held,
+    checkpoints_path,
+    read_checkpoints,
+)
 from app.audit.log import ENTRY_COLUMNS, ChainKeys, entry_hash, head_mac, verify
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.config import private_folder
@@ -34,6 +41,11 @@ class ChainBroken(Exception):
 def rekey_audit() -> int:
     """Link the chain again under the active root version; returns how many links were made
     again (0: nothing was under an older version). Raises ChainBroken for a broken chain."""
+    with checkpoints_held():  # no checkpoint of the chain as it was can land after the rewrite
+        return _rekey_held()
+
+
+def _rekey_held() -> int:
     ring = current_keyring()
     active = ring.active_root_id
     # Hold the head first: no entry can be added while the chain is checked and linked again.
@@ -87,7 +99,7 @@ def rekey_audit() -> int:
     )
     db.session.commit()
     _rewrite_checkpoints(points, new_links, active)
-    write_checkpoint(again=True)
+    append_checkpoint(again=True)
     return len(changes)
 
 
