@@ -43,8 +43,8 @@ ROOT_USES: tuple[RootUse, ...] = (
     # Kept until spent, or replaced by a coordinator's new recovery codes.
     RootUse("unused staff recovery codes", RecoveryCode.code_root, RecoveryCode.used_at.is_(None)),
     # Sealed again under the active version by `flask keys rekey` (SEALED below).
-    RootUse("staff TOTP secrets", StaffUser.totp_root),
-    RootUse("paging addresses", StaffUser.paging_root),
+    RootUse("staff TOTP secrets", StaffUser.totp_root, StaffUser.totp_sealed.is_not(None)),
+    RootUse("paging addresses", StaffUser.paging_root, StaffUser.paging_sealed.is_not(None)),
     RootUse("circle places", Circle.seal_root),
     RootUse("circle requests' names and emails", CircleRequest.seal_root),
     # Indexed anew by `flask keys rekey` from what the server holds (app/cases/rootkeys.py).

@@ -91,7 +91,7 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
         user.active = True
         # No session from before comes back, nor any credential.
         user.session_epoch += 1
-        user.password_hash = user.totp_sealed = user.pending_totp_sealed = None
+        user.password_hash = user.totp_sealed = user.totp_root = user.pending_totp_sealed = None
         user.enrolled_at = None
         replace_recovery_codes(user, count=0)
     url = new_invite(user)
@@ -131,9 +131,11 @@ def open_invite(token: str) -> StaffInvite | None:
     """The invite for ``token`` if it is unused and unexpired."""
     if not token or len(token) > 200:
         return None
-    invite = db.session.scalar(
-        select(StaffInvite).where(StaffInvite.token_index == blind_index(current_keyring(), INVITE_PURPOSE, token))
-    )
+    # Under each root version in the keyring: a link sent before `flask keys rotate-root` still
+    # opens (it lives ``invite_valid_hours``, so it needs no version of its own).
+    ring = current_keyring()
+    indexes = [blind_index(ring, INVITE_PURPOSE, token, version=version) for version in ring.root_versions()]
+    invite = db.session.scalar(select(StaffInvite).where(StaffInvite.token_index.in_(indexes)))
     if invite is None or invite.used_at is not None or invite.expires_at < utcnow():
         return None
     if not invite.staff.active:
