@@ -2,9 +2,10 @@
 derived from the root names the version it used, in a column listed here.
 
 `flask keys status` counts them per version, and `flask keys retire` removes a superseded root
-version only when every count is zero. A value that lives only minutes (a reporter's session,
-an enrolment link, a form's submission token, a rate-limit key) is made under the active
-version and is not listed: it lapses, and a rotation ends it early (see keys/README.md).
+version only when every count is zero. A value that lives minutes or days is made under the
+active version and is not listed: a reporter's session and an enrolment link are looked up
+under every version in the keyring and end when theirs retires; a form's submission token and a
+rate-limit key simply lapse (see keys/README.md).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ ROOT_USES: tuple[RootUse, ...] = (
     RootUse("circle request codes", CircleRequest.code_root),
     # Kept until spent, or replaced by a coordinator's new recovery codes.
     RootUse("unused staff recovery codes", RecoveryCode.code_root, RecoveryCode.used_at.is_(None)),
-    # Sealed again under the active version by `flask keys rekey` (SEALED below).
+    # Sealed again under the active version by `flask keys rekey` (rekey_sealed below).
     RootUse("staff TOTP secrets", StaffUser.totp_root, StaffUser.totp_sealed.is_not(None)),
     RootUse("paging addresses", StaffUser.paging_root, StaffUser.paging_sealed.is_not(None)),
     RootUse("circle places", Circle.seal_root),

@@ -8,7 +8,11 @@ entries wait for it): every link from the first entry made under an older versio
 is made again under the active version, and the head sealed under it. Then the checkpoints file
 is written again with the same checkpoints, each naming its entry's new link under a MAC of the
 active version, and a fresh checkpoint of the head is added: the file outside the database pins
-the chain as before, and whoever holds only the database still cannot rewrite it.
+the chain as before, and whoever holds only the database still cannot rewrite it. The file
+is held throughout (``checkpoints_held``), so no worker's checkpoint of the old chain lands
+after it. One window stays: a stop between the commit and the file's replacement leaves the
+old checkpoints naming the old links, and `flask audit verify` then names the first of them;
+the operator compares it with the log's copy of the checkpoints and keeps the file aside.
 """
 
 from __future__ import annotations
