@@ -14,7 +14,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import INSTANCE, ROOT, Settings, load_settings, private_folder, private_instance, redis_warnings
-from app.crypto import KeyringError, load_keyring
+from app.crypto import Keyring, KeyringError, load_keyring
 from app.extensions import babel, csrf, db, limiter, migrate
 from app.keystore import keys_dir
 from app.logs import configure_logging
@@ -23,10 +23,22 @@ from app.text import closed_bidi
 
 __all__ = ["ROOT", "create_app"]
 
+SESSION_LABEL = "flask-session"
+
 
 def _running_keys_command() -> bool:
     # `flask keys init` must work before a keyring exists, in every environment.
     return Path(sys.argv[0]).name == "flask" and sys.argv[1:2] == ["keys"]
+
+
+def _session_keys(settings: Settings, keyring: Keyring | None) -> tuple[str, list[str]]:
+    """The key that signs session cookies, from the active root version, and the keys of the
+    older versions still in the keyring: a cookie signed before `flask keys rotate-root` still
+    opens, so nobody signed in is signed out by it (a new process signs with the new key)."""
+    if settings.secret_key or keyring is None:
+        return settings.secret_key, []
+    older = [keyring.derive(SESSION_LABEL, version=version).hex() for version in keyring.older_roots()]
+    return keyring.derive(SESSION_LABEL).hex(), older
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -55,10 +67,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         keyring = None
     app.extensions["confide_keyring"] = keyring
 
-    secret = settings.secret_key or (keyring.derive("flask-session").hex() if keyring else "")
+    secret, fallbacks = _session_keys(settings, keyring)
     app.config.update(
         CONFIDE=settings,
         SECRET_KEY=secret or None,
+        SECRET_KEY_FALLBACKS=fallbacks,
         SQLALCHEMY_DATABASE_URI=_database_uri(settings, app),
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,

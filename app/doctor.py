@@ -31,6 +31,7 @@ from app.cases.rekeying import wrapped_by
 from app.config import ROOT, current_settings, redis_warnings
 from app.crypto import Keyring, KeyringError, load_keyring
 from app.extensions import db
+from app.keys_uses import describe, root_uses
 from app.keystore import keys_dir
 from app.models import utcnow
 from app.staff.models import StaffUser
@@ -71,6 +72,7 @@ def _keyring() -> Iterator[Finding]:
         yield Finding(WARN, "keyring", f"{directory} has mode {folder:04o}", f"chmod 700 {directory}")
     yield from _kek_age(ring)
     yield from _kek_use(ring)
+    yield from _root_use(ring)
 
 
 def _kek_age(ring: Keyring) -> Iterator[Finding]:
@@ -108,6 +110,27 @@ def _kek_use(ring: Keyring) -> Iterator[Finding]:
             yield Finding(WARN, "retired keys", f"{key_id} wraps nothing and can go", "flask keys retire")
     if not missing:
         yield Finding(OK, "retired keys", "every case key opens with a KEK in the keyring")
+
+
+def _root_use(ring: Keyring) -> Iterator[Finding]:
+    uses = root_uses()
+    missing = {version: protects for version, protects in uses.items() if version not in ring.roots}
+    for version, protects in sorted(missing.items()):
+        found = f"{describe(protects)} made under {version}, which is not in the keyring"
+        yield Finding(FAIL, "root versions", found, f"Restore {version} from the keyring's offline backup.")
+    grace = timedelta(days=current_settings().kek_retire_after_days)
+    now = datetime.now(UTC)
+    for version in ring.older_roots():
+        since = ring.root_superseded.get(version)
+        if version in uses and since and now - since > timedelta(hours=1):
+            found = f"{version} still protects {describe(uses[version])}"
+            yield Finding(WARN, "root versions", found, "flask keys rekey (receipts and codes wait for their holders)")
+        elif version not in uses and (since is None or now - since >= grace):
+            yield Finding(WARN, "root versions", f"{version} protects nothing and can go", "flask keys retire")
+    if not missing:
+        yield Finding(
+            OK, "root versions", f"everything opens with a root version in the keyring ({ring.active_root_id} active)"
+        )
 
 
 def _database() -> Iterator[Finding]:

@@ -20,10 +20,12 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 from rq import Queue
 
+from app.audit.rekeying import ChainBroken
 from app.cases.rekeying import rewrap_all, waiting, wrapped_by
 from app.config import current_settings
 from app.crypto import Keyring, KeyringError, create_keyring, load_keyring
 from app.crypto.keyring import keyring_path, save_keyring
+from app.keys_uses import describe, rekey_sealed, root_uses
 from app.keystore import keys_dir
 from app.signals import announce
 from app.triage.queue import queue_names, redis_connection
@@ -52,6 +54,11 @@ def _save(ring: Keyring) -> None:
 
 def _retire_from(ring: Keyring, key_id: str) -> datetime | None:
     since = ring.superseded.get(key_id)
+    return since + timedelta(days=current_settings().kek_retire_after_days) if since else None
+
+
+def _retire_root_from(ring: Keyring, version: str) -> datetime | None:
+    since = ring.root_superseded.get(version)
     return since + timedelta(days=current_settings().kek_retire_after_days) if since else None
 
 
@@ -93,6 +100,27 @@ def status_command() -> None:
             click.echo(f"  {key_id} ({when}): wraps nothing; retire it with `flask keys retire`")
     for key_id, count in counts.items():
         click.echo(f"  {key_id} MISSING from keyring: {count} case(s) cannot be opened")
+    _root_status(ring)
+
+
+def _root_status(ring: Keyring) -> None:
+    click.echo(f"active root: {ring.active_root_id}")
+    uses = root_uses()
+    for version in [ring.active_root_id, *ring.older_roots()]:
+        protected = describe(uses.pop(version, []))
+        if version == ring.active_root_id:
+            click.echo(f"  {version} (active): protects {protected}")
+            continue
+        since, retire = ring.root_superseded.get(version), _retire_root_from(ring, version)
+        when = f"superseded {since:%Y-%m-%d %H:%M} UTC" if since else "superseded"
+        if protected != "nothing":
+            click.echo(f"  {version} ({when}): protects {protected}, being re-keyed")
+        elif retire and retire > datetime.now(UTC):
+            click.echo(f"  {version} ({when}): protects nothing; `flask keys retire` removes it from {retire:%Y-%m-%d}")
+        else:
+            click.echo(f"  {version} ({when}): protects nothing; retire it with `flask keys retire`")
+    for version, protects in uses.items():
+        click.echo(f"  {version} MISSING from keyring: {describe(protects)} cannot be used")
 
 
 def _queue_rewrap() -> bool:
@@ -163,10 +191,50 @@ def rewrap_command() -> None:
     click.echo(f"Re-wrapped {moved} case key(s).")
 
 
+def _rekey(ring: Keyring) -> None:
+    try:
+        done = rekey_sealed(ring)
+    except ChainBroken as error:
+        raise click.ClickException(
+            f"the audit chain does not verify ({error}); it was not linked again under {ring.active_root_id}."
+            " Everything else was. See `flask audit verify`."
+        ) from None
+    click.echo(f"Sealed {done} row(s) again under {ring.active_root_id}.")
+
+
+@keys_cli.command("rekey")
+def rekey_command() -> None:
+    """Seal, index and link again under the active root version everything the server can
+    (all but receipts, circle codes and recovery codes: those only their holders can)."""
+    _rekey(_load())
+
+
+@keys_cli.command("rotate-root")
+def rotate_root_command() -> None:
+    """Make a new version of the root secret active, and re-key under it here everything
+    the server can; what only its holder can re-key is, the next time it is used."""
+    old = _load()
+    ring = old.with_new_root()
+    _save(ring)
+    announce("key_rotated", actor="", role="operator", key=ring.active_root_id, replaced=old.active_root_id, waiting=0)
+    click.echo(f"New active root version {ring.active_root_id}.")
+    _rekey(ring)
+    click.echo(
+        "Restart the web processes: they sign sessions under the new version from then on, and still accept"
+        f" those signed under {old.active_root_id} while it is in the keyring. Reporters signed in now sign in again."
+    )
+    days = current_settings().kek_retire_after_days
+    click.echo(
+        f"{old.active_root_id} can be retired with `flask keys retire` in {days} day(s), once it protects nothing"
+        " (receipts and circle codes are re-keyed as they are used: `flask keys status` counts them)."
+    )
+
+
 @keys_cli.command("retire")
 def retire_command() -> None:
-    """Remove from the keyring every superseded KEK that wraps no case key any more and was
-    superseded at least ``kek_retire_after_days`` ago."""
+    """Remove from the keyring every superseded KEK that wraps no case key any more, and every
+    superseded root version that protects nothing any more, superseded at least
+    ``kek_retire_after_days`` ago."""
     ring = _load()
     older = sorted(key_id for key_id in ring.keks if key_id != ring.active_kek_id)
     counts = wrapped_by(older)
@@ -180,6 +248,8 @@ def retire_command() -> None:
         else:
             ring = ring.without_kek(key_id)
             retired.append(key_id)
+    ring, retired_roots = _retire_roots(ring)
+    retired += retired_roots
     if not retired:
         click.echo("Nothing retired.")
         return
@@ -188,6 +258,21 @@ def retire_command() -> None:
         announce("key_retired", actor="", role="operator", key=key_id)
         click.echo(f"{key_id}: retired; it is gone from the keyring.")
     click.echo("Make a new offline backup of the keyring; keep the old one while older database backups are kept.")
+
+
+def _retire_roots(ring: Keyring) -> tuple[Keyring, list[str]]:
+    """``ring`` without the superseded root versions that protect nothing and are old enough."""
+    uses, retired = root_uses(), []
+    for version in ring.older_roots():
+        retire = _retire_root_from(ring, version)
+        if version in uses:
+            click.echo(f"{version}: still protects {describe(uses[version])}; kept (see `flask keys status`).")
+        elif retire and retire > datetime.now(UTC):
+            click.echo(f"{version}: kept until {retire:%Y-%m-%d} (kek_retire_after_days).")
+        else:
+            ring = ring.without_root(version)
+            retired.append(version)
+    return ring, retired
 
 
 def init_cli(app: Flask) -> None:

@@ -79,7 +79,7 @@ def make_staff(
     db.session.add(user)
     db.session.flush()
     secret = credentials.new_totp_secret()
-    user.totp_sealed = credentials.seal_totp(ring, user.id, secret)
+    user.totp_sealed, user.totp_root = credentials.seal_totp(ring, user.id, secret), ring.active_root_id
     db.session.commit()
     return Staff(user=user, password=PASSWORD, secret=secret)
 

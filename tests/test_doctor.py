@@ -40,6 +40,7 @@ def test_a_sound_installation_passes(app: Flask, client: FlaskClient) -> None:
     assert found["database"] == [found["database"][0]] and found["database"][0].startswith("OK answers, at revision")
     assert found["audit chain"] == ["OK every link holds"]
     assert found["retired keys"] == ["OK every case key opens with a KEK in the keyring"]
+    assert found["root versions"] == ["OK everything opens with a root version in the keyring (root-1 active)"]
     # No worker runs in the tests: that is a failure, with what to do.
     assert found["workers"] == ["FAIL 0 worker(s) alive"]
     assert status == 1

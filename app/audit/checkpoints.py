@@ -11,16 +11,20 @@ requires every entry a checkpoint saw to be there, with the hash it had.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.audit.models import AuditHead
 from app.config import current_settings, private_folder
+from app.crypto.keyring import FIRST_ROOT
 from app.extensions import db
 from app.keystore import current_keyring
 from app.models import utcnow
@@ -34,6 +38,7 @@ class Checkpoint:
     at: str
     last_id: int
     last_hash: str
+    root: str = FIRST_ROOT  # the root version of its MAC's key (lines from before versions: root-1)
 
 
 def checkpoints_path() -> Path:
@@ -42,8 +47,16 @@ def checkpoints_path() -> Path:
 
 
 def _mac(point: Checkpoint) -> str:
-    key = current_keyring().derive("audit/checkpoint")
+    ring = current_keyring()
+    if point.root not in ring.roots:
+        return ""  # made under a root version retired since: it cannot be told from a forgery
+    key = ring.derive("audit/checkpoint", version=point.root)
     return hmac.new(key, f"{point.at}|{point.last_id}|{point.last_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def checkpoint_line(point: Checkpoint) -> str:
+    """The line of the file that keeps ``point``, with its MAC."""
+    return json.dumps({**point.__dict__, "mac": _mac(point)}, separators=(",", ":")) + "\n"
 
 
 def read_checkpoints() -> tuple[list[Checkpoint], list[int]]:
@@ -57,8 +70,9 @@ def read_checkpoints() -> tuple[list[Checkpoint], list[int]]:
             continue
         try:
             data = json.loads(line)
-            point = Checkpoint(str(data["at"]), int(data["last_id"]), str(data["last_hash"]))
-            genuine = hmac.compare_digest(str(data["mac"]), _mac(point))
+            root = str(data.get("root", FIRST_ROOT))
+            point = Checkpoint(str(data["at"]), int(data["last_id"]), str(data["last_hash"]), root)
+            genuine = hmac.compare_digest(str(data["mac"]), _mac(point)) and bool(data["mac"])
         except (ValueError, KeyError, TypeError):
             genuine = False
         if genuine:
@@ -68,17 +82,38 @@ def read_checkpoints() -> tuple[list[Checkpoint], list[int]]:
     return points, forged
 
 
-def write_checkpoint() -> Checkpoint | None:
+@contextlib.contextmanager
+def checkpoints_held() -> Iterator[None]:
+    """The checkpoints file to oneself: a checkpoint is written whole, the head it names read
+    under the same hold, and `flask keys rekey` writes the file again with none slipped in."""
+    path = checkpoints_path()
+    private_folder(path.parent)
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # and the hold with it
+
+
+def write_checkpoint(*, again: bool = False) -> Checkpoint | None:
     """Append the chain's head to the file and the log, unless it has not moved since the
-    last checkpoint. Returns the checkpoint written."""
-    head = db.session.get(AuditHead, 1)
+    last checkpoint (``again``: even then). Returns the checkpoint written."""
+    with checkpoints_held():
+        return append_checkpoint(again=again)
+
+
+def append_checkpoint(*, again: bool = False) -> Checkpoint | None:
+    """:func:`write_checkpoint`, for a caller holding the file (:func:`checkpoints_held`)."""
+    head = db.session.get(AuditHead, 1, populate_existing=True)
     if head is None or head.last_id == 0:
         return None
     points, _ = read_checkpoints()
-    if points and points[-1].last_id == head.last_id:
+    if points and points[-1].last_id == head.last_id and not again:
         return None
-    point = Checkpoint(utcnow().isoformat(timespec="seconds"), head.last_id, head.last_hash)
-    line = json.dumps({**point.__dict__, "mac": _mac(point)}, separators=(",", ":")) + "\n"
+    root = current_keyring().active_root_id
+    point = Checkpoint(utcnow().isoformat(timespec="seconds"), head.last_id, head.last_hash, root)
+    line = checkpoint_line(point)
     path = checkpoints_path()
     private_folder(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -13,15 +13,28 @@ from sqlalchemy import Connection, Text, cast, insert, select, update
 
 from app.audit.checkpoints import Checkpoint, checkpoints_path, read_checkpoints
 from app.audit.models import GENESIS, AuditEntry, AuditHead
+from app.crypto.keyring import FIRST_ROOT
 from app.extensions import db
 from app.keystore import current_keyring
 from app.models import conflict_insert, minute_now, utcnow
 
 
-def chain_key() -> bytes:
+def chain_key(version: str | None = None) -> bytes:
     """The chain is keyed: whoever can write to the database but lacks the keyring cannot
-    recompute the links after editing a row."""
-    return current_keyring().derive("audit/chain")
+    recompute the links after editing a row. Under root version ``version`` (None: the active
+    one); each entry names the version it was linked under."""
+    return current_keyring().derive("audit/chain", version=version)
+
+
+class ChainKeys(dict[str, bytes]):
+    """The chain's key of each root version still in the keyring, derived once each."""
+
+    def __missing__(self, version: str) -> bytes:
+        ring = current_keyring()
+        if version not in ring.roots:
+            raise KeyError(version)
+        self[version] = key = chain_key(version)
+        return key
 
 
 def entry_hash(key: bytes, entry: AuditEntry) -> str:
@@ -79,6 +92,10 @@ def append(action: str, *, actor_id: str, actor_role: str, case_id: str | None, 
     return entry
 
 
+def _active_root() -> str:
+    return current_keyring().active_root_id
+
+
 def append_many(
     action: str, *, actor_id: str, actor_role: str, events: Sequence[tuple[str | None, dict[str, Any]]]
 ) -> list[AuditEntry]:
@@ -93,7 +110,7 @@ def append_many(
         )
 
 
-_COLUMN_NAMES = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash")
+_COLUMN_NAMES = ("id", "at", "actor_id", "actor_role", "action", "case_id", "detail", "prev_hash", "hash", "key_root")
 
 
 def _append_on(
@@ -112,7 +129,7 @@ def _append_all(
     connection: Connection, key: bytes, rows: Sequence[tuple[str, str, str, str | None, dict[str, Any]]]
 ) -> list[AuditEntry]:
     entry_id, prev_hash = _advance_head(connection, len(rows))
-    entries = []
+    root, entries = _active_root(), []
     for action, actor_id, actor_role, case_id, detail in rows:
         entry = AuditEntry(
             id=entry_id,
@@ -125,6 +142,7 @@ def _append_all(
             # Through JSON and back, so the hash covers exactly what the database will return.
             detail=json.loads(json.dumps(detail, default=str)),
             prev_hash=prev_hash,
+            key_root=root,
         )
         entry.hash = entry_hash(key, entry)
         entries.append(entry)
@@ -132,7 +150,9 @@ def _append_all(
     connection.execute(insert(AuditEntry), [{name: getattr(e, name) for name in _COLUMN_NAMES} for e in entries])
     last = entries[-1]
     connection.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(last_hash=last.hash, mac=head_mac(key, last.id, last.hash))
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_hash=last.hash, mac=head_mac(key, last.id, last.hash), key_root=root)
     )
     return entries
 
@@ -143,7 +163,7 @@ class Break:
     reason: str
 
 
-_COLUMNS = (
+ENTRY_COLUMNS = (
     AuditEntry.id,
     AuditEntry.at,
     AuditEntry.actor_id,
@@ -152,6 +172,7 @@ _COLUMNS = (
     AuditEntry.case_id,
     AuditEntry.prev_hash,
     AuditEntry.hash,
+    AuditEntry.key_root,
     # As text, parsed here: a detail edited into invalid JSON is a broken row, not a crash.
     cast(AuditEntry.detail, Text).label("detail"),
 )
@@ -159,21 +180,22 @@ _COLUMNS = (
 
 def verify(batch: int = 5000, *, checkpoints_through: int | None = None) -> Break | None:
     """The first place the chain is broken, or None if every link holds: every row, the
-    keyed head, and the checkpoints kept outside the database (``audit.checkpoints``).
+    keyed head, and the checkpoints kept outside the database (``audit.checkpoints``). Each
+    entry, the head and each checkpoint is checked under the root version it names.
 
     ``checkpoints_through``: heed only the checkpoints of entries up to that one (a restored
     backup's log ends where the backup was made; the checkpoints after it saw entries lost
     with it, which the restore reports apart)."""
-    key = chain_key()
+    keys = ChainKeys()
     points, forged = read_checkpoints()
     if checkpoints_through is not None:
         points = [point for point in points if point.last_id <= checkpoints_through]
     if forged:
         return Break(None, f"line {forged[0]} of {checkpoints_path()} is not a genuine checkpoint")
     seen_by = {point.last_id: point for point in points}
-    query = select(*_COLUMNS).order_by(AuditEntry.id).execution_options(yield_per=batch)
+    query = select(*ENTRY_COLUMNS).order_by(AuditEntry.id).execution_options(yield_per=batch)
     with db.session.execute(query) as rows:
-        problem, last_seen, last_hash = _first_break(key, rows, seen_by)
+        problem, last_seen, last_hash = _first_break(keys, rows, seen_by)
     if problem is not None:
         return problem
     latest = max(points, key=lambda p: p.last_id, default=None)
@@ -189,12 +211,17 @@ def verify(batch: int = 5000, *, checkpoints_through: int | None = None) -> Brea
         return None
     if head.last_id != last_seen or head.last_hash != last_hash:
         return Break(last_seen + 1, f"entries after {last_seen} are missing (the log ends early)")
-    if not hmac.compare_digest(head.mac or "", head_mac(key, head.last_id, head.last_hash)):
+    head_root = head.key_root or FIRST_ROOT
+    try:
+        head_key = keys[head_root]
+    except KeyError:
+        return Break(head.last_id, f"the chain's head is sealed under {head_root}, which is not in the keyring")
+    if not hmac.compare_digest(head.mac or "", head_mac(head_key, head.last_id, head.last_hash)):
         return Break(head.last_id, "the chain's head was moved (its seal does not match)")
     return None
 
 
-def _first_break(key: bytes, rows: Iterable[Any], seen_by: dict[int, Checkpoint]) -> tuple[Break | None, int, str]:
+def _first_break(keys: ChainKeys, rows: Iterable[Any], seen_by: dict[int, Checkpoint]) -> tuple[Break | None, int, str]:
     expected_id, expected_prev, last_seen = 1, GENESIS, 0
     for row in rows:
         if row.id != expected_id:
@@ -219,6 +246,11 @@ def _first_break(key: bytes, rows: Iterable[Any], seen_by: dict[int, Checkpoint]
             detail=detail,
             prev_hash=row.prev_hash,
         )
+        try:
+            key = keys[row.key_root]
+        except KeyError:
+            reason = f"entry {row.id} was linked under {row.key_root}, which is not in the keyring"
+            return Break(row.id, reason), last_seen, expected_prev
         if not hmac.compare_digest(entry_hash(key, entry), row.hash):
             return Break(row.id, f"entry {row.id} was changed after it was written"), last_seen, expected_prev
         point = seen_by.get(row.id)

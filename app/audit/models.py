@@ -29,6 +29,8 @@ class AuditEntry(Model):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The root version of the key the link was made with (app/audit/rekeying.py makes it again).
+    key_root: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (
         # The audit viewer: one person's or one action's entries, newest first; a time range.
@@ -48,3 +50,4 @@ class AuditHead(Model):
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
     # HMAC of the two above under the chain's key (``audit.log.head_mac``).
     mac: Mapped[str | None] = mapped_column(String(64))
+    key_root: Mapped[str | None] = mapped_column(String(16))  # the root version of ``mac``'s key

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from app.crypto import Keyring
+from app.crypto.keyring import FIRST_ROOT
 from app.crypto.keyring import FORMAT as KEYRING_FORMAT
 
 FORMAT = "confide-backup/1"
@@ -29,9 +30,10 @@ def key_check(key: bytes) -> str:
     return hmac.new(key, CHECK_LABEL, hashlib.sha256).hexdigest()
 
 
-def root_check(ring: Keyring) -> str:
-    """The root secret's check value (blind indexes, the audit chain and sessions derive from it)."""
-    return key_check(ring.derive("backup/root-check"))
+def root_check(ring: Keyring, version: str | None = None) -> str:
+    """A root secret version's check value (None: the active one's; blind indexes, the audit
+    chain and sessions derive from it)."""
+    return key_check(ring.derive("backup/root-check", version=version))
 
 
 def keyring_metadata(ring: Keyring, wraps: dict[str, int]) -> dict[str, Any]:
@@ -46,13 +48,27 @@ def keyring_metadata(ring: Keyring, wraps: dict[str, int]) -> dict[str, Any]:
             # None: a KEK the cases name but the keyring lacked when the backup was made.
             "check": key_check(ring.keks[key_id]) if key_id in ring.keks else None,
         }
-    return {"format": KEYRING_FORMAT, "active_kek": ring.active_kek_id, "root_check": root_check(ring), "keks": keks}
+    return {
+        "format": KEYRING_FORMAT,
+        "active_kek": ring.active_kek_id,
+        "active_root": ring.active_root_id,
+        "root_check": root_check(ring),
+        "keks": keks,
+    }
 
 
 def keyring_problems(metadata: dict[str, Any], ring: Keyring) -> list[str]:
     """Why ``ring`` cannot open what a backup with keyring ``metadata`` holds (empty: it can)."""
     problems = []
-    if not hmac.compare_digest(str(metadata.get("root_check", "")), root_check(ring)):
+    # The root version the backup was made under (a backup from before versions: the first);
+    # the keyring may have a newer one beside it, as after a rotation.
+    version = str(metadata.get("active_root") or FIRST_ROOT)
+    if version not in ring.roots:
+        problems.append(
+            f"the keyring lacks root secret version {version}, under which the backup was made: use an "
+            "offline keyring backup made before that version was retired"
+        )
+    elif not hmac.compare_digest(str(metadata.get("root_check", "")), root_check(ring, version)):
         problems.append(
             "the keyring's root secret is not the one the backup was made with (receipts, the audit chain "
             "and staff sign-in codes need it): use the keyring backed up with this deployment"

@@ -26,22 +26,25 @@ CONTACT_PURPOSES = ("contact_phone", "contact_email", "contact_text")
 SEAL_PURPOSE = "consent-choice"
 
 
-def _sealed(case_id: str, purpose: str, granted: bool) -> bytes:
-    return blind_index(current_keyring(), SEAL_PURPOSE, f"{case_id}|{purpose}|{granted}")
+def sealed_choice(case_id: str, purpose: str, granted: bool, version: str | None = None) -> bytes:
+    """The keyed index of one choice, under root version ``version`` (None: the active one)."""
+    return blind_index(current_keyring(), SEAL_PURPOSE, f"{case_id}|{purpose}|{granted}", version=version)
 
 
 def _row(case_id: str, purpose: str, granted: bool) -> dict[str, object]:
     """The stored form of one choice: a way to be contacted only as a keyed index."""
     if purpose in CONTACT_PURPOSES:
-        return {"granted": False, "sealed_choice": _sealed(case_id, purpose, granted)}
-    return {"granted": granted, "sealed_choice": None}
+        root = current_keyring().active_root_id
+        return {"granted": False, "sealed_choice": sealed_choice(case_id, purpose, granted), "seal_root": root}
+    return {"granted": granted, "sealed_choice": None, "seal_root": None}
 
 
 def choice_of(record: ConsentRecord) -> bool:
     """What ``record`` says the reporter chose."""
     if record.sealed_choice is None:
         return bool(record.granted)
-    return hmac.compare_digest(record.sealed_choice, _sealed(record.case_id, record.purpose, True))
+    expected = sealed_choice(record.case_id, record.purpose, True, record.seal_root)
+    return hmac.compare_digest(record.sealed_choice, expected)
 
 
 def current_consent(case_id: str) -> dict[str, bool]:

@@ -32,6 +32,8 @@ class Case(Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     receipt_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The root version the receipt's index was made under (app/intake/finding.py re-keys it).
+    receipt_root: Mapped[str] = mapped_column(String(16))
     # Keyed index of the form's one-time submission token, so a resent form files nothing twice.
     submission_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # Keyed digest of every answer, so a resent form is known to be unchanged (intake.services).
@@ -169,6 +171,7 @@ class CaseExclusion(Model):
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     staff_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    index_root: Mapped[str] = mapped_column(String(16))  # the root version of the index
 
 
 class ConsentRecord(Model):
@@ -185,6 +188,7 @@ class ConsentRecord(Model):
     # index (``cases.consent``), so the table does not tell which ways to reach her exist.
     granted: Mapped[bool] = mapped_column(Boolean)
     sealed_choice: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    seal_root: Mapped[str | None] = mapped_column(String(16))  # the root version of sealed_choice
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=minute_now)
     # intake | status (changed later by the reporter through their receipt)
     source: Mapped[str] = mapped_column(String(16))
@@ -219,4 +223,6 @@ class ReportTally(Model):
     question: Mapped[str] = mapped_column(String(32), primary_key=True)
     # A sealed question's answer: the first 16 bytes of its keyed index, as hex.
     answer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The root version of a sealed question's answer index (None for a clear question's answer).
+    answer_root: Mapped[str | None] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=0)

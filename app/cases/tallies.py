@@ -21,7 +21,7 @@ reports give in the others.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -110,10 +110,11 @@ def answers_of(
     return answers
 
 
-def stored_answer(kind: str) -> StoredForm:
+def stored_answer(kind: str, version: str | None = None) -> StoredForm:
     """How the tallies of ``kind`` store an answer: a clear question's as it is, a sealed
-    question's as a keyed index of its month, kind, question and answer (the key derived once)."""
-    index_of = blind_indexer(current_keyring(), INDEX_PURPOSE)
+    question's as a keyed index of its month, kind, question and answer (the key derived once,
+    from root version ``version``; None: the active one)."""
+    index_of = blind_indexer(current_keyring(), INDEX_PURPOSE, version=version)
 
     def stored(month: str, question: str, answer: str) -> str:
         if question not in SEALED_QUESTIONS:
@@ -123,11 +124,12 @@ def stored_answer(kind: str) -> StoredForm:
     return stored
 
 
-def answer_reader(kind: str) -> StoredForm:
+def answer_reader(kind: str, version: str | None = None) -> StoredForm:
     """The inverse of :func:`stored_answer` for the figures: each sealed answer the form offers
     (and "unanswered") is indexed once per month asked for, and an index that matches none of
-    them reads as ANOTHER."""
-    stored = stored_answer(kind)
+    them reads as ANOTHER. Under root version ``version`` (None: the active one); a tally kept
+    under an older one is indexed anew by `flask keys rekey` (app/cases/rootkeys.py)."""
+    stored = stored_answer(kind, version)
     known: dict[str, dict[tuple[str, str], str]] = {}
 
     def read(month: str, question: str, answer: str) -> str:
@@ -160,9 +162,10 @@ def _add(counts: Mapping[Key, int], kind: str) -> None:
     )
 
 
-def add_stored(counts: Mapping[Key, int], kind: str) -> None:
-    """Add ``counts``, their answers already as stored, to the tallies of ``kind``, in the
-    caller's transaction, in key order (so two writers never deadlock)."""
+def add_stored(counts: Mapping[Key, int], kind: str, root: str | None = None) -> None:
+    """Add ``counts``, their answers already as stored (sealed ones under root version ``root``;
+    None: the active one), to the tallies of ``kind``, in the caller's transaction, in key order
+    (so two writers never deadlock)."""
     if not counts:
         return
     statement = conflict_insert(ReportTally, db.session.get_bind().dialect.name)
@@ -170,8 +173,16 @@ def add_stored(counts: Mapping[Key, int], kind: str) -> None:
         index_elements=["month", "kind", "question", "answer"],
         set_={"count": ReportTally.count + statement.excluded.count},
     )
+    root = root or current_keyring().active_root_id
     rows = [
-        {"month": month, "kind": kind, "question": question, "answer": answer, "count": n}
+        {
+            "month": month,
+            "kind": kind,
+            "question": question,
+            "answer": answer,
+            "answer_root": root if question in SEALED_QUESTIONS else None,
+            "count": n,
+        }
         for (month, question, answer), n in sorted(counts.items())
     ]
     db.session.execute(statement, rows)
@@ -226,12 +237,17 @@ def recount() -> Recounted:
         db.session.execute(delete(ReportTally).where(ReportTally.kind == kind, ReportTally.month.in_(months)))
     _add(counts, kind)
     # The reports of these months shredded since they were filed count as they did.
+    # Their sealed answers are indexed as a report's, under the root version each row names.
     shredded = db.session.execute(
-        select(ReportTally.month, ReportTally.question, ReportTally.answer, ReportTally.count).where(
-            ReportTally.kind == SHREDDED, ReportTally.month.in_(months)
-        )
+        select(
+            ReportTally.month, ReportTally.question, ReportTally.answer, ReportTally.answer_root, ReportTally.count
+        ).where(ReportTally.kind == SHREDDED, ReportTally.month.in_(months))
     )
-    add_stored({(month, question, answer): n for month, question, answer, n in shredded}, kind)
+    by_root: dict[str | None, dict[Key, int]] = defaultdict(dict)
+    for month, question, answer, root, n in shredded:
+        by_root[root][(month, question, answer)] = n
+    for root, stored_counts in by_root.items():
+        add_stored(stored_counts, kind, root)
     db.session.commit()
     return Recounted(reports=len(seen), months=months)
 

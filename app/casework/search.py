@@ -20,8 +20,8 @@ from app.cases.exclusions import excluded_among
 from app.cases.models import Case
 from app.cases.references import reference_range
 from app.casework.services import QueueRow, queue_rows
+from app.intake.finding import receipt_matches
 from app.intake.receipts import ReceiptCode
-from app.keystore import current_keyring
 from app.signals import announce
 from app.staff.models import StaffUser
 
@@ -49,7 +49,7 @@ def find_cases(viewer: StaffUser, typed: str) -> SearchResult:
     condition: ColumnElement[bool]
     if receipt is not None:
         kind = RECEIPT
-        condition = Case.receipt_index == receipt.keyed_index(current_keyring())
+        condition = receipt_matches(receipt)
         start = ""
     else:
         bounds = reference_range(typed)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.circles.models import Circle, CircleRequest
 from app.circles.places import locked_circle, seat_waiting, seated_count
-from app.circles.sealing import Where, open_name, seal_email, seal_name
+from app.circles.sealing import Where, active_root, open_name, seal_email, seal_name
 from app.circles.services import is_open, where
 from app.crypto import blind_index
 from app.extensions import db
@@ -51,12 +51,25 @@ class Asked:
         return where(self.circle)
 
 
-def code_index(code: ReceiptCode) -> bytes:
-    return blind_index(current_keyring(), INDEX_PURPOSE, str(code))
+def code_index(code: ReceiptCode, version: str | None = None) -> bytes:
+    return blind_index(current_keyring(), INDEX_PURPOSE, str(code), version=version)
 
 
 def _found(code: ReceiptCode, *, shown_again: bool = False) -> Asked | None:
-    request = db.session.scalar(select(CircleRequest).where(CircleRequest.code_index == code_index(code)))
+    """Her request, found under whichever root version its code's index was made; under an
+    older one, the index is made again under the active version (only she holds the code)."""
+    ring, request = current_keyring(), None
+    for version in ring.root_versions():
+        request = db.session.scalar(
+            select(CircleRequest).where(
+                CircleRequest.code_root == version, CircleRequest.code_index == code_index(code, version)
+            )
+        )
+        if request is not None:
+            if version != ring.active_root_id:
+                request.code_index, request.code_root = code_index(code), ring.active_root_id
+                db.session.commit()
+            break
     circle = db.session.get(Circle, request.circle_id) if request else None
     if request is None or circle is None:
         return None
@@ -82,13 +95,14 @@ def ask(circle_id: str, *, name: str, email: str, language: str, token: str) -> 
         id=new_id(),
         circle_id=circle.id,
         code_index=code_index(code),
+        code_root=current_keyring().active_root_id,
         language=language,
         position=(asked_before or 0) + 1,
         seated=seated_count(circle.id) < circle.capacity,
         withdrawn=False,
         created_at=minute_now(),
     )
-    request.name_sealed = seal_name(request.id, name)
+    request.name_sealed, request.seal_root = seal_name(request.id, name), active_root()
     request.email_sealed = seal_email(request.id, email) if email else None
     db.session.add(request)
     if circle.facilitator_id:
@@ -123,7 +137,7 @@ def leave(asked: Asked) -> None:
         db.session.rollback()
         return
     request.withdrawn, request.email_sealed, request.notice = True, None, None
-    request.name_sealed = seal_name(request.id, "")
+    request.name_sealed, request.seal_root = seal_name(request.id, ""), active_root()
     if circle is not None and request.seated:
         seat_waiting(circle)
     db.session.commit()
@@ -146,4 +160,6 @@ def askers(circle: Circle) -> list[Asker]:
         .where(CircleRequest.circle_id == circle.id, CircleRequest.withdrawn.is_(False))
         .order_by(CircleRequest.position)
     )
-    return [Asker(open_name(request.id, request.name_sealed), request.seated) for request in requests]
+    return [
+        Asker(open_name(request.id, request.name_sealed, request.seal_root), request.seated) for request in requests
+    ]

@@ -91,7 +91,7 @@ def _mail(request: CircleRequest, circle: Circle, compose: Callable[[Circle], tu
     with in_language(request.language):
         subject, body = compose(circle)
         body += "\n\n" + _("If you did not expect this email, you can ignore it.") + "\n"
-    address = open_email(request.id, request.email_sealed)
+    address = open_email(request.id, request.email_sealed, request.seal_root)
     return Mail(to=address, subject=subject, body=body, who=f"circle request {request.id}")
 
 

@@ -30,6 +30,7 @@ class Circle(Model):
     format: Mapped[str] = mapped_column(String(16))
     # The place and the link, sealed together (app/circles/sealing.py).
     where_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    seal_root: Mapped[str] = mapped_column(String(16))  # the root version it is sealed under
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     minutes: Mapped[int] = mapped_column(Integer)
     capacity: Mapped[int] = mapped_column(Integer)
@@ -57,8 +58,11 @@ class CircleRequest(Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
     code_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The root version the code's index was made under; re-keyed when she uses it.
+    code_root: Mapped[str] = mapped_column(String(16))
     name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seal_root: Mapped[str] = mapped_column(String(16))  # the root version both are sealed under
     # The site's language when she asked: her emails are written in it.
     language: Mapped[str] = mapped_column(String(16))
     # The order she asked in, among those who asked for this circle: places go in this order.

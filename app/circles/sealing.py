@@ -22,16 +22,23 @@ class Where:
     link: str
 
 
-def _key(ring: Keyring) -> bytes:
-    return ring.derive("circles/seal")
+def _key(ring: Keyring, version: str | None = None) -> bytes:
+    return ring.derive("circles/seal", version=version)
+
+
+def active_root() -> str:
+    """The root version values sealed now are sealed under: each row names it (``seal_root``)."""
+    return current_keyring().active_root_id
 
 
 def seal_text(value: str, *, record: str, record_id: str, field: str) -> bytes:
     return seal_field(_key(current_keyring()), value.encode(), record=record, record_id=record_id, field=field)
 
 
-def open_text(sealed: bytes, *, record: str, record_id: str, field: str) -> str:
-    return open_field(_key(current_keyring()), sealed, record=record, record_id=record_id, field=field).decode()
+def open_text(sealed: bytes, *, record: str, record_id: str, field: str, version: str | None = None) -> str:
+    """A value sealed under root version ``version`` (None: the active one)."""
+    key = _key(current_keyring(), version)
+    return open_field(key, sealed, record=record, record_id=record_id, field=field).decode()
 
 
 def seal_where(circle_id: str, where: Where) -> bytes:
@@ -39,8 +46,8 @@ def seal_where(circle_id: str, where: Where) -> bytes:
     return seal_text(data, record="circle", record_id=circle_id, field="where")
 
 
-def open_where(circle_id: str, sealed: bytes) -> Where:
-    data = json.loads(open_text(sealed, record="circle", record_id=circle_id, field="where"))
+def open_where(circle_id: str, sealed: bytes, version: str) -> Where:
+    data = json.loads(open_text(sealed, record="circle", record_id=circle_id, field="where", version=version))
     return Where(place=str(data.get("place", "")), link=str(data.get("link", "")))
 
 
@@ -48,13 +55,13 @@ def seal_name(request_id: str, name: str) -> bytes:
     return seal_text(name, record="circle_request", record_id=request_id, field="name")
 
 
-def open_name(request_id: str, sealed: bytes) -> str:
-    return open_text(sealed, record="circle_request", record_id=request_id, field="name")
+def open_name(request_id: str, sealed: bytes, version: str) -> str:
+    return open_text(sealed, record="circle_request", record_id=request_id, field="name", version=version)
 
 
 def seal_email(request_id: str, email: str) -> bytes:
     return seal_text(email, record="circle_request", record_id=request_id, field="email")
 
 
-def open_email(request_id: str, sealed: bytes) -> str:
-    return open_text(sealed, record="circle_request", record_id=request_id, field="email")
+def open_email(request_id: str, sealed: bytes, version: str) -> str:
+    return open_text(sealed, record="circle_request", record_id=request_id, field="email", version=version)

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 
 from app.circles.models import Circle, CircleRequest
 from app.circles.places import locked_circle, seat_waiting
-from app.circles.sealing import Where, open_where, seal_where
+from app.circles.sealing import Where, active_root, open_where, seal_where
 from app.extensions import db
 from app.models import new_id, utcnow
 from app.signals import announce
@@ -91,7 +91,7 @@ def _check(fields: CircleFields) -> None:
 
 def where(circle: Circle) -> Where:
     """Where the circle meets, opened: for those who asked, its facilitator and coordinators."""
-    return open_where(circle.id, circle.where_sealed)
+    return open_where(circle.id, circle.where_sealed, circle.seal_root)
 
 
 def publish(fields: CircleFields, *, by: StaffUser) -> Circle:
@@ -109,7 +109,7 @@ def _apply(circle: Circle, fields: CircleFields) -> list[str]:
     """Write ``fields`` on ``circle``; returns the names of the fields that changed."""
     changed = []
     if circle.where_sealed is None or where(circle) != fields.where:
-        circle.where_sealed = seal_where(circle.id, fields.where)
+        circle.where_sealed, circle.seal_root = seal_where(circle.id, fields.where), active_root()
         changed.append("where")
     for name in ("title", "language", "format", "starts_at", "minutes", "capacity", "facilitator_id", "ground_rules"):
         value = getattr(fields, name)

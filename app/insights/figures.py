@@ -11,7 +11,7 @@ cases stand behind it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,6 +32,7 @@ from app.config import current_settings
 from app.extensions import db
 from app.insights import suppression, timings
 from app.insights.period import Period
+from app.keystore import current_keyring
 from app.models import utcnow
 from app.referrals.models import Referral
 from app.referrals.vocabulary import STATUS_NAMES as REFERRAL_STAGES
@@ -140,14 +141,26 @@ class Dashboard:
 def _tallies(period: Period, kind: str) -> dict[str, dict[tuple[str, str], int]]:
     first, last = period.months[0], period.months[-1]
     rows = db.session.execute(
-        select(ReportTally.question, ReportTally.answer, ReportTally.month, func.sum(ReportTally.count))
+        select(
+            ReportTally.question,
+            ReportTally.answer,
+            ReportTally.answer_root,
+            ReportTally.month,
+            func.sum(ReportTally.count),
+        )
         .where(ReportTally.kind == kind, ReportTally.month >= first, ReportTally.month <= last)
-        .group_by(ReportTally.question, ReportTally.answer, ReportTally.month)
+        .group_by(ReportTally.question, ReportTally.answer, ReportTally.answer_root, ReportTally.month)
     )
-    # The sealed questions' answers are stored as keyed indexes: read back with the keyring.
-    read = answer_reader(kind)
+    # The sealed questions' answers are stored as keyed indexes: read back with the keyring,
+    # each under the root version it was made with (until `flask keys rekey` makes it again).
+    versions = set(current_keyring().roots)
+    readers: dict[str | None, Callable[[str, str, str], str]] = {}
     counts: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
-    for question, answer, month, count in rows:
+    for question, answer, root, month, count in rows:
+        version = root if root in versions else None
+        if version not in readers:
+            readers[version] = answer_reader(kind, version)
+        read = readers[version]
         counts[question][(read(month, question, answer), month)] += int(count)
     return {question: dict(cells) for question, cells in counts.items()}
 

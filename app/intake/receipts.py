@@ -47,8 +47,9 @@ class ReceiptCode(str):
     def display(self) -> str:
         return "-".join(self[i : i + GROUP] for i in range(0, DIGITS, GROUP))
 
-    def keyed_index(self, ring: Keyring) -> bytes:
-        return blind_index(ring, INDEX_PURPOSE, str(self))
+    def keyed_index(self, ring: Keyring, version: str | None = None) -> bytes:
+        """The receipt's keyed index under root version ``version`` (None: the active one)."""
+        return blind_index(ring, INDEX_PURPOSE, str(self), version=version)
 
 
 def digits_in(typed: str) -> str | None:

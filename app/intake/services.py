@@ -108,6 +108,7 @@ def submit_report(submission: Submission, *, triage: Triage | None = None, despi
     case = Case(
         id=new_id(),
         receipt_index=receipt.keyed_index(ring),
+        receipt_root=ring.active_root_id,
         submission_index=blind_index(ring, SUBMISSION_PURPOSE, submission.submission_token),
         submission_digest=submission_digest(submission),
         created_at=received,
@@ -224,14 +225,6 @@ def _record_exclusions(case_id: str, names: tuple[str, ...]) -> tuple[str, ...]:
             exclude(case_id, staff_id)
             wanted[key] = ""
     return tuple(name for name in wanted.values() if name)
-
-
-def find_case_by_receipt(typed: str) -> str | None:
-    """The case id for a typed receipt, or None. Only the keyed index is compared."""
-    receipt = ReceiptCode.parse(typed)
-    if receipt is None:
-        return None
-    return db.session.scalar(select(Case.id).where(Case.receipt_index == receipt.keyed_index(current_keyring())))
 
 
 @dataclass(frozen=True)

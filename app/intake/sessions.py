@@ -27,8 +27,23 @@ SESSION_KEY = "reporter"
 PURPOSE = "reporter-session"
 
 
-def _index(token: str) -> bytes:
-    return blind_index(current_keyring(), PURPOSE, token)
+def _index(token: str, version: str | None = None) -> bytes:
+    return blind_index(current_keyring(), PURPOSE, token, version=version)
+
+
+def _indexes(token: str) -> list[bytes]:
+    """The token's index under each root version in the keyring, the active one first: a
+    session begun before `flask keys rotate-root` goes on until it ends or the old version
+    retires (it lives 30 idle minutes, so it needs no version of its own)."""
+    return [_index(token, version) for version in current_keyring().root_versions()]
+
+
+def _session_row(token: str) -> ReporterSession | None:
+    for index in _indexes(token):
+        row = db.session.get(ReporterSession, index)
+        if row is not None:
+            return row
+    return None
 
 
 def _minute() -> datetime:
@@ -71,7 +86,7 @@ def reporter_case_id() -> str | None:
     token = session.get(SESSION_KEY)
     case_id = None
     if isinstance(token, str):
-        row = db.session.get(ReporterSession, _index(token))
+        row = _session_row(token)
         idle = timedelta(minutes=current_settings().session_idle_minutes)
         if row is not None and utcnow() - row.seen_at <= idle + timedelta(minutes=1):
             case_id = row.case_id
@@ -89,7 +104,7 @@ def end_reporter_session() -> None:
     """Sign this browser out: its server record goes, and everything but the language."""
     token = session.get(SESSION_KEY)
     if isinstance(token, str):
-        db.session.execute(delete(ReporterSession).where(ReporterSession.token_index == _index(token)))
+        db.session.execute(delete(ReporterSession).where(ReporterSession.token_index.in_(_indexes(token))))
         db.session.commit()
     language = session.get("lang")
     session.clear()

@@ -18,6 +18,7 @@ from app.extensions import limiter
 from app.forms import on_expired
 from app.i18n import current_language
 from app.intake import resume, services
+from app.intake.finding import find_case_by_receipt
 from app.intake.forms import SUPPORT_PURPOSES, ConsentForm, LogoutForm, MessageForm, ReceiptForm
 from app.intake.letter import complaint_letter, wants_licensing_help
 from app.intake.receipts import receipt_problem
@@ -54,7 +55,7 @@ def status() -> Page | Response:
     if request.method != "POST":  # GET, and HEAD as uptime checks send
         return render_template("intake/status_login.html", form=form)
     if form.validate_on_submit():
-        case_id = services.find_case_by_receipt(form.receipt.data)
+        case_id = find_case_by_receipt(form.receipt.data)
         if case_id is not None:
             start_reporter_session(case_id)
             # What she was sending when she was signed out comes back to her filled in.

@@ -69,8 +69,8 @@ def check_password(user: StaffUser | None, password: str) -> bool:
     return ok and user is not None and user.password_hash is not None
 
 
-def _totp_key(ring: Keyring) -> bytes:
-    return ring.derive("staff/totp")
+def _totp_key(ring: Keyring, version: str | None = None) -> bytes:
+    return ring.derive("staff/totp", version=version)
 
 
 def new_totp_secret() -> str:
@@ -81,8 +81,10 @@ def seal_totp(ring: Keyring, staff_id: str, secret: str, *, field: str = "totp")
     return seal_field(_totp_key(ring), secret.encode(), record="staff", record_id=staff_id, field=field)
 
 
-def open_totp(ring: Keyring, staff_id: str, sealed: bytes, *, field: str = "totp") -> str:
-    return open_field(_totp_key(ring), sealed, record="staff", record_id=staff_id, field=field).decode()
+def open_totp(ring: Keyring, staff_id: str, sealed: bytes, *, field: str = "totp", version: str | None = None) -> str:
+    """A TOTP secret sealed under root version ``version`` (None: the active one; the row names it)."""
+    key = _totp_key(ring, version)
+    return open_field(key, sealed, record="staff", record_id=staff_id, field=field).decode()
 
 
 def provisioning_uri(secret: str, email: str) -> str:
@@ -107,7 +109,12 @@ def accept_totp(ring: Keyring, user: StaffUser, code: str, *, now: float | None 
     """Accept a code at most once, even when two requests race with it."""
     if user.totp_sealed is None:
         return False
-    step = matching_step(open_totp(ring, user.id, user.totp_sealed), code, after_step=user.totp_last_step, now=now)
+    step = matching_step(
+        open_totp(ring, user.id, user.totp_sealed, version=user.totp_root),
+        code,
+        after_step=user.totp_last_step,
+        now=now,
+    )
     if step is None:
         return False
     claimed = db.session.execute(
@@ -130,9 +137,10 @@ def new_recovery_codes() -> list[str]:
     return [one() for _ in range(RECOVERY_CODES)]
 
 
-def recovery_index(ring: Keyring, code: str) -> bytes:
+def recovery_index(ring: Keyring, code: str, version: str | None = None) -> bytes:
+    """The keyed index of a recovery code, under root version ``version`` (None: the active one)."""
     normalized = "".join(ch for ch in code.lower() if ch.isalnum())
-    return blind_index(ring, "staff-recovery", normalized)
+    return blind_index(ring, "staff-recovery", normalized, version=version)
 
 
 def wait_after(failures: int, after: int) -> timedelta:

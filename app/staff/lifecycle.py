@@ -121,7 +121,7 @@ def reset_sign_in(user: StaffUser, *, by: StaffUser | None) -> str:
 
 def _forget_credentials(user: StaffUser) -> None:
     user.password_hash = None
-    user.totp_sealed = None
+    user.totp_sealed = user.totp_root = None
     user.pending_totp_sealed = None
     user.enrolled_at = None
     # Nobody is routed cases while they cannot sign in to see them, nor put back on duty by
@@ -247,6 +247,7 @@ def confirm_new_device(user: StaffUser, key: object, code: str) -> int:
     if step is None:
         raise StaffError("code")
     user.totp_sealed = credentials.seal_totp(current_keyring(), user.id, secret)
+    user.totp_root = current_keyring().active_root_id
     user.totp_last_step = step
     user.pending_totp_sealed = None
     user.session_epoch += 1

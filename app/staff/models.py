@@ -25,9 +25,12 @@ class StaffUser(Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # The TOTP secret, sealed under a key derived from the keyring.
     totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The root version the TOTP secret was sealed under (app/rekey.py seals it again).
+    totp_root: Mapped[str | None] = mapped_column(String(16))
     # A coordinator's paging address (an Apprise URL: app/staff/paging.py), sealed like the
     # TOTP secret: it often holds a token, and is never shown again in full.
     paging_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    paging_root: Mapped[str | None] = mapped_column(String(16))  # the root version it was sealed under
     # The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     # A new TOTP secret offered on the profile page, sealed and bound to the browser that
@@ -106,6 +109,8 @@ class RecoveryCode(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
     code_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The root version the code's index was made under (kept until the code is spent or replaced).
+    code_root: Mapped[str] = mapped_column(String(16))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

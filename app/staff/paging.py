@@ -129,8 +129,8 @@ def paging_problem(url: str) -> str | None:
     return None
 
 
-def _paging_key(ring: Keyring) -> bytes:
-    return ring.derive("staff/paging")
+def _paging_key(ring: Keyring, version: str | None = None) -> bytes:
+    return ring.derive("staff/paging", version=version)
 
 
 def _seal(staff_id: str, url: str) -> bytes:
@@ -139,13 +139,17 @@ def _seal(staff_id: str, url: str) -> bytes:
     )
 
 
+def open_paging(ring: Keyring, staff_id: str, sealed: bytes, version: str | None) -> str:
+    """A paging address sealed under root version ``version`` (the row names it)."""
+    key = _paging_key(ring, version)
+    return open_field(key, sealed, record="staff", record_id=staff_id, field="paging_url").decode()
+
+
 def paging_url(user: StaffUser) -> str | None:
     """The person's paging address, opened; None if they have none."""
     if user.paging_sealed is None:
         return None
-    return open_field(
-        _paging_key(current_keyring()), user.paging_sealed, record="staff", record_id=user.id, field="paging_url"
-    ).decode()
+    return open_paging(current_keyring(), user.id, user.paging_sealed, user.paging_root)
 
 
 def paging_label(user: StaffUser) -> str | None:
@@ -159,14 +163,14 @@ def set_paging_url(user: StaffUser, url: str) -> None:
     problem = paging_problem(url)
     if problem:
         raise StaffError(problem)
-    user.paging_sealed = _seal(user.id, url.strip())
+    user.paging_sealed, user.paging_root = _seal(user.id, url.strip()), current_keyring().active_root_id
     db.session.commit()
     announce("paging_changed", actor=user.id, role=user.role, staff=user.id, change="set")
 
 
 def remove_paging_url(user: StaffUser) -> None:
     """Forget the person's paging address: urgent notices reach them by email only."""
-    user.paging_sealed = None
+    user.paging_sealed = user.paging_root = None
     db.session.commit()
     announce("paging_changed", actor=user.id, role=user.role, staff=user.id, change="removed")
 

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from app.config import current_settings
 from app.crypto import DecryptionError, blind_index
@@ -91,7 +91,7 @@ def invite_staff(email: str, role: str, *, name: str = "", by: StaffUser | None 
         user.active = True
         # No session from before comes back, nor any credential.
         user.session_epoch += 1
-        user.password_hash = user.totp_sealed = user.pending_totp_sealed = None
+        user.password_hash = user.totp_sealed = user.totp_root = user.pending_totp_sealed = None
         user.enrolled_at = None
         replace_recovery_codes(user, count=0)
     url = new_invite(user)
@@ -131,9 +131,11 @@ def open_invite(token: str) -> StaffInvite | None:
     """The invite for ``token`` if it is unused and unexpired."""
     if not token or len(token) > 200:
         return None
-    invite = db.session.scalar(
-        select(StaffInvite).where(StaffInvite.token_index == blind_index(current_keyring(), INVITE_PURPOSE, token))
-    )
+    # Under each root version in the keyring: a link sent before `flask keys rotate-root` still
+    # opens (it lives ``invite_valid_hours``, so it needs no version of its own).
+    ring = current_keyring()
+    indexes = [blind_index(ring, INVITE_PURPOSE, token, version=version) for version in ring.root_versions()]
+    invite = db.session.scalar(select(StaffInvite).where(StaffInvite.token_index.in_(indexes)))
     if invite is None or invite.used_at is not None or invite.expires_at < utcnow():
         return None
     if not invite.staff.active:
@@ -187,7 +189,7 @@ def enrol(invite: StaffInvite, secret: str, password: str, code: str) -> list[st
         db.session.rollback()
         raise StaffError("used")
     user.password_hash = credentials.hash_password(password)
-    user.totp_sealed = credentials.seal_totp(ring, user.id, secret)
+    user.totp_sealed, user.totp_root = credentials.seal_totp(ring, user.id, secret), ring.active_root_id
     user.totp_last_step = step
     user.enrolled_at = now
     user.active = True
@@ -202,7 +204,10 @@ def replace_recovery_codes(user: StaffUser, *, count: int = credentials.RECOVERY
     ring = current_keyring()
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == user.id))
     codes = credentials.new_recovery_codes()[:count]
-    db.session.add_all(RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c)) for c in codes)
+    db.session.add_all(
+        RecoveryCode(staff_id=user.id, code_index=credentials.recovery_index(ring, c), code_root=ring.active_root_id)
+        for c in codes
+    )
     return codes
 
 
@@ -254,12 +259,20 @@ def check_second_factor(user: StaffUser, code: str, source: str) -> bool:
 def _spend_recovery_code(user: StaffUser, code: str) -> bool:
     if len(code) > 40:
         return False
-    # One statement claims the code, so two requests racing with it cannot both win.
+    # One statement claims the code, so two requests racing with it cannot both win. Its index
+    # was made under the root version it names: each version still in the keyring is tried.
+    ring = current_keyring()
     spent = db.session.execute(
         update(RecoveryCode)
         .where(
             RecoveryCode.staff_id == user.id,
-            RecoveryCode.code_index == credentials.recovery_index(current_keyring(), code),
+            or_(
+                *(
+                    (RecoveryCode.code_root == version)
+                    & (RecoveryCode.code_index == credentials.recovery_index(ring, code, version))
+                    for version in ring.root_versions()
+                )
+            ),
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())

@@ -32,13 +32,20 @@ def test_a_key_of_the_same_name_but_another_keyring_is_refused(tmp_path: Path) -
         path=other.path,
         active_kek_id=ring.active_kek_id,
         keks={ring.active_kek_id: other.keks[other.active_kek_id]},
-        root=ring.root,
+        roots=ring.roots,
+        active_root_id=ring.active_root_id,
     )
     problems = keyring_problems(metadata, impostor)
     assert problems == [
         f"the keyring's {ring.active_kek_id} is not the key of that name the backup's cases were wrapped under"
     ]
     assert "root secret" in keyring_problems(metadata, other)[0]
+
+
+def test_a_backup_made_before_a_root_rotation_opens_with_the_rotated_keyring(tmp_path: Path) -> None:
+    ring = create_keyring(tmp_path)
+    metadata = keyring_metadata(ring, {ring.active_kek_id: 1})
+    assert keyring_problems(metadata, ring.with_new_root()) == []
 
 
 def test_a_superseded_key_that_wraps_nothing_is_not_needed(tmp_path: Path) -> None:

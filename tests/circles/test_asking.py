@@ -118,7 +118,9 @@ def test_a_full_circle_gives_a_place_in_the_queue_and_a_place_given_up_goes_to_i
     db.session.rollback()
     ana, bea = db.session.scalars(select(CircleRequest).order_by(CircleRequest.position)).all()
     assert bea.seated and bea.notice == "seated"
-    assert ana.withdrawn and open_name(ana.id, ana.name_sealed) == "", "the name she gave goes when she leaves"
+    assert ana.withdrawn and open_name(ana.id, ana.name_sealed, ana.seal_root) == "", (
+        "the name she gave goes when she leaves"
+    )
 
 
 def test_a_cancelled_or_past_circle_takes_no_request_and_shows_no_link(app: Flask, client: FlaskClient) -> None:

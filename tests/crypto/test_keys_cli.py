@@ -29,6 +29,7 @@ def test_status_counts_cases_per_key_and_prints_no_secret(app: Flask, client: Fl
     assert result.exit_code == 0
     assert "(mode 0600)" in result.output
     assert f"{ring.active_kek_id} (active): wraps 1 case key(s)" in result.output
+    assert "active root: root-1" in result.output
     assert ring.root.hex() not in result.output
 
 

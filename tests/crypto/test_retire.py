@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,17 +23,6 @@ from app.crypto.keyring import save_keyring
 from app.extensions import db
 from tests.conftest import run_worker
 from tests.helpers import open_status, receipt_from, submit_report
-
-
-@pytest.fixture
-def own_keyring(app: Flask, keys_dir: Path) -> Iterator[Path]:
-    """The shared test keyring, put back as it was after the test."""
-    original = (keys_dir / "keyring.json").read_bytes()
-    try:
-        yield keys_dir
-    finally:
-        (keys_dir / "keyring.json").write_bytes(original)
-        app.extensions["confide_keyring"] = load_keyring(keys_dir)
 
 
 def cli(app: Flask, *args: str) -> str:

@@ -18,7 +18,7 @@ from app.cases.models import Case, Message, ReportTally
 from app.cases.tallies import answer_reader
 from app.casework.services import acknowledge
 from app.extensions import db
-from app.intake.services import find_case_by_receipt
+from app.intake.finding import find_case_by_receipt
 from app.models import utcnow
 from app.notify.models import Notification
 from app.triage.models import RoutingRound

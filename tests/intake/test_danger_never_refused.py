@@ -31,7 +31,7 @@ def cases() -> list[Case]:
 def case_of(response: Any) -> Case:
     """The case a confirmation page gave the receipt of (times are kept to the minute, so
     the newest case cannot be told by its time)."""
-    from app.intake.services import find_case_by_receipt
+    from app.intake.finding import find_case_by_receipt
 
     case_id = find_case_by_receipt(receipt_from(response))
     assert case_id is not None

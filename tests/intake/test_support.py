@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.cases.models import Case, Message, ReportTally
 from app.config import SupportSettings
 from app.extensions import db
-from app.intake.services import find_case_by_receipt
+from app.intake.finding import find_case_by_receipt
 from app.notify.models import Notification
 from tests.conftest import run_worker
 from tests.helpers import hidden_fields, open_status, receipt_from, submit_support, support_answers

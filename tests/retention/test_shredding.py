@@ -16,8 +16,8 @@ from app.cases.consent import record_consent
 from app.cases.models import Case, CaseNote, ConsentRecord, Message
 from app.casework import services as casework
 from app.extensions import db
+from app.intake.finding import find_case_by_receipt
 from app.intake.models import ReporterSession
-from app.intake.services import find_case_by_receipt
 from app.models import utcnow
 from app.referrals import services as referrals
 from app.retention import shredding

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
+from app.keystore import current_keyring
 from app.staff.models import StaffUser
 from app.staff.paging import PAGING_SCHEMES, PLAIN_SCHEMES, _seal, paging_problem
 from tests.factories import Staff, make_staff, sign_in
@@ -142,6 +143,7 @@ def test_an_address_kept_from_before_the_rule_is_not_paged(client: FlaskClient) 
         assert user is not None
         # Sealed as it would have been before only paging services were allowed.
         user.paging_sealed = _seal(user.id, f"rsyslog://127.0.0.1:{listener.getsockname()[1]}")
+        user.paging_root = current_keyring().active_root_id
         db.session.commit()
         assert "The test page did not get through" in press(client, "test")
         with pytest.raises(TimeoutError):
