@@ -13,8 +13,12 @@ through age) and restored into a new database (restore_backup: decrypt, check, p
 verify the audit chain, open 50 reports). Their baselines: a plain pg_dump -Fc (its default
 compression; the backup's is the fastest, --compress=1) to a file and pg_restore of it into
 another new database, without age; and age alone (pyrage) encrypting that plain dump. The
-restore must verify. Exit 0 met, 1 errors, 2 missed. `.venv/bin/python bench/lifecycle.py [--quick]`
-(10,000 cases; or --cases)"""
+restore must verify.
+
+Last, 1,000 cases are shredded one by one as "Delete my report" and the retention pass do
+(retention.shredding.shred_case: a transaction each), against the baseline of as many others
+deleted in one plain statement. Exit 0 met, 1 errors, 2 missed.
+`.venv/bin/python bench/lifecycle.py [--quick]` (10,000 cases, 200 shredded; or --cases)"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ import psycopg
 import pyrage
 from flask import current_app
 from pyrage import x25519
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 
 from app import create_app
 from app.backup.making import make_backup
@@ -46,11 +50,13 @@ from app.crypto import WrappedKey, new_dek, unwrap_dek, wrap_dek
 from app.crypto.keyring import save_keyring
 from app.extensions import db
 from app.keystore import current_keyring
+from app.retention.shredding import REPORTER, shred_case
 from app.signals import announce
 from bench import harness
 from tests import factories
 
 TARGET_PER_S = 5_000
+SHRED_COUNT = 1_000  # cases shredded one by one, and as many deleted in one statement
 CLONE = """INSERT INTO cases SELECT p.* FROM cases t CROSS JOIN generate_series(1, :count) g,
 LATERAL jsonb_populate_record(t, jsonb_build_object('clone', g, 'id', gen_random_uuid(),
   'receipt_index', '\\x' || encode(sha256(uuid_send(gen_random_uuid())), 'hex'),
@@ -166,6 +172,23 @@ def backup_and_restore(workdir: Path, errors: list[str]) -> dict[str, float]:
     return figures
 
 
+def shredding(count: int) -> dict[str, float]:
+    """Seconds to shred ``count`` cases as "Delete my report" and the retention pass do (each
+    in its own transaction: referrals ended, its counts kept, its statistics row and id written,
+    the case and everything of it deleted); and, the baseline, to delete ``count`` others in
+    one plain statement."""
+    ids = list(db.session.scalars(select(Case.id).order_by(Case.id).limit(2 * count)))
+    db.session.rollback()
+    start = time.perf_counter()
+    for case_id in ids[:count]:
+        shred_case(case_id, reason=REPORTER)
+    shredded = time.perf_counter() - start
+    start = time.perf_counter()
+    db.session.execute(delete(Case).where(Case.id.in_(ids[count:])))
+    db.session.commit()
+    return {"shred": shredded, "delete": time.perf_counter() - start, "count": float(len(ids[:count]))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -216,6 +239,16 @@ def main() -> int:
             ],
         )
         print(f"\nmemory while backing up: at most {took['backup_memory_growth_mb']:.1f} MB more than before")
+        shred = shredding(SHRED_COUNT if not args.quick else SHRED_COUNT // 5)
+        gone = int(shred["count"])
+        rates |= {"shred": gone / shred["shred"], "plain_delete": gone / shred["delete"]}
+        harness.table(
+            ["step", "cases", "seconds", "per second"],
+            [
+                ["baseline: DELETE in one statement (cascades)", gone, shred["delete"], rates["plain_delete"]],
+                ["shred (shred_case, one transaction each)", gone, shred["shred"], rates["shred"]],
+            ],
+        )
         per_s = {step: round(rate) for step, rate in rates.items()}
         seconds = {k: round(v, 2) for k, v in took.items() if not k.endswith("_mb")}
         megabytes = {k.removesuffix("_mb"): round(v, 1) for k, v in took.items() if k.endswith("_mb")}

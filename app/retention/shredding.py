@@ -145,7 +145,12 @@ def _empty_write_ahead_log() -> None:
         log.warning("write-ahead log not emptied (%s)", error.__class__.__name__)
 
 
-def shred_due(*, now: datetime | None = None, limit: int = 50) -> list[Shredded]:
+# Cases one hourly pass shreds at most: about 13 ms each (bench/lifecycle.py), so a backlog (a
+# retention policy turned on, say) goes in days, not months, and a pass stays well under a minute.
+PASS_LIMIT = 2000
+
+
+def shred_due(*, now: datetime | None = None, limit: int = PASS_LIMIT) -> list[Shredded]:
     """Shred up to ``limit`` cases whose time is up (the periodic pass), each in its own
     transaction, soonest first; one that fails is left for the next pass."""
     now = now or utcnow()
