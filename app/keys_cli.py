@@ -90,17 +90,23 @@ def status_command() -> None:
         if key_id == ring.active_kek_id:
             click.echo(f"  {key_id} (active): wraps {wraps} case key(s)")
             continue
-        since, retire = ring.superseded.get(key_id), _retire_from(ring, key_id)
-        when = f"superseded {since:%Y-%m-%d %H:%M} UTC" if since else "superseded"
-        if wraps:
-            click.echo(f"  {key_id} ({when}): wraps {wraps} case key(s), being re-wrapped")
-        elif retire and retire > datetime.now(UTC):
-            click.echo(f"  {key_id} ({when}): wraps nothing; `flask keys retire` removes it from {retire:%Y-%m-%d}")
-        else:
-            click.echo(f"  {key_id} ({when}): wraps nothing; retire it with `flask keys retire`")
+        use = f"wraps {wraps} case key(s), being re-wrapped" if wraps else None
+        _superseded(key_id, ring.superseded.get(key_id), _retire_from(ring, key_id), use, "wraps")
     for key_id, count in counts.items():
         click.echo(f"  {key_id} MISSING from keyring: {count} case(s) cannot be opened")
     _root_status(ring)
+
+
+def _superseded(name: str, since: datetime | None, retire: datetime | None, use: str | None, verb: str) -> None:
+    """One superseded KEK or root version: what still uses it (``use``, None: nothing), or
+    when `flask keys retire` may remove it."""
+    when = f"superseded {since:%Y-%m-%d %H:%M} UTC" if since else "superseded"
+    if use is not None:
+        click.echo(f"  {name} ({when}): {use}")
+    elif retire and retire > datetime.now(UTC):
+        click.echo(f"  {name} ({when}): {verb} nothing; `flask keys retire` removes it from {retire:%Y-%m-%d}")
+    else:
+        click.echo(f"  {name} ({when}): {verb} nothing; retire it with `flask keys retire`")
 
 
 def _root_status(ring: Keyring) -> None:
@@ -111,14 +117,8 @@ def _root_status(ring: Keyring) -> None:
         if version == ring.active_root_id:
             click.echo(f"  {version} (active): protects {protected}")
             continue
-        since, retire = ring.root_superseded.get(version), _retire_root_from(ring, version)
-        when = f"superseded {since:%Y-%m-%d %H:%M} UTC" if since else "superseded"
-        if protected != "nothing":
-            click.echo(f"  {version} ({when}): protects {protected}, being re-keyed")
-        elif retire and retire > datetime.now(UTC):
-            click.echo(f"  {version} ({when}): protects nothing; `flask keys retire` removes it from {retire:%Y-%m-%d}")
-        else:
-            click.echo(f"  {version} ({when}): protects nothing; retire it with `flask keys retire`")
+        use = f"protects {protected}, being re-keyed" if protected != "nothing" else None
+        _superseded(version, ring.root_superseded.get(version), _retire_root_from(ring, version), use, "protects")
     for version, protects in uses.items():
         click.echo(f"  {version} MISSING from keyring: {describe(protects)} cannot be used")
 

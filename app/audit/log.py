@@ -178,6 +178,20 @@ ENTRY_COLUMNS = (
 )
 
 
+def entry_of(row: Any, detail: dict[str, Any] | None, prev_hash: str) -> AuditEntry:
+    """The entry a row of ENTRY_COLUMNS holds, as linked after ``prev_hash``, to hash again."""
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        action=row.action,
+        case_id=row.case_id,
+        detail=detail,
+        prev_hash=prev_hash,
+    )
+
+
 def verify(batch: int = 5000, *, checkpoints_through: int | None = None) -> Break | None:
     """The first place the chain is broken, or None if every link holds: every row, the
     keyed head, and the checkpoints kept outside the database (``audit.checkpoints``). Each
@@ -236,16 +250,7 @@ def _first_break(keys: ChainKeys, rows: Iterable[Any], seen_by: dict[int, Checkp
                 last_seen,
                 expected_prev,
             )
-        entry = AuditEntry(
-            id=row.id,
-            at=row.at,
-            actor_id=row.actor_id,
-            actor_role=row.actor_role,
-            action=row.action,
-            case_id=row.case_id,
-            detail=detail,
-            prev_hash=row.prev_hash,
-        )
+        entry = entry_of(row, detail, row.prev_hash)
         try:
             key = keys[row.key_root]
         except KeyError:

@@ -31,7 +31,7 @@ from app.audit.checkpoints import (
     checkpoints_path,
     read_checkpoints,
 )
-from app.audit.log import ENTRY_COLUMNS, ChainKeys, entry_hash, head_mac, verify
+from app.audit.log import ENTRY_COLUMNS, ChainKeys, entry_hash, entry_of, head_mac, verify
 from app.audit.models import GENESIS, AuditEntry, AuditHead
 from app.config import private_folder
 from app.extensions import db
@@ -74,16 +74,7 @@ def _rekey_held() -> int:
     new_links: dict[int, str] = {}
     changes = []
     for row in db.session.execute(select(*ENTRY_COLUMNS).where(AuditEntry.id >= start).order_by(AuditEntry.id)).all():
-        entry = AuditEntry(
-            id=row.id,
-            at=row.at,
-            actor_id=row.actor_id,
-            actor_role=row.actor_role,
-            action=row.action,
-            case_id=row.case_id,
-            detail=json.loads(row.detail) if row.detail is not None else None,
-            prev_hash=prev,
-        )
+        entry = entry_of(row, json.loads(row.detail) if row.detail is not None else None, prev)
         link = entry_hash(key, entry)
         changes.append({"entry": row.id, "prev": prev, "link": link})
         new_links[row.id] = prev = link
